@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { defineCommand, runCommand, showUsage, type CommandDef } from 'citty';
+import { checkArgs } from './commands/_args.js';
+import { ExitCode, FolderSyncError, UsageError } from './errors.js';
+
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+type Loader = () => Promise<CommandDef<any>>;
+/** Subcommands load lazily, so a sync pass never loads the scheduler code. */
+const commands: Record<string, Loader> = {
+  'sync-once': () => import('./commands/sync-once.js').then((m) => m.default),
+};
+
+const main = defineCommand({
+  meta: {
+    name: 'folder-sync',
+    version,
+    description: 'Keep a replica folder an exact one-way copy of a source folder.',
+  },
+  subCommands: commands,
+});
+
+/** Runs the CLI and returns the exit code; never lets a stack trace reach the user unless --verbose. */
+export async function runCli(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  try {
+    const first = argv[0];
+    if (first === undefined) {
+      await showUsage(main);
+      return ExitCode.usage;
+    }
+    if (first === '--version' || first === '-v') {
+      process.stdout.write(`${version}\n`);
+      return ExitCode.ok;
+    }
+    if (first === '--help' || first === '-h') {
+      await showUsage(main);
+      return ExitCode.ok;
+    }
+    const load = Object.hasOwn(commands, first) ? commands[first] : undefined;
+    if (!load) {
+      throw new UsageError(
+        first.startsWith('-')
+          ? `unknown option ${JSON.stringify(first)} (see folder-sync --help)`
+          : `unknown command ${JSON.stringify(first)} (commands: ${Object.keys(commands).join(', ')})`,
+      );
+    }
+    const cmd = await load();
+    const rest = argv.slice(1);
+    const dashdash = rest.indexOf('--');
+    const flags = dashdash >= 0 ? rest.slice(0, dashdash) : rest;
+    if (flags.includes('--help') || flags.includes('-h')) {
+      await showUsage(cmd, main);
+      return ExitCode.ok;
+    }
+    checkArgs(rest, (cmd.args ?? {}) as never);
+    const { result } = await runCommand(cmd, { rawArgs: rest });
+    return typeof result === 'number' ? result : ExitCode.ok;
+  } catch (error) {
+    return reportError(error, verbose);
+  }
+}
+
+function reportError(error: unknown, verbose: boolean): number {
+  if (error instanceof FolderSyncError) {
+    process.stderr.write(`folder-sync: ${error.message}\n`);
+    if (error instanceof UsageError) process.stderr.write('Run "folder-sync --help" for usage.\n');
+    if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`folder-sync: unexpected error: ${message}\n`);
+  if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  return ExitCode.partial;
+}
+
+process.exitCode = await runCli(process.argv.slice(2));

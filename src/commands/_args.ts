@@ -1,0 +1,102 @@
+import type { ArgDef, ArgsDef } from 'citty';
+import { UsageError } from '../errors.js';
+
+/** Flags every pass-running command shares (sync-once, run, and the ones `schedule` passes on). */
+export const passArgs = {
+  checksum: {
+    type: 'boolean',
+    description: 'Also compare file contents by hash when size and mtime match (slower, catches silent edits)',
+  },
+  'max-delete': {
+    type: 'string',
+    valueHint: 'n',
+    description: 'Refuse the whole pass, before any change, if it would remove more than n entries',
+  },
+  'allow-empty-source': {
+    type: 'boolean',
+    description: 'Let an empty source empty a non-empty replica (refused by default: an unmounted disk looks empty)',
+  },
+  'log-format': {
+    type: 'string',
+    valueHint: 'text|json',
+    description: 'Log file format: text lines (default) or JSON Lines',
+  },
+} as const satisfies ArgsDef;
+
+/** Console flags. */
+export const outputArgs = {
+  quiet: { type: 'boolean', description: 'Console shows only warnings and errors (the log file still gets everything)' },
+  verbose: { type: 'boolean', description: 'Console also shows debug lines, and stack traces on errors' },
+} as const satisfies ArgsDef;
+
+/** The source and replica positionals. */
+export const folderArgs = {
+  source: { type: 'positional', required: true, description: 'Folder to copy from (never modified)' },
+  replica: { type: 'positional', required: true, description: 'Folder to keep an exact copy in (created if missing)' },
+} as const satisfies ArgsDef;
+
+/** A count flag: a whole number >= 0, or undefined when absent. */
+export function parseCount(value: unknown, flag: string): number | undefined {
+  if (value === undefined || value === false) return undefined;
+  const text = String(value);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new UsageError(`${flag} needs a whole number of 0 or more, got ${JSON.stringify(text)}`);
+  }
+  return Number(text);
+}
+
+export function parseLogFormat(value: unknown): 'text' | 'json' {
+  if (value === undefined) return 'text';
+  if (value === 'text' || value === 'json') return value;
+  throw new UsageError(`--log-format must be "text" or "json", got ${JSON.stringify(String(value))}`);
+}
+
+/**
+ * Reject what citty lets through: unknown flags, flags missing their value, missing or extra positionals.
+ * Mirrors util.parseArgs as citty calls it: a string flag takes the next word as its value, dash or not.
+ */
+export function checkArgs(rawArgs: readonly string[], def: ArgsDef): void {
+  const byName = new Map<string, ArgDef>();
+  for (const [name, d] of Object.entries(def)) {
+    if (d.type === 'positional') continue;
+    byName.set(name, d);
+    for (const alias of [('alias' in d ? d.alias : undefined) ?? []].flat()) byName.set(alias, d);
+  }
+  const positionals = Object.entries(def).filter(([, d]) => d.type === 'positional');
+  let count = 0;
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i] ?? '';
+    if (arg === '--') {
+      count += rawArgs.length - i - 1;
+      break;
+    }
+    if (!arg.startsWith('-') || arg === '-') {
+      count++;
+      continue;
+    }
+    const body = arg.replace(/^--?/, '');
+    const eq = body.indexOf('=');
+    const name = eq >= 0 ? body.slice(0, eq) : body;
+    let d = byName.get(name);
+    if (!d && name.startsWith('no-')) {
+      const positive = byName.get(name.slice(3));
+      if (positive?.type === 'boolean') d = positive;
+    }
+    if (!d) throw new UsageError(`unknown option ${JSON.stringify(arg.split('=')[0])}`);
+    if (d.type === 'string' || d.type === 'enum') {
+      if (eq >= 0) continue;
+      if (i + 1 >= rawArgs.length) throw new UsageError(`option --${name} needs a value`);
+      i++;
+    } else if (eq >= 0) {
+      throw new UsageError(`option --${name} takes no value`);
+    }
+  }
+  const required = positionals.filter(([, d]) => d.required !== false).length;
+  if (count < required) {
+    const missing = positionals[count]?.[0] ?? 'argument';
+    throw new UsageError(`missing argument <${missing}>`);
+  }
+  if (count > positionals.length) {
+    throw new UsageError(`too many arguments: expected ${positionals.map(([n]) => `<${n}>`).join(' ') || 'none'}`);
+  }
+}

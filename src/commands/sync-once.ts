@@ -1,0 +1,64 @@
+import { defineCommand } from 'citty';
+import { BusyError, RefusedError, describeError, ExitCode, FolderSyncError } from '../errors.js';
+import { ConsoleReporter, createLogger, FileReporter } from '../log.js';
+import { checkPassPaths } from '../sync/guards.js';
+import { syncOnce } from '../sync/mirror.js';
+import { folderArgs, outputArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
+
+export const syncOnceArgs = {
+  ...folderArgs,
+  log: { type: 'string', valueHint: 'file', description: 'Append every event to this file (parent folders are created)' },
+  ...passArgs,
+  'dry-run': { type: 'boolean', description: 'Log what would be done, marked as a dry run; change nothing' },
+  ...outputArgs,
+} as const;
+
+export default defineCommand({
+  meta: {
+    name: 'sync-once',
+    description:
+      'Run one mirror pass: make <replica> an exact copy of <source>, then exit.\n' +
+      'Exit codes: 0 complete, 1 some entries failed, 2 bad usage or refused (nothing changed), 75 replica busy.\n' +
+      'Example: folder-sync sync-once ~/Photos /mnt/backup/Photos --log ~/folder-sync.log',
+  },
+  args: syncOnceArgs,
+  async run({ args }): Promise<number> {
+    const maxDelete = parseCount(args['max-delete'], '--max-delete');
+    const logFormat = parseLogFormat(args['log-format']);
+    const paths = checkPassPaths(args.source, args.replica, args.log);
+
+    let file: FileReporter | undefined;
+    if (paths.log) {
+      file = new FileReporter(paths.log, logFormat, (reason) =>
+        process.stderr.write(`error: the log file ${paths.log} can no longer be written: ${reason}\n`),
+      );
+      try {
+        file.open();
+      } catch (error) {
+        throw new RefusedError(`log file cannot be opened for appending: ${paths.log}: ${describeError(error)}`);
+      }
+    }
+    const console = new ConsoleReporter({ quiet: Boolean(args.quiet), verbose: Boolean(args.verbose) });
+    const logger = createLogger(file ? [console, file] : [console]);
+    try {
+      const result = await syncOnce(paths.source, paths.replica, {
+        checksum: Boolean(args.checksum),
+        dryRun: Boolean(args['dry-run']),
+        maxDelete,
+        allowEmptySource: Boolean(args['allow-empty-source']),
+        logger,
+      });
+      // A log that stopped being writable is reported even over per-entry failures: the record is incomplete.
+      return file?.failure ? ExitCode.logFailed : result.exitCode;
+    } catch (error) {
+      // The console line comes from the CLI's error handler; the log file gets the same line.
+      if (file && error instanceof FolderSyncError) {
+        const verb = error instanceof BusyError ? 'pass skipped' : 'pass refused';
+        createLogger([file]).error(`${verb}: ${error.message}`);
+      }
+      throw error;
+    } finally {
+      file?.close();
+    }
+  },
+});

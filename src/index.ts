@@ -1,0 +1,9 @@
+/** The public API, for people who embed folder-sync instead of running the CLI. */
+export { syncOnce, type SyncOptions, type SyncResult, type SyncStats } from './sync/mirror.js';
+export { planDir, type Step, type PlanOptions } from './sync/plan.js';
+export { listDir, type Entry } from './sync/entry.js';
+export { checkPassPaths, type PassPaths } from './sync/guards.js';
+export { ReplicaLock } from './sync/lock.js';
+export { stateDir } from './state.js';
+export { createLogger, ConsoleReporter, FileReporter, formatEvent, type LogEvent, type LogFormat } from './log.js';
+export { ExitCode, FolderSyncError, UsageError, RefusedError, BusyError, OperationError } from './errors.js';

@@ -1,0 +1,165 @@
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { createConsola, type ConsolaInstance, type ConsolaReporter, type LogObject } from 'consola';
+import { describeError } from './errors.js';
+
+export type Action = 'created' | 'updated' | 'removed';
+export type Kind = 'file' | 'dir' | 'symlink';
+export type LogFormat = 'text' | 'json';
+
+/**
+ * The structured payload a log line carries. The core attaches one to every consola call
+ * (`logger.info({ message, event })`); reporters decide how to render it.
+ */
+export type LogEvent =
+  | { type: 'op'; action: Action; kind: Kind; path: string; size?: number; note?: string; dryRun?: boolean }
+  | { type: 'skipped'; kind: string; path: string; reason: string }
+  | { type: 'failed'; kind: string; path: string; reason: string }
+  | { type: 'start'; source: string; replica: string; mode: string; dryRun: boolean }
+  | {
+      type: 'summary';
+      created: number;
+      updated: number;
+      removed: number;
+      failed: number;
+      skipped: number;
+      bytes: number;
+      durationMs: number;
+      dryRun: boolean;
+    }
+  | { type: 'note'; [key: string]: unknown };
+
+/** Quote a path so that no byte of a file name can break or forge a log line (newlines, quotes, control characters). */
+export function quotePath(path: string): string {
+  return JSON.stringify(path);
+}
+
+/** The human text of an event, shared by the console and the text log file. */
+export function formatEvent(event: LogEvent): string {
+  switch (event.type) {
+    case 'op': {
+      const extra = [event.note, event.dryRun ? 'dry run' : undefined].filter(Boolean).join(', ');
+      return `${event.action} ${event.kind} ${quotePath(event.path)}${extra ? ` (${extra})` : ''}`;
+    }
+    case 'skipped':
+      return `skipped ${event.kind} ${quotePath(event.path)}: ${event.reason}`;
+    case 'failed':
+      return `failed ${event.kind} ${quotePath(event.path)}: ${event.reason}`;
+    case 'start':
+      return `pass started${event.dryRun ? ' (dry run)' : ''}: source ${quotePath(event.source)} replica ${quotePath(event.replica)} mode ${event.mode}`;
+    case 'summary':
+      return (
+        `pass finished${event.dryRun ? ' (dry run)' : ''}: created ${event.created}, updated ${event.updated}, ` +
+        `removed ${event.removed}, failed ${event.failed}, skipped ${event.skipped}, ` +
+        `bytes ${event.bytes}, duration ${(event.durationMs / 1000).toFixed(3)}s`
+      );
+    default:
+      return String(event['message'] ?? '');
+  }
+}
+
+function levelName(obj: LogObject): string {
+  if (obj.level <= 0) return 'ERROR';
+  if (obj.level === 1) return 'WARN';
+  if (obj.level >= 4) return 'DEBUG';
+  return 'INFO';
+}
+
+function messageOf(obj: LogObject): string {
+  const event = obj['event'] as LogEvent | undefined;
+  if (event) return formatEvent(event);
+  return obj.args.map((a) => (a instanceof Error ? describeError(a) : String(a))).join(' ');
+}
+
+/** Lines to stdout (info) and stderr (warnings, errors); plain text so scripts and cron mail can read it. */
+export class ConsoleReporter implements ConsolaReporter {
+  constructor(
+    private readonly opts: { quiet?: boolean; verbose?: boolean; silent?: boolean; onLine?: () => void } = {},
+  ) {}
+  log(obj: LogObject): void {
+    if (this.opts.silent) return;
+    if (obj.level >= 4 && !this.opts.verbose) return;
+    if (obj.level >= 2 && obj.level < 4 && this.opts.quiet) return;
+    this.opts.onLine?.();
+    const text = messageOf(obj);
+    if (obj.level <= 1) {
+      process.stderr.write(`${obj.level <= 0 ? 'error' : 'warning'}: ${text}\n`);
+    } else {
+      process.stdout.write(`${text}\n`);
+    }
+  }
+}
+
+/**
+ * Appends every event to a log file: `<ISO-8601> <LEVEL> <text>` or one JSON object per line.
+ * Writes are buffered and flushed in blocks and at close; a failing log never throws into the pass.
+ */
+export class FileReporter implements ConsolaReporter {
+  private fd: number | undefined;
+  private buffer = '';
+  /** Set when the file could not be written; the pass goes on and the exit code reports it. */
+  failure: string | undefined;
+
+  constructor(
+    readonly path: string,
+    private readonly format: LogFormat = 'text',
+    private readonly onFailure?: (reason: string) => void,
+  ) {}
+
+  /** Open for appending, creating parent folders. Throws (the caller turns that into a guard refusal). */
+  open(): void {
+    mkdirSync(dirname(this.path), { recursive: true });
+    this.fd = openSync(this.path, 'a');
+  }
+
+  log(obj: LogObject): void {
+    if (obj.level >= 4) return; // debug stays on the console
+    const event = obj['event'] as LogEvent | undefined;
+    const time = obj.date.toISOString();
+    if (this.format === 'json') {
+      const record: Record<string, unknown> = { time, level: levelName(obj).toLowerCase() };
+      if (event) Object.assign(record, event);
+      else record['type'] = 'message';
+      record['message'] = messageOf(obj);
+      this.buffer += `${JSON.stringify(record)}\n`;
+    } else {
+      this.buffer += `${time} ${levelName(obj)} ${messageOf(obj)}\n`;
+    }
+    if (this.buffer.length >= 65536 || obj.level <= 1) this.flush();
+  }
+
+  flush(): void {
+    if (this.fd === undefined || this.failure !== undefined || this.buffer === '') return;
+    const data = Buffer.from(this.buffer);
+    this.buffer = '';
+    try {
+      let off = 0;
+      while (off < data.length) off += writeSync(this.fd, data, off);
+    } catch (error) {
+      this.failure = describeError(error);
+      this.onFailure?.(this.failure);
+    }
+  }
+
+  close(): void {
+    this.flush();
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // the data is written or the failure already recorded
+      }
+      this.fd = undefined;
+    }
+  }
+}
+
+/** A consola instance with no throttling (every operation must reach the log, repeated or not). */
+export function createLogger(reporters: ConsolaReporter[], level = 4): ConsolaInstance {
+  return createConsola({ reporters, level, throttle: 0, formatOptions: { date: false, colors: false } });
+}
+
+/** The default logger of the public API: console only, info and above. */
+export function defaultLogger(): ConsolaInstance {
+  return createLogger([new ConsoleReporter()], 3);
+}

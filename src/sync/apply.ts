@@ -1,0 +1,102 @@
+import {
+  chmodSync,
+  constants,
+  copyFileSync,
+  lstatSync,
+  mkdirSync,
+  renameSync,
+  rmdirSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { sameMtime, type Entry } from './entry.js';
+import { tempName } from './temp.js';
+
+/**
+ * The file-system side effects of a pass, one function per kind of change. Every write goes to a path
+ * built from a folder this pass has lstat-ed as a real folder, so nothing is written through a link.
+ */
+
+/** utimes takes seconds as a double; aim at the middle of the microsecond so rounding never crosses a millisecond. */
+export function toTimeSpec(ms: number): number {
+  return (Math.floor(ms * 1000) + 0.5) / 1e6;
+}
+
+/** The source changed while it was copied: the copy is discarded, never installed. */
+export class SourceChangedError extends Error {
+  constructor(readonly path: string) {
+    super('the file changed while it was copied');
+  }
+}
+
+/**
+ * Copy a regular file atomically: into a temporary beside the target, with mode and times set,
+ * then renamed over the target. Returns the number of bytes copied.
+ */
+export function copyFileAtomic(srcPath: string, dstDir: string, name: string, src: Entry): number {
+  const tmp = join(dstDir, tempName());
+  try {
+    // copy_file_range in the kernel where it can; the destination gets the source's permission bits.
+    copyFileSync(srcPath, tmp, constants.COPYFILE_EXCL);
+    const after = lstatSync(srcPath);
+    if (!after.isFile() || after.size !== src.size || !sameMtime(after.mtimeMs, src.mtimeMs)) {
+      throw new SourceChangedError(srcPath);
+    }
+    chmodSync(tmp, src.mode);
+    utimesSync(tmp, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
+    renameSync(tmp, join(dstDir, name));
+    return src.size;
+  } catch (error) {
+    removeQuietly(tmp);
+    throw error;
+  }
+}
+
+/** Create or re-point a symlink atomically (a temporary link renamed over the target). */
+export function symlinkAtomic(dstDir: string, name: string, target: string): void {
+  const tmp = join(dstDir, tempName());
+  try {
+    symlinkSync(target, tmp);
+    renameSync(tmp, join(dstDir, name));
+  } catch (error) {
+    removeQuietly(tmp);
+    throw error;
+  }
+}
+
+/** Set a file's or folder's permission bits and times to the source's. */
+export function setMeta(path: string, src: Entry, fixMode: boolean): void {
+  if (fixMode) chmodSync(path, src.mode);
+  utimesSync(path, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
+}
+
+/** A new folder starts owner-writable so its contents can be written; its real mode is set after them. */
+export function makeDir(path: string): void {
+  mkdirSync(path, 0o700);
+}
+
+/** Remove one non-folder entry: the link itself, never what it points to. */
+export function removeNonDir(path: string): void {
+  unlinkSync(path);
+}
+
+export function removeEmptyDir(path: string): void {
+  rmdirSync(path);
+}
+
+/** Make a replica folder writable and searchable by its owner (read-only folders must still be mirrored into). */
+export function ensureOwnerAccess(path: string, mode: number): boolean {
+  if ((mode & 0o700) === 0o700) return false;
+  chmodSync(path, mode | 0o700);
+  return true;
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // never created, or already gone
+  }
+}
