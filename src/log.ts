@@ -18,6 +18,7 @@ export type LogEvent =
   | { type: 'start'; source: string; replica: string; mode: string; dryRun: boolean }
   | {
       type: 'summary';
+      checked: number;
       created: number;
       updated: number;
       removed: number;

@@ -35,9 +35,13 @@ export interface SyncOptions {
   lock?: boolean;
   /** Stop between files when aborted (SIGTERM in `run`). */
   signal?: AbortSignal;
+  /** Called with the running totals about ten times a second while the pass runs (progress display). */
+  onProgress?: (stats: Readonly<SyncStats>) => void;
 }
 
 export interface SyncStats {
+  /** Source entries examined so far. */
+  checked: number;
   created: number;
   updated: number;
   removed: number;
@@ -69,12 +73,18 @@ function errnoOf(error: unknown): string | undefined {
 
 /** One mirror pass over a tree: walk both sides a folder at a time, plan each folder, apply the plan. */
 class MirrorPass {
-  readonly stats: SyncStats = { created: 0, updated: 0, removed: 0, failed: 0, skipped: 0, bytes: 0 };
+  readonly stats: SyncStats = { checked: 0, created: 0, updated: 0, removed: 0, failed: 0, skipped: 0, bytes: 0 };
   private lastYield = performance.now();
 
   constructor(
     private readonly log: ConsolaInstance,
-    private readonly opts: { checksum: boolean; dryRun: boolean; countOnly: boolean; signal?: AbortSignal },
+    private readonly opts: {
+      checksum: boolean;
+      dryRun: boolean;
+      countOnly: boolean;
+      signal?: AbortSignal;
+      onProgress?: (stats: Readonly<SyncStats>) => void;
+    },
   ) {}
 
   op(action: Action, kind: Kind, path: string, extra: { size?: number; note?: string } = {}): void {
@@ -114,6 +124,7 @@ class MirrorPass {
     // Let timers and signal handlers run now and then; the work itself is synchronous for speed.
     if (now - this.lastYield > 100) {
       this.lastYield = now;
+      this.opts.onProgress?.(this.stats);
       await new Promise<void>((r) => setImmediate(r));
       if (this.opts.signal?.aborted) throw new StopPass('the pass was interrupted');
     }
@@ -166,6 +177,7 @@ class MirrorPass {
       if (keep.size) dstEntries = dstEntries.filter((e) => !keep.has(e.name));
     }
 
+    this.stats.checked += srcEntries.length;
     const steps = planDir(srcEntries, dstEntries, { checksum: this.opts.checksum });
     let changed = false;
     for (const step of steps) {
@@ -359,7 +371,13 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
     }
 
     log.info({ args: [], event: { type: 'start', source: paths.source, replica: paths.replica, mode: checksum ? 'checksum' : 'quick', dryRun } });
-    const pass = new MirrorPass(log, { checksum, dryRun, countOnly: false, signal: options.signal });
+    const pass = new MirrorPass(log, {
+      checksum,
+      dryRun,
+      countOnly: false,
+      signal: options.signal,
+      onProgress: options.onProgress,
+    });
     let stoppedBy: string | undefined;
     try {
       const srcRoot = rootEntry(paths.source);
