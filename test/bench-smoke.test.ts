@@ -1,0 +1,66 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+// @ts-expect-error the bench is plain JavaScript (run by node directly), without type declarations
+import { compareTrees } from '../bench/verify.mjs';
+
+const cache = mkdtempSync(join(tmpdir(), 'fs-bench-smoke-'));
+afterAll(() => rmSync(cache, { recursive: true, force: true }));
+
+describe('bench (smoke mode, so the benchmark script cannot rot)', () => {
+  it('runs every scenario on tiny trees, checks each replica, and prints the table', () => {
+    const json = join(cache, 'results.json');
+    const r = spawnSync(process.execPath, ['bench/run.mjs', '--smoke', '--cache', cache, '--json', json], {
+      encoding: 'utf8',
+      timeout: 25_000,
+    });
+    expect(r.stderr).not.toContain('FAILED');
+    expect(r.status).toBe(0);
+    const out = JSON.parse(readFileSync(json, 'utf8')) as {
+      results: { id: string; complete: boolean; ratio: number }[];
+      failures: string[];
+      memoryMiB: { small: number };
+    };
+    expect(out.failures).toEqual([]);
+    expect(out.results.map((x) => x.id)).toEqual([
+      'initial-small',
+      'noop-small',
+      'incremental-small',
+      'checksum-noop-small',
+      'initial-large',
+      'checksum-noop-large',
+    ]);
+    for (const x of out.results) {
+      expect(x.complete).toBe(true);
+      expect(x.ratio).toBeGreaterThan(0);
+    }
+    expect(out.memoryMiB.small).toBeGreaterThan(1);
+    expect(r.stdout).toContain('| initial copy, small |');
+  }, 30_000);
+
+  it("the bench's independent tree check notices a changed byte, mtime, mode and an extra entry", () => {
+    const a = join(cache, 'cmp-a');
+    const b = join(cache, 'cmp-b');
+    for (const d of [a, b]) {
+      spawnSync('mkdir', ['-p', d]);
+      writeFileSync(join(d, 'f'), 'hello');
+      utimesSync(join(d, 'f'), 1_700_000_000, 1_700_000_000);
+      utimesSync(d, 1_700_000_000, 1_700_000_000);
+    }
+    expect(compareTrees(a, b)).toEqual([]);
+    writeFileSync(join(b, 'f'), 'hellO');
+    utimesSync(join(b, 'f'), 1_700_000_000, 1_700_000_000);
+    utimesSync(b, 1_700_000_000, 1_700_000_000);
+    expect(compareTrees(a, b)).toEqual(['content differs: f']);
+    expect(compareTrees(a, b, { bytes: false })).toEqual([]);
+    utimesSync(join(b, 'f'), 1_700_000_001, 1_700_000_001);
+    expect(compareTrees(a, b, { bytes: false })).toEqual(['mtime differs: f']);
+    writeFileSync(join(b, 'extra'), '');
+    utimesSync(b, 1_700_000_000, 1_700_000_000);
+    expect(compareTrees(a, b, { bytes: false })).toContain('extra in replica: extra');
+    spawnSync('chmod', ['600', join(b, 'f')]);
+    expect(compareTrees(a, b, { bytes: false })).toContain('mode differs: f');
+  });
+});
