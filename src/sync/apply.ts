@@ -44,7 +44,9 @@ export function copyFileAtomic(srcPath: string, dstDir: string, name: string, sr
     if (!after.isFile() || after.size !== src.size || !sameMtime(after.mtimeMs, src.mtimeMs)) {
       throw new SourceChangedError(srcPath);
     }
-    chmodSync(tmp, src.mode);
+    // copyFile already gave the copy the source's permission bits (libuv fchmods it to the source's st_mode);
+    // chmod again only when the source's mode is no longer the one the plan saw.
+    if ((after.mode & 0o7777) !== src.mode) chmodSync(tmp, src.mode);
     utimesSync(tmp, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
     renameSync(tmp, join(dstDir, name));
     return src.size;

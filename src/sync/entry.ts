@@ -1,5 +1,6 @@
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'special';
 
@@ -30,11 +31,11 @@ export interface Listing {
 }
 
 export function entryFromStats(name: string, st: Stats): Entry {
-  const base = { name, mode: st.mode & 0o7777, size: st.size, mtimeMs: st.mtimeMs, atimeMs: st.atimeMs };
-  if (st.isFile()) return { ...base, type: 'file' };
-  if (st.isDirectory()) return { ...base, type: 'dir' };
-  if (st.isSymbolicLink()) return { ...base, type: 'symlink' };
-  return { ...base, type: 'special', special: specialKind(st) };
+  // One object literal of one shape per entry (no spread): cheaper to build on a 100k-file walk.
+  const type: EntryType = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'special';
+  const entry: Entry = { name, type, mode: st.mode & 0o7777, size: st.size, mtimeMs: st.mtimeMs, atimeMs: st.atimeMs };
+  if (type === 'special') entry.special = specialKind(st);
+  return entry;
 }
 
 function specialKind(st: Stats): string {
@@ -50,17 +51,45 @@ export function compareNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** process.chdir exists only on the main thread (workers share the process's working folder but cannot move it). */
+const canChdir = isMainThread;
+
 /**
  * List one directory without following links: readdir, then lstat each entry, sorted by name.
  * Throws only when the directory itself cannot be read.
+ *
+ * Speed: on the main thread the listing runs with the working folder moved into `dir`, so each lstat resolves
+ * one name instead of the whole path (about 40% less time on a 100k-file walk, see bench/PROFILING.md). The
+ * move is synchronous and undone before this function returns, so no JavaScript ever sees it.
  */
 export function listDir(dir: string): Listing {
-  const names = readdirSync(dir);
+  if (!canChdir || !isAbsolute(dir)) return listIn(dir);
+  let home: string;
+  try {
+    home = process.cwd();
+  } catch {
+    return listIn(dir); // the working folder was deleted: stay where we are, use whole paths
+  }
+  try {
+    process.chdir(dir);
+  } catch {
+    return listIn(dir); // not searchable or gone: the whole-path listing reports it exactly as before
+  }
+  try {
+    return listIn('');
+  } finally {
+    process.chdir(home);
+  }
+}
+
+/** List `at`, or the working folder (already moved into the folder to list) when `at` is ''. */
+function listIn(at: string): Listing {
+  const names = readdirSync(at === '' ? '.' : at);
   names.sort(compareNames);
   const entries: Entry[] = [];
   const issues: ListIssue[] = [];
   for (const name of names) {
-    const path = join(dir, name);
+    const path = at === '' ? name : join(at, name);
     let st: Stats | undefined;
     try {
       st = lstatSync(path);

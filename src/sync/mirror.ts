@@ -1,7 +1,6 @@
 import { lstatSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConsolaInstance } from 'consola';
-import { hashFileSync } from 'hasha';
 import { describeError, ExitCode, RefusedError } from '../errors.js';
 import { createLogger, defaultLogger, type Action, type Kind, type LogEvent } from '../log.js';
 import {
@@ -14,6 +13,7 @@ import {
   SourceChangedError,
   symlinkAtomic,
 } from './apply.js';
+import { sameContents } from './compare.js';
 import { entryFromStats, listDir, type Entry } from './entry.js';
 import { checkPassPaths } from './guards.js';
 import { ReplicaLock } from './lock.js';
@@ -21,7 +21,7 @@ import { afterCompare, metaDiff, planDir, type Step } from './plan.js';
 import { isTempName } from './temp.js';
 
 export interface SyncOptions {
-  /** Compare contents by hash when sizes match (not only size and mtime). */
+  /** Compare contents (every byte) when sizes match, not only size and mtime. */
   checksum?: boolean;
   /** Log what would be done, change nothing. */
   dryRun?: boolean;
@@ -57,8 +57,6 @@ export interface SyncResult extends SyncStats {
   /** Set when the pass stopped early (disk full, aborted). */
   stoppedBy?: string;
 }
-
-const CHECKSUM_ALGORITHM = 'sha1';
 
 /** Thrown inside a pass to stop it: the disk is full or the caller aborted. */
 class StopPass extends Error {}
@@ -220,9 +218,7 @@ class MirrorPass {
       case 'compare': {
         const { src, dst } = step;
         if (this.opts.countOnly) return false;
-        const equal =
-          hashFileSync(join(srcDir, src.name), { algorithm: CHECKSUM_ALGORITHM }) ===
-          hashFileSync(join(dstDir, dst.name), { algorithm: CHECKSUM_ALGORITHM });
+        const equal = await sameContents(join(srcDir, src.name), join(dstDir, dst.name), src.size);
         const next = afterCompare(src, dst, equal);
         return next ? this.apply(next, rel, srcDir, dstDir) : false;
       }
