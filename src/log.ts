@@ -115,6 +115,7 @@ export class FileReporter implements ConsolaReporter {
 
   log(obj: LogObject): void {
     if (obj.level >= 4) return; // debug stays on the console
+    if (this.failure !== undefined) return; // nothing can be written: do not let the buffer grow (long `run`s)
     const event = obj['event'] as LogEvent | undefined;
     const time = obj.date.toISOString();
     if (this.format === 'json') {
@@ -139,6 +140,21 @@ export class FileReporter implements ConsolaReporter {
     } catch (error) {
       this.failure = describeError(error);
       this.onFailure?.(this.failure);
+    }
+  }
+
+  /**
+   * Close the file and open it again at its path: after logrotate renamed it (SIGHUP in `run`), new lines go
+   * to a new file at the original path. Also retries a file that failed; throws when it cannot be opened.
+   */
+  reopen(): void {
+    this.close();
+    this.failure = undefined;
+    try {
+      this.open();
+    } catch (error) {
+      this.failure = describeError(error);
+      throw error;
     }
   }
 
