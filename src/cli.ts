@@ -10,6 +10,7 @@ type Loader = () => Promise<CommandDef<any>>;
 /** Subcommands load lazily, so a sync pass never loads the scheduler code. */
 const commands: Record<string, Loader> = {
   'sync-once': () => import('./commands/sync-once.js').then((m) => m.default),
+  run: () => import('./commands/run.js').then((m) => m.default),
 };
 
 const main = defineCommand({
