@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { defineCommand, runCommand, showUsage, type CommandDef } from 'citty';
 import { checkArgs } from './commands/_args.js';
 import { ExitCode, FolderSyncError, UsageError } from './errors.js';
+import { oneLine } from './log.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -65,13 +66,14 @@ export async function runCli(argv: string[]): Promise<number> {
 
 function reportError(error: unknown, verbose: boolean): number {
   if (error instanceof FolderSyncError) {
-    process.stderr.write(`folder-sync: ${error.message}\n`);
-    if (error instanceof UsageError) process.stderr.write('Run "folder-sync --help" for usage.\n');
+    // One line, whatever the message quotes (a path may hold a newline).
+    const hint = error instanceof UsageError && !error.message.includes('--help') ? ' (see "folder-sync --help")' : '';
+    process.stderr.write(`folder-sync: ${oneLine(error.message)}${hint}\n`);
     if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
     return error.exitCode;
   }
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`folder-sync: unexpected error: ${message}\n`);
+  process.stderr.write(`folder-sync: unexpected error: ${oneLine(message)}\n`);
   if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
   return ExitCode.partial;
 }

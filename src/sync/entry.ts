@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'special';
@@ -14,7 +14,7 @@ export interface Entry {
   atimeMs: number;
   /** Link text, for symlinks only. */
   target?: string;
-  /** For specials: "fifo", "socket", "character device", "block device". */
+  /** For specials: "fifo", "socket", "char-device", "block-device" (one word: it is a log line's kind). */
   special?: string;
 }
 
@@ -29,20 +29,34 @@ export interface Listing {
   issues: ListIssue[];
 }
 
-export function entryFromStats(name: string, st: Stats): Entry {
-  const base = { name, mode: st.mode & 0o7777, size: st.size, mtimeMs: st.mtimeMs, atimeMs: st.atimeMs };
+/** Whole milliseconds, exact: from the nanoseconds (a float mtimeMs can round up across a millisecond). */
+const toMs = (ns: bigint): number => Number(ns / 1_000_000n);
+
+/** lstat with nanosecond times (bigint): as cheap as the float form, and exact to the millisecond. */
+export function lstatEntry(path: string, name: string): Entry {
+  return entryFromStats(name, lstatSync(path, { bigint: true }));
+}
+
+export function entryFromStats(name: string, st: BigIntStats): Entry {
+  const base = {
+    name,
+    mode: Number(st.mode & 0o7777n),
+    size: Number(st.size),
+    mtimeMs: toMs(st.mtimeNs),
+    atimeMs: toMs(st.atimeNs),
+  };
   if (st.isFile()) return { ...base, type: 'file' };
   if (st.isDirectory()) return { ...base, type: 'dir' };
   if (st.isSymbolicLink()) return { ...base, type: 'symlink' };
   return { ...base, type: 'special', special: specialKind(st) };
 }
 
-function specialKind(st: Stats): string {
+function specialKind(st: BigIntStats): string {
   if (st.isFIFO()) return 'fifo';
   if (st.isSocket()) return 'socket';
-  if (st.isCharacterDevice()) return 'character device';
-  if (st.isBlockDevice()) return 'block device';
-  return 'special file';
+  if (st.isCharacterDevice()) return 'char-device';
+  if (st.isBlockDevice()) return 'block-device';
+  return 'special';
 }
 
 /** Code-unit order: the same on both sides, so the merge-join pairs names exactly (NFC and NFD twins stay apart). */
@@ -61,14 +75,13 @@ export function listDir(dir: string): Listing {
   const issues: ListIssue[] = [];
   for (const name of names) {
     const path = join(dir, name);
-    let st: Stats | undefined;
+    let entry: Entry;
     try {
-      st = lstatSync(path);
+      entry = lstatEntry(path, name);
     } catch (error) {
       issues.push({ name, error: error as NodeJS.ErrnoException });
       continue;
     }
-    const entry = entryFromStats(name, st);
     if (entry.type === 'symlink') {
       try {
         entry.target = readlinkSync(path);
@@ -82,7 +95,12 @@ export function listDir(dir: string): Listing {
   return { entries, issues };
 }
 
-/** Whole milliseconds: the precision the mirror promises. */
+/** Whole milliseconds: the precision the mirror promises (Entry times are already truncated). */
 export function sameMtime(a: number, b: number): boolean {
   return Math.floor(a) === Math.floor(b);
+}
+
+/** Node decodes a name that is not valid UTF-8 lossily (U+FFFD), so such a name cannot be opened again. */
+export function isUndecodableName(name: string): boolean {
+  return name.includes('\uFFFD');
 }
