@@ -12,7 +12,39 @@ type Loader = () => Promise<CommandDef<any>>;
 const commands: Record<string, Loader> = {
   'sync-once': () => import('./commands/sync-once.js').then((m) => m.default),
   run: () => import('./commands/run.js').then((m) => m.default),
+  demo: () => import('./commands/demo.js').then((m) => m.default),
 };
+
+/** One line per command for the root --help, in this order; only registered commands are shown. */
+const synopsis: [name: string, usage: string, what: string][] = [
+  ['sync-once', '<source> <replica> [--log <file>]', 'run one mirror pass now, then exit'],
+  ['schedule', '<source> <replica> <interval> <unit> <log-file>', 'register a periodic pass with cron or Task Scheduler'],
+  ['unschedule', '[<name>] [--all]', 'remove scheduled jobs'],
+  ['list', '[--json]', 'show scheduled jobs, their last pass and next run'],
+  ['run', '<source> <replica> <interval> <unit> <log-file>', 'run passes in the foreground (hosts without cron)'],
+  ['demo', '[dir] [--seed <n>]', 'write a seeded demo folder tree to try the others on'],
+];
+
+function rootHelp(): string {
+  const rows = synopsis.filter(([name]) => Object.hasOwn(commands, name));
+  return [
+    `folder-sync ${version}: keep a replica folder an exact one-way copy of a source folder.`,
+    '',
+    'Usage: folder-sync <command> <arguments> [options]',
+    '',
+    'Commands:',
+    ...rows.flatMap(([name, usage, what]) => [`  ${name} ${usage}`, `      ${what}`]),
+    '',
+    'Options: --help (also after any command: its arguments, defaults and an example), --version',
+    'Units of <interval>: seconds, minutes, hours, days, weeks.',
+    'Exit codes: 0 complete, 1 some entries failed, 2 bad usage or refused (nothing changed),',
+    '            74 the log file could not be written, 75 another pass holds the replica.',
+    '',
+    'Example:',
+    '  folder-sync sync-once ~/Documents /mnt/backup/Documents --log ~/folder-sync.log',
+    '',
+  ].join('\n');
+}
 
 const main = defineCommand({
   meta: {
@@ -29,7 +61,7 @@ export async function runCli(argv: string[]): Promise<number> {
   try {
     const first = argv[0];
     if (first === undefined) {
-      await showUsage(main);
+      process.stderr.write(rootHelp());
       return ExitCode.usage;
     }
     if (first === '--version' || first === '-v') {
@@ -37,7 +69,7 @@ export async function runCli(argv: string[]): Promise<number> {
       return ExitCode.ok;
     }
     if (first === '--help' || first === '-h') {
-      await showUsage(main);
+      process.stdout.write(rootHelp());
       return ExitCode.ok;
     }
     const load = Object.hasOwn(commands, first) ? commands[first] : undefined;

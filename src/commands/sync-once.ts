@@ -1,6 +1,7 @@
 import { defineCommand } from 'citty';
 import { BusyError, RefusedError, describeError, ExitCode, FolderSyncError } from '../errors.js';
-import { ConsoleReporter, createLogger, FileReporter } from '../log.js';
+import { createLogger, FileReporter } from '../log.js';
+import { consoleWithProgress, stderrProgress } from '../progress.js';
 import { checkPassPaths } from '../sync/guards.js';
 import { syncOnce } from '../sync/mirror.js';
 import { folderArgs, outputArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
@@ -27,18 +28,21 @@ export default defineCommand({
     const logFormat = parseLogFormat(args['log-format']);
     const paths = checkPassPaths(args.source, args.replica, args.log);
 
+    // The live line on an interactive stderr: cleared before every other console line, never in the log.
+    const progress = stderrProgress({ quiet: Boolean(args.quiet) });
     let file: FileReporter | undefined;
     if (paths.log) {
-      file = new FileReporter(paths.log, logFormat, (reason) =>
-        process.stderr.write(`error: the log file ${paths.log} can no longer be written: ${reason}\n`),
-      );
+      file = new FileReporter(paths.log, logFormat, (reason) => {
+        progress?.interrupt();
+        process.stderr.write(`error: the log file ${paths.log} can no longer be written: ${reason}\n`);
+      });
       try {
         file.open();
       } catch (error) {
         throw new RefusedError(`log file cannot be opened for appending: ${paths.log}: ${describeError(error)}`);
       }
     }
-    const console = new ConsoleReporter({ quiet: Boolean(args.quiet), verbose: Boolean(args.verbose) });
+    const console = consoleWithProgress(progress, { quiet: Boolean(args.quiet), verbose: Boolean(args.verbose) });
     const logger = createLogger(file ? [console, file] : [console]);
     try {
       const result = await syncOnce(paths.source, paths.replica, {
@@ -47,6 +51,7 @@ export default defineCommand({
         maxDelete,
         allowEmptySource: Boolean(args['allow-empty-source']),
         logger,
+        onProgress: progress && ((stats) => progress.update(stats)),
       });
       // A log that stopped being writable is reported even over per-entry failures: the record is incomplete.
       return file?.failure ? ExitCode.logFailed : result.exitCode;
@@ -58,6 +63,7 @@ export default defineCommand({
       }
       throw error;
     } finally {
+      progress?.clear();
       file?.close();
     }
   },
