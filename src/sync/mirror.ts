@@ -268,13 +268,13 @@ class MirrorPass {
         const target = join(dstDir, src.name);
         if (this.opts.countOnly) {
           // Nothing below a new folder can be removed: count the entry it replaces, skip the walk.
-          if (step.replace) await this.clearFor(target, path, step.replace);
+          if (step.replace) await this.removeEntry(target, path, step.replace);
           this.op('created', 'dir', path);
           return true;
         }
         // List the source first: an unreadable source folder leaves the replica's entry alone.
         const listing = listDir(join(srcDir, src.name));
-        if (step.replace) await this.clearFor(target, path, step.replace);
+        if (step.replace) await this.removeEntry(target, path, step.replace);
         if (!dry) makeDir(target);
         this.op('created', 'dir', path);
         const placeholder: Entry | undefined = dry ? undefined : { ...src, mode: 0o700, mtimeMs: -1 };
@@ -491,15 +491,15 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       } catch (error) {
         pass.handle('dir', '.', error);
       }
-      if (dstRoot && !dryRun) {
+      if (dstRoot) {
         const diff = metaDiff(srcRoot, dstRoot);
         if (diff.length > 0 || inner) {
           try {
-            setMeta(paths.replica, srcRoot, srcRoot.mode !== dstRoot.mode || inner);
+            if (!dryRun) setMeta(paths.replica, srcRoot, srcRoot.mode !== dstRoot.mode || inner);
+            if (diff.length > 0 && !paths.replicaMissing) pass.op('updated', 'dir', '.', { note: `metadata: ${diff.join(', ')}` });
           } catch (error) {
             pass.handle('dir', '.', error);
           }
-          if (diff.length > 0 && !paths.replicaMissing) pass.op('updated', 'dir', '.', { note: `metadata: ${diff.join(', ')}` });
         }
       }
     } catch (error) {
