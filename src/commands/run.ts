@@ -59,6 +59,7 @@ export default defineCommand({
         file.reopen();
         broken = false;
         logger.info(`log file reopened (SIGHUP): ${JSON.stringify(logPath)}`);
+        file.flush();
       } catch (error) {
         process.stderr.write(`error: the log file ${logPath} cannot be reopened: ${describeError(error)}\n`);
         broken = true;
@@ -78,6 +79,7 @@ export default defineCommand({
         sync: { checksum: Boolean(args.checksum), maxDelete, allowEmptySource: Boolean(args['allow-empty-source']) },
         // A log that failed (disk full) is tried again before each pass rather than given up for the process's life.
         beforePass: () => {
+          file.flush(); // the start line (and anything since the last pass) is on disk before the pass begins
           if (!broken) return;
           try {
             file.reopen();
@@ -87,6 +89,8 @@ export default defineCommand({
             // still failing; the console keeps everything
           }
         },
+        // The file buffers lines for speed: a pass's lines reach the disk when it ends, not at the next 64 KiB.
+        afterPass: () => file.flush(),
       });
       return ExitCode.ok;
     } catch (error) {
