@@ -144,6 +144,7 @@ describe('sync-once mirrors exactly', () => {
       'extra-fifo': fifo(),
     });
     const stays = lstatSync(join(dst, 'same', 'stays.txt')).ino;
+    setMtime(src, OLD); // the replica root then always needs its mtime fixed
 
     const r = await sync(src, dst);
     expect(r.code, r.stderr).toBe(0);
