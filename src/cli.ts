@@ -12,6 +12,9 @@ type Loader = () => Promise<CommandDef<any>>;
 const commands: Record<string, Loader> = {
   'sync-once': () => import('./commands/sync-once.js').then((m) => m.default),
   run: () => import('./commands/run.js').then((m) => m.default),
+  schedule: () => import('./commands/schedule.js').then((m) => m.default),
+  unschedule: () => import('./commands/unschedule.js').then((m) => m.default),
+  list: () => import('./commands/list.js').then((m) => m.default),
   demo: () => import('./commands/demo.js').then((m) => m.default),
 };
 
