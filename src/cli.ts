@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { defineCommand, runCommand, showUsage, type CommandDef } from 'citty';
 import { checkArgs } from './commands/_args.js';
 import { ExitCode, FolderSyncError, UsageError } from './errors.js';
+import { oneLine } from './log.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -10,7 +11,43 @@ type Loader = () => Promise<CommandDef<any>>;
 /** Subcommands load lazily, so a sync pass never loads the scheduler code. */
 const commands: Record<string, Loader> = {
   'sync-once': () => import('./commands/sync-once.js').then((m) => m.default),
+  run: () => import('./commands/run.js').then((m) => m.default),
+  schedule: () => import('./commands/schedule.js').then((m) => m.default),
+  unschedule: () => import('./commands/unschedule.js').then((m) => m.default),
+  list: () => import('./commands/list.js').then((m) => m.default),
+  demo: () => import('./commands/demo.js').then((m) => m.default),
 };
+
+/** One line per command for the root --help, in this order; only registered commands are shown. */
+const synopsis: [name: string, usage: string, what: string][] = [
+  ['sync-once', '<source> <replica> [--log <file>]', 'run one mirror pass now, then exit'],
+  ['schedule', '<source> <replica> <interval> <unit> <log-file>', 'register a periodic pass with cron or Task Scheduler'],
+  ['unschedule', '[<name>] [--all]', 'remove scheduled jobs'],
+  ['list', '[--json]', 'show scheduled jobs, their last pass and next run'],
+  ['run', '<source> <replica> <interval> <unit> <log-file>', 'run passes in the foreground (hosts without cron)'],
+  ['demo', '[dir] [--seed <n>]', 'write a seeded demo folder tree to try the others on'],
+];
+
+function rootHelp(): string {
+  const rows = synopsis.filter(([name]) => Object.hasOwn(commands, name));
+  return [
+    `folder-sync ${version}: keep a replica folder an exact one-way copy of a source folder.`,
+    '',
+    'Usage: folder-sync <command> <arguments> [options]',
+    '',
+    'Commands:',
+    ...rows.flatMap(([name, usage, what]) => [`  ${name} ${usage}`, `      ${what}`]),
+    '',
+    'Options: --help (also after any command: its arguments, defaults and an example), --version',
+    'Units of <interval>: seconds, minutes, hours, days, weeks.',
+    'Exit codes: 0 complete, 1 some entries failed, 2 bad usage or refused (nothing changed),',
+    '            74 the log file could not be written, 75 another pass holds the replica.',
+    '',
+    'Example:',
+    '  folder-sync sync-once ~/Documents /mnt/backup/Documents --log ~/folder-sync.log',
+    '',
+  ].join('\n');
+}
 
 const main = defineCommand({
   meta: {
@@ -27,7 +64,7 @@ export async function runCli(argv: string[]): Promise<number> {
   try {
     const first = argv[0];
     if (first === undefined) {
-      await showUsage(main);
+      process.stderr.write(rootHelp());
       return ExitCode.usage;
     }
     if (first === '--version' || first === '-v') {
@@ -35,7 +72,7 @@ export async function runCli(argv: string[]): Promise<number> {
       return ExitCode.ok;
     }
     if (first === '--help' || first === '-h') {
-      await showUsage(main);
+      process.stdout.write(rootHelp());
       return ExitCode.ok;
     }
     const load = Object.hasOwn(commands, first) ? commands[first] : undefined;
@@ -64,13 +101,14 @@ export async function runCli(argv: string[]): Promise<number> {
 
 function reportError(error: unknown, verbose: boolean): number {
   if (error instanceof FolderSyncError) {
-    process.stderr.write(`folder-sync: ${error.message}\n`);
-    if (error instanceof UsageError) process.stderr.write('Run "folder-sync --help" for usage.\n');
+    // One line, whatever the message quotes (a path may hold a newline).
+    const hint = error instanceof UsageError && !error.message.includes('--help') ? ' (see "folder-sync --help")' : '';
+    process.stderr.write(`folder-sync: ${oneLine(error.message)}${hint}\n`);
     if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
     return error.exitCode;
   }
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`folder-sync: unexpected error: ${message}\n`);
+  process.stderr.write(`folder-sync: unexpected error: ${oneLine(message)}\n`);
   if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
   return ExitCode.partial;
 }

@@ -7,3 +7,5 @@ export { ReplicaLock } from './sync/lock.js';
 export { stateDir } from './state.js';
 export { createLogger, ConsoleReporter, FileReporter, formatEvent, type LogEvent, type LogFormat } from './log.js';
 export { ExitCode, FolderSyncError, UsageError, RefusedError, BusyError, OperationError } from './errors.js';
+export { runForeground, type RunOptions, type RunSummary, type PassOutcome } from './run/runner.js';
+export { runLoop, msUntilDue, systemClock, type LoopClock, type Instant } from './run/loop.js';

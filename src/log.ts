@@ -4,7 +4,8 @@ import { createConsola, type ConsolaInstance, type ConsolaReporter, type LogObje
 import { describeError } from './errors.js';
 
 export type Action = 'created' | 'updated' | 'removed';
-export type Kind = 'file' | 'dir' | 'symlink';
+/** What an operation acted on; the special kinds appear only when a replica's FIFO, socket or device is removed. */
+export type Kind = 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'char-device' | 'block-device' | 'special';
 export type LogFormat = 'text' | 'json';
 
 /**
@@ -32,7 +33,18 @@ export type LogEvent =
 
 /** Quote a path so that no byte of a file name can break or forge a log line (newlines, quotes, control characters). */
 export function quotePath(path: string): string {
-  return JSON.stringify(path);
+  return oneLine(JSON.stringify(path));
+}
+
+/**
+ * Escape what could end or fake a line in free text (reasons, messages): C0/C1 controls and the Unicode line
+ * and paragraph separators, which JSON.stringify leaves as they are. Idempotent on already-quoted paths.
+ */
+export function oneLine(text: string): string {
+  return text.replace(
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** The human text of an event, shared by the console and the text log file. */
@@ -66,10 +78,11 @@ function levelName(obj: LogObject): string {
   return 'INFO';
 }
 
+/** One line of text, whatever names or error messages it carries. */
 function messageOf(obj: LogObject): string {
   const event = obj['event'] as LogEvent | undefined;
-  if (event) return formatEvent(event);
-  return obj.args.map((a) => (a instanceof Error ? describeError(a) : String(a))).join(' ');
+  if (event) return oneLine(formatEvent(event));
+  return oneLine(obj.args.map((a) => (a instanceof Error ? describeError(a) : String(a))).join(' '));
 }
 
 /** Lines to stdout (info) and stderr (warnings, errors); plain text so scripts and cron mail can read it. */
@@ -115,6 +128,7 @@ export class FileReporter implements ConsolaReporter {
 
   log(obj: LogObject): void {
     if (obj.level >= 4) return; // debug stays on the console
+    if (this.failure !== undefined) return; // nothing can be written: do not let the buffer grow (long `run`s)
     const event = obj['event'] as LogEvent | undefined;
     const time = obj.date.toISOString();
     if (this.format === 'json') {
@@ -139,6 +153,21 @@ export class FileReporter implements ConsolaReporter {
     } catch (error) {
       this.failure = describeError(error);
       this.onFailure?.(this.failure);
+    }
+  }
+
+  /**
+   * Close the file and open it again at its path: after logrotate renamed it (SIGHUP in `run`), new lines go
+   * to a new file at the original path. Also retries a file that failed; throws when it cannot be opened.
+   */
+  reopen(): void {
+    this.close();
+    this.failure = undefined;
+    try {
+      this.open();
+    } catch (error) {
+      this.failure = describeError(error);
+      throw error;
     }
   }
 

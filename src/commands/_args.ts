@@ -23,6 +23,16 @@ export const passArgs = {
   },
 } as const satisfies ArgsDef;
 
+/** The `<interval> <unit>` positionals of schedule and run (parsed by parseInterval in src/schedule/interval.ts). */
+export const intervalArgs = {
+  interval: { type: 'positional', required: true, description: 'How often a pass starts: a whole number of units, 1 or more' },
+  unit: {
+    type: 'positional',
+    required: true,
+    description: 'seconds, minutes, hours, days or weeks (singular and any case accepted; at most 366 days in all)',
+  },
+} as const satisfies ArgsDef;
+
 /** Console flags. */
 export const outputArgs = {
   quiet: { type: 'boolean', description: 'Console shows only warnings and errors (the log file still gets everything)' },

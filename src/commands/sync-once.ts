@@ -1,8 +1,10 @@
-import { defineCommand } from 'citty';
+import { defineCommand, type ParsedArgs } from 'citty';
 import { BusyError, RefusedError, describeError, ExitCode, FolderSyncError } from '../errors.js';
-import { ConsoleReporter, createLogger, FileReporter } from '../log.js';
+import { createLogger, FileReporter } from '../log.js';
+import { consoleWithProgress, stderrProgress } from '../progress.js';
 import { checkPassPaths } from '../sync/guards.js';
 import { syncOnce } from '../sync/mirror.js';
+import type { PassHooks } from '../schedule/scheduled-run.js';
 import { folderArgs, outputArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
 
 export const syncOnceArgs = {
@@ -11,6 +13,10 @@ export const syncOnceArgs = {
   ...passArgs,
   'dry-run': { type: 'boolean', description: 'Log what would be done, marked as a dry run; change nothing' },
   ...outputArgs,
+  // Hidden from --help in spirit (written by `schedule` into the scheduler entry, see src/schedule/scheduled-run.ts).
+  job: { type: 'string', valueHint: 'name', description: '(scheduled runs) the job name: keep its last-pass record' },
+  every: { type: 'string', valueHint: 'seconds', description: '(scheduled runs) the job interval: skip when not due' },
+  grid: { type: 'string', valueHint: 'seconds', description: '(scheduled runs) how often the scheduler fires' },
 } as const;
 
 export default defineCommand({
@@ -23,42 +29,66 @@ export default defineCommand({
   },
   args: syncOnceArgs,
   async run({ args }): Promise<number> {
-    const maxDelete = parseCount(args['max-delete'], '--max-delete');
-    const logFormat = parseLogFormat(args['log-format']);
-    const paths = checkPassPaths(args.source, args.replica, args.log);
-
-    let file: FileReporter | undefined;
-    if (paths.log) {
-      file = new FileReporter(paths.log, logFormat, (reason) =>
-        process.stderr.write(`error: the log file ${paths.log} can no longer be written: ${reason}\n`),
-      );
-      try {
-        file.open();
-      } catch (error) {
-        throw new RefusedError(`log file cannot be opened for appending: ${paths.log}: ${describeError(error)}`);
-      }
+    // Started by cron / Task Scheduler (hidden --job/--every/--grid): due-check, seconds loop and last-pass record.
+    if (args.job !== undefined || args.every !== undefined || args.grid !== undefined) {
+      const { runScheduled, scheduledRunFromArgs } = await import('../schedule/scheduled-run.js');
+      const scheduled = scheduledRunFromArgs(args);
+      if (scheduled) return runScheduled(scheduled, (hooks) => runPass(args, hooks));
     }
-    const console = new ConsoleReporter({ quiet: Boolean(args.quiet), verbose: Boolean(args.verbose) });
-    const logger = createLogger(file ? [console, file] : [console]);
-    try {
-      const result = await syncOnce(paths.source, paths.replica, {
-        checksum: Boolean(args.checksum),
-        dryRun: Boolean(args['dry-run']),
-        maxDelete,
-        allowEmptySource: Boolean(args['allow-empty-source']),
-        logger,
-      });
-      // A log that stopped being writable is reported even over per-entry failures: the record is incomplete.
-      return file?.failure ? ExitCode.logFailed : result.exitCode;
-    } catch (error) {
-      // The console line comes from the CLI's error handler; the log file gets the same line.
-      if (file && error instanceof FolderSyncError) {
-        const verb = error instanceof BusyError ? 'pass skipped' : 'pass refused';
-        createLogger([file]).error(`${verb}: ${error.message}`);
-      }
-      throw error;
-    } finally {
-      file?.close();
-    }
+    return runPass(args);
   },
 });
+
+/**
+ * One pass. With `hooks` (a scheduled run) the console stays silent, since the job's output is appended to the
+ * log file, and a refusal written to the log is returned as an exit code rather than printed a second time.
+ */
+async function runPass(args: ParsedArgs<typeof syncOnceArgs>, hooks?: PassHooks): Promise<number> {
+  const maxDelete = parseCount(args['max-delete'], '--max-delete');
+  const logFormat = parseLogFormat(args['log-format']);
+  const paths = checkPassPaths(args.source, args.replica, args.log);
+
+  // The live line on an interactive stderr: cleared before every other console line, never in the log.
+  const progress = stderrProgress({ quiet: Boolean(args.quiet) });
+  let file: FileReporter | undefined;
+  if (paths.log) {
+    file = new FileReporter(paths.log, logFormat, (reason) => {
+      progress?.interrupt();
+      process.stderr.write(`error: the log file ${paths.log} can no longer be written: ${reason}\n`);
+    });
+    try {
+      file.open();
+    } catch (error) {
+      throw new RefusedError(`log file cannot be opened for appending: ${paths.log}: ${describeError(error)}`);
+    }
+  }
+  const console = consoleWithProgress(progress, { quiet: Boolean(args.quiet), verbose: Boolean(args.verbose) });
+  const logger = createLogger(file ? (hooks ? [file] : [console, file]) : [console]);
+  try {
+    const result = await syncOnce(paths.source, paths.replica, {
+      checksum: Boolean(args.checksum),
+      dryRun: Boolean(args['dry-run']),
+      maxDelete,
+      allowEmptySource: Boolean(args['allow-empty-source']),
+      logger,
+      onProgress: progress && ((stats) => progress.update(stats)),
+    });
+    hooks?.finished(result);
+    // A log that stopped being writable is reported even over per-entry failures: the record is incomplete.
+    return file?.failure ? ExitCode.logFailed : result.exitCode;
+  } catch (error) {
+    // The console line comes from the CLI's error handler; the log file gets the same line.
+    if (file && error instanceof FolderSyncError) {
+      const verb = error instanceof BusyError ? 'pass skipped' : 'pass refused';
+      createLogger([file]).error(`${verb}: ${error.message}`);
+      if (hooks) {
+        hooks.failed(error);
+        return error.exitCode;
+      }
+    }
+    throw error;
+  } finally {
+    progress?.clear();
+    file?.close();
+  }
+}

@@ -2,7 +2,6 @@ import {
   chmodSync,
   constants,
   copyFileSync,
-  lstatSync,
   mkdirSync,
   renameSync,
   rmdirSync,
@@ -11,7 +10,7 @@ import {
   utimesSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { sameMtime, type Entry } from './entry.js';
+import { lstatEntry, sameMtime, type Entry } from './entry.js';
 import { tempName } from './temp.js';
 
 /**
@@ -32,38 +31,42 @@ export class SourceChangedError extends Error {
 }
 
 /**
- * Copy a regular file atomically: into a temporary beside the target, with mode and times set,
- * then renamed over the target. Returns the number of bytes copied.
+ * Copy a regular file into a new temporary beside its target, with the source's mode and times already set.
+ * Returns the temporary's path; the caller installs it with `installTemp` (or drops it with `discardTemp`).
  */
-export function copyFileAtomic(srcPath: string, dstDir: string, name: string, src: Entry): number {
+export function copyToTemp(srcPath: string, dstDir: string, src: Entry): string {
   const tmp = join(dstDir, tempName());
   try {
     // copy_file_range in the kernel where it can; the destination gets the source's permission bits.
     copyFileSync(srcPath, tmp, constants.COPYFILE_EXCL);
-    const after = lstatSync(srcPath);
-    if (!after.isFile() || after.size !== src.size || !sameMtime(after.mtimeMs, src.mtimeMs)) {
+    const after = lstatEntry(srcPath, src.name);
+    if (after.type !== 'file' || after.size !== src.size || !sameMtime(after.mtimeMs, src.mtimeMs)) {
       throw new SourceChangedError(srcPath);
     }
     // copyFile already gave the copy the source's permission bits (libuv fchmods it to the source's st_mode);
     // chmod again only when the source's mode is no longer the one the plan saw.
     if ((after.mode & 0o7777) !== src.mode) chmodSync(tmp, src.mode);
     utimesSync(tmp, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
-    renameSync(tmp, join(dstDir, name));
-    return src.size;
+    return tmp;
   } catch (error) {
-    removeQuietly(tmp);
+    discardTemp(tmp);
     throw error;
   }
 }
 
-/** Create or re-point a symlink atomically (a temporary link renamed over the target). */
-export function symlinkAtomic(dstDir: string, name: string, target: string): void {
+/** A temporary symlink beside its target, to be installed with `installTemp`. */
+export function symlinkToTemp(dstDir: string, target: string): string {
   const tmp = join(dstDir, tempName());
+  symlinkSync(target, tmp);
+  return tmp;
+}
+
+/** Rename a complete temporary over its target (atomic; replaces a file or link, never a folder). */
+export function installTemp(tmp: string, target: string): void {
   try {
-    symlinkSync(target, tmp);
-    renameSync(tmp, join(dstDir, name));
+    renameSync(tmp, target);
   } catch (error) {
-    removeQuietly(tmp);
+    discardTemp(tmp);
     throw error;
   }
 }
@@ -95,7 +98,8 @@ export function ensureOwnerAccess(path: string, mode: number): boolean {
   return true;
 }
 
-function removeQuietly(path: string): void {
+/** Remove a temporary that will not be installed (quietly: it may never have been created). */
+export function discardTemp(path: string): void {
   try {
     unlinkSync(path);
   } catch {

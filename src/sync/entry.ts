@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 
@@ -15,7 +15,7 @@ export interface Entry {
   atimeMs: number;
   /** Link text, for symlinks only. */
   target?: string;
-  /** For specials: "fifo", "socket", "character device", "block device". */
+  /** For specials: "fifo", "socket", "char-device", "block-device" (one word: it is a log line's kind). */
   special?: string;
 }
 
@@ -30,20 +30,35 @@ export interface Listing {
   issues: ListIssue[];
 }
 
-export function entryFromStats(name: string, st: Stats): Entry {
+/** Whole milliseconds, exact: from the nanoseconds (a float mtimeMs can round up across a millisecond). */
+const toMs = (ns: bigint): number => Number(ns / 1_000_000n);
+
+/** lstat with nanosecond times (bigint): as cheap as the float form, and exact to the millisecond. */
+export function lstatEntry(path: string, name: string): Entry {
+  return entryFromStats(name, lstatSync(path, { bigint: true }));
+}
+
+export function entryFromStats(name: string, st: BigIntStats): Entry {
   // One object literal of one shape per entry (no spread): cheaper to build on a 100k-file walk.
   const type: EntryType = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'special';
-  const entry: Entry = { name, type, mode: st.mode & 0o7777, size: st.size, mtimeMs: st.mtimeMs, atimeMs: st.atimeMs };
+  const entry: Entry = {
+    name,
+    type,
+    mode: Number(st.mode & 0o7777n),
+    size: Number(st.size),
+    mtimeMs: toMs(st.mtimeNs),
+    atimeMs: toMs(st.atimeNs),
+  };
   if (type === 'special') entry.special = specialKind(st);
   return entry;
 }
 
-function specialKind(st: Stats): string {
+function specialKind(st: BigIntStats): string {
   if (st.isFIFO()) return 'fifo';
   if (st.isSocket()) return 'socket';
-  if (st.isCharacterDevice()) return 'character device';
-  if (st.isBlockDevice()) return 'block device';
-  return 'special file';
+  if (st.isCharacterDevice()) return 'char-device';
+  if (st.isBlockDevice()) return 'block-device';
+  return 'special';
 }
 
 /** Code-unit order: the same on both sides, so the merge-join pairs names exactly (NFC and NFD twins stay apart). */
@@ -59,8 +74,9 @@ const canChdir = isMainThread;
  * Throws only when the directory itself cannot be read.
  *
  * Speed: on the main thread the listing runs with the working folder moved into `dir`, so each lstat resolves
- * one name instead of the whole path (about 40% less time on a 100k-file walk, see bench/PROFILING.md). The
- * move is synchronous and undone before this function returns, so no JavaScript ever sees it.
+ * one name instead of the whole path (the no-op walk of 100k files spends most of its time in lstat; see
+ * bench/PROFILING.md). The move is synchronous and undone before this function returns, so no JavaScript
+ * ever sees it; a folder that cannot be entered is listed by whole paths, exactly as before.
  */
 export function listDir(dir: string): Listing {
   if (!canChdir || !isAbsolute(dir)) return listIn(dir);
@@ -90,14 +106,13 @@ function listIn(at: string): Listing {
   const issues: ListIssue[] = [];
   for (const name of names) {
     const path = at === '' ? name : join(at, name);
-    let st: Stats | undefined;
+    let entry: Entry;
     try {
-      st = lstatSync(path);
+      entry = lstatEntry(path, name);
     } catch (error) {
       issues.push({ name, error: error as NodeJS.ErrnoException });
       continue;
     }
-    const entry = entryFromStats(name, st);
     if (entry.type === 'symlink') {
       try {
         entry.target = readlinkSync(path);
@@ -111,7 +126,12 @@ function listIn(at: string): Listing {
   return { entries, issues };
 }
 
-/** Whole milliseconds: the precision the mirror promises. */
+/** Whole milliseconds: the precision the mirror promises (Entry times are already truncated). */
 export function sameMtime(a: number, b: number): boolean {
   return Math.floor(a) === Math.floor(b);
+}
+
+/** Node decodes a name that is not valid UTF-8 lossily (U+FFFD), so such a name cannot be opened again. */
+export function isUndecodableName(name: string): boolean {
+  return name.includes('\uFFFD');
 }

@@ -1,4 +1,4 @@
-import { accessSync, constants, lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, lstatSync, opendirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { describeError, RefusedError } from '../errors.js';
 
@@ -54,7 +54,7 @@ export function checkPassPaths(source: string, replica: string, log?: string): P
   if (!st.isDirectory()) throw new RefusedError(`source is not a folder: ${sourceAbs}`);
   try {
     accessSync(sourceAbs, constants.R_OK | constants.X_OK);
-    readdirSync(sourceAbs);
+    opendirSync(sourceAbs).closeSync(); // can be listed (without reading a wide root twice)
   } catch (error) {
     throw new RefusedError(`source folder cannot be read: ${sourceAbs}: ${describeError(error)}`);
   }

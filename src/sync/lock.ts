@@ -4,15 +4,22 @@ import { join } from 'node:path';
 import { BusyError } from '../errors.js';
 import { replicaKey, stateDir } from '../state.js';
 
-interface LockRecord {
+export interface LockRecord {
   pid: number;
   host: string;
   replica: string;
   startedAt: string;
   /** Linux: the holder's start time in clock ticks since boot, so a recycled pid is not mistaken for it. */
   procStart?: string;
+  /** 'sync-once' (a pass, manual or scheduled) or 'run' (a foreground loop holding it for its life). */
   mode?: string;
+  /** Optional, for `list`: what the holder mirrors from and logs to. */
+  source?: string;
+  log?: string;
 }
+
+/** Extra fields a holder may record for `list` (a foreground run names its source and log). */
+export type LockInfo = Pick<LockRecord, 'source' | 'log'>;
 
 /** The start time of a process from /proc (Linux), or undefined elsewhere. */
 function procStartTime(pid: number): string | undefined {
@@ -26,7 +33,8 @@ function procStartTime(pid: number): string | undefined {
   }
 }
 
-function isAlive(record: LockRecord): boolean {
+/** Whether the holder named by a lock record is still running (same host: by pid and start time). */
+export function isLockAlive(record: LockRecord): boolean {
   if (record.host !== hostname()) return true; // cannot check another machine's processes: trust it
   try {
     process.kill(record.pid, 0);
@@ -44,10 +52,15 @@ export function lockPath(replicaRealPath: string, dir = stateDir()): string {
   return join(dir, 'locks', `${replicaKey(replicaRealPath)}.lock`);
 }
 
-/** Read a lock file; undefined when there is none or it is unreadable. */
+/** Read a lock file; undefined when there is none, it is unreadable, or it does not name a holder. */
 export function readLock(path: string): LockRecord | undefined {
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as LockRecord;
+    const record = JSON.parse(readFileSync(path, 'utf8')) as LockRecord | null;
+    // A record without a usable pid (torn, hand-edited) must count as debris, never as a live holder:
+    // process.kill(undefined | 0, 0) would throw a non-ESRCH error or signal our own group and look alive.
+    if (!record || typeof record !== 'object' || !Number.isSafeInteger(record.pid) || record.pid <= 0) return undefined;
+    if (typeof record.host !== 'string') return undefined;
+    return record;
   } catch {
     return undefined;
   }
@@ -56,7 +69,7 @@ export function readLock(path: string): LockRecord | undefined {
 /** True when a live process holds the lock of this replica. */
 export function isLocked(replicaRealPath: string, dir = stateDir()): LockRecord | undefined {
   const record = readLock(lockPath(replicaRealPath, dir));
-  return record && isAlive(record) ? record : undefined;
+  return record && isLockAlive(record) ? record : undefined;
 }
 
 /**
@@ -71,12 +84,13 @@ export class ReplicaLock {
     readonly replica: string,
     readonly mode = 'sync-once',
     dir = stateDir(),
+    private readonly info: LockInfo = {},
   ) {
     this.path = lockPath(replica, dir);
   }
 
   acquire(): void {
-    mkdirSync(join(this.path, '..'), { recursive: true });
+    mkdirSync(join(this.path, '..'), { recursive: true, mode: 0o700 });
     for (let attempt = 0; attempt < 50; attempt++) {
       try {
         const fd = openSync(this.path, 'wx', 0o644);
@@ -87,6 +101,7 @@ export class ReplicaLock {
           startedAt: new Date().toISOString(),
           procStart: procStartTime(process.pid),
           mode: this.mode,
+          ...this.info,
         };
         writeSync(fd, JSON.stringify(record));
         closeSync(fd);
@@ -96,14 +111,15 @@ export class ReplicaLock {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
       const holder = readLock(this.path);
-      if (holder && isAlive(holder)) {
+      if (holder && isLockAlive(holder)) {
         throw new BusyError(
           `another pass is running on ${this.replica} (pid ${holder.pid}, since ${holder.startedAt})`,
         );
       }
       this.removeStale();
     }
-    throw new BusyError(`could not take the lock of ${this.replica}: ${this.path}`);
+    // Another process kept winning the race for the file: it is taking or handing over the lock right now.
+    throw new BusyError(`another pass is running on ${this.replica} (its lock is changing hands: ${this.path})`);
   }
 
   /**
@@ -129,7 +145,7 @@ export class ReplicaLock {
       const holder = readLock(this.path);
       // A lock with no readable record is half-written only for a moment; older than 2 s it is debris.
       const halfWritten = !holder && this.ageMs() < 2_000;
-      if (!halfWritten && !(holder && isAlive(holder))) {
+      if (!halfWritten && !(holder && isLockAlive(holder))) {
         try {
           unlinkSync(this.path);
         } catch (error) {

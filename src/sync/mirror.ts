@@ -1,21 +1,23 @@
-import { lstatSync, mkdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, opendirSync, statSync, type Dirent } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { ConsolaInstance } from 'consola';
 import { describeError, ExitCode, RefusedError } from '../errors.js';
 import { createLogger, defaultLogger, type Action, type Kind, type LogEvent } from '../log.js';
 import {
-  copyFileAtomic,
+  copyToTemp,
+  discardTemp,
   ensureOwnerAccess,
+  installTemp,
   makeDir,
   removeEmptyDir,
   removeNonDir,
   setMeta,
   SourceChangedError,
-  symlinkAtomic,
+  symlinkToTemp,
 } from './apply.js';
 import { sameContents } from './compare.js';
-import { entryFromStats, listDir, type Entry } from './entry.js';
-import { checkPassPaths } from './guards.js';
+import { entryFromStats, isUndecodableName, listDir, lstatEntry, type Entry, type Listing } from './entry.js';
+import { checkPassPaths, type PassPaths } from './guards.js';
 import { ReplicaLock } from './lock.js';
 import { afterCompare, metaDiff, planDir, type Step } from './plan.js';
 import { isTempName } from './temp.js';
@@ -61,8 +63,8 @@ export interface SyncResult extends SyncStats {
 /** Thrown inside a pass to stop it: the disk is full or the caller aborted. */
 class StopPass extends Error {}
 
-function kindOf(entry: Entry): Kind | string {
-  return entry.type === 'special' ? (entry.special ?? 'special file') : entry.type;
+function kindOf(entry: Entry): Kind {
+  return entry.type === 'special' ? ((entry.special ?? 'special') as Kind) : entry.type;
 }
 
 function errnoOf(error: unknown): string | undefined {
@@ -72,6 +74,8 @@ function errnoOf(error: unknown): string | undefined {
 /** One mirror pass over a tree: walk both sides a folder at a time, plan each folder, apply the plan. */
 class MirrorPass {
   readonly stats: SyncStats = { checked: 0, created: 0, updated: 0, removed: 0, failed: 0, skipped: 0, bytes: 0 };
+  /** Counting pass only: replica folders it could not list, so it cannot say how much they would lose. */
+  readonly uncountable: string[] = [];
   private lastYield = performance.now();
 
   constructor(
@@ -105,6 +109,10 @@ class MirrorPass {
     this.log.warn({ args: [], event: { type: 'skipped', kind, path, reason } });
   }
 
+  private debug(message: string): void {
+    if (!this.opts.countOnly) this.log.debug(message);
+  }
+
   /** Disk full stops the pass; everything else is a per-entry failure. */
   handle(kind: string, rel: string, error: unknown): void {
     const code = errnoOf(error);
@@ -128,78 +136,95 @@ class MirrorPass {
     }
   }
 
-  /**
-   * Mirror one folder. `dst` is the replica folder's entry as listed before any change (undefined when it
-   * does not exist yet, only possible in a dry run). Returns true when anything inside was changed.
-   */
-  async mirrorDir(rel: string, srcPath: string, dstPath: string, dst: Entry | undefined): Promise<boolean> {
-    await this.breathe();
-    let srcEntries: Entry[];
+  /** Report the source entries that could not be looked at; returns their names, whose replica copies stay. */
+  private sourceIssues(rel: string, listing: Listing): Set<string> {
     const keep = new Set<string>();
-    try {
-      const listing = listDir(srcPath);
-      srcEntries = listing.entries;
-      for (const issue of listing.issues) {
-        const path = join(rel, issue.name);
-        if (issue.error.code === 'ENOENT') this.warnSkip('entry', path, 'vanished while the pass ran');
-        else this.fail('entry', path, issue.error);
-        keep.add(issue.name); // never delete the replica's copy of something we could not read
+    for (const issue of listing.issues) {
+      const path = join(rel, issue.name);
+      if (issue.error.code === 'ENOENT' && isUndecodableName(issue.name)) {
+        this.fail('entry', path, new Error('the name is not valid UTF-8 and cannot be copied'));
+      } else if (issue.error.code === 'ENOENT') {
+        this.warnSkip('entry', path, 'vanished while the pass ran');
+      } else {
+        this.fail('entry', path, issue.error);
       }
-    } catch (error) {
-      // An unreadable source folder: its replica copy stays as it is.
-      this.handle('dir', rel || '.', error);
-      return false;
+      keep.add(issue.name); // never delete the replica's copy of something we could not read
     }
+    return keep;
+  }
+
+  /**
+   * Mirror one folder whose source listing is already taken. `dst` is the replica folder's entry as listed
+   * before any change (undefined when it does not exist yet, only possible in a dry run); `fresh` when this
+   * pass just created it (empty and owner-writable). Returns true when anything inside was changed.
+   */
+  async mirrorDir(
+    rel: string,
+    srcPath: string,
+    dstPath: string,
+    srcListing: Listing,
+    dst: Entry | undefined,
+    fresh = false,
+  ): Promise<boolean> {
+    await this.breathe();
+    const keep = this.sourceIssues(rel, srcListing);
+    const srcEntries = srcListing.entries;
 
     let dstEntries: Entry[] = [];
     let dstMode = dst?.mode ?? 0o700;
-    let opened = false;
-    if (dst) {
+    let opened = fresh;
+    if (dst && !fresh) {
       try {
         dstEntries = listDir(dstPath).entries;
       } catch (error) {
-        if (errnoOf(error) === 'EACCES' && !this.opts.dryRun && ensureOwnerAccess(dstPath, dstMode)) {
-          opened = true;
-          dstMode |= 0o700;
-          try {
-            dstEntries = listDir(dstPath).entries;
-          } catch (again) {
-            this.handle('dir', rel || '.', again);
-            return false;
-          }
-        } else {
+        if (errnoOf(error) !== 'EACCES' || this.opts.dryRun) {
+          if (this.opts.countOnly) this.uncountable.push(rel || '.');
           this.handle('dir', rel || '.', error);
           return false;
+        }
+        // A replica folder its owner cannot read: open it (its mode is restored after its contents).
+        try {
+          ensureOwnerAccess(dstPath, dstMode);
+          opened = true;
+          dstMode |= 0o700;
+          dstEntries = listDir(dstPath).entries;
+        } catch (again) {
+          this.handle('dir', rel || '.', again);
+          return opened;
         }
       }
       if (keep.size) dstEntries = dstEntries.filter((e) => !keep.has(e.name));
     }
 
     this.stats.checked += srcEntries.length;
-    const steps = planDir(srcEntries, dstEntries, { checksum: this.opts.checksum });
     let changed = false;
-    for (const step of steps) {
+    for (const planned of planDir(srcEntries, dstEntries, { checksum: this.opts.checksum })) {
       await this.breathe();
-      if (!this.opts.dryRun && !opened && step.op !== 'compare' && step.op !== 'descend' && step.op !== 'skip') {
-        // First change in this folder: make sure its owner can write it (read-only folders are still mirrored).
-        try {
-          if (dst && ensureOwnerAccess(dstPath, dstMode)) dstMode |= 0o700;
-        } catch (error) {
-          this.handle('dir', rel || '.', error);
-          return changed;
-        }
-        opened = true;
-      }
+      let step: Step | undefined = planned;
+      const entry = 'src' in step ? step.src : step.dst;
       try {
+        // Contents decide first, so a re-copy below opens a read-only folder like any other change.
+        if (step.op === 'compare') step = this.opts.countOnly ? undefined : await this.compare(step, srcPath, dstPath);
+        if (!step) continue;
+        if (!this.opts.dryRun && !opened && step.op !== 'descend' && step.op !== 'skip' && step.op !== 'meta') {
+          // First change in this folder: make sure its owner can write it (read-only folders are still mirrored).
+          if (dst && ensureOwnerAccess(dstPath, dstMode)) dstMode |= 0o700;
+          opened = true;
+        }
         if (await this.apply(step, rel, srcPath, dstPath)) changed = true;
       } catch (error) {
-        const entry = 'src' in step ? step.src : step.dst;
         this.handle(kindOf(entry), join(rel, entry.name), error);
-        if (step.op !== 'descend' && step.op !== 'compare' && step.op !== 'skip') changed = true;
+        if (step && step.op !== 'descend' && step.op !== 'skip') changed = true;
       }
     }
     // Opening the folder changed its mode: the caller must restore it even if nothing else changed.
     return changed || opened;
+  }
+
+  /** --checksum: compare both files byte by byte; an unreadable replica copy simply counts as different. */
+  private async compare(step: Extract<Step, { op: 'compare' }>, srcDir: string, dstDir: string): Promise<Step | undefined> {
+    const { src, dst } = step;
+    return afterCompare(src, dst, await sameContents(join(srcDir, src.name), join(dstDir, dst.name), src.size));
   }
 
   /** Apply one step; returns true when the replica folder was changed. */
@@ -209,19 +234,19 @@ class MirrorPass {
       case 'copy': {
         const { src } = step;
         const path = join(rel, src.name);
-        if (step.replace) await this.removeEntry(join(dstDir, src.name), path, step.replace);
-        if (!dry) this.copyWithRetry(join(srcDir, src.name), dstDir, src, path);
+        const target = join(dstDir, src.name);
+        if (dry) {
+          if (step.replace) await this.clearFor(target, path, step.replace);
+        } else {
+          // Copy first, then clear the way: a source file that cannot be read leaves the replica's entry alone.
+          await this.install(this.copyWithRetry(join(srcDir, src.name), dstDir, src, path), target, path, step.replace);
+        }
         this.stats.bytes += src.size;
         this.op(step.dst ? 'updated' : 'created', 'file', path, { size: src.size });
         return true;
       }
-      case 'compare': {
-        const { src, dst } = step;
-        if (this.opts.countOnly) return false;
-        const equal = await sameContents(join(srcDir, src.name), join(dstDir, dst.name), src.size);
-        const next = afterCompare(src, dst, equal);
-        return next ? this.apply(next, rel, srcDir, dstDir) : false;
-      }
+      case 'compare':
+        return false; // resolved by mirrorDir before apply
       case 'meta': {
         const { src, dst } = step;
         if (!dry) setMeta(join(dstDir, src.name), src, src.mode !== dst.mode);
@@ -232,11 +257,19 @@ class MirrorPass {
         const { src } = step;
         const path = join(rel, src.name);
         const target = join(dstDir, src.name);
+        if (this.opts.countOnly) {
+          // Nothing below a new folder can be removed: count the entry it replaces, skip the walk.
+          if (step.replace) await this.removeEntry(target, path, step.replace);
+          this.op('created', 'dir', path);
+          return true;
+        }
+        // List the source first: an unreadable source folder leaves the replica's entry alone.
+        const listing = listDir(join(srcDir, src.name));
         if (step.replace) await this.removeEntry(target, path, step.replace);
         if (!dry) makeDir(target);
         this.op('created', 'dir', path);
         const placeholder: Entry | undefined = dry ? undefined : { ...src, mode: 0o700, mtimeMs: -1 };
-        await this.mirrorDir(path, join(srcDir, src.name), target, placeholder);
+        await this.mirrorDir(path, join(srcDir, src.name), target, listing, placeholder, !dry);
         if (!dry) setMeta(target, src, true);
         return true;
       }
@@ -244,7 +277,9 @@ class MirrorPass {
         const { src, dst } = step;
         const path = join(rel, src.name);
         const target = join(dstDir, src.name);
-        const inner = await this.mirrorDir(path, join(srcDir, src.name), target, dst);
+        // An unreadable source folder throws here: its replica copy and everything below it stay as they are.
+        const listing = listDir(join(srcDir, src.name));
+        const inner = await this.mirrorDir(path, join(srcDir, src.name), target, listing, dst);
         const diff = metaDiff(src, dst);
         if (diff.length > 0 || inner) {
           if (!dry) setMeta(target, src, src.mode !== dst.mode || inner);
@@ -255,8 +290,12 @@ class MirrorPass {
       case 'symlink': {
         const { src } = step;
         const path = join(rel, src.name);
-        if (step.replace) await this.removeEntry(join(dstDir, src.name), path, step.replace);
-        if (!dry) symlinkAtomic(dstDir, src.name, src.target ?? '');
+        const target = join(dstDir, src.name);
+        if (dry) {
+          if (step.replace) await this.clearFor(target, path, step.replace);
+        } else {
+          await this.install(symlinkToTemp(dstDir, src.target ?? ''), target, path, step.replace);
+        }
         this.op(step.dst ? 'updated' : 'created', 'symlink', path);
         return true;
       }
@@ -268,22 +307,43 @@ class MirrorPass {
         return true;
       case 'purge-temp':
         if (!dry) removeNonDir(join(dstDir, step.dst.name));
-        if (!this.opts.countOnly) this.log.debug(`removed leftover temporary ${JSON.stringify(join(rel, step.dst.name))}`);
+        this.debug(`removed leftover temporary ${JSON.stringify(join(rel, step.dst.name))}`);
         return true;
     }
   }
 
-  private copyWithRetry(srcPath: string, dstDir: string, src: Entry, rel: string): void {
+  /** Rename a finished temporary into place, after clearing an entry of another type out of the way. */
+  private async install(tmp: string, target: string, rel: string, replace: Entry | undefined): Promise<void> {
     try {
-      copyFileAtomic(srcPath, dstDir, src.name, src);
+      if (replace) await this.clearFor(target, rel, replace);
+    } catch (error) {
+      discardTemp(tmp);
+      throw error;
+    }
+    installTemp(tmp, target);
+  }
+
+  /**
+   * Make way for an entry of another type. A folder is removed (with its contents); anything else is replaced
+   * by the rename that installs the new entry, atomically, so here it is only logged.
+   */
+  private async clearFor(target: string, rel: string, old: Entry): Promise<void> {
+    if (old.type === 'dir') await this.removeEntry(target, rel, old);
+    else this.logRemoved(old, rel);
+  }
+
+  private copyWithRetry(srcPath: string, dstDir: string, src: Entry, rel: string): string {
+    try {
+      return copyToTemp(srcPath, dstDir, src);
     } catch (error) {
       if (!(error instanceof SourceChangedError)) throw error;
       // Changed under us: take a fresh look and try once more; a second change is reported as failed.
-      const fresh = entryFromStats(src.name, lstatSync(srcPath));
+      const fresh = lstatEntry(srcPath, src.name);
       if (fresh.type !== 'file') throw error;
       Object.assign(src, fresh);
-      copyFileAtomic(srcPath, dstDir, src.name, src);
-      if (!this.opts.countOnly) this.log.debug(`${JSON.stringify(rel)} changed during the copy; copied again`);
+      const tmp = copyToTemp(srcPath, dstDir, src);
+      this.debug(`${JSON.stringify(rel)} changed during the copy; copied again`);
+      return tmp;
     }
   }
 
@@ -291,15 +351,19 @@ class MirrorPass {
   private async removeEntry(path: string, rel: string, entry: Entry): Promise<void> {
     if (entry.type === 'dir') {
       await this.breathe();
-      let children: Entry[] = [];
+      let children: Entry[];
       try {
         children = listDir(path).entries;
       } catch (error) {
-        if (errnoOf(error) !== 'EACCES' || this.opts.dryRun) throw error;
+        if (errnoOf(error) !== 'EACCES' || this.opts.dryRun) {
+          if (this.opts.countOnly) this.uncountable.push(rel);
+          throw error;
+        }
         ensureOwnerAccess(path, entry.mode);
         children = listDir(path).entries;
       }
-      if (!this.opts.dryRun) ensureOwnerAccess(path, entry.mode);
+      // Its children can only be unlinked from a writable folder (read-only folders are removed all the same).
+      if (!this.opts.dryRun && children.length > 0) ensureOwnerAccess(path, entry.mode);
       for (const child of children) {
         try {
           await this.removeEntry(join(path, child.name), join(rel, child.name), child);
@@ -308,22 +372,52 @@ class MirrorPass {
         }
       }
       if (!this.opts.dryRun) removeEmptyDir(path);
-      this.op('removed', 'dir', rel);
-      return;
+    } else if (!this.opts.dryRun) {
+      removeNonDir(path);
     }
-    if (!this.opts.dryRun) removeNonDir(path);
-    if (entry.type === 'special' || isTempName(entry.name)) {
-      if (!this.opts.countOnly) this.log.debug(`removed ${kindOf(entry)} ${JSON.stringify(rel)}`);
-      this.stats.removed++;
-      return;
-    }
-    this.op('removed', entry.type, rel);
+    this.logRemoved(entry, rel);
+  }
+
+  private logRemoved(entry: Entry, rel: string): void {
+    // A leftover temporary is this tool's own debris, not a user's entry: not counted, debug only.
+    if (entry.type !== 'dir' && isTempName(entry.name)) this.debug(`removed leftover temporary ${JSON.stringify(rel)}`);
+    else this.op('removed', kindOf(entry), rel);
   }
 }
 
 /** Entry for a folder root (source or replica), following a link the user named on the command line. */
 function rootEntry(path: string): Entry {
-  return entryFromStats('', statSync(path));
+  return entryFromStats('', statSync(path, { bigint: true }));
+}
+
+/** True when the folder holds at least one entry `accept` takes; reads only as far as the first one. */
+function hasEntry(path: string, accept: (entry: Dirent) => boolean): boolean {
+  const dir = opendirSync(path);
+  try {
+    for (let entry = dir.readSync(); entry; entry = dir.readSync()) if (accept(entry)) return true;
+    return false;
+  } finally {
+    dir.closeSync();
+  }
+}
+
+const isMirrored = (e: Dirent): boolean => e.isFile() || e.isDirectory() || e.isSymbolicLink();
+
+/** Guard: an empty source must not silently empty a full replica (an unmounted disk looks empty). */
+function checkEmptySource(paths: PassPaths): void {
+  if (paths.replicaMissing || hasEntry(paths.source, isMirrored)) return;
+  let replicaHolds: boolean;
+  try {
+    replicaHolds = hasEntry(paths.replica, (e) => !isTempName(e.name));
+  } catch {
+    replicaHolds = true; // cannot tell: assume the worst
+  }
+  if (replicaHolds) {
+    throw new RefusedError(
+      `source ${paths.source} is empty but the replica ${paths.replica} is not; refusing to empty it ` +
+        `(is a disk unmounted? pass --allow-empty-source to mirror an empty source)`,
+    );
+  }
 }
 
 /**
@@ -337,20 +431,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
   const paths = checkPassPaths(source, replica);
   const checksum = options.checksum ?? false;
   const dryRun = options.dryRun ?? false;
-
-  // Guard: an empty source must not silently empty a full replica (an unmounted disk looks empty).
-  if (!options.allowEmptySource) {
-    const srcCount = listDir(paths.source).entries.filter((e) => e.type !== 'special').length;
-    if (srcCount === 0 && !paths.replicaMissing) {
-      const dstCount = listDir(paths.replica).entries.filter((e) => !isTempName(e.name)).length;
-      if (dstCount > 0) {
-        throw new RefusedError(
-          `source ${paths.source} is empty but the replica holds ${dstCount} entries; refusing to empty it ` +
-            `(is a disk unmounted? pass --allow-empty-source to mirror an empty source)`,
-        );
-      }
-    }
-  }
+  if (!options.allowEmptySource) checkEmptySource(paths);
 
   const lock = options.lock === false || dryRun ? undefined : new ReplicaLock(paths.replica);
   lock?.acquire();
@@ -358,7 +439,13 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
     // Guard: --max-delete is decided from the whole plan, before the first change (a counting walk, no writes).
     if (options.maxDelete !== undefined && !paths.replicaMissing) {
       const counter = new MirrorPass(createLogger([]), { checksum: false, dryRun: true, countOnly: true });
-      await counter.mirrorDir('', paths.source, paths.replica, rootEntry(paths.replica));
+      await counter.mirrorDir('', paths.source, paths.replica, listDir(paths.source), rootEntry(paths.replica));
+      if (counter.uncountable.length > 0) {
+        throw new RefusedError(
+          `cannot count what the pass would remove in ${JSON.stringify(counter.uncountable[0])} (it cannot be read), ` +
+            `so --max-delete ${options.maxDelete} cannot be checked; nothing was changed`,
+        );
+      }
       if (counter.stats.removed > options.maxDelete) {
         throw new RefusedError(
           `the pass would remove ${counter.stats.removed} entries, more than --max-delete ${options.maxDelete}; nothing was changed`,
@@ -379,18 +466,28 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       const srcRoot = rootEntry(paths.source);
       let dstRoot: Entry | undefined;
       if (paths.replicaMissing) {
-        if (!dryRun) mkdirSync(paths.replica, { recursive: true, mode: 0o700 });
+        if (!dryRun) {
+          // Parents get the usual mode; the replica itself starts owner-only and gets the source's mode last.
+          mkdirSync(dirname(paths.replica), { recursive: true });
+          mkdirSync(paths.replica, 0o700);
+        }
         pass.op('created', 'dir', '.');
         dstRoot = dryRun ? undefined : { ...srcRoot, mode: 0o700, mtimeMs: -1 };
       } else {
         dstRoot = rootEntry(paths.replica);
       }
-      const inner = await pass.mirrorDir('', paths.source, paths.replica, dstRoot);
-      if (dstRoot && !dryRun) {
+      let inner = false;
+      try {
+        inner = await pass.mirrorDir('', paths.source, paths.replica, listDir(paths.source), dstRoot, paths.replicaMissing && !dryRun);
+      } catch (error) {
+        pass.handle('dir', '.', error);
+      }
+      if (dstRoot) {
         const diff = metaDiff(srcRoot, dstRoot);
         if (diff.length > 0 || inner) {
           try {
-            setMeta(paths.replica, srcRoot, srcRoot.mode !== dstRoot.mode || inner);
+            if (!dryRun) setMeta(paths.replica, srcRoot, srcRoot.mode !== dstRoot.mode || inner);
+            if (diff.length > 0 && !paths.replicaMissing) pass.op('updated', 'dir', '.', { note: `metadata: ${diff.join(', ')}` });
           } catch (error) {
             pass.handle('dir', '.', error);
           }

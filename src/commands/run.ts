@@ -1,0 +1,105 @@
+import { defineCommand } from 'citty';
+import { describeError, ExitCode, FolderSyncError } from '../errors.js';
+import { ConsoleReporter, createLogger, type FileReporter } from '../log.js';
+import { runForeground } from '../run/runner.js';
+import { parseInterval } from '../schedule/interval.js';
+import { checkPassPaths } from '../sync/guards.js';
+import { folderArgs, outputArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
+import { openLogFile } from './_pass.js';
+
+export const runArgs = {
+  ...folderArgs,
+  interval: { type: 'positional', required: true, description: 'How often a pass starts: a whole number of units, 1 or more' },
+  unit: {
+    type: 'positional',
+    required: true,
+    description: 'seconds, minutes, hours, days or weeks (singular and any case accepted; at most 366 days in all)',
+  },
+  'log-file': { type: 'positional', required: true, description: 'Append every event to this file (parent folders are created)' },
+  ...passArgs,
+  ...outputArgs,
+} as const;
+
+export default defineCommand({
+  meta: {
+    name: 'run',
+    description:
+      'Stay in the foreground and mirror <source> into <replica> now, then every <interval> <unit> from the start\n' +
+      'of the previous pass (an overrunning pass is followed at once, never two at once), until SIGINT or SIGTERM.\n' +
+      'For hosts without cron (containers, WSL) and service managers (systemd, Docker); see docs/run.md.\n' +
+      'Holds the replica lock while it lives: a scheduled sync-once on the same replica exits 75.\n' +
+      'A pass with failures or a refused pass is logged and tried again next interval. SIGHUP reopens the log file.\n' +
+      'Defaults: compare by size and mtime, text log, no limit on deletions, empty source refused.\n' +
+      'Exit codes: 0 stopped by SIGINT/SIGTERM, 2 bad usage or paths that can never work, 75 replica busy.\n' +
+      'Example: folder-sync run ~/Photos /mnt/backup/Photos 15 minutes ~/folder-sync.log',
+  },
+  args: runArgs,
+  async run({ args }): Promise<number> {
+    const interval = parseInterval(args.interval, args.unit);
+    const maxDelete = parseCount(args['max-delete'], '--max-delete');
+    const logFormat = parseLogFormat(args['log-format']);
+    const paths = checkPassPaths(args.source, args.replica, args['log-file']);
+    const logPath = paths.log as string;
+
+    let broken = false;
+    const file: FileReporter = openLogFile(logPath, logFormat, (reason) => {
+      broken = true;
+      process.stderr.write(`error: the log file ${logPath} can no longer be written: ${reason}; retrying before each pass\n`);
+    });
+    const logger = createLogger([new ConsoleReporter({ quiet: Boolean(args.quiet), verbose: Boolean(args.verbose) }), file]);
+
+    const controller = new AbortController();
+    const stop = (signal: NodeJS.Signals): void => {
+      if (controller.signal.aborted) return;
+      logger.info(`${signal} received: stopping after the current file`);
+      controller.abort(signal);
+    };
+    const reopen = (): void => {
+      try {
+        file.reopen();
+        broken = false;
+        logger.info(`log file reopened (SIGHUP): ${JSON.stringify(logPath)}`);
+        file.flush();
+      } catch (error) {
+        process.stderr.write(`error: the log file ${logPath} cannot be reopened: ${describeError(error)}\n`);
+        broken = true;
+      }
+    };
+    const handlers: [NodeJS.Signals, () => void][] = [
+      ['SIGINT', () => stop('SIGINT')],
+      ['SIGTERM', () => stop('SIGTERM')],
+      ['SIGHUP', reopen],
+    ];
+    for (const [signal, handler] of handlers) process.on(signal, handler);
+    try {
+      await runForeground(args.source, args.replica, {
+        interval,
+        logger,
+        signal: controller.signal,
+        sync: { checksum: Boolean(args.checksum), maxDelete, allowEmptySource: Boolean(args['allow-empty-source']) },
+        // A log that failed (disk full) is tried again before each pass rather than given up for the process's life.
+        beforePass: () => {
+          file.flush(); // the start line (and anything since the last pass) is on disk before the pass begins
+          if (!broken) return;
+          try {
+            file.reopen();
+            broken = false;
+            logger.warn(`log file writable again: ${JSON.stringify(logPath)} (lines in between are on the console only)`);
+          } catch {
+            // still failing; the console keeps everything
+          }
+        },
+        // The file buffers lines for speed: a pass's lines reach the disk when it ends, not at the next 64 KiB.
+        afterPass: () => file.flush(),
+      });
+      return ExitCode.ok;
+    } catch (error) {
+      // Only startup can throw (busy replica, paths that can never work): the log file gets the same line.
+      if (error instanceof FolderSyncError) createLogger([file]).error(`run not started: ${error.message}`);
+      throw error;
+    } finally {
+      for (const [signal, handler] of handlers) process.off(signal, handler);
+      file.close();
+    }
+  },
+});

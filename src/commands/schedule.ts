@@ -1,0 +1,52 @@
+import { defineCommand } from 'citty';
+import { parseInterval } from '../schedule/interval.js';
+import { scheduleJob } from '../schedule/scheduler.js';
+import { formatTime } from '../schedule/status.js';
+import { folderArgs, intervalArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
+
+export const scheduleArgs = {
+  ...folderArgs,
+  ...intervalArgs,
+  'log-file': { type: 'positional', required: true, description: 'Every pass appends its events to this file (created now)' },
+  name: {
+    type: 'string',
+    valueHint: 'name',
+    description: 'Job name (letters, digits, - and _); default: the replica folder name. An existing name is replaced',
+  },
+  ...passArgs,
+} as const;
+
+export default defineCommand({
+  meta: {
+    name: 'schedule',
+    description:
+      'Register a periodic pass with the OS scheduler (crontab on Linux and macOS, Task Scheduler on Windows)\n' +
+      'and exit; the scheduler runs `sync-once` every <interval> <unit>, exactly (see docs/scheduling.md).\n' +
+      'The pass guards run now, so a job that could never work is not installed. Paths are stored absolute.\n' +
+      'Defaults: name from the replica folder, compare by size and mtime, text log, empty source refused.\n' +
+      'Example: folder-sync schedule ~/Photos /mnt/backup/Photos 15 minutes ~/folder-sync.log',
+  },
+  args: scheduleArgs,
+  async run({ args }): Promise<number> {
+    const interval = parseInterval(args.interval, args.unit);
+    const outcome = await scheduleJob({
+      source: args.source,
+      replica: args.replica,
+      log: args['log-file'],
+      interval,
+      name: args.name,
+      checksum: Boolean(args.checksum),
+      maxDelete: parseCount(args['max-delete'], '--max-delete'),
+      allowEmptySource: Boolean(args['allow-empty-source']),
+      logFormat: parseLogFormat(args['log-format']),
+    });
+    const { job } = outcome;
+    const verb = outcome.replaced ? 'replaced' : 'scheduled';
+    process.stdout.write(
+      `${verb} job ${job.name}: ${job.interval.words}: ${job.source} -> ${job.replica}, log ${job.log}\n` +
+        `${outcome.backend}: ${outcome.timing}${outcome.exact ? '' : ` (finer than the interval; each run checks the pass is due, so passes stay exactly ${job.interval.words.replace(/^every /, '')} apart)`}\n` +
+        (outcome.nextRun !== undefined ? `next run: ${formatTime(outcome.nextRun)}\n` : ''),
+    );
+    return 0;
+  },
+});

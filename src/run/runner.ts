@@ -1,0 +1,137 @@
+import { resolve } from 'node:path';
+import type { ConsolaInstance } from 'consola';
+import { BusyError, describeError, FolderSyncError, RefusedError } from '../errors.js';
+import { quotePath, type LogEvent } from '../log.js';
+import type { Interval } from '../schedule/interval.js';
+import { checkPassPaths } from '../sync/guards.js';
+import { ReplicaLock } from '../sync/lock.js';
+import { syncOnce, type SyncOptions, type SyncStats } from '../sync/mirror.js';
+import { runLoop, systemClock, type LoopClock } from './loop.js';
+
+export interface RunOptions {
+  /** How often a pass starts (from the start of the previous one). */
+  interval: Pick<Interval, 'seconds' | 'words'>;
+  logger: ConsolaInstance;
+  /** Aborting it stops the loop: the current pass stops between files, no other starts. Its reason names it. */
+  signal: AbortSignal;
+  /** The sync-once options each pass gets (never `lock`: the run holds the lock; never `dryRun`). */
+  sync?: Pick<SyncOptions, 'checksum' | 'maxDelete' | 'allowEmptySource'>;
+  /** Called before every pass (the command retries a log file that stopped being writable). */
+  beforePass?: () => void;
+  /** Called after every pass with its outcome (the command records it for `list`). */
+  afterPass?: (outcome: PassOutcome) => void;
+  /** Tests: a fake clock, a pass limit, another state folder for the lock. */
+  clock?: LoopClock;
+  maxPasses?: number;
+  stateDir?: string;
+}
+
+export type PassResult = 'complete' | 'partial' | 'interrupted' | 'refused' | 'error';
+
+export interface PassOutcome {
+  index: number;
+  startedAt: Date;
+  durationMs: number;
+  /**
+   * complete (exit 0), partial (some entries failed: exit 1), interrupted (stopped between files by the signal),
+   * refused (a guard: nothing changed), error (anything else).
+   */
+  result: PassResult;
+  /** Counts of a pass that ran (complete or partial). */
+  stats?: SyncStats;
+  /** The one-line reason of a refused or failed pass, or why a pass stopped early. */
+  message?: string;
+}
+
+export interface RunSummary {
+  passes: number;
+  counts: Record<PassResult, number>;
+}
+
+function note(log: ConsolaInstance, level: 'info' | 'warn' | 'error' | 'debug', message: string, extra = {}): void {
+  const event: LogEvent = { type: 'note', message, ...extra };
+  log[level]({ args: [], event });
+}
+
+/**
+ * `folder-sync run`: hold the replica's lock for the whole life of the process and run one pass now, then one
+ * every interval, until `signal` is aborted. A pass that fails or is refused is logged and the loop goes on;
+ * nothing is ever "fixed" by deleting. Throws only before the first pass: RefusedError when the paths can never
+ * work (same checks as sync-once), BusyError when another pass or run holds the replica.
+ */
+export async function runForeground(source: string, replica: string, opts: RunOptions): Promise<RunSummary> {
+  const log = opts.logger;
+  const paths = checkPassPaths(source, replica);
+  const lock = new ReplicaLock(paths.replica, 'run', ...(opts.stateDir ? [opts.stateDir] : []));
+  lock.acquire();
+  const counts: Record<PassResult, number> = { complete: 0, partial: 0, interrupted: 0, refused: 0, error: 0 };
+  let passes = 0;
+  try {
+    note(log, 'info', `run started (pid ${process.pid}): ${opts.interval.words}, source ${quotePath(paths.source)} replica ${quotePath(paths.replica)}`, {
+      run: 'started',
+      pid: process.pid,
+      intervalSeconds: opts.interval.seconds,
+      source: paths.source,
+      replica: paths.replica,
+    });
+    // Each pass resolves the paths again (a source may be unmounted and remounted); the lock is on the first answer.
+    const sourceAbs = resolve(source);
+    const replicaAbs = resolve(replica);
+    passes = await runLoop({
+      intervalMs: opts.interval.seconds * 1000,
+      clock: opts.clock ?? systemClock,
+      signal: opts.signal,
+      maxPasses: opts.maxPasses,
+      onWait: (ms) => note(log, 'debug', `next pass in ${(ms / 1000).toFixed(1)}s`),
+      pass: async (index) => {
+        opts.beforePass?.();
+        const outcome = await onePass(index, sourceAbs, replicaAbs, paths.replica, opts);
+        counts[outcome.result]++;
+        opts.afterPass?.(outcome);
+      },
+    });
+  } finally {
+    const reason = typeof opts.signal.reason === 'string' ? opts.signal.reason : opts.signal.aborted ? 'stop requested' : 'pass limit reached';
+    note(
+      log,
+      'info',
+      `run stopped (${reason}) after ${passes} passes: ${counts.complete} complete, ${counts.partial} with failures, ` +
+        `${counts.interrupted} interrupted, ${counts.refused} refused, ${counts.error} failed`,
+      { run: 'stopped', reason, passes, ...counts },
+    );
+    lock.release();
+  }
+  return { passes, counts };
+}
+
+async function onePass(index: number, source: string, replica: string, locked: string, opts: RunOptions): Promise<PassOutcome> {
+  const log = opts.logger;
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const done = (result: PassResult, extra: Partial<PassOutcome> = {}): PassOutcome => ({
+    index,
+    startedAt,
+    durationMs: performance.now() - t0,
+    result,
+    ...extra,
+  });
+  try {
+    const now = checkPassPaths(source, replica).replica;
+    if (now !== locked) {
+      throw new RefusedError(`the replica now resolves to ${now}, not ${locked} as when the run started (and took its lock)`);
+    }
+    const result = await syncOnce(source, replica, { ...opts.sync, lock: false, signal: opts.signal, logger: log });
+    const { durationMs: _d, exitCode, stoppedBy, ...stats } = result;
+    if (stoppedBy && opts.signal.aborted && stats.failed === 0) return done('interrupted', { stats, message: stoppedBy });
+    if (exitCode !== 0) note(log, 'warn', `pass ${index} finished with failures (see above); the next pass tries again`);
+    return done(exitCode === 0 ? 'complete' : 'partial', { stats, ...(stoppedBy ? { message: stoppedBy } : {}) });
+  } catch (error) {
+    if (error instanceof RefusedError || error instanceof BusyError) {
+      note(log, 'error', `pass ${index} refused: ${error.message}; nothing was changed, retrying ${opts.interval.words}`);
+      return done('refused', { message: error.message });
+    }
+    const message = error instanceof FolderSyncError ? error.message : describeError(error);
+    note(log, 'error', `pass ${index} failed: ${message}; retrying ${opts.interval.words}`);
+    return done('error', { message });
+  }
+}

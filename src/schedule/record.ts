@@ -1,0 +1,64 @@
+/**
+ * The last-pass record of a scheduled job, in the per-user state folder (`<state>/jobs/<name>.json`): the
+ * due-check reads it, `list` shows it. Written atomically (temp file + rename), never inside a source or replica.
+ */
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stateDir } from '../state.js';
+import type { SyncStats } from '../sync/mirror.js';
+
+export type PassResult = 'running' | 'ok' | 'partial' | 'refused' | 'busy' | 'log-failed' | 'error';
+
+export type PassCounts = Pick<SyncStats, 'created' | 'updated' | 'removed' | 'failed' | 'skipped' | 'bytes'>;
+
+export interface PassRecord {
+  startedAt: string;
+  finishedAt?: string;
+  result: PassResult;
+  exitCode?: number;
+  pid: number;
+  counts?: PassCounts;
+  durationMs?: number;
+  /** The refusal or error line, when there was one. */
+  message?: string;
+}
+
+export interface JobRecord {
+  version: 1;
+  name: string;
+  /** When `schedule` installed the job (the overdue clock starts there). */
+  scheduledAt?: string;
+  source?: string;
+  replica?: string;
+  /** The last pass attempted, whatever its result (the due-check counts from its start). */
+  last?: PassRecord;
+  /** The last pass that completed (ok or partial). */
+  lastCompleted?: PassRecord;
+}
+
+export function recordPath(name: string, dir = stateDir()): string {
+  return join(dir, 'jobs', `${name}.json`);
+}
+
+/** The record, or a fresh one when there is none or it cannot be read (a broken record must not stop passes). */
+export function readJobRecord(name: string, dir = stateDir()): JobRecord {
+  try {
+    const data = JSON.parse(readFileSync(recordPath(name, dir), 'utf8')) as JobRecord;
+    if (data && typeof data === 'object' && data.version === 1) return { ...data, name };
+  } catch {
+    // missing or unreadable: start again
+  }
+  return { version: 1, name };
+}
+
+export function writeJobRecord(record: JobRecord, dir = stateDir()): void {
+  const path = recordPath(record.name, dir);
+  mkdirSync(join(dir, 'jobs'), { recursive: true, mode: 0o700 });
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+  renameSync(temp, path);
+}
+
+export function removeJobRecord(name: string, dir = stateDir()): void {
+  rmSync(recordPath(name, dir), { force: true });
+}

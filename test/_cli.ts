@@ -1,0 +1,71 @@
+/**
+ * Test helper: run the BUILT CLI (`node dist/cli.js`, built by `npm test`'s pretest) as a child process,
+ * optionally as the unprivileged test user (`runuser -u folder-sync-test --` when the suite runs as root).
+ */
+import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { resolve } from 'node:path';
+import { inject } from 'vitest';
+import { isRoot, TEST_USER, tempDir } from './_tree.js';
+
+export const repoCli = resolve(import.meta.dirname, '..', 'dist', 'cli.js');
+
+export interface CliResult {
+  /** Exit code, or null when killed by a signal. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  cwd?: string;
+  /** Added to (and overriding) the test process's environment. */
+  env?: Record<string, string | undefined>;
+  /** Run as the unprivileged test user (as root) or as yourself (otherwise). */
+  asUser?: boolean;
+  /** Kill the CLI after this long (default 60 s). */
+  timeoutMs?: number;
+}
+
+// Each test file gets its own state folders (locks), so parallel files never see each other's locks.
+const stateDirs: { root?: string; user?: string } = {};
+function stateDirFor(asUser: boolean): string {
+  const key = asUser && isRoot ? 'user' : 'root';
+  stateDirs[key] ??= tempDir('fs-state-', { forUser: key === 'user' });
+  return stateDirs[key];
+}
+
+/** Spawn `node dist/cli.js ...args` and collect its exit code and output. Never throws on a non-zero exit. */
+export function runCli(args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
+  const asUser = opts.asUser ?? false;
+  const cli = asUser && isRoot ? inject('asUserCli') ?? repoCli : repoCli;
+  const argv = [process.execPath, cli, ...args];
+  const [cmd, ...rest] = asUser && isRoot ? ['runuser', '-u', TEST_USER, '--', ...argv] : argv;
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FOLDER_SYNC_STATE_DIR: stateDirFor(asUser) };
+  for (const [k, v] of Object.entries(opts.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd as string, rest, { cwd: opts.cwd ?? tmpdir(), env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** A temp folder the CLI run `asUser` may write into (owned by the test user when running as root). */
+export function userTempDir(prefix = 'fs-user-'): string {
+  return tempDir(prefix, { forUser: true });
+}

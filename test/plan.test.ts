@@ -1,0 +1,141 @@
+/** The pure planner: two sorted listings in, steps out. No file system. */
+import { describe, expect, it } from 'vitest';
+import type { Entry } from '../src/sync/entry.js';
+import { compareNames } from '../src/sync/entry.js';
+import { afterCompare, metaDiff, planDir, type Step } from '../src/sync/plan.js';
+import { isTempName, tempName } from '../src/sync/temp.js';
+
+const T = 1_700_000_000_000;
+const f = (name: string, o: Partial<Entry> = {}): Entry => ({ name, type: 'file', mode: 0o644, size: 3, mtimeMs: T, atimeMs: T, ...o });
+const d = (name: string, o: Partial<Entry> = {}): Entry => ({ name, type: 'dir', mode: 0o755, size: 4096, mtimeMs: T, atimeMs: T, ...o });
+const l = (name: string, target: string): Entry => ({ name, type: 'symlink', mode: 0o777, size: target.length, mtimeMs: T, atimeMs: T, target });
+const p = (name: string): Entry => ({ name, type: 'special', special: 'fifo', mode: 0o644, size: 0, mtimeMs: T, atimeMs: T });
+const sorted = (xs: Entry[]): Entry[] => [...xs].sort((a, b) => compareNames(a.name, b.name));
+
+/** A step as "<op> <name>" (+ "replacing <type>"), the shape the tables compare. */
+function show(step: Step): string {
+  const name = 'src' in step ? step.src.name : step.dst.name;
+  const replace = 'replace' in step && step.replace ? ` replacing ${step.replace.type}` : '';
+  return `${step.op} ${name}${replace}`;
+}
+
+interface Case {
+  name: string;
+  src: Entry[];
+  dst: Entry[];
+  checksum?: boolean;
+  want: string[];
+}
+
+const TMP = '.folder-sync-partial-0123456789abcdef';
+
+const cases: Case[] = [
+  { name: 'both empty: nothing', src: [], dst: [], want: [] },
+  { name: 'new entries of each type', src: [f('a'), d('b'), l('c', 'a'), p('q')], dst: [], want: ['copy a', 'mkdir b', 'symlink c', 'skip q'] },
+  { name: 'extra entries of each type are removed', src: [], dst: [f('a'), d('b'), l('c', 'x'), p('q')], want: ['remove a', 'remove b', 'remove c', 'remove q'] },
+  { name: 'identical file: nothing', src: [f('a')], dst: [f('a')], want: [] },
+  { name: 'size differs: copy', src: [f('a', { size: 4 })], dst: [f('a')], want: ['copy a'] },
+  { name: 'mtime differs: copy (quick check)', src: [f('a', { mtimeMs: T + 1 })], dst: [f('a')], want: ['copy a'] },
+  { name: 'sub-millisecond mtime difference: nothing', src: [f('a', { mtimeMs: T + 0.4 })], dst: [f('a', { mtimeMs: T + 0.9 })], want: [] },
+  { name: 'only mode differs: meta', src: [f('a', { mode: 0o600 })], dst: [f('a')], want: ['meta a'] },
+  { name: '--checksum, same size: compare', src: [f('a')], dst: [f('a')], checksum: true, want: ['compare a'] },
+  { name: '--checksum, same size other mtime: compare', src: [f('a', { mtimeMs: T + 5 })], dst: [f('a')], checksum: true, want: ['compare a'] },
+  { name: '--checksum, size differs: copy without hashing', src: [f('a', { size: 9 })], dst: [f('a')], checksum: true, want: ['copy a'] },
+  { name: 'folders on both sides: descend', src: [d('a')], dst: [d('a', { mode: 0o700 })], want: ['descend a'] },
+  { name: 'same link target: nothing', src: [l('a', 't')], dst: [l('a', 't')], want: [] },
+  { name: 'other link target: re-point', src: [l('a', 't')], dst: [l('a', 'u')], want: ['symlink a'] },
+  { name: 'file where source has dir', src: [d('a')], dst: [f('a')], want: ['mkdir a replacing file'] },
+  { name: 'symlink where source has dir', src: [d('a')], dst: [l('a', '/etc')], want: ['mkdir a replacing symlink'] },
+  { name: 'dir where source has file', src: [f('a')], dst: [d('a')], want: ['copy a replacing dir'] },
+  { name: 'symlink where source has file', src: [f('a')], dst: [l('a', 'a')], want: ['copy a replacing symlink'] },
+  { name: 'dir where source has symlink', src: [l('a', 'x')], dst: [d('a')], want: ['symlink a replacing dir'] },
+  { name: 'file where source has symlink', src: [l('a', 'x')], dst: [f('a')], want: ['symlink a replacing file'] },
+  { name: 'fifo in replica where source has file', src: [f('a')], dst: [p('a')], want: ['copy a replacing special'] },
+  { name: 'source fifo over a replica file: skipped, replica entry removed', src: [p('a')], dst: [f('a')], want: ['skip a', 'remove a'] },
+  { name: 'leftover temporary is purged', src: [], dst: [f(TMP)], want: [`purge-temp ${TMP}`] },
+  { name: 'a source file with a temporary-like name is mirrored', src: [f(TMP)], dst: [], want: [`copy ${TMP}`] },
+  { name: 'a temporary-like name on both sides is compared normally', src: [f(TMP, { size: 5 })], dst: [f(TMP)], want: [`copy ${TMP}`] },
+  {
+    name: 'removals come after everything the source has',
+    src: [f('b'), f('d')],
+    dst: [f('a'), f('c'), f('e')],
+    want: ['copy b', 'copy d', 'remove a', 'remove c', 'remove e'],
+  },
+  {
+    name: 'NFC and NFD twins stay apart',
+    src: sorted([f('caf\u00e9'), f('cafe\u0301')]),
+    dst: [f('caf\u00e9')],
+    want: ['copy cafe\u0301'],
+  },
+  {
+    name: 'names sort by code unit on both sides (upper case, dots, unicode)',
+    src: sorted([f('B'), f('a'), f('.x'), f('\u00e9'), f('z')]),
+    dst: sorted([f('a'), f('\u00e9')]),
+    want: ['copy .x', 'copy B', 'copy z'],
+  },
+];
+
+describe('planDir', () => {
+  for (const c of cases) {
+    it(c.name, () => {
+      const steps = planDir(c.src, c.dst, { checksum: c.checksum ?? false });
+      expect(steps.map(show)).toEqual(c.want);
+    });
+  }
+
+  it('is pure: the listings are not modified', () => {
+    const src = [f('a', { size: 9 }), d('b')];
+    const dst = [f('a'), f('c')];
+    const before = JSON.stringify([src, dst]);
+    planDir(src, dst, { checksum: true });
+    expect(JSON.stringify([src, dst])).toBe(before);
+  });
+
+  it('a replaced entry is not also removed as an extra', () => {
+    const steps = planDir([d('a')], [f('a')], { checksum: false });
+    expect(steps.filter((s) => s.op === 'remove')).toEqual([]);
+  });
+});
+
+describe('afterCompare', () => {
+  const cases: { name: string; s: Entry; d: Entry; equal: boolean; want: string | undefined }[] = [
+    { name: 'contents differ: copy', s: f('a'), d: f('a'), equal: false, want: 'copy a' },
+    { name: 'equal and same metadata: nothing', s: f('a'), d: f('a'), equal: true, want: undefined },
+    { name: 'equal, mtime differs: meta', s: f('a', { mtimeMs: T + 7 }), d: f('a'), equal: true, want: 'meta a' },
+    { name: 'equal, mode differs: meta', s: f('a', { mode: 0o400 }), d: f('a'), equal: true, want: 'meta a' },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const step = afterCompare(c.s, c.d, c.equal);
+      expect(step && show(step)).toBe(c.want);
+    });
+  }
+});
+
+describe('metaDiff', () => {
+  const cases: { s: Entry; d: Entry; want: string[] }[] = [
+    { s: f('a'), d: f('a'), want: [] },
+    { s: f('a', { mode: 0o600 }), d: f('a'), want: ['mode'] },
+    { s: f('a', { mtimeMs: T + 1 }), d: f('a'), want: ['mtime'] },
+    { s: d('a', { mode: 0o555, mtimeMs: T - 1 }), d: d('a'), want: ['mode', 'mtime'] },
+  ];
+  for (const c of cases) it(`${c.want.join('+') || 'none'}`, () => expect(metaDiff(c.s, c.d)).toEqual(c.want));
+});
+
+describe('temporary names', () => {
+  const cases: [string, boolean][] = [
+    [TMP, true],
+    ['.folder-sync-partial-0123456789ABCDEF', false],
+    ['.folder-sync-partial-0123456789abcde', false],
+    ['.folder-sync-partial-0123456789abcdef0', false],
+    ['folder-sync-partial-0123456789abcdef', false],
+    ['.folder-sync-partial-', false],
+  ];
+  for (const [name, want] of cases) it(`${JSON.stringify(name)} -> ${want}`, () => expect(isTempName(name)).toBe(want));
+  it('tempName() makes names isTempName() recognises, and different ones', () => {
+    const a = tempName();
+    const b = tempName();
+    expect(isTempName(a)).toBe(true);
+    expect(a).not.toBe(b);
+  });
+});

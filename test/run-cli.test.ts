@@ -1,0 +1,339 @@
+/**
+ * `folder-sync run` end to end: the built CLI as a long-lived child process, real folders, real signals.
+ * Waits poll the log file; every wait has a deadline and says what it waited for.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { isTempName } from '../src/sync/temp.js';
+import { repoCli, runCli } from './_cli.js';
+import { buildTree, compareTrees, giveToTestUser, isRoot, tempDir, testUser } from './_tree.js';
+
+interface RunProc {
+  child: ChildProcess;
+  pid: number;
+  stdout(): string;
+  stderr(): string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Start `folder-sync run ...args` in the background (as the unprivileged test user with `asUser`, when root). */
+function startRun(args: string[], opts: { stateDir: string; asUser?: boolean }): RunProc {
+  const user = opts.asUser && isRoot ? testUser() : undefined;
+  const cli = user ? inject('asUserCli') ?? repoCli : repoCli;
+  const child = spawn(process.execPath, [cli, 'run', ...args], {
+    cwd: tmpdir(),
+    env: { ...process.env, NO_COLOR: '1', FOLDER_SYNC_STATE_DIR: opts.stateDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(user ? { uid: user.uid, gid: user.gid } : {}),
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
+  // A run left behind by a failing test must not outlive the test file.
+  const guard = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => {
+      clearTimeout(guard);
+      resolve({ code, signal });
+    }),
+  );
+  return { child, pid: child.pid as number, stdout: () => out, stderr: () => err, exit };
+}
+
+const read = (path: string): string => (existsSync(path) ? readFileSync(path, 'utf8') : '');
+const count = (text: string, needle: string): number => text.split(needle).length - 1;
+
+/** Poll `check` every 5 ms until it returns true; fail with `what` after `timeoutMs`. */
+async function waitFor(what: string, check: () => boolean, timeoutMs = 20_000, proc?: RunProc): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}${proc ? `\nstdout:\n${proc.stdout()}\nstderr:\n${proc.stderr()}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Every temporary of this tool anywhere below `root`. */
+function temporaries(root: string): string[] {
+  const found: string[] = [];
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (isTempName(name)) found.push(path);
+      else if (lstatSync(path).isDirectory()) walk(path);
+    }
+  };
+  walk(root);
+  return found;
+}
+
+/** Start times (ms since the epoch) of the passes in a text log. */
+function passStarts(log: string): number[] {
+  return log
+    .split('\n')
+    .filter((l) => / INFO pass started: /.test(l))
+    .map((l) => Date.parse(l.slice(0, l.indexOf(' '))));
+}
+
+function openFds(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+const MiB = 1024 * 1024;
+
+describe('folder-sync run', () => {
+  it('passes every 2 seconds while the source changes; SIGTERM mid-copy leaves no torn file and logs a closing line', async () => {
+    const src = buildTree(tempDir(), { a: 'one', keep: { b: 'two' }, gone: 'soon removed' });
+    const replica = join(tempDir(), 'replica');
+    const log = join(tempDir(), 'logs', 'run.log');
+    const run = startRun([src, replica, '2', 'seconds', log], { stateDir: tempDir('fs-state-') });
+    const finished = (n: number) => () => count(read(log), 'pass finished') >= n;
+
+    await waitFor('pass 1', finished(1), 20_000, run);
+    expect(compareTrees(src, replica)).toEqual([]);
+
+    // Changes between passes: a new file, a changed file, a removed file, a new folder.
+    writeFileSync(join(src, 'new'), 'fresh');
+    writeFileSync(join(src, 'a'), 'one, edited');
+    rmSync(join(src, 'gone'));
+    buildTree(src, { sub: { c: 'three' } });
+    await waitFor('pass 2', finished(2), 10_000, run);
+    expect(compareTrees(src, replica)).toEqual([]);
+
+    writeFileSync(join(src, 'keep', 'b'), 'two, longer now');
+    await waitFor('pass 3', finished(3), 10_000, run);
+    expect(compareTrees(src, replica)).toEqual([]);
+
+    // First pass at once; then starts 2 s apart (passes here take milliseconds).
+    const text = read(log);
+    const started = Date.parse(text.slice(0, text.indexOf(' ')));
+    expect(text.split('\n')[0]).toMatch(/INFO run started \(pid \d+\): every 2 seconds, source /);
+    const starts = passStarts(text);
+    expect((starts[0] as number) - started).toBeLessThan(500);
+    for (let i = 1; i < starts.length; i++) {
+      const gap = (starts[i] as number) - (starts[i - 1] as number);
+      expect(gap).toBeGreaterThanOrEqual(1_990);
+      expect(gap).toBeLessThan(2_500);
+    }
+
+    // A large file (300 MiB, sparse in the source, ~1.5 s to copy) followed by small ones, moved in at once.
+    const stage = join(tempDir(), 'batch');
+    mkdirSync(stage);
+    writeFileSync(join(stage, 'big'), '');
+    truncateSync(join(stage, 'big'), 300 * MiB);
+    for (let i = 0; i < 20; i++) writeFileSync(join(stage, `zz-${String(i).padStart(2, '0')}`), `small ${i}`);
+    renameSync(stage, join(src, 'batch'));
+
+    // SIGTERM while the big file's temporary exists: the copy is in progress.
+    const batch = join(replica, 'batch');
+    await waitFor(
+      'the copy of the big file to start',
+      () => existsSync(batch) && readdirSync(batch).some(isTempName),
+      10_000,
+      run,
+    );
+    run.child.kill('SIGTERM');
+    const { code, signal } = await run.exit;
+    expect(signal).toBeNull();
+    expect(code, run.stderr()).toBe(0);
+
+    // No torn file under its real name, no temporaries anywhere.
+    expect(temporaries(replica)).toEqual([]);
+    const big = join(batch, 'big');
+    if (existsSync(big)) {
+      expect(lstatSync(big).size).toBe(300 * MiB);
+      const ms = (p: string): bigint => lstatSync(p, { bigint: true }).mtimeNs / 1_000_000n;
+      expect(ms(big)).toBe(ms(join(src, 'batch', 'big')));
+    }
+    // The pass stopped between files: the small files after the big one were not all copied.
+    const copied = readdirSync(batch).filter((n) => n.startsWith('zz-'));
+    expect(copied.length).toBeLessThan(20);
+
+    const lines = read(log).trimEnd().split('\n');
+    expect(lines.some((l) => l.includes('INFO SIGTERM received: stopping after the current file'))).toBe(true);
+    expect(lines.some((l) => l.includes('pass stopped: the pass was interrupted'))).toBe(true);
+    expect(lines.at(-1)).toMatch(/INFO run stopped \(SIGTERM\) after 4 passes: 3 complete, 0 with failures, 1 interrupted, 0 refused, 0 failed$/);
+    // Untouched parts of the mirror are still exact.
+    expect(compareTrees(src, replica, { ignore: (p) => p === '.' || p.startsWith('batch') })).toEqual([]);
+  });
+
+  it('holds the replica lock for its whole life: sync-once on the same replica exits 75 until the run stops', async () => {
+    const stateDir = tempDir('fs-state-');
+    const src = buildTree(tempDir(), { f: 'x' });
+    const replica = join(tempDir(), 'replica');
+    const log = join(tempDir(), 'run.log');
+    const run = startRun([src, replica, '1', 'hour', log], { stateDir });
+    await waitFor('pass 1', () => read(log).includes('pass finished'), 20_000, run);
+
+    const locks = readdirSync(join(stateDir, 'locks')).filter((n) => n.endsWith('.lock'));
+    expect(locks).toHaveLength(1);
+    const record = JSON.parse(readFileSync(join(stateDir, 'locks', locks[0] as string), 'utf8')) as Record<string, unknown>;
+    expect(record).toMatchObject({ pid: run.pid, mode: 'run', replica });
+
+    // The same replica, also when named through a symlink; while the run waits for its next pass.
+    const alias = join(tempDir(), 'alias');
+    symlinkSync(replica, alias);
+    for (const target of [replica, alias]) {
+      const busy = await runCli(['sync-once', src, target], { env: { FOLDER_SYNC_STATE_DIR: stateDir } });
+      expect(busy.code, busy.stderr).toBe(75);
+      expect(busy.stderr).toContain(`another pass is running on ${replica} (pid ${run.pid}`);
+    }
+    // A second run on the same replica is refused the same way, before it writes anything.
+    const second = await runCli(['run', src, replica, '1', 'minute', join(tempDir(), 'second.log')], {
+      env: { FOLDER_SYNC_STATE_DIR: stateDir },
+    });
+    expect(second.code, second.stderr).toBe(75);
+    expect(second.stderr.trim().split('\n')).toHaveLength(1);
+
+    run.child.kill('SIGINT');
+    expect((await run.exit).code).toBe(0);
+    expect(read(log).trimEnd().split('\n').at(-1)).toMatch(/run stopped \(SIGINT\) after 1 passes: 1 complete/);
+    expect(readdirSync(join(stateDir, 'locks')).filter((n) => n.endsWith('.lock'))).toEqual([]);
+    const free = await runCli(['sync-once', src, replica], { env: { FOLDER_SYNC_STATE_DIR: stateDir } });
+    expect(free.code, free.stderr).toBe(0);
+  });
+
+  it('SIGHUP reopens the log file (logrotate), and open files stay flat across passes and reopens', async () => {
+    const src = buildTree(tempDir(), { f: 'x' });
+    const replica = join(tempDir(), 'replica');
+    const logDir = tempDir();
+    const log = join(logDir, 'run.log');
+    const rotated = join(logDir, 'run.log.1');
+    const run = startRun([src, replica, '1', 'second', log], { stateDir: tempDir('fs-state-') });
+    await waitFor('pass 2', () => count(read(log), 'pass finished') >= 2, 20_000, run);
+    const fdsEarly = openFds(run.pid);
+
+    renameSync(log, rotated); // what logrotate does, then it sends HUP
+    const before = read(rotated);
+    run.child.kill('SIGHUP');
+    await waitFor('the reopened log', () => read(log).includes('log file reopened (SIGHUP)'), 5_000, run);
+    await waitFor('a pass in the new log', () => read(log).includes('pass finished'), 5_000, run);
+    // A second rotation, to show that reopening does not leak the old descriptor.
+    renameSync(log, `${rotated}.2`);
+    run.child.kill('SIGHUP');
+    await waitFor('the second reopen', () => read(log).includes('log file reopened (SIGHUP)'), 5_000, run);
+    await waitFor('three more passes', () => count(read(log), 'pass finished') >= 3, 10_000, run);
+    const fdsLate = openFds(run.pid);
+
+    run.child.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    expect(fdsLate).toBe(fdsEarly);
+    // The rotated file got only lines written before the HUP; the closing line is in the new file.
+    const old = read(rotated);
+    expect(old.startsWith(before)).toBe(true);
+    expect(old).not.toContain('reopened');
+    expect(old).not.toContain('run stopped');
+    expect(read(log).trimEnd().split('\n').at(-1)).toMatch(/run stopped \(SIGTERM\)/);
+  });
+
+  it('a refused pass (source emptied or gone) is logged as an error and retried, never "fixed" by deleting', async () => {
+    const src = buildTree(tempDir(), { a: 'one', d: { b: 'two' } });
+    const replica = join(tempDir(), 'replica');
+    const log = join(tempDir(), 'run.log');
+    const run = startRun([src, replica, '1', 'second', log], { stateDir: tempDir('fs-state-') });
+    await waitFor('pass 1', () => read(log).includes('pass finished'), 20_000, run);
+    const mirrored = compareTrees(src, replica);
+    expect(mirrored).toEqual([]);
+
+    // An empty source (an unmounted disk looks empty): refused, the replica keeps everything.
+    const away = join(tempDir(), 'away');
+    mkdirSync(away);
+    for (const name of ['a', 'd']) renameSync(join(src, name), join(away, name));
+    await waitFor('a refused pass', () => /ERROR pass \d+ refused: source .* is empty/.test(read(log)), 5_000, run);
+    // The source folder itself disappears: refused too.
+    const parked = `${src}.parked`;
+    renameSync(src, parked);
+    await waitFor('a refusal for the missing source', () => read(log).includes('refused: source folder does not exist'), 5_000, run);
+    expect(readdirSync(replica).sort()).toEqual(['a', 'd']);
+
+    // Back again: the next pass mirrors as usual.
+    renameSync(parked, src);
+    for (const name of ['a', 'd']) renameSync(join(away, name), join(src, name));
+    writeFileSync(join(src, 'later'), 'added after the outage');
+    await waitFor('the mirror to catch up', () => existsSync(join(replica, 'later')), 5_000, run);
+    await waitFor('that pass to finish', () => /created file "later"[\s\S]*pass finished/.test(read(log)), 5_000, run);
+    run.child.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    expect(compareTrees(src, replica)).toEqual([]);
+    const text = read(log);
+    expect(text).toMatch(/run stopped \(SIGTERM\) after \d+ passes: \d+ complete, 0 with failures, 0 interrupted, [1-9]\d* refused, 0 failed/);
+    // Refusals are errors on the console too.
+    expect(run.stderr()).toMatch(/^error: pass \d+ refused: /m);
+  });
+
+  it('a pass with failures (an unreadable file, as an unprivileged user) is logged and the loop goes on', async () => {
+    const src = tempDir('fs-src-', { forUser: true });
+    buildTree(src, { ok: 'fine', secret: 'hidden' });
+    chmodSync(join(src, 'secret'), 0o000);
+    giveToTestUser(src);
+    const work = tempDir('fs-work-', { forUser: true });
+    const replica = join(work, 'replica');
+    const log = join(work, 'run.log');
+    const run = startRun([src, replica, '1', 'second', log], { stateDir: tempDir('fs-state-', { forUser: true }), asUser: true });
+    await waitFor('two passes', () => count(read(log), 'pass finished') >= 2, 20_000, run);
+    const text = read(log);
+    expect(text).toMatch(/ERROR failed file "secret": permission denied \(EACCES\)/);
+    expect(text).toContain('WARN pass 1 finished with failures (see above); the next pass tries again');
+    expect(existsSync(join(replica, 'ok'))).toBe(true);
+
+    chmodSync(join(src, 'secret'), 0o644);
+    await waitFor('the file to arrive', () => existsSync(join(replica, 'secret')), 5_000, run);
+    run.child.kill('SIGTERM');
+    expect((await run.exit).code, run.stderr()).toBe(0);
+    expect(compareTrees(src, replica)).toEqual([]);
+    expect(read(log)).toMatch(/run stopped \(SIGTERM\) after \d+ passes: [1-9]\d* complete, [2-9]\d* with failures/);
+  });
+});
+
+describe('folder-sync run: bad input', () => {
+  const cases: { name: string; args: (src: string, out: string) => string[]; message: RegExp }[] = [
+    { name: 'an unknown unit', args: (s, o) => [s, join(o, 'r'), '5', 'fortnights', join(o, 'l.log')], message: /unit must be one of seconds, minutes, hours, days, weeks/ },
+    { name: 'a zero interval', args: (s, o) => [s, join(o, 'r'), '0', 'minutes', join(o, 'l.log')], message: /interval must be a positive whole number, got "0"/ },
+    { name: 'a fractional interval', args: (s, o) => [s, join(o, 'r'), '1.5', 'hours', join(o, 'l.log')], message: /interval must be a positive whole number/ },
+    { name: 'a missing log file argument', args: (s, o) => [s, join(o, 'r'), '5', 'minutes'], message: /missing argument <log-file>/ },
+    { name: 'a log file inside the source', args: (s, o) => [s, join(o, 'r'), '5', 'minutes', join(s, 'l.log')], message: /log file .* is inside the source/ },
+    { name: 'a missing source', args: (_s, o) => [join(o, 'nope'), join(o, 'r'), '5', 'minutes', join(o, 'l.log')], message: /source folder does not exist/ },
+    { name: 'the replica inside the source', args: (s, o) => [s, join(s, 'r'), '5', 'minutes', join(o, 'l.log')], message: /replica .* is inside the source/ },
+    { name: 'an unknown flag', args: (s, o) => [s, join(o, 'r'), '5', 'minutes', join(o, 'l.log'), '--dry-run'], message: /unknown option "--dry-run"/ },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: exit 2, one line, nothing created`, async () => {
+      const src = buildTree(tempDir(), { f: 'x' });
+      const out = tempDir();
+      const r = await runCli(['run', ...c.args(src, out)]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr.split('\n')[0]).toMatch(c.message);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+      expect(readdirSync(out)).toEqual([]);
+      expect(readdirSync(src)).toEqual(['f']);
+    });
+  }
+
+  it('--help shows the arguments, the units, the defaults and an example', async () => {
+    const r = await runCli(['run', '--help']);
+    expect(r.code).toBe(0);
+    for (const word of ['SOURCE', 'REPLICA', 'INTERVAL', 'UNIT', 'LOG-FILE', '--checksum', '--max-delete', '--log-format']) {
+      expect(r.stdout).toContain(word);
+    }
+    expect(r.stdout).toContain('seconds, minutes, hours, days or weeks');
+    expect(r.stdout).toMatch(/Defaults: /);
+    expect(r.stdout).toMatch(/Example: folder-sync run \S+ \S+ \d+ \w+ \S+/);
+  });
+});
