@@ -18,6 +18,7 @@ import {
 import { sameContents } from './compare.js';
 import { entryFromStats, isUndecodableName, listDir, lstatEntry, type Entry, type Listing } from './entry.js';
 import { checkPassPaths, type PassPaths } from './guards.js';
+import { ReplicaPrefetch } from './prefetch.js';
 import { ReplicaLock } from './lock.js';
 import { afterCompare, metaDiff, planDir, type Step } from './plan.js';
 import { isTempName } from './temp.js';
@@ -60,6 +61,12 @@ export interface SyncResult extends SyncStats {
   stoppedBy?: string;
 }
 
+/**
+ * A pass that has run this long starts the replica lister thread (FOLDER_SYNC_PREFETCH_AFTER_MS overrides it,
+ * for tests and measurements; see bench/PROFILING.md).
+ */
+const PREFETCH_AFTER_MS = Number(process.env['FOLDER_SYNC_PREFETCH_AFTER_MS'] ?? 150);
+
 /** Thrown inside a pass to stop it: the disk is full or the caller aborted. */
 class StopPass extends Error {}
 
@@ -86,8 +93,25 @@ class MirrorPass {
       countOnly: boolean;
       signal?: AbortSignal;
       onProgress?: (stats: Readonly<SyncStats>) => void;
+      /** Replica root: a pass that runs long enough lists the replica ahead on the second core. */
+      replicaRoot?: string;
     },
   ) {}
+
+  /** Replica listings taken ahead on the second core, once the pass has run PREFETCH_AFTER_MS. */
+  prefetch: ReplicaPrefetch | undefined;
+  private readonly started = performance.now();
+
+  /** The replica listing of folder `rel`, from the lister when it has it. */
+  private listReplica(rel: string, dstPath: string): Entry[] {
+    const root = this.opts.replicaRoot;
+    if (root !== undefined && !this.prefetch && performance.now() - this.started >= PREFETCH_AFTER_MS) {
+      // Small passes (most scheduled ones) never pay for a thread; big ones hand the replica's walk to it.
+      this.prefetch = ReplicaPrefetch.start(root, rel);
+      this.opts.replicaRoot = undefined;
+    }
+    return this.prefetch?.take(rel) ?? listDir(dstPath).entries;
+  }
 
   op(action: Action, kind: Kind, path: string, extra: { size?: number; note?: string } = {}): void {
     this.stats[action]++;
@@ -175,7 +199,7 @@ class MirrorPass {
     let opened = fresh;
     if (dst && !fresh) {
       try {
-        dstEntries = listDir(dstPath).entries;
+        dstEntries = this.listReplica(rel, dstPath);
       } catch (error) {
         if (errnoOf(error) !== 'EACCES' || this.opts.dryRun) {
           if (this.opts.countOnly) this.uncountable.push(rel || '.');
@@ -460,6 +484,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       countOnly: false,
       signal: options.signal,
       onProgress: options.onProgress,
+      replicaRoot: paths.replicaMissing ? undefined : paths.replica,
     });
     let stoppedBy: string | undefined;
     try {
@@ -497,6 +522,8 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       if (!(error instanceof StopPass)) throw error;
       stoppedBy = error.message;
       log.error({ args: [], event: { type: 'note', message: `pass stopped: ${stoppedBy}` } });
+    } finally {
+      await pass.prefetch?.close();
     }
     const durationMs = performance.now() - started;
     const stats = pass.stats;
