@@ -1,5 +1,6 @@
 // Summarise a .cpuprofile (from `node --cpu-prof`): self time per function and per file, top entries.
-// Usage: node bench/profile-summary.mjs <file.cpuprofile> [top]
+// Usage: node bench/profile-summary.mjs <file.cpuprofile> [top]   (a pass that started the replica lister
+// writes two profiles: the main thread's is the first, the lister's the second)
 import { readFileSync } from 'node:fs';
 
 const [file, topArg] = process.argv.slice(2);
@@ -8,6 +9,7 @@ if (!file) {
   process.exit(2);
 }
 const top = Number(topArg ?? 25);
+process.stdout.on('error', () => process.exit(0)); // piped into head
 const prof = JSON.parse(readFileSync(file, 'utf8'));
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const self = new Map();

@@ -55,7 +55,14 @@ describe('replica prefetch: the lister thread (built engine)', () => {
     const pf = ReplicaPrefetch.start(root);
     expect(pf).toBeDefined();
     try {
-      expect(names(pf?.take(''))).toEqual(['a', 'b', 'c']);
+      // The pass never waits for the lister: until its first listing arrives, take says "list it yourself".
+      let first: Entry[] | undefined;
+      for (let i = 0; i < 200 && !first; i++) {
+        first = pf?.take('');
+        if (!first) await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(names(first)).toEqual(['a', 'b', 'c']);
+      await new Promise((r) => setTimeout(r, 200)); // let it finish the (tiny) walk
       expect(names(pf?.take(join('a', 'y')))).toEqual([]); // 'a' and 'a/x' skipped
       expect(pf?.take('bb')).toBeUndefined(); // not in the lister's walk: the pass lists it itself
       expect(names(pf?.take('c'))).toEqual(['h']); // ... and the lister's later folders are still there

@@ -228,7 +228,7 @@ class MirrorPass {
       const entry = 'src' in step ? step.src : step.dst;
       try {
         // Contents decide first, so a re-copy below opens a read-only folder like any other change.
-        if (step.op === 'compare') step = this.opts.countOnly ? undefined : await this.compare(step, srcPath, dstPath);
+        if (step.op === 'compare') step = this.opts.countOnly ? undefined : this.compare(step, srcPath, dstPath);
         if (!step) continue;
         if (!this.opts.dryRun && !opened && step.op !== 'descend' && step.op !== 'skip' && step.op !== 'meta') {
           // First change in this folder: make sure its owner can write it (read-only folders are still mirrored).
@@ -246,9 +246,9 @@ class MirrorPass {
   }
 
   /** --checksum: compare both files byte by byte; an unreadable replica copy simply counts as different. */
-  private async compare(step: Extract<Step, { op: 'compare' }>, srcDir: string, dstDir: string): Promise<Step | undefined> {
+  private compare(step: Extract<Step, { op: 'compare' }>, srcDir: string, dstDir: string): Step | undefined {
     const { src, dst } = step;
-    return afterCompare(src, dst, await sameContents(join(srcDir, src.name), join(dstDir, dst.name), src.size));
+    return afterCompare(src, dst, sameContents(join(srcDir, src.name), join(dstDir, dst.name), src.size));
   }
 
   /** Apply one step; returns true when the replica folder was changed. */

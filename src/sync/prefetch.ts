@@ -7,20 +7,16 @@ import { decodeListing, SLOT, visitOrder, type PrefetchMessage } from './prefetc
  * lstat walks; on 2 cores this takes most of the replica's walk off the critical path, see bench/PROFILING.md).
  *
  * A worker thread walks the replica in the pass's own visiting order and stays a bounded number of folders
- * ahead. The pass asks for a folder's listing when it gets there; anything the lister does not have (a folder
- * it could not read, one that appeared since, a lister that failed to start) makes `take` return undefined and
- * the pass lists the folder itself exactly as before. The listing is as fresh as a folder listed just before
+ * ahead. The pass asks for a folder's listing when it gets there; anything the lister does not have yet (it is
+ * starting up or behind, the folder could not be read or appeared since, the lister failed) makes `take`
+ * return undefined and the pass lists the folder itself exactly as before. The pass never waits for it. The listing is as fresh as a folder listed just before
  * the pass gets to it: the pass changes a replica folder only after taking its listing.
  */
-/** A lister that posts nothing for this long (while the pass waits) is given up on. */
-const GIVE_UP_MS = 5000;
-
 export class ReplicaPrefetch {
   private readonly state = new Int32Array(new SharedArrayBuffer(4 * 3));
   private readonly port: MessagePort;
   private readonly worker: Worker;
   private next: PrefetchMessage | undefined;
-  private finished = false;
 
   private constructor(root: string, from: string) {
     const { port1, port2 } = new MessageChannel();
@@ -33,9 +29,6 @@ export class ReplicaPrefetch {
     });
     this.worker.unref();
     this.worker.on('error', () => this.stop()); // the pass goes on listing by itself
-    this.worker.on('exit', () => {
-      this.finished = true;
-    });
   }
 
   /**
@@ -71,23 +64,17 @@ export class ReplicaPrefetch {
     }
   }
 
-  /** Next message, waiting for the lister if it is behind; undefined once it has stopped. */
+  /**
+   * The next message if the lister has posted it, else undefined. Never waits: when the lister is behind
+   * (starting up, or a slow folder) the pass lists the folder itself, and the lister's copy is dropped later.
+   */
   private receive(): PrefetchMessage | undefined {
-    for (;;) {
-      const produced = Atomics.load(this.state, SLOT.produced);
-      const got = receiveMessageOnPort(this.port);
-      if (got) {
-        Atomics.add(this.state, SLOT.consumed, 1);
-        Atomics.notify(this.state, SLOT.consumed);
-        return got.message as PrefetchMessage;
-      }
-      if (this.finished || Atomics.load(this.state, SLOT.stop) !== 0) return undefined;
-      // 'timed-out' with nothing new for a long while: the lister died or is stuck; the pass goes on alone.
-      if (Atomics.wait(this.state, SLOT.produced, produced, GIVE_UP_MS) === 'timed-out') {
-        this.stop();
-        return undefined;
-      }
-    }
+    if (Atomics.load(this.state, SLOT.stop) !== 0) return undefined;
+    const got = receiveMessageOnPort(this.port);
+    if (!got) return undefined;
+    Atomics.add(this.state, SLOT.consumed, 1);
+    Atomics.notify(this.state, SLOT.consumed);
+    return got.message as PrefetchMessage;
   }
 
   stop(): void {
