@@ -179,6 +179,11 @@ class MirrorPass {
       try {
         dstEntries = listDir(dstPath).entries;
       } catch (error) {
+        if (errnoOf(error) === 'EACCES' && this.opts.dryRun && !this.opts.countOnly) {
+          // A real pass would open it; a dry run may not change its mode to look inside.
+          this.warnSkip('dir', rel || '.', 'cannot be listed without opening it (a real pass does); not looked into');
+          return false;
+        }
         if (errnoOf(error) !== 'EACCES' || this.opts.dryRun) {
           if (this.opts.countOnly) this.uncountable.push(rel || '.');
           this.handle('dir', rel || '.', error);
@@ -364,6 +369,11 @@ class MirrorPass {
       try {
         children = listDir(path).entries;
       } catch (error) {
+        if (errnoOf(error) === 'EACCES' && this.opts.dryRun && !this.opts.countOnly) {
+          // A real pass opens and empties it; a dry run cannot look inside without changing its mode.
+          this.op('removed', 'dir', rel, { note: 'contents not listed' });
+          return;
+        }
         if (errnoOf(error) !== 'EACCES' || this.opts.dryRun) {
           if (this.opts.countOnly) this.uncountable.push(rel);
           throw error;
