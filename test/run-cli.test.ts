@@ -185,7 +185,14 @@ describe('folder-sync run', () => {
     const locks = readdirSync(join(stateDir, 'locks')).filter((n) => n.endsWith('.lock'));
     expect(locks).toHaveLength(1);
     const record = JSON.parse(readFileSync(join(stateDir, 'locks', locks[0] as string), 'utf8')) as Record<string, unknown>;
-    expect(record).toMatchObject({ pid: run.pid, mode: 'run', replica });
+    expect(record).toMatchObject({ pid: run.pid, mode: 'run', replica, source: src, log });
+
+    // `list` finds it through the lock and shows it as a foreground run.
+    const listed = await runCli(['list', '--json'], { env: { FOLDER_SYNC_STATE_DIR: stateDir } });
+    expect(listed.code, listed.stderr).toBe(0);
+    expect((JSON.parse(listed.stdout) as { foreground: unknown[] }).foreground).toEqual([
+      expect.objectContaining({ pid: run.pid, replica, source: src, log }),
+    ]);
 
     // The same replica, also when named through a symlink; while the run waits for its next pass.
     const alias = join(tempDir(), 'alias');

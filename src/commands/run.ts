@@ -4,17 +4,12 @@ import { ConsoleReporter, createLogger, type FileReporter } from '../log.js';
 import { runForeground } from '../run/runner.js';
 import { parseInterval } from '../schedule/interval.js';
 import { checkPassPaths } from '../sync/guards.js';
-import { folderArgs, outputArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
+import { folderArgs, intervalArgs, outputArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
 import { openLogFile } from './_pass.js';
 
 export const runArgs = {
   ...folderArgs,
-  interval: { type: 'positional', required: true, description: 'How often a pass starts: a whole number of units, 1 or more' },
-  unit: {
-    type: 'positional',
-    required: true,
-    description: 'seconds, minutes, hours, days or weeks (singular and any case accepted; at most 366 days in all)',
-  },
+  ...intervalArgs,
   'log-file': { type: 'positional', required: true, description: 'Append every event to this file (parent folders are created)' },
   ...passArgs,
   ...outputArgs,
@@ -74,6 +69,7 @@ export default defineCommand({
     try {
       await runForeground(args.source, args.replica, {
         interval,
+        log: logPath,
         logger,
         signal: controller.signal,
         sync: { checksum: Boolean(args.checksum), maxDelete, allowEmptySource: Boolean(args['allow-empty-source']) },

@@ -3,6 +3,7 @@ import type { ConsolaInstance } from 'consola';
 import { BusyError, describeError, FolderSyncError, RefusedError } from '../errors.js';
 import { quotePath, type LogEvent } from '../log.js';
 import type { Interval } from '../schedule/interval.js';
+import { stateDir } from '../state.js';
 import { checkPassPaths } from '../sync/guards.js';
 import { ReplicaLock } from '../sync/lock.js';
 import { syncOnce, type SyncOptions, type SyncStats } from '../sync/mirror.js';
@@ -20,6 +21,8 @@ export interface RunOptions {
   beforePass?: () => void;
   /** Called after every pass with its outcome (the command records it for `list`). */
   afterPass?: (outcome: PassOutcome) => void;
+  /** The log file's path, recorded in the lock so that `folder-sync list` can show it. */
+  log?: string;
   /** Tests: a fake clock, a pass limit, another state folder for the lock. */
   clock?: LoopClock;
   maxPasses?: number;
@@ -62,7 +65,8 @@ function note(log: ConsolaInstance, level: 'info' | 'warn' | 'error' | 'debug', 
 export async function runForeground(source: string, replica: string, opts: RunOptions): Promise<RunSummary> {
   const log = opts.logger;
   const paths = checkPassPaths(source, replica);
-  const lock = new ReplicaLock(paths.replica, 'run', ...(opts.stateDir ? [opts.stateDir] : []));
+  // Mode 'run' and the source and log in the lock record: `folder-sync list` shows it as a foreground run.
+  const lock = new ReplicaLock(paths.replica, 'run', opts.stateDir ?? stateDir(), { source: paths.source, log: opts.log });
   lock.acquire();
   const counts: Record<PassResult, number> = { complete: 0, partial: 0, interrupted: 0, refused: 0, error: 0 };
   let passes = 0;
