@@ -92,6 +92,26 @@ describe('permissions (as the unprivileged user)', () => {
     expect(readFileSync(join(dst, 'open', 'b'), 'utf8')).toBe('b');
   });
 
+  it('a source folder that can be listed but not searched (r--): its entries fail, their replica copies stay', async () => {
+    const src = userTree({ listable: dir({ a: 'new a', b: 'new b' }, { mode: 0o444 }), fine: 'fine' });
+    const dst = userTree({ listable: dir({ a: 'old a', b: 'old b', gone: 'not in the source' }, { mode: 0o755 }) });
+    const r = await syncAsUser(src, dst);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^error: failed entry "listable\/a": permission denied \(EACCES\)$/m);
+    expect(readFileSync(join(dst, 'listable', 'a'), 'utf8')).toBe('old a');
+    expect(readFileSync(join(dst, 'listable', 'b'), 'utf8')).toBe('old b');
+    // A name the source listing does not have is a true extra, even there.
+    expect(existsSync(join(dst, 'listable', 'gone'))).toBe(false);
+  });
+
+  it('a replica folder that can be listed but not searched (r--) is opened and mirrored', async () => {
+    const src = userTree({ d: dir({ a: 'new a', c: 'c' }, { mode: 0o755, mtime: OLD }) });
+    const dst = userTree({ d: dir({ a: 'old', extra: dir({ x: 'x' }) }, { mode: 0o444 }), gone: dir({ y: 'y' }, { mode: 0o444 }) });
+    const r = await syncAsUser(src, dst);
+    expect(r.code, r.stderr).toBe(0);
+    expect(compareTrees(src, dst, { ignoreRoot: true })).toEqual([]);
+  });
+
   it('read-only files and folders in the replica are replaced and removed; a dry run leaves them alone', async () => {
     const src = userTree({
       changed: 'new content',

@@ -75,6 +75,11 @@ export function setMeta(path: string, src: Entry, fixMode: boolean): void {
   utimesSync(path, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
 }
 
+/** Put a folder's permission bits back (after opening it did not help). */
+export function setMode(path: string, mode: number): void {
+  chmodSync(path, mode);
+}
+
 /** A new folder starts owner-writable so its contents can be written; its real mode is set after them. */
 export function makeDir(path: string): void {
   mkdirSync(path, 0o700);

@@ -13,6 +13,7 @@ import {
   removeEmptyDir,
   removeNonDir,
   setMeta,
+  setMode,
   SourceChangedError,
   symlinkToTemp,
 } from './apply.js';
@@ -176,29 +177,12 @@ class MirrorPass {
     let dstMode = dst?.mode ?? 0o700;
     let opened = fresh;
     if (dst && !fresh) {
-      try {
-        dstEntries = listDir(dstPath).entries;
-      } catch (error) {
-        if (errnoOf(error) === 'EACCES' && this.opts.dryRun && !this.opts.countOnly) {
-          // A real pass would open it; a dry run may not change its mode to look inside.
-          this.warnSkip('dir', rel || '.', 'cannot be listed without opening it (a real pass does); not looked into');
-          return false;
-        }
-        if (errnoOf(error) !== 'EACCES' || this.opts.dryRun) {
-          if (this.opts.countOnly) this.uncountable.push(rel || '.');
-          this.handle('dir', rel || '.', error);
-          return false;
-        }
-        // A replica folder its owner cannot read: open it (its mode is restored after its contents).
-        try {
-          ensureOwnerAccess(dstPath, dstMode);
-          opened = true;
-          dstMode |= 0o700;
-          dstEntries = listDir(dstPath).entries;
-        } catch (again) {
-          this.handle('dir', rel || '.', again);
-          return opened;
-        }
+      const listed = this.listReplica(rel || '.', dstPath, dstMode);
+      if (!listed) return false;
+      dstEntries = listed.entries;
+      if (listed.opened) {
+        opened = true;
+        dstMode |= 0o700;
       }
       if (keep.size) dstEntries = dstEntries.filter((e) => !keep.has(e.name));
     }
@@ -226,6 +210,46 @@ class MirrorPass {
     }
     // Opening the folder changed its mode: the caller must restore it even if nothing else changed.
     return changed || opened;
+  }
+
+  /**
+   * List a replica folder. One its owner cannot list or search (mode 0, or r-- without x) is opened first,
+   * except in a dry run, which says so and does not look inside. Undefined when it cannot be listed (reported).
+   */
+  private listReplica(rel: string, path: string, mode: number): { entries: Entry[]; opened: boolean } | undefined {
+    let denied: unknown;
+    try {
+      const listing = listDir(path);
+      denied = listing.issues.find((i) => i.error.code === 'EACCES')?.error;
+      if (denied === undefined) return { entries: listing.entries, opened: false };
+    } catch (error) {
+      if (errnoOf(error) !== 'EACCES') {
+        if (this.opts.countOnly) this.uncountable.push(rel);
+        this.handle('dir', rel, error);
+        return undefined;
+      }
+      denied = error;
+    }
+    if (this.opts.countOnly) {
+      this.uncountable.push(rel);
+      return undefined;
+    }
+    if (this.opts.dryRun) {
+      // A real pass opens it; a dry run may not change its mode to look inside.
+      this.warnSkip('dir', rel, 'cannot be listed without opening it (a real pass does); not looked into');
+      return undefined;
+    }
+    if (!ensureOwnerAccess(path, mode)) {
+      this.handle('dir', rel, denied); // its owner can already list it: not ours to open
+      return undefined;
+    }
+    try {
+      return { entries: listDir(path).entries, opened: true };
+    } catch (error) {
+      this.handle('dir', rel, error);
+      setMode(path, mode);
+      return undefined;
+    }
   }
 
   /** --checksum: hash both files; an unreadable replica copy simply counts as different. */
@@ -365,22 +389,29 @@ class MirrorPass {
   private async removeEntry(path: string, rel: string, entry: Entry): Promise<void> {
     if (entry.type === 'dir') {
       await this.breathe();
-      let children: Entry[];
+      let listing: Listing | undefined;
+      let denied: unknown;
       try {
-        children = listDir(path).entries;
+        listing = listDir(path);
+        denied = listing.issues.find((i) => i.error.code === 'EACCES')?.error;
       } catch (error) {
-        if (errnoOf(error) === 'EACCES' && this.opts.dryRun && !this.opts.countOnly) {
+        if (errnoOf(error) !== 'EACCES') throw error;
+        denied = error;
+      }
+      if (denied !== undefined || !listing) {
+        if (this.opts.countOnly) {
+          this.uncountable.push(rel);
+          throw denied;
+        }
+        if (this.opts.dryRun) {
           // A real pass opens and empties it; a dry run cannot look inside without changing its mode.
           this.op('removed', 'dir', rel, { note: 'contents not listed' });
           return;
         }
-        if (errnoOf(error) !== 'EACCES' || this.opts.dryRun) {
-          if (this.opts.countOnly) this.uncountable.push(rel);
-          throw error;
-        }
         ensureOwnerAccess(path, entry.mode);
-        children = listDir(path).entries;
+        listing = listDir(path);
       }
+      const children = listing.entries;
       // Its children can only be unlinked from a writable folder (read-only folders are removed all the same).
       if (!this.opts.dryRun && children.length > 0) ensureOwnerAccess(path, entry.mode);
       for (const child of children) {
