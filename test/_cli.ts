@@ -68,6 +68,16 @@ export function runCli(args: readonly string[], opts: CliOptions = {}): Promise<
   });
 }
 
+/** `folder-sync sync-once <src> <dst> ...flags` with the built CLI. */
+export function runSync(src: string, dst: string, flags: readonly string[] = [], opts: CliOptions = {}): Promise<CliResult> {
+  return runCli(['sync-once', src, dst, ...flags], opts);
+}
+
+/** The operation lines a pass printed on the console: "<action> <kind> <quoted path>[ (note)]". */
+export function ops(stdout: string): string[] {
+  return stdout.split('\n').filter((l) => /^(created|updated|removed) /.test(l));
+}
+
 /** A temp folder the CLI run `asUser` may write into (owned by the test user when running as root). */
 export function userTempDir(prefix = 'fs-user-'): string {
   return tempDir(prefix, { forUser: true });

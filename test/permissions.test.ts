@@ -5,7 +5,7 @@
 import { chmodSync, existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, userTempDir } from './_cli.js';
+import { runCli, runSync, userTempDir } from './_cli.js';
 import { buildTree, compareTrees, dir, file, giveToTestUser, inodeChanges, msToTimeSpec, snapshotTree, tempDir, type Spec } from './_tree.js';
 
 const OLD = 1_500_000_000_000;
@@ -17,9 +17,7 @@ function userTree(spec: Spec): string {
   return root;
 }
 
-function syncAsUser(src: string, dst: string, ...flags: string[]) {
-  return runCli(['sync-once', src, dst, ...flags], { asUser: true });
-}
+const syncAsUser = (src: string, dst: string, ...flags: string[]) => runSync(src, dst, flags, { asUser: true });
 
 /** Every leftover temporary below a folder (there must never be one after a pass). */
 function temps(root: string): string[] {
