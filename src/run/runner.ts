@@ -51,7 +51,8 @@ export interface RunSummary {
   counts: Record<PassResult, number>;
 }
 
-function note(log: ConsolaInstance, level: 'info' | 'warn' | 'error' | 'debug', message: string, extra = {}): void {
+/** A `run` line: plain text in a text log, a `note` object with `extra` fields in JSON Lines. */
+export function note(log: ConsolaInstance, level: 'info' | 'warn' | 'error' | 'debug', message: string, extra = {}): void {
   const event: LogEvent = { type: 'note', message, ...extra };
   log[level]({ args: [], event });
 }
@@ -99,8 +100,9 @@ export async function runForeground(source: string, replica: string, opts: RunOp
     note(
       log,
       'info',
-      `run stopped (${reason}) after ${passes} passes: ${counts.complete} complete, ${counts.partial} with failures, ` +
-        `${counts.interrupted} interrupted, ${counts.refused} refused, ${counts.error} failed`,
+      `run stopped (${reason}) after ${passes} ${passes === 1 ? 'pass' : 'passes'}: ${counts.complete} complete, ` +
+        `${counts.partial} with failures, ${counts.interrupted} interrupted, ${counts.refused} refused, ` +
+        `${counts.error} failed`,
       { run: 'stopped', reason, passes, ...counts },
     );
     lock.release();
