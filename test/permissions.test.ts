@@ -230,6 +230,16 @@ describe('permissions (as the unprivileged user)', () => {
       expect(compareTrees(before, snapshotTree(dst))).toEqual([]);
     });
 
+    it('a replica that cannot be created is refused (exit 2)', async () => {
+      const src = userTree({ a: 'a' });
+      const rootOwned = tempDir(); // owned by root when running as root (else by you): read-only for the runner
+      chmodSync(rootOwned, 0o555);
+      const r = await syncAsUser(src, join(rootOwned, 'sub', 'replica'));
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^folder-sync: replica folder cannot be created: .*permission denied \(EACCES\)\n$/);
+      expect(readdirSync(rootOwned)).toEqual([]);
+    });
+
     it('a log file that cannot be opened for appending is refused (exit 2), nothing touched', async () => {
       const src = userTree({ a: 'a' });
       const dst = userTree({ old: 'old' });

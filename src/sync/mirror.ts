@@ -440,6 +440,16 @@ function rootEntry(path: string): Entry {
   return entryFromStats('', statSync(path, { bigint: true }));
 }
 
+/** Create a missing replica: parents get the usual mode, the replica starts owner-only (the source's mode comes last). */
+function createReplicaRoot(path: string): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(path, 0o700);
+  } catch (error) {
+    throw new RefusedError(`replica folder cannot be created: ${path}: ${describeError(error)}`);
+  }
+}
+
 /** True when the folder holds at least one entry `accept` takes; reads only as far as the first one. */
 function hasEntry(path: string, accept: (entry: Dirent) => boolean): boolean {
   const dir = opendirSync(path);
@@ -516,11 +526,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       const srcRoot = rootEntry(paths.source);
       let dstRoot: Entry | undefined;
       if (paths.replicaMissing) {
-        if (!dryRun) {
-          // Parents get the usual mode; the replica itself starts owner-only and gets the source's mode last.
-          mkdirSync(dirname(paths.replica), { recursive: true });
-          mkdirSync(paths.replica, 0o700);
-        }
+        if (!dryRun) createReplicaRoot(paths.replica);
         pass.op('created', 'dir', '.');
         dstRoot = dryRun ? undefined : { ...srcRoot, mode: 0o700, mtimeMs: -1 };
       } else {
