@@ -8,6 +8,7 @@ import { checkPassPaths } from '../sync/guards.js';
 import { ReplicaLock } from '../sync/lock.js';
 import { syncOnce, type SyncOptions, type SyncStats } from '../sync/mirror.js';
 import { runLoop, systemClock, type LoopClock } from './loop.js';
+import { passRecordOf, writeRunRecord, type RunRecord } from './record.js';
 
 export interface RunOptions {
   /** How often a pass starts (from the start of the previous one). */
@@ -67,8 +68,21 @@ export async function runForeground(source: string, replica: string, opts: RunOp
   const log = opts.logger;
   const paths = checkPassPaths(source, replica);
   // Mode 'run' and the source and log in the lock record: `folder-sync list` shows it as a foreground run.
-  const lock = new ReplicaLock(paths.replica, 'run', opts.stateDir ?? stateDir(), { source: paths.source, log: opts.log });
+  const dir = opts.stateDir ?? stateDir();
+  const lock = new ReplicaLock(paths.replica, 'run', dir, { source: paths.source, log: opts.log });
   lock.acquire();
+  const record: RunRecord = {
+    version: 1,
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    source: paths.source,
+    replica: paths.replica,
+    ...(opts.log ? { log: opts.log } : {}),
+    everySeconds: opts.interval.seconds,
+    every: opts.interval.words,
+    passes: 0,
+  };
+  let recordFailed = false;
   const counts: Record<PassResult, number> = { complete: 0, partial: 0, interrupted: 0, refused: 0, error: 0 };
   let passes = 0;
   try {
@@ -92,6 +106,17 @@ export async function runForeground(source: string, replica: string, opts: RunOp
         opts.beforePass?.();
         const outcome = await onePass(index, sourceAbs, replicaAbs, paths.replica, opts);
         counts[outcome.result]++;
+        // The last-pass record for `list`; a state folder that cannot be written is said once, passes go on.
+        record.passes = index;
+        record.last = passRecordOf(outcome);
+        if (outcome.result === 'complete' || outcome.result === 'partial') record.lastCompleted = record.last;
+        try {
+          writeRunRecord(record, dir);
+          recordFailed = false;
+        } catch (error) {
+          if (!recordFailed) note(log, 'warn', `the run record in ${dir} cannot be written: ${describeError(error)}`);
+          recordFailed = true;
+        }
         opts.afterPass?.(outcome);
       },
     });
