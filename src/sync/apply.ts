@@ -1,13 +1,19 @@
 import {
   chmodSync,
+  closeSync,
   constants,
-  copyFileSync,
+  fchmodSync,
+  fstatSync,
+  futimesSync,
   mkdirSync,
+  openSync,
+  readSync,
   renameSync,
   rmdirSync,
   symlinkSync,
   unlinkSync,
   utimesSync,
+  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { lstatEntry, sameMtime, type Entry } from './entry.js';
@@ -30,26 +36,65 @@ export class SourceChangedError extends Error {
   }
 }
 
+const COPY_CHUNK = 1 << 20;
+let copyBuffer: Buffer | undefined;
+
 /**
  * Copy a regular file into a new temporary beside its target, with the source's mode and times already set.
  * Returns the temporary's path; the caller installs it with `installTemp` (or drops it with `discardTemp`).
+ *
+ * Our own read/write loop, not fs.copyFileSync: Node 20's copyFileSync (libuv 1.46) loops forever when the
+ * source shrinks during the copy (copy_file_range returns 0 before the size it expects), which hung the pass
+ * with its lock held. Here the end of the file ends the copy and a size change is caught at once.
  */
 export function copyToTemp(srcPath: string, dstDir: string, src: Entry): string {
   const tmp = join(dstDir, tempName());
   try {
-    // copy_file_range in the kernel where it can; the destination gets the source's permission bits.
-    copyFileSync(srcPath, tmp, constants.COPYFILE_EXCL);
+    // No-follow and non-blocking: a source swapped for a link or a FIFO since the listing is a change, not a hang.
+    let inFd: number;
+    try {
+      inFd = openSync(srcPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new SourceChangedError(srcPath);
+      throw error;
+    }
+    try {
+      if (!fstatSync(inFd).isFile()) throw new SourceChangedError(srcPath);
+      const outFd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      try {
+        copyBytes(inFd, outFd, src.size, srcPath);
+        fchmodSync(outFd, src.mode);
+        futimesSync(outFd, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
+      } finally {
+        closeSync(outFd);
+      }
+    } finally {
+      closeSync(inFd);
+    }
     const after = lstatEntry(srcPath, src.name);
     if (after.type !== 'file' || after.size !== src.size || !sameMtime(after.mtimeMs, src.mtimeMs)) {
       throw new SourceChangedError(srcPath);
     }
-    chmodSync(tmp, src.mode);
-    utimesSync(tmp, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
     return tmp;
   } catch (error) {
     discardTemp(tmp);
     throw error;
   }
+}
+
+/** Copy exactly `expected` bytes; a file that ends early or goes on past them has changed. */
+function copyBytes(inFd: number, outFd: number, expected: number, srcPath: string): void {
+  const buf = (copyBuffer ??= Buffer.allocUnsafe(COPY_CHUNK));
+  let total = 0;
+  for (;;) {
+    // Ask for one byte past the expected end: a growing file is caught without reading all of it.
+    const n = readSync(inFd, buf, 0, Math.min(buf.length, expected + 1 - total), total);
+    if (n === 0) break;
+    total += n;
+    if (total > expected) throw new SourceChangedError(srcPath);
+    for (let off = 0; off < n; ) off += writeSync(outFd, buf, off, n - off);
+  }
+  if (total !== expected) throw new SourceChangedError(srcPath);
 }
 
 /** A temporary symlink beside its target, to be installed with `installTemp`. */
