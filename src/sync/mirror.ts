@@ -116,7 +116,7 @@ class MirrorPass {
     if (!this.opts.countOnly) this.log.debug(message);
   }
 
-  /** Disk full stops the pass; everything else is a per-entry failure. */
+  /** Disk full stops the pass; an entry gone mid-pass (either side) is skipped; anything else is a per-entry failure. */
   handle(kind: string, rel: string, error: unknown): void {
     const code = errnoOf(error);
     if (code === 'ENOSPC' || code === 'EDQUOT') {
@@ -124,7 +124,9 @@ class MirrorPass {
       throw new StopPass(`the replica's disk is full (${code}) while writing ${JSON.stringify(rel)}`);
     }
     if (error instanceof StopPass) throw error;
-    this.fail(kind, rel, error);
+    // Deleted by someone else since it was listed: nothing left to mirror; the next pass sees the new state.
+    if (code === 'ENOENT' && rel !== '.') this.warnSkip(kind, rel, 'vanished while the pass ran');
+    else this.fail(kind, rel, error);
   }
 
   private async breathe(): Promise<void> {
