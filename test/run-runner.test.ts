@@ -146,6 +146,29 @@ describe('runForeground', () => {
     expect(outcomes.map((o) => o.result)).toEqual(['complete']);
   });
 
+  it('a throwing hook ends the run with a closing line that says so, and the lock is released', async () => {
+    const src = buildTree(tempDir(), { a: 'one' });
+    const replica = join(tempDir(), 'replica');
+    const stateDir = tempDir('fs-state-');
+    const { lines, reporter } = capture();
+    await expect(
+      runForeground(src, replica, {
+        interval: { seconds: 60, words: 'every minute' },
+        logger: createLogger([reporter]),
+        signal: new AbortController().signal,
+        clock: fakeClock(),
+        stateDir,
+        afterPass: (o) => {
+          if (o.index === 2) throw new Error('hook broke');
+        },
+      }),
+    ).rejects.toThrow('hook broke');
+    expect(lines.at(-1)).toBe('INFO run stopped (error: hook broke) after 2 passes: 2 complete, 0 with failures, 0 interrupted, 0 refused, 0 failed');
+    const next = new ReplicaLock(replica, 'sync-once', stateDir);
+    next.acquire(); // would throw BusyError if the run had kept it
+    next.release();
+  });
+
   it('an abort during a pass stops it between files and starts no other', async () => {
     const src = buildTree(tempDir(), Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`f${i}`, 'x'.repeat(100)])));
     const replica = join(tempDir(), 'replica');

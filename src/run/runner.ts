@@ -85,6 +85,7 @@ export async function runForeground(source: string, replica: string, opts: RunOp
   let recordFailed = false;
   const counts: Record<PassResult, number> = { complete: 0, partial: 0, interrupted: 0, refused: 0, error: 0 };
   let passes = 0;
+  let ended = 'pass limit reached';
   try {
     note(log, 'info', `run started (pid ${process.pid}): ${opts.interval.words}, source ${quotePath(paths.source)} replica ${quotePath(paths.replica)}`, {
       run: 'started',
@@ -96,7 +97,7 @@ export async function runForeground(source: string, replica: string, opts: RunOp
     // Each pass resolves the paths again (a source may be unmounted and remounted); the lock is on the first answer.
     const sourceAbs = resolve(source);
     const replicaAbs = resolve(replica);
-    passes = await runLoop({
+    await runLoop({
       intervalMs: opts.interval.seconds * 1000,
       clock: opts.clock ?? systemClock,
       signal: opts.signal,
@@ -105,6 +106,7 @@ export async function runForeground(source: string, replica: string, opts: RunOp
       pass: async (index) => {
         opts.beforePass?.();
         const outcome = await onePass(index, sourceAbs, replicaAbs, paths.replica, opts);
+        passes = index;
         counts[outcome.result]++;
         // The last-pass record for `list`; a state folder that cannot be written is said once, passes go on.
         record.passes = index;
@@ -120,8 +122,11 @@ export async function runForeground(source: string, replica: string, opts: RunOp
         opts.afterPass?.(outcome);
       },
     });
+  } catch (error) {
+    ended = `error: ${describeError(error)}`; // a hook of an embedding caller threw; passes themselves never do
+    throw error;
   } finally {
-    const reason = typeof opts.signal.reason === 'string' ? opts.signal.reason : opts.signal.aborted ? 'stop requested' : 'pass limit reached';
+    const reason = typeof opts.signal.reason === 'string' ? opts.signal.reason : opts.signal.aborted ? 'stop requested' : ended;
     note(
       log,
       'info',
