@@ -202,6 +202,13 @@ describe('folder-sync run', () => {
       expect(busy.code, busy.stderr).toBe(75);
       expect(busy.stderr).toContain(`another pass is running on ${replica} (pid ${run.pid}`);
     }
+    // A pass as the OS scheduler starts it (what `schedule` installs): skipped, logged, exit 75.
+    const jobLog = join(tempDir(), 'job.log');
+    const job = await runCli(['sync-once', src, replica, '--log', jobLog, '--job', 'photos', '--every', '60'], {
+      env: { FOLDER_SYNC_STATE_DIR: stateDir },
+    });
+    expect(job.code, job.stderr).toBe(75);
+    expect(read(jobLog)).toContain(`pass skipped: another pass is running on ${replica} (pid ${run.pid}`);
     // A second run on the same replica is refused the same way, before it writes anything.
     const second = await runCli(['run', src, replica, '1', 'minute', join(tempDir(), 'second.log')], {
       env: { FOLDER_SYNC_STATE_DIR: stateDir },
