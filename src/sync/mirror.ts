@@ -1,4 +1,4 @@
-import { mkdirSync, opendirSync, statSync, type Dirent } from 'node:fs';
+import { accessSync, constants, mkdirSync, opendirSync, statSync, type Dirent } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ConsolaInstance } from 'consola';
 import { hashFileSync } from 'hasha';
@@ -483,6 +483,24 @@ function checkEmptySource(paths: PassPaths): void {
 }
 
 /**
+ * Guard: a replica folder this user may not write and cannot open up (not its owner) would fail every entry
+ * one by one; refuse it up front with one line instead. A read-only replica the user owns is still mirrored.
+ */
+function checkReplicaWritable(paths: PassPaths): void {
+  if (paths.replicaMissing) return; // creating it is its own check
+  try {
+    accessSync(paths.replica, constants.W_OK | constants.X_OK);
+    return;
+  } catch (error) {
+    if (errnoOf(error) === 'EROFS') {
+      throw new RefusedError(`replica folder is on a read-only file system: ${paths.replica}; nothing was changed`);
+    }
+    if (errnoOf(error) !== 'EACCES' || statSync(paths.replica).uid === process.getuid?.()) return;
+    throw new RefusedError(`replica folder cannot be written by this user: ${paths.replica}: ${describeError(error)}`);
+  }
+}
+
+/**
  * One mirror pass: guards first (nothing is written if one refuses), then the lock, then the walk.
  * Refusals throw RefusedError (exit 2), a held lock BusyError (exit 75); per-entry failures are counted and
  * logged, and give exit code 1.
@@ -494,6 +512,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
   const checksum = options.checksum ?? false;
   const dryRun = options.dryRun ?? false;
   if (!options.allowEmptySource) checkEmptySource(paths);
+  if (!dryRun) checkReplicaWritable(paths);
 
   const lock = options.lock === false || dryRun ? undefined : new ReplicaLock(paths.replica);
   lock?.acquire();
