@@ -80,6 +80,18 @@ describe('disk full in the replica', () => {
   });
 });
 
+describe('a read-only replica file system', () => {
+  it('is refused up front (exit 2, one line), nothing changed', async () => {
+    const mnt = tmpfs('size=1m');
+    buildTree(mnt, { old: 'old' });
+    remountTmpfs(mnt, 'ro');
+    const src = buildTree(tempDir('fs-ro-src-'), { a: 'a' });
+    const r = await runCli(['sync-once', src, mnt]);
+    expect(r.code, r.stdout).toBe(2);
+    expect(r.stderr).toMatch(/^folder-sync: replica folder is on a read-only file system: .*nothing was changed\n$/);
+  });
+});
+
 describe('the log file fails mid-pass', () => {
   it('its disk fills up: the pass goes on, the console still reports every operation, exit 74', async () => {
     const mnt = tmpfs('size=64k');
