@@ -2,7 +2,7 @@
  * runForeground in process (src/run/runner.ts): real folders and the real engine, a fake clock, a captured log.
  * The source is changed between passes from the afterPass hook, as a user or a failing disk would.
  */
-import { mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConsolaReporter, LogObject } from 'consola';
 import { describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { createLogger, formatEvent, type LogEvent } from '../src/log.js';
 import type { LoopClock } from '../src/run/loop.js';
 import { readRunRecord } from '../src/run/record.js';
 import { runForeground, type PassOutcome, type RunOptions } from '../src/run/runner.js';
-import { ReplicaLock } from '../src/sync/lock.js';
+import { lockPath, readLock, ReplicaLock } from '../src/sync/lock.js';
 import { buildTree, compareTrees, tempDir } from './_tree.js';
 
 function capture(): { lines: string[]; reporter: ConsolaReporter } {
@@ -144,6 +144,32 @@ describe('runForeground', () => {
     }
     const { outcomes } = await runPasses(src, replica, 1, () => {}, { stateDir });
     expect(outcomes.map((o) => o.result)).toEqual(['complete']);
+  });
+
+  it('takes its lock again when the lock file vanished; skips a pass while another process holds it', async () => {
+    const src = buildTree(tempDir(), { a: 'one' });
+    const replica = join(tempDir(), 'replica');
+    const stateDir = tempDir('fs-state-');
+    const path = lockPath(replica, stateDir);
+    const { outcomes, lines } = await runPasses(
+      src,
+      replica,
+      4,
+      (i) => {
+        if (i === 1) unlinkSync(path); // a tmp cleaner
+        if (i === 2) {
+          // Another live process (our parent) took the replica meanwhile.
+          expect(readLock(path)?.pid).toBe(process.pid);
+          writeFileSync(path, JSON.stringify({ ...readLock(path), pid: process.ppid, procStart: undefined }));
+        }
+        if (i === 3) unlinkSync(path); // and released it
+      },
+      { stateDir },
+    );
+    expect(outcomes.map((o) => o.result)).toEqual(['complete', 'complete', 'refused', 'complete']);
+    expect(lines).toContain(`WARN the replica's lock file had disappeared; took it again: ${path}`);
+    expect(outcomes[2]?.message).toMatch(new RegExp(`another pass is running on .* \\(pid ${process.ppid}`));
+    expect(existsSync(path)).toBe(false); // released at the end
   });
 
   it('a throwing hook ends the run with a closing line that says so, and the lock is released', async () => {

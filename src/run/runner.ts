@@ -5,7 +5,7 @@ import { quotePath, type LogEvent } from '../log.js';
 import type { Interval } from '../schedule/interval.js';
 import { stateDir } from '../state.js';
 import { checkPassPaths } from '../sync/guards.js';
-import { ReplicaLock } from '../sync/lock.js';
+import { readLock, ReplicaLock } from '../sync/lock.js';
 import { syncOnce, type SyncOptions, type SyncStats } from '../sync/mirror.js';
 import { runLoop, systemClock, type LoopClock } from './loop.js';
 import { passRecordOf, writeRunRecord, type RunRecord } from './record.js';
@@ -105,7 +105,7 @@ export async function runForeground(source: string, replica: string, opts: RunOp
       onWait: (ms) => note(log, 'debug', `next pass in ${(ms / 1000).toFixed(1)}s`),
       pass: async (index) => {
         opts.beforePass?.();
-        const outcome = await onePass(index, sourceAbs, replicaAbs, paths.replica, opts);
+        const outcome = await onePass(index, sourceAbs, replicaAbs, lock, opts);
         passes = index;
         counts[outcome.result]++;
         // The last-pass record for `list`; a state folder that cannot be written is said once, passes go on.
@@ -140,7 +140,17 @@ export async function runForeground(source: string, replica: string, opts: RunOp
   return { passes, counts };
 }
 
-async function onePass(index: number, source: string, replica: string, locked: string, opts: RunOptions): Promise<PassOutcome> {
+/**
+ * The lock file can vanish under a run that lives for weeks (a tmp cleaner, a hand-cleaned state folder): take it
+ * again before the pass. If another pass took it meanwhile, this throws BusyError and this pass is skipped.
+ */
+function keepLock(lock: ReplicaLock, log: ConsolaInstance): void {
+  if (readLock(lock.path)?.pid === process.pid) return;
+  lock.acquire();
+  note(log, 'warn', `the replica's lock file had disappeared; took it again: ${lock.path}`);
+}
+
+async function onePass(index: number, source: string, replica: string, lock: ReplicaLock, opts: RunOptions): Promise<PassOutcome> {
   const log = opts.logger;
   const startedAt = new Date();
   const t0 = performance.now();
@@ -153,9 +163,10 @@ async function onePass(index: number, source: string, replica: string, locked: s
   });
   try {
     const now = checkPassPaths(source, replica).replica;
-    if (now !== locked) {
-      throw new RefusedError(`the replica now resolves to ${now}, not ${locked} as when the run started (and took its lock)`);
+    if (now !== lock.replica) {
+      throw new RefusedError(`the replica now resolves to ${now}, not ${lock.replica} as when the run started (and took its lock)`);
     }
+    keepLock(lock, log);
     const result = await syncOnce(source, replica, { ...opts.sync, lock: false, signal: opts.signal, logger: log });
     const { durationMs: _d, exitCode, stoppedBy, ...stats } = result;
     if (stoppedBy && opts.signal.aborted && stats.failed === 0) return done('interrupted', { stats, message: stoppedBy });
