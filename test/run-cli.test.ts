@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { isTempName } from '../src/sync/temp.js';
 import { repoCli, runCli } from './_cli.js';
 import { buildTree, compareTrees, giveToTestUser, isRoot, tempDir, testUser } from './_tree.js';
@@ -30,6 +30,13 @@ interface RunProc {
   stderr(): string;
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
+
+// A run left behind by a failing test must not outlive it.
+const running = new Set<ChildProcess>();
+afterEach(() => {
+  for (const child of running) child.kill('SIGKILL');
+  running.clear();
+});
 
 /** Start `folder-sync run ...args` in the background (as the unprivileged test user with `asUser`, when root). */
 function startRun(args: string[], opts: { stateDir: string; asUser?: boolean }): RunProc {
@@ -45,11 +52,10 @@ function startRun(args: string[], opts: { stateDir: string; asUser?: boolean }):
   let err = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
-  // A run left behind by a failing test must not outlive the test file.
-  const guard = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  running.add(child);
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('close', (code, signal) => {
-      clearTimeout(guard);
+      running.delete(child);
       resolve({ code, signal });
     }),
   );
