@@ -223,7 +223,10 @@ class MirrorPass {
     try {
       const listing = listDir(path);
       denied = listing.issues.find((i) => i.error.code === 'EACCES')?.error;
-      if (denied === undefined) return { entries: listing.entries, opened: false };
+      if (denied === undefined) {
+        if (!this.opts.countOnly) this.replicaIssues(rel === '.' ? '' : rel, listing);
+        return { entries: listing.entries, opened: false };
+      }
     } catch (error) {
       if (errnoOf(error) !== 'EACCES') {
         if (this.opts.countOnly) this.uncountable.push(rel);
@@ -388,7 +391,7 @@ class MirrorPass {
   }
 
   /** Remove a replica entry and, for a folder, everything below it (each one logged); links are unlinked, never followed. */
-  private async removeEntry(path: string, rel: string, entry: Entry): Promise<void> {
+  private async removeEntry(path: string, rel: string, entry: Entry): Promise<boolean> {
     if (entry.type === 'dir') {
       await this.breathe();
       let listing: Listing | undefined;
@@ -408,26 +411,43 @@ class MirrorPass {
         if (this.opts.dryRun) {
           // A real pass opens and empties it; a dry run cannot look inside without changing its mode.
           this.op('removed', 'dir', rel, { note: 'contents not listed' });
-          return;
+          return true;
         }
         ensureOwnerAccess(path, entry.mode);
         listing = listDir(path);
       }
       const children = listing.entries;
+      // Entries that could not even be looked at (a path past PATH_MAX): reported, and their folder stays.
+      let kept = this.replicaIssues(rel, listing);
       // Its children can only be unlinked from a writable folder (read-only folders are removed all the same).
       if (!this.opts.dryRun && children.length > 0) ensureOwnerAccess(path, entry.mode);
       for (const child of children) {
         try {
-          await this.removeEntry(join(path, child.name), join(rel, child.name), child);
+          if (!(await this.removeEntry(join(path, child.name), join(rel, child.name), child))) kept++;
         } catch (error) {
           this.handle(kindOf(child), join(rel, child.name), error);
+          kept++;
         }
       }
+      // Something inside stays (each one reported): the folder stays too, without a "not empty" line per level.
+      if (kept > 0) return false;
       if (!this.opts.dryRun) removeEmptyDir(path);
     } else if (!this.opts.dryRun) {
       removeNonDir(path);
     }
     this.logRemoved(entry, rel);
+    return true;
+  }
+
+  /** Report replica entries a listing could not look at (vanished ones aside); returns how many. */
+  private replicaIssues(rel: string, listing: Listing): number {
+    let count = 0;
+    for (const issue of listing.issues) {
+      if (issue.error.code === 'ENOENT') continue; // gone already: nothing to remove
+      this.handle('entry', join(rel, issue.name), issue.error);
+      count++;
+    }
+    return count;
   }
 
   private logRemoved(entry: Entry, rel: string): void {
