@@ -5,6 +5,7 @@ import {
   fchmodSync,
   fstatSync,
   futimesSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readSync,
@@ -114,8 +115,27 @@ export function installTemp(tmp: string, target: string): void {
   }
 }
 
+/** A replica entry was swapped (for a link, or another folder) while the pass ran: nothing is written through it. */
+export class ReplicaChangedError extends Error {
+  constructor(readonly path: string) {
+    super('it was replaced while the pass ran (by a link or another folder); nothing was written through it');
+  }
+}
+
+/** Identity of a replica folder (device and inode), 'not a folder' (e.g. now a link), or 'gone'. */
+export function folderId(path: string): string {
+  try {
+    const st = lstatSync(path, { bigint: true });
+    return st.isDirectory() ? `${st.dev}:${st.ino}` : 'not a folder';
+  } catch {
+    return 'gone';
+  }
+}
+
 /** Set a file's or folder's permission bits and times to the source's. */
 export function setMeta(path: string, src: Entry, fixMode: boolean): void {
+  // chmod and utimes follow links: one swapped in since the listing must not redirect them outside the replica.
+  if (lstatSync(path).isSymbolicLink()) throw new ReplicaChangedError(path);
   if (fixMode) chmodSync(path, src.mode);
   utimesSync(path, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
 }

@@ -8,10 +8,12 @@ import {
   copyToTemp,
   discardTemp,
   ensureOwnerAccess,
+  folderId,
   installTemp,
   makeDir,
   removeEmptyDir,
   removeNonDir,
+  ReplicaChangedError,
   setMeta,
   setMode,
   SourceChangedError,
@@ -190,6 +192,8 @@ class MirrorPass {
     }
 
     this.stats.checked += srcEntries.length;
+    // Best effort against a folder swapped for a link mid-pass: its identity is re-checked before each change.
+    const home = this.opts.dryRun || this.opts.countOnly ? undefined : folderId(dstPath);
     let changed = false;
     for (const planned of planDir(srcEntries, dstEntries, { checksum: this.opts.checksum })) {
       await this.breathe();
@@ -199,6 +203,14 @@ class MirrorPass {
         // Contents decide first, so a re-copy below opens a read-only folder like any other change.
         if (step.op === 'compare') step = this.opts.countOnly ? undefined : this.compare(step, srcPath, dstPath);
         if (!step) continue;
+        if (home !== undefined && step.op !== 'skip') {
+          const now = folderId(dstPath);
+          if (now !== home) {
+            if (now === 'gone') this.warnSkip('dir', rel || '.', 'vanished while the pass ran');
+            else this.fail('dir', rel || '.', new ReplicaChangedError(dstPath));
+            return false; // and its metadata is not touched either
+          }
+        }
         if (!this.opts.dryRun && !opened && step.op !== 'descend' && step.op !== 'skip' && step.op !== 'meta') {
           // First change in this folder: make sure its owner can write it (read-only folders are still mirrored).
           if (dst && ensureOwnerAccess(dstPath, dstMode)) dstMode |= 0o700;
