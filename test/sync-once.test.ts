@@ -323,6 +323,20 @@ describe('sync-once mirrors exactly', () => {
     ]);
   });
 
+  it('names that are not valid UTF-8 are reported as failed on either side, not silently dropped', async () => {
+    const src = buildTree(tempDir(), { ok: 'ok' });
+    const dst = buildTree(tempDir(), { ok: 'ok', d: dir({}) });
+    const bad = (dir: string, tail: number[]): Buffer => Buffer.concat([Buffer.from(`${dir}/`), Buffer.from(tail)]);
+    writeFileSync(bad(src, [0x62, 0xff, 0x31]), 'latin-1 name in the source');
+    writeFileSync(bad(join(dst, 'd'), [0x62, 0xfe, 0x32]), 'latin-1 name in the replica');
+    const r = await sync(src, dst);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: failed entry "b\ufffd1": the name is not valid UTF-8/m);
+    expect(r.stderr).toMatch(/^error: failed entry "d\/b\ufffd2": the name is not valid UTF-8/m);
+    // The replica folder holding such a name stays (its entry could not be removed by name).
+    expect(existsSync(join(dst, 'd'))).toBe(true);
+  });
+
   it('a source that changes type between passes', async () => {
     const src = buildTree(tempDir(), { x: dir({ y: 'y' }) });
     const dst = join(tempDir(), 'r');

@@ -19,7 +19,7 @@ import {
   SourceChangedError,
   symlinkToTemp,
 } from './apply.js';
-import { entryFromStats, isUndecodableName, listDir, lstatEntry, type Entry, type Listing } from './entry.js';
+import { entryFromStats, isUndecodableName, listDir, lstatEntry, type Entry, type Listing, type ListIssue } from './entry.js';
 import { checkPassPaths, type PassPaths } from './guards.js';
 import { ReplicaLock } from './lock.js';
 import { afterCompare, metaDiff, planDir, type Step } from './plan.js';
@@ -70,6 +70,13 @@ class StopPass extends Error {}
 
 function kindOf(entry: Entry): Kind {
   return entry.type === 'special' ? ((entry.special ?? 'special') as Kind) : entry.type;
+}
+
+/** The error to report for a listed name Node cannot open again (not valid UTF-8), else the listing's own. */
+function undecodable(issue: ListIssue): Error {
+  return issue.error.code === 'ENOENT' && isUndecodableName(issue.name)
+    ? new Error('the name is not valid UTF-8; it cannot be opened by name')
+    : issue.error;
 }
 
 function errnoOf(error: unknown): string | undefined {
@@ -149,7 +156,7 @@ class MirrorPass {
     for (const issue of listing.issues) {
       const path = join(rel, issue.name);
       if (issue.error.code === 'ENOENT' && isUndecodableName(issue.name)) {
-        this.fail('entry', path, new Error('the name is not valid UTF-8 and cannot be copied'));
+        this.fail('entry', path, undecodable(issue));
       } else if (issue.error.code === 'ENOENT') {
         this.warnSkip('entry', path, 'vanished while the pass ran');
       } else {
@@ -455,8 +462,8 @@ class MirrorPass {
   private replicaIssues(rel: string, listing: Listing): number {
     let count = 0;
     for (const issue of listing.issues) {
-      if (issue.error.code === 'ENOENT') continue; // gone already: nothing to remove
-      this.handle('entry', join(rel, issue.name), issue.error);
+      if (issue.error.code === 'ENOENT' && !isUndecodableName(issue.name)) continue; // gone already: nothing to remove
+      this.handle('entry', join(rel, issue.name), undecodable(issue));
       count++;
     }
     return count;
