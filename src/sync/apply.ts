@@ -60,10 +60,14 @@ export function copyToTemp(srcPath: string, dstDir: string, src: Entry): string 
       throw error;
     }
     try {
-      if (!fstatSync(inFd).isFile()) throw new SourceChangedError(srcPath);
+      const opened = fstatSync(inFd, { bigint: true });
+      if (!opened.isFile()) throw new SourceChangedError(srcPath);
       const outFd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
       try {
         copyBytes(inFd, outFd, src.size, srcPath);
+        // Any write during the copy moves ctime (which no one can set back), even a same-size one within the
+        // same millisecond that the size/mtime check below cannot see.
+        if (fstatSync(inFd, { bigint: true }).ctimeNs !== opened.ctimeNs) throw new SourceChangedError(srcPath);
         fchmodSync(outFd, src.mode);
         futimesSync(outFd, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
       } finally {
