@@ -18,7 +18,7 @@ afterEach(() => {
 
 /** A source big enough that a pass holds its lock for a while. */
 function busySource(): string {
-  const spec: Spec = { big: new Prng(11).fill(Buffer.alloc(120 << 20)) };
+  const spec: Spec = { big: new Prng(11).fill(Buffer.alloc(40 << 20)) };
   for (let i = 0; i < 300; i++) spec[`f${i}`] = `file ${i}`;
   return buildTree(tempDir('fs-conc-src-'), spec);
 }
@@ -30,11 +30,15 @@ describe('concurrent passes', () => {
     const state = tempDir('fs-conc-state-');
     const env = { FOLDER_SYNC_STATE_DIR: state };
     const log = join(tempDir('fs-conc-log-'), 'second.log');
-    const first = runCli(['sync-once', src, dst], { env });
+    const spawned: { child?: ChildProcess } = {};
+    const first = runCli(['sync-once', src, dst], { env, onSpawn: (c) => (spawned.child = c) });
     expect(await waitFor(() => lockFiles(state).length > 0, 20_000)).toBe(true);
+    // Freeze the first pass while it holds the lock, so the overlap does not depend on timing.
+    spawned.child?.kill('SIGSTOP');
     const t0 = performance.now();
     const second = await runCli(['sync-once', src, dst, '--log', log], { env });
     const secondMs = performance.now() - t0;
+    spawned.child?.kill('SIGCONT');
     const one = await first;
     expect(one.signal).toBeNull();
     expect(second.code, second.stderr).toBe(75);
