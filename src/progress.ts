@@ -108,7 +108,13 @@ export class ProgressLine {
  */
 export function stderrProgress(options: { quiet?: boolean }): ProgressLine | undefined {
   if (options.quiet || !process.stderr.isTTY || process.env['TERM'] === 'dumb') return undefined;
-  return new ProgressLine(process.stderr);
+  return new ProgressLine(process.stderr, progressDelay(process.env['FOLDER_SYNC_PROGRESS_DELAY_MS']));
+}
+
+/** FOLDER_SYNC_PROGRESS_DELAY_MS: how long a pass runs before the line appears (tests use 0); default 1000. */
+export function progressDelay(value: string | undefined): number {
+  const ms = Number(value);
+  return value !== undefined && value !== '' && Number.isFinite(ms) && ms >= 0 ? ms : PROGRESS_DELAY_MS;
 }
 
 /**

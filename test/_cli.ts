@@ -2,7 +2,7 @@
  * Test helper: run the BUILT CLI (`node dist/cli.js`, built by `npm test`'s pretest) as a child process,
  * optionally as the unprivileged test user (`runuser -u folder-sync-test --` when the suite runs as root).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { inject } from 'vitest';
@@ -26,6 +26,8 @@ export interface CliOptions {
   asUser?: boolean;
   /** Kill the CLI after this long (default 60 s). */
   timeoutMs?: number;
+  /** Called with the child process once spawned (fault tests kill it or write to it mid-pass). */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 // Each test file gets its own state folders (locks), so parallel files never see each other's locks.
@@ -49,6 +51,7 @@ export function runCli(args: readonly string[], opts: CliOptions = {}): Promise<
   }
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd as string, rest, { cwd: opts.cwd ?? tmpdir(), env, stdio: ['ignore', 'pipe', 'pipe'] });
+    opts.onSpawn?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -63,6 +66,16 @@ export function runCli(args: readonly string[], opts: CliOptions = {}): Promise<
       resolvePromise({ code, signal, stdout, stderr });
     });
   });
+}
+
+/** `folder-sync sync-once <src> <dst> ...flags` with the built CLI. */
+export function runSync(src: string, dst: string, flags: readonly string[] = [], opts: CliOptions = {}): Promise<CliResult> {
+  return runCli(['sync-once', src, dst, ...flags], opts);
+}
+
+/** The operation lines a pass printed on the console: "<action> <kind> <quoted path>[ (note)]". */
+export function ops(stdout: string): string[] {
+  return stdout.split('\n').filter((l) => /^(created|updated|removed) /.test(l));
 }
 
 /** A temp folder the CLI run `asUser` may write into (owned by the test user when running as root). */

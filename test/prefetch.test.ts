@@ -51,12 +51,12 @@ describe('replica prefetch: the lister thread (built engine)', () => {
       b: dir({ g: file('2') }),
       c: dir({ h: file('3') }),
     });
-    const names = (es: Entry[] | undefined): string[] | undefined => es?.map((e) => e.name);
+    const names = (es: { entries: Entry[] } | undefined): string[] | undefined => es?.entries.map((e) => e.name);
     const pf = ReplicaPrefetch.start(root);
     expect(pf).toBeDefined();
     try {
       // The pass never waits for the lister: until its first listing arrives, take says "list it yourself".
-      let first: Entry[] | undefined;
+      let first: { entries: Entry[] } | undefined;
       for (let i = 0; i < 200 && !first; i++) {
         first = pf?.take('');
         if (!first) await new Promise((r) => setTimeout(r, 25));

@@ -2,10 +2,11 @@
  * End-to-end: the built CLI mirrors real trees. Every case builds folders in temp dirs, runs
  * `folder-sync sync-once`, and compares source and replica entry by entry.
  */
-import { chmodSync, existsSync, lstatSync, readFileSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readFileSync, realpathSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, type CliResult } from './_cli.js';
+import { ReplicaLock } from '../src/sync/lock.js';
+import { ops, runCli, runSync, type CliResult } from './_cli.js';
 import {
   buildTree,
   bytes,
@@ -27,14 +28,7 @@ import {
 const OLD = 1_500_000_000_000; // 2017-07-14
 const OLDER = 1_400_000_000_000;
 
-export function sync(src: string, dst: string, ...flags: string[]): Promise<CliResult> {
-  return runCli(['sync-once', src, dst, ...flags]);
-}
-
-/** The operation lines a pass printed (console form: "<action> <kind> <quoted path>[ (note)]"). */
-export function ops(stdout: string): string[] {
-  return stdout.split('\n').filter((l) => /^(created|updated|removed) /.test(l));
-}
+const sync = (src: string, dst: string, ...flags: string[]): Promise<CliResult> => runSync(src, dst, flags);
 
 function setMtime(path: string, ms: number): void {
   utimesSync(path, msToTimeSpec(ms), msToTimeSpec(ms));
@@ -83,9 +77,13 @@ describe('sync-once mirrors exactly', () => {
     chmodSync(src, 0o750);
     setMtime(src, OLD + 1);
     const dst = join(tempDir(), 'parent', 'replica');
+    const sourceBefore = snapshotTree(src);
 
     const first = await sync(src, dst);
     expect(first.code, first.stderr).toBe(0);
+    // The source is never modified.
+    expect(compareTrees(sourceBefore, snapshotTree(src))).toEqual([]);
+    expect(inodeChanges(sourceBefore, snapshotTree(src))).toEqual([]);
     expect(compareTrees(src, dst, { ignore: (p) => p === 'pipe' })).toEqual([]);
     // The FIFO is skipped with a warning naming it, and not created.
     expect(existsSync(join(dst, 'pipe'))).toBe(false);
@@ -325,6 +323,20 @@ describe('sync-once mirrors exactly', () => {
     ]);
   });
 
+  it('names that are not valid UTF-8 are reported as failed on either side, not silently dropped', async () => {
+    const src = buildTree(tempDir(), { ok: 'ok' });
+    const dst = buildTree(tempDir(), { ok: 'ok', d: dir({}) });
+    const bad = (dir: string, tail: number[]): Buffer => Buffer.concat([Buffer.from(`${dir}/`), Buffer.from(tail)]);
+    writeFileSync(bad(src, [0x62, 0xff, 0x31]), 'latin-1 name in the source');
+    writeFileSync(bad(join(dst, 'd'), [0x62, 0xfe, 0x32]), 'latin-1 name in the replica');
+    const r = await sync(src, dst);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: failed entry "b\ufffd1": the name is not valid UTF-8/m);
+    expect(r.stderr).toMatch(/^error: failed entry "d\/b\ufffd2": the name is not valid UTF-8/m);
+    // The replica folder holding such a name stays (its entry could not be removed by name).
+    expect(existsSync(join(dst, 'd'))).toBe(true);
+  });
+
   it('a source that changes type between passes', async () => {
     const src = buildTree(tempDir(), { x: dir({ y: 'y' }) });
     const dst = join(tempDir(), 'r');
@@ -390,5 +402,29 @@ describe('sync-once guards that look at the plan', () => {
     const r = await sync(src, dst);
     expect(r.code, r.stderr).toBe(0);
     expect(existsSync(join(dst, '.folder-sync-partial-0123456789abcdef'))).toBe(false);
+  });
+});
+
+describe('sync-once and the replica lock', () => {
+  it('exits 75 without touching anything while another live pass holds the replica', async () => {
+    const state = tempDir('fs-state-');
+    const src = buildTree(tempDir(), { a: 'a' });
+    const dst = buildTree(tempDir(), { old: 'old' });
+    const lock = new ReplicaLock(realpathSync(dst), 'test', state);
+    lock.acquire(); // held by this (live) test process
+    try {
+      const before = snapshotTree(dst);
+      const r = await runCli(['sync-once', src, dst], { env: { FOLDER_SYNC_STATE_DIR: state } });
+      expect(r.code).toBe(75);
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/another pass is running on .* \(pid \d+/);
+      expect(compareTrees(before, snapshotTree(dst))).toEqual([]);
+      // A dry run changes nothing, so it does not need the lock.
+      expect((await runCli(['sync-once', src, dst, '--dry-run'], { env: { FOLDER_SYNC_STATE_DIR: state } })).code).toBe(0);
+    } finally {
+      lock.release();
+    }
+    const r = await runCli(['sync-once', src, dst], { env: { FOLDER_SYNC_STATE_DIR: state } });
+    expect(r.code, r.stderr).toBe(0);
   });
 });

@@ -1,20 +1,15 @@
 import { defineCommand } from 'citty';
 import { describeError, ExitCode, FolderSyncError } from '../errors.js';
 import { ConsoleReporter, createLogger, type FileReporter } from '../log.js';
-import { runForeground } from '../run/runner.js';
+import { note, runForeground } from '../run/runner.js';
 import { parseInterval } from '../schedule/interval.js';
 import { checkPassPaths } from '../sync/guards.js';
-import { folderArgs, outputArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
+import { folderArgs, intervalArgs, outputArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
 import { openLogFile } from './_pass.js';
 
 export const runArgs = {
   ...folderArgs,
-  interval: { type: 'positional', required: true, description: 'How often a pass starts: a whole number of units, 1 or more' },
-  unit: {
-    type: 'positional',
-    required: true,
-    description: 'seconds, minutes, hours, days or weeks (singular and any case accepted; at most 366 days in all)',
-  },
+  ...intervalArgs,
   'log-file': { type: 'positional', required: true, description: 'Append every event to this file (parent folders are created)' },
   ...passArgs,
   ...outputArgs,
@@ -46,19 +41,20 @@ export default defineCommand({
       broken = true;
       process.stderr.write(`error: the log file ${logPath} can no longer be written: ${reason}; retrying before each pass\n`);
     });
-    const logger = createLogger([new ConsoleReporter({ quiet: Boolean(args.quiet), verbose: Boolean(args.verbose) }), file]);
+    const console = new ConsoleReporter({ quiet: Boolean(args.quiet), verbose: Boolean(args.verbose) });
+    const logger = createLogger([console, file]);
 
     const controller = new AbortController();
     const stop = (signal: NodeJS.Signals): void => {
       if (controller.signal.aborted) return;
-      logger.info(`${signal} received: stopping after the current file`);
+      note(logger, 'info', `${signal} received: stopping after the current file`, { run: 'stopping', signal });
       controller.abort(signal);
     };
     const reopen = (): void => {
       try {
         file.reopen();
         broken = false;
-        logger.info(`log file reopened (SIGHUP): ${JSON.stringify(logPath)}`);
+        note(logger, 'info', `log file reopened (SIGHUP): ${JSON.stringify(logPath)}`, { run: 'log-reopened' });
         file.flush();
       } catch (error) {
         process.stderr.write(`error: the log file ${logPath} cannot be reopened: ${describeError(error)}\n`);
@@ -74,6 +70,7 @@ export default defineCommand({
     try {
       await runForeground(args.source, args.replica, {
         interval,
+        log: logPath,
         logger,
         signal: controller.signal,
         sync: { checksum: Boolean(args.checksum), maxDelete, allowEmptySource: Boolean(args['allow-empty-source']) },
@@ -83,11 +80,14 @@ export default defineCommand({
           if (!broken) return;
           try {
             file.reopen();
-            broken = false;
-            logger.warn(`log file writable again: ${JSON.stringify(logPath)} (lines in between are on the console only)`);
           } catch {
-            // still failing; the console keeps everything
+            return; // still failing; the console keeps everything
           }
+          broken = false;
+          // Said on the console only once the file took the line (a warning is written at once; a failure sets `broken`).
+          const line = `log file writable again: ${JSON.stringify(logPath)} (lines in between are on the console only)`;
+          note(createLogger([file]), 'warn', line);
+          if (!broken) note(createLogger([console]), 'warn', line);
         },
         // The file buffers lines for speed: a pass's lines reach the disk when it ends, not at the next 64 KiB.
         afterPass: () => file.flush(),

@@ -74,6 +74,8 @@ async function runPass(args: ParsedArgs<typeof syncOnceArgs>, hooks?: PassHooks)
       onProgress: progress && ((stats) => progress.update(stats)),
     });
     hooks?.finished(result);
+    // Flush before deciding the exit code: lines still buffered (the summary) may be the ones that fail.
+    file?.flush();
     // A log that stopped being writable is reported even over per-entry failures: the record is incomplete.
     return file?.failure ? ExitCode.logFailed : result.exitCode;
   } catch (error) {

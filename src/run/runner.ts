@@ -3,10 +3,12 @@ import type { ConsolaInstance } from 'consola';
 import { BusyError, describeError, FolderSyncError, RefusedError } from '../errors.js';
 import { quotePath, type LogEvent } from '../log.js';
 import type { Interval } from '../schedule/interval.js';
+import { stateDir } from '../state.js';
 import { checkPassPaths } from '../sync/guards.js';
-import { ReplicaLock } from '../sync/lock.js';
+import { readLock, ReplicaLock } from '../sync/lock.js';
 import { syncOnce, type SyncOptions, type SyncStats } from '../sync/mirror.js';
 import { runLoop, systemClock, type LoopClock } from './loop.js';
+import { passRecordOf, writeRunRecord, type RunRecord } from './record.js';
 
 export interface RunOptions {
   /** How often a pass starts (from the start of the previous one). */
@@ -20,6 +22,8 @@ export interface RunOptions {
   beforePass?: () => void;
   /** Called after every pass with its outcome (the command records it for `list`). */
   afterPass?: (outcome: PassOutcome) => void;
+  /** The log file's path, recorded in the lock so that `folder-sync list` can show it. */
+  log?: string;
   /** Tests: a fake clock, a pass limit, another state folder for the lock. */
   clock?: LoopClock;
   maxPasses?: number;
@@ -48,7 +52,8 @@ export interface RunSummary {
   counts: Record<PassResult, number>;
 }
 
-function note(log: ConsolaInstance, level: 'info' | 'warn' | 'error' | 'debug', message: string, extra = {}): void {
+/** A `run` line: plain text in a text log, a `note` object with `extra` fields in JSON Lines. */
+export function note(log: ConsolaInstance, level: 'info' | 'warn' | 'error' | 'debug', message: string, extra = {}): void {
   const event: LogEvent = { type: 'note', message, ...extra };
   log[level]({ args: [], event });
 }
@@ -62,10 +67,25 @@ function note(log: ConsolaInstance, level: 'info' | 'warn' | 'error' | 'debug', 
 export async function runForeground(source: string, replica: string, opts: RunOptions): Promise<RunSummary> {
   const log = opts.logger;
   const paths = checkPassPaths(source, replica);
-  const lock = new ReplicaLock(paths.replica, 'run', ...(opts.stateDir ? [opts.stateDir] : []));
+  // Mode 'run' and the source and log in the lock record: `folder-sync list` shows it as a foreground run.
+  const dir = opts.stateDir ?? stateDir();
+  const lock = new ReplicaLock(paths.replica, 'run', dir, { source: paths.source, log: opts.log });
   lock.acquire();
+  const record: RunRecord = {
+    version: 1,
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    source: paths.source,
+    replica: paths.replica,
+    ...(opts.log ? { log: opts.log } : {}),
+    everySeconds: opts.interval.seconds,
+    every: opts.interval.words,
+    passes: 0,
+  };
+  let recordFailed = false;
   const counts: Record<PassResult, number> = { complete: 0, partial: 0, interrupted: 0, refused: 0, error: 0 };
   let passes = 0;
+  let ended = 'pass limit reached';
   try {
     note(log, 'info', `run started (pid ${process.pid}): ${opts.interval.words}, source ${quotePath(paths.source)} replica ${quotePath(paths.replica)}`, {
       run: 'started',
@@ -77,7 +97,7 @@ export async function runForeground(source: string, replica: string, opts: RunOp
     // Each pass resolves the paths again (a source may be unmounted and remounted); the lock is on the first answer.
     const sourceAbs = resolve(source);
     const replicaAbs = resolve(replica);
-    passes = await runLoop({
+    await runLoop({
       intervalMs: opts.interval.seconds * 1000,
       clock: opts.clock ?? systemClock,
       signal: opts.signal,
@@ -85,18 +105,34 @@ export async function runForeground(source: string, replica: string, opts: RunOp
       onWait: (ms) => note(log, 'debug', `next pass in ${(ms / 1000).toFixed(1)}s`),
       pass: async (index) => {
         opts.beforePass?.();
-        const outcome = await onePass(index, sourceAbs, replicaAbs, paths.replica, opts);
+        const outcome = await onePass(index, sourceAbs, replicaAbs, lock, opts);
+        passes = index;
         counts[outcome.result]++;
+        // The last-pass record for `list`; a state folder that cannot be written is said once, passes go on.
+        record.passes = index;
+        record.last = passRecordOf(outcome);
+        if (outcome.result === 'complete' || outcome.result === 'partial') record.lastCompleted = record.last;
+        try {
+          writeRunRecord(record, dir);
+          recordFailed = false;
+        } catch (error) {
+          if (!recordFailed) note(log, 'warn', `the run record in ${dir} cannot be written: ${describeError(error)}`);
+          recordFailed = true;
+        }
         opts.afterPass?.(outcome);
       },
     });
+  } catch (error) {
+    ended = `error: ${describeError(error)}`; // a hook of an embedding caller threw; passes themselves never do
+    throw error;
   } finally {
-    const reason = typeof opts.signal.reason === 'string' ? opts.signal.reason : opts.signal.aborted ? 'stop requested' : 'pass limit reached';
+    const reason = typeof opts.signal.reason === 'string' ? opts.signal.reason : opts.signal.aborted ? 'stop requested' : ended;
     note(
       log,
       'info',
-      `run stopped (${reason}) after ${passes} passes: ${counts.complete} complete, ${counts.partial} with failures, ` +
-        `${counts.interrupted} interrupted, ${counts.refused} refused, ${counts.error} failed`,
+      `run stopped (${reason}) after ${passes} ${passes === 1 ? 'pass' : 'passes'}: ${counts.complete} complete, ` +
+        `${counts.partial} with failures, ${counts.interrupted} interrupted, ${counts.refused} refused, ` +
+        `${counts.error} failed`,
       { run: 'stopped', reason, passes, ...counts },
     );
     lock.release();
@@ -104,7 +140,17 @@ export async function runForeground(source: string, replica: string, opts: RunOp
   return { passes, counts };
 }
 
-async function onePass(index: number, source: string, replica: string, locked: string, opts: RunOptions): Promise<PassOutcome> {
+/**
+ * The lock file can vanish under a run that lives for weeks (a tmp cleaner, a hand-cleaned state folder): take it
+ * again before the pass. If another pass took it meanwhile, this throws BusyError and this pass is skipped.
+ */
+function keepLock(lock: ReplicaLock, log: ConsolaInstance): void {
+  if (readLock(lock.path)?.pid === process.pid) return;
+  lock.acquire();
+  note(log, 'warn', `the replica's lock file had disappeared; took it again: ${lock.path}`);
+}
+
+async function onePass(index: number, source: string, replica: string, lock: ReplicaLock, opts: RunOptions): Promise<PassOutcome> {
   const log = opts.logger;
   const startedAt = new Date();
   const t0 = performance.now();
@@ -117,9 +163,10 @@ async function onePass(index: number, source: string, replica: string, locked: s
   });
   try {
     const now = checkPassPaths(source, replica).replica;
-    if (now !== locked) {
-      throw new RefusedError(`the replica now resolves to ${now}, not ${locked} as when the run started (and took its lock)`);
+    if (now !== lock.replica) {
+      throw new RefusedError(`the replica now resolves to ${now}, not ${lock.replica} as when the run started (and took its lock)`);
     }
+    keepLock(lock, log);
     const result = await syncOnce(source, replica, { ...opts.sync, lock: false, signal: opts.signal, logger: log });
     const { durationMs: _d, exitCode, stoppedBy, ...stats } = result;
     if (stoppedBy && opts.signal.aborted && stats.failed === 0) return done('interrupted', { stats, message: stoppedBy });

@@ -114,6 +114,7 @@ export async function runScheduled(run: ScheduledRun, pass: ScheduledPass, deps:
     const slot = Math.floor(now / step);
     const last = lastStart();
     const slotRun = last !== undefined && Math.floor(last / step) >= slot;
+    if (now >= windowEnd) return code; // the next minute's run owns what comes now
     // A slot that began before this minute belongs to the previous run (90 s intervals and the like).
     if (!slotRun && slot * step >= windowStart) {
       code = await runOne(run, pass, deps);

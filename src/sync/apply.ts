@@ -1,13 +1,20 @@
 import {
   chmodSync,
+  closeSync,
   constants,
-  copyFileSync,
+  fchmodSync,
+  fstatSync,
+  futimesSync,
+  lstatSync,
   mkdirSync,
+  openSync,
+  readSync,
   renameSync,
   rmdirSync,
   symlinkSync,
   unlinkSync,
   utimesSync,
+  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { lstatEntry, sameMtime, type Entry } from './entry.js';
@@ -30,28 +37,69 @@ export class SourceChangedError extends Error {
   }
 }
 
+const COPY_CHUNK = 1 << 20;
+let copyBuffer: Buffer | undefined;
+
 /**
  * Copy a regular file into a new temporary beside its target, with the source's mode and times already set.
  * Returns the temporary's path; the caller installs it with `installTemp` (or drops it with `discardTemp`).
+ *
+ * Our own read/write loop, not fs.copyFileSync: Node 20's copyFileSync (libuv 1.46) loops forever when the
+ * source shrinks during the copy (copy_file_range returns 0 before the size it expects), which hung the pass
+ * with its lock held. Here the end of the file ends the copy and a size change is caught at once.
  */
 export function copyToTemp(srcPath: string, dstDir: string, src: Entry): string {
   const tmp = join(dstDir, tempName());
   try {
-    // copy_file_range in the kernel where it can; the destination gets the source's permission bits.
-    copyFileSync(srcPath, tmp, constants.COPYFILE_EXCL);
+    // No-follow and non-blocking: a source swapped for a link or a FIFO since the listing is a change, not a hang.
+    let inFd: number;
+    try {
+      inFd = openSync(srcPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new SourceChangedError(srcPath);
+      throw error;
+    }
+    try {
+      const opened = fstatSync(inFd, { bigint: true });
+      if (!opened.isFile()) throw new SourceChangedError(srcPath);
+      const outFd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      try {
+        copyBytes(inFd, outFd, src.size, srcPath);
+        // Any write during the copy moves ctime (which no one can set back), even a same-size one within the
+        // same millisecond that the size/mtime check below cannot see.
+        if (fstatSync(inFd, { bigint: true }).ctimeNs !== opened.ctimeNs) throw new SourceChangedError(srcPath);
+        fchmodSync(outFd, src.mode);
+        futimesSync(outFd, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
+      } finally {
+        closeSync(outFd);
+      }
+    } finally {
+      closeSync(inFd);
+    }
     const after = lstatEntry(srcPath, src.name);
     if (after.type !== 'file' || after.size !== src.size || !sameMtime(after.mtimeMs, src.mtimeMs)) {
       throw new SourceChangedError(srcPath);
     }
-    // copyFile already gave the copy the source's permission bits (libuv fchmods it to the source's st_mode);
-    // chmod again only when the source's mode is no longer the one the plan saw.
-    if ((after.mode & 0o7777) !== src.mode) chmodSync(tmp, src.mode);
-    utimesSync(tmp, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
     return tmp;
   } catch (error) {
     discardTemp(tmp);
     throw error;
   }
+}
+
+/** Copy exactly `expected` bytes; a file that ends early or goes on past them has changed. */
+function copyBytes(inFd: number, outFd: number, expected: number, srcPath: string): void {
+  const buf = (copyBuffer ??= Buffer.allocUnsafe(COPY_CHUNK));
+  let total = 0;
+  for (;;) {
+    // Ask for one byte past the expected end: a growing file is caught without reading all of it.
+    const n = readSync(inFd, buf, 0, Math.min(buf.length, expected + 1 - total), total);
+    if (n === 0) break;
+    total += n;
+    if (total > expected) throw new SourceChangedError(srcPath);
+    for (let off = 0; off < n; ) off += writeSync(outFd, buf, off, n - off);
+  }
+  if (total !== expected) throw new SourceChangedError(srcPath);
 }
 
 /** A temporary symlink beside its target, to be installed with `installTemp`. */
@@ -71,10 +119,34 @@ export function installTemp(tmp: string, target: string): void {
   }
 }
 
+/** A replica entry was swapped (for a link, or another folder) while the pass ran: nothing is written through it. */
+export class ReplicaChangedError extends Error {
+  constructor(readonly path: string) {
+    super('it was replaced while the pass ran (by a link or another folder); nothing was written through it');
+  }
+}
+
+/** Identity of a replica folder (device and inode), 'not a folder' (e.g. now a link), or 'gone'. */
+export function folderId(path: string): string {
+  try {
+    const st = lstatSync(path, { bigint: true });
+    return st.isDirectory() ? `${st.dev}:${st.ino}` : 'not a folder';
+  } catch {
+    return 'gone';
+  }
+}
+
 /** Set a file's or folder's permission bits and times to the source's. */
 export function setMeta(path: string, src: Entry, fixMode: boolean): void {
+  // chmod and utimes follow links: one swapped in since the listing must not redirect them outside the replica.
+  if (lstatSync(path).isSymbolicLink()) throw new ReplicaChangedError(path);
   if (fixMode) chmodSync(path, src.mode);
   utimesSync(path, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
+}
+
+/** Put a folder's permission bits back (after opening it did not help). */
+export function setMode(path: string, mode: number): void {
+  chmodSync(path, mode);
 }
 
 /** A new folder starts owner-writable so its contents can be written; its real mode is set after them. */

@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { BusyError } from '../errors.js';
@@ -91,24 +91,19 @@ export class ReplicaLock {
 
   acquire(): void {
     mkdirSync(join(this.path, '..'), { recursive: true, mode: 0o700 });
+    const record: LockRecord = {
+      pid: process.pid,
+      host: hostname(),
+      replica: this.replica,
+      startedAt: new Date().toISOString(),
+      procStart: procStartTime(process.pid),
+      mode: this.mode,
+      ...this.info,
+    };
     for (let attempt = 0; attempt < 50; attempt++) {
-      try {
-        const fd = openSync(this.path, 'wx', 0o644);
-        const record: LockRecord = {
-          pid: process.pid,
-          host: hostname(),
-          replica: this.replica,
-          startedAt: new Date().toISOString(),
-          procStart: procStartTime(process.pid),
-          mode: this.mode,
-          ...this.info,
-        };
-        writeSync(fd, JSON.stringify(record));
-        closeSync(fd);
+      if (this.create(JSON.stringify(record))) {
         this.held = true;
         return;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
       const holder = readLock(this.path);
       if (holder && isLockAlive(holder)) {
@@ -120,6 +115,41 @@ export class ReplicaLock {
     }
     // Another process kept winning the race for the file: it is taking or handing over the lock right now.
     throw new BusyError(`another pass is running on ${this.replica} (its lock is changing hands: ${this.path})`);
+  }
+
+  /**
+   * Create the lock file with its record in one step: write a private draft, then hard-link it into place
+   * (fails if the lock exists). A holder killed at any instant never leaves a lock file without its record,
+   * which the next pass could not tell from one being written (found by the kill -9 fault tests: a pass
+   * started right after such a kill exited 75). False when the lock is held.
+   */
+  private create(record: string): boolean {
+    const draft = `${this.path}.${process.pid}.draft`;
+    writeFileSync(draft, record, { mode: 0o644 });
+    try {
+      linkSync(draft, this.path);
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return false;
+      if (code !== 'EPERM' && code !== 'ENOTSUP') throw error;
+      // No hard links on this file system: create and write in two steps.
+      try {
+        const fd = openSync(this.path, 'wx', 0o644);
+        writeSync(fd, record);
+        closeSync(fd);
+        return true;
+      } catch (again) {
+        if ((again as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw again;
+      }
+    } finally {
+      try {
+        unlinkSync(draft);
+      } catch {
+        // already gone
+      }
+    }
   }
 
   /**

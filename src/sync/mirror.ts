@@ -1,4 +1,4 @@
-import { mkdirSync, opendirSync, statSync, type Dirent } from 'node:fs';
+import { accessSync, constants, mkdirSync, opendirSync, statSync, type Dirent } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ConsolaInstance } from 'consola';
 import { describeError, ExitCode, RefusedError } from '../errors.js';
@@ -7,16 +7,19 @@ import {
   copyToTemp,
   discardTemp,
   ensureOwnerAccess,
+  folderId,
   installTemp,
   makeDir,
   removeEmptyDir,
   removeNonDir,
+  ReplicaChangedError,
   setMeta,
+  setMode,
   SourceChangedError,
   symlinkToTemp,
 } from './apply.js';
 import { sameContents } from './compare.js';
-import { entryFromStats, isUndecodableName, listDir, lstatEntry, type Entry, type Listing } from './entry.js';
+import { entryFromStats, isUndecodableName, listDir, lstatEntry, type Entry, type Listing, type ListIssue } from './entry.js';
 import { checkPassPaths, type PassPaths } from './guards.js';
 import { ReplicaPrefetch } from './prefetch.js';
 import { ReplicaLock } from './lock.js';
@@ -74,6 +77,13 @@ function kindOf(entry: Entry): Kind {
   return entry.type === 'special' ? ((entry.special ?? 'special') as Kind) : entry.type;
 }
 
+/** The error to report for a listed name Node cannot open again (not valid UTF-8), else the listing's own. */
+function undecodable(issue: ListIssue): Error {
+  return issue.error.code === 'ENOENT' && isUndecodableName(issue.name)
+    ? new Error('the name is not valid UTF-8; it cannot be opened by name')
+    : issue.error;
+}
+
 function errnoOf(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
 }
@@ -97,21 +107,6 @@ class MirrorPass {
       replicaRoot?: string;
     },
   ) {}
-
-  /** Replica listings taken ahead on the second core, once the pass has run PREFETCH_AFTER_MS. */
-  prefetch: ReplicaPrefetch | undefined;
-  private readonly started = performance.now();
-
-  /** The replica listing of folder `rel`, from the lister when it has it. */
-  private listReplica(rel: string, dstPath: string): Entry[] {
-    const root = this.opts.replicaRoot;
-    if (root !== undefined && !this.prefetch && performance.now() - this.started >= PREFETCH_AFTER_MS) {
-      // Small passes (most scheduled ones) never pay for a thread; big ones hand the replica's walk to it.
-      this.prefetch = ReplicaPrefetch.start(root, rel);
-      this.opts.replicaRoot = undefined;
-    }
-    return this.prefetch?.take(rel) ?? listDir(dstPath).entries;
-  }
 
   op(action: Action, kind: Kind, path: string, extra: { size?: number; note?: string } = {}): void {
     this.stats[action]++;
@@ -137,7 +132,7 @@ class MirrorPass {
     if (!this.opts.countOnly) this.log.debug(message);
   }
 
-  /** Disk full stops the pass; everything else is a per-entry failure. */
+  /** Disk full stops the pass; an entry gone mid-pass (either side) is skipped; anything else is a per-entry failure. */
   handle(kind: string, rel: string, error: unknown): void {
     const code = errnoOf(error);
     if (code === 'ENOSPC' || code === 'EDQUOT') {
@@ -145,7 +140,9 @@ class MirrorPass {
       throw new StopPass(`the replica's disk is full (${code}) while writing ${JSON.stringify(rel)}`);
     }
     if (error instanceof StopPass) throw error;
-    this.fail(kind, rel, error);
+    // Deleted by someone else since it was listed: nothing left to mirror; the next pass sees the new state.
+    if (code === 'ENOENT' && rel !== '.') this.warnSkip(kind, rel, 'vanished while the pass ran');
+    else this.fail(kind, rel, error);
   }
 
   private async breathe(): Promise<void> {
@@ -166,7 +163,7 @@ class MirrorPass {
     for (const issue of listing.issues) {
       const path = join(rel, issue.name);
       if (issue.error.code === 'ENOENT' && isUndecodableName(issue.name)) {
-        this.fail('entry', path, new Error('the name is not valid UTF-8 and cannot be copied'));
+        this.fail('entry', path, undecodable(issue));
       } else if (issue.error.code === 'ENOENT') {
         this.warnSkip('entry', path, 'vanished while the pass ran');
       } else {
@@ -198,29 +195,19 @@ class MirrorPass {
     let dstMode = dst?.mode ?? 0o700;
     let opened = fresh;
     if (dst && !fresh) {
-      try {
-        dstEntries = this.listReplica(rel, dstPath);
-      } catch (error) {
-        if (errnoOf(error) !== 'EACCES' || this.opts.dryRun) {
-          if (this.opts.countOnly) this.uncountable.push(rel || '.');
-          this.handle('dir', rel || '.', error);
-          return false;
-        }
-        // A replica folder its owner cannot read: open it (its mode is restored after its contents).
-        try {
-          ensureOwnerAccess(dstPath, dstMode);
-          opened = true;
-          dstMode |= 0o700;
-          dstEntries = listDir(dstPath).entries;
-        } catch (again) {
-          this.handle('dir', rel || '.', again);
-          return opened;
-        }
+      const listed = this.listReplica(rel || '.', dstPath, dstMode);
+      if (!listed) return false;
+      dstEntries = listed.entries;
+      if (listed.opened) {
+        opened = true;
+        dstMode |= 0o700;
       }
       if (keep.size) dstEntries = dstEntries.filter((e) => !keep.has(e.name));
     }
 
     this.stats.checked += srcEntries.length;
+    // Best effort against a folder swapped for a link mid-pass: its identity is re-checked before each change.
+    const home = this.opts.dryRun || this.opts.countOnly ? undefined : folderId(dstPath);
     let changed = false;
     for (const planned of planDir(srcEntries, dstEntries, { checksum: this.opts.checksum })) {
       await this.breathe();
@@ -230,6 +217,14 @@ class MirrorPass {
         // Contents decide first, so a re-copy below opens a read-only folder like any other change.
         if (step.op === 'compare') step = this.opts.countOnly ? undefined : this.compare(step, srcPath, dstPath);
         if (!step) continue;
+        if (home !== undefined && step.op !== 'skip') {
+          const now = folderId(dstPath);
+          if (now !== home) {
+            if (now === 'gone') this.warnSkip('dir', rel || '.', 'vanished while the pass ran');
+            else this.fail('dir', rel || '.', new ReplicaChangedError(dstPath));
+            return false; // and its metadata is not touched either
+          }
+        }
         if (!this.opts.dryRun && !opened && step.op !== 'descend' && step.op !== 'skip' && step.op !== 'meta') {
           // First change in this folder: make sure its owner can write it (read-only folders are still mirrored).
           if (dst && ensureOwnerAccess(dstPath, dstMode)) dstMode |= 0o700;
@@ -243,6 +238,67 @@ class MirrorPass {
     }
     // Opening the folder changed its mode: the caller must restore it even if nothing else changed.
     return changed || opened;
+  }
+
+  /** Replica listings taken ahead on the second core, once the pass has run PREFETCH_AFTER_MS. */
+  prefetch: ReplicaPrefetch | undefined;
+  private readonly started = performance.now();
+
+  /** A replica folder's listing: from the lister thread when it has it, else listed here. */
+  private listReplicaFolder(rel: string, path: string): Listing {
+    const root = this.opts.replicaRoot;
+    if (root !== undefined && !this.prefetch && performance.now() - this.started >= PREFETCH_AFTER_MS) {
+      // Small passes (most scheduled ones) never pay for a thread; big ones hand the replica's walk to it.
+      this.prefetch = ReplicaPrefetch.start(root, rel);
+      this.opts.replicaRoot = undefined;
+    }
+    const taken = this.prefetch?.take(rel);
+    // Used only if the folder is still the one the lister listed (not swapped for another folder or a link).
+    if (taken && taken.id === folderId(path)) return { entries: taken.entries, issues: [] };
+    return listDir(path);
+  }
+
+  /**
+   * List a replica folder. One its owner cannot list or search (mode 0, or r-- without x) is opened first,
+   * except in a dry run, which says so and does not look inside. Undefined when it cannot be listed (reported).
+   */
+  private listReplica(rel: string, path: string, mode: number): { entries: Entry[]; opened: boolean } | undefined {
+    let denied: unknown;
+    try {
+      const listing = this.listReplicaFolder(rel === '.' ? '' : rel, path);
+      denied = listing.issues.find((i) => i.error.code === 'EACCES')?.error;
+      if (denied === undefined) {
+        if (!this.opts.countOnly) this.replicaIssues(rel === '.' ? '' : rel, listing);
+        return { entries: listing.entries, opened: false };
+      }
+    } catch (error) {
+      if (errnoOf(error) !== 'EACCES') {
+        if (this.opts.countOnly) this.uncountable.push(rel);
+        this.handle('dir', rel, error);
+        return undefined;
+      }
+      denied = error;
+    }
+    if (this.opts.countOnly) {
+      this.uncountable.push(rel);
+      return undefined;
+    }
+    if (this.opts.dryRun) {
+      // A real pass opens it; a dry run may not change its mode to look inside.
+      this.warnSkip('dir', rel, 'cannot be listed without opening it (a real pass does); not looked into');
+      return undefined;
+    }
+    if (!ensureOwnerAccess(path, mode)) {
+      this.handle('dir', rel, denied); // its owner can already list it: not ours to open
+      return undefined;
+    }
+    try {
+      return { entries: listDir(path).entries, opened: true };
+    } catch (error) {
+      this.handle('dir', rel, error);
+      setMode(path, mode);
+      return undefined;
+    }
   }
 
   /** --checksum: compare both files byte by byte; an unreadable replica copy simply counts as different. */
@@ -372,34 +428,63 @@ class MirrorPass {
   }
 
   /** Remove a replica entry and, for a folder, everything below it (each one logged); links are unlinked, never followed. */
-  private async removeEntry(path: string, rel: string, entry: Entry): Promise<void> {
+  private async removeEntry(path: string, rel: string, entry: Entry): Promise<boolean> {
     if (entry.type === 'dir') {
       await this.breathe();
-      let children: Entry[];
+      let listing: Listing | undefined;
+      let denied: unknown;
       try {
-        children = listDir(path).entries;
+        listing = listDir(path);
+        denied = listing.issues.find((i) => i.error.code === 'EACCES')?.error;
       } catch (error) {
-        if (errnoOf(error) !== 'EACCES' || this.opts.dryRun) {
-          if (this.opts.countOnly) this.uncountable.push(rel);
-          throw error;
+        if (errnoOf(error) !== 'EACCES') throw error;
+        denied = error;
+      }
+      if (denied !== undefined || !listing) {
+        if (this.opts.countOnly) {
+          this.uncountable.push(rel);
+          throw denied;
+        }
+        if (this.opts.dryRun) {
+          // A real pass opens and empties it; a dry run cannot look inside without changing its mode.
+          this.op('removed', 'dir', rel, { note: 'contents not listed' });
+          return true;
         }
         ensureOwnerAccess(path, entry.mode);
-        children = listDir(path).entries;
+        listing = listDir(path);
       }
+      const children = listing.entries;
+      // Entries that could not even be looked at (a path past PATH_MAX): reported, and their folder stays.
+      let kept = this.replicaIssues(rel, listing);
       // Its children can only be unlinked from a writable folder (read-only folders are removed all the same).
       if (!this.opts.dryRun && children.length > 0) ensureOwnerAccess(path, entry.mode);
       for (const child of children) {
         try {
-          await this.removeEntry(join(path, child.name), join(rel, child.name), child);
+          if (!(await this.removeEntry(join(path, child.name), join(rel, child.name), child))) kept++;
         } catch (error) {
           this.handle(kindOf(child), join(rel, child.name), error);
+          kept++;
         }
       }
+      // Something inside stays (each one reported): the folder stays too, without a "not empty" line per level.
+      if (kept > 0) return false;
       if (!this.opts.dryRun) removeEmptyDir(path);
     } else if (!this.opts.dryRun) {
       removeNonDir(path);
     }
     this.logRemoved(entry, rel);
+    return true;
+  }
+
+  /** Report replica entries a listing could not look at (vanished ones aside); returns how many. */
+  private replicaIssues(rel: string, listing: Listing): number {
+    let count = 0;
+    for (const issue of listing.issues) {
+      if (issue.error.code === 'ENOENT' && !isUndecodableName(issue.name)) continue; // gone already: nothing to remove
+      this.handle('entry', join(rel, issue.name), undecodable(issue));
+      count++;
+    }
+    return count;
   }
 
   private logRemoved(entry: Entry, rel: string): void {
@@ -412,6 +497,16 @@ class MirrorPass {
 /** Entry for a folder root (source or replica), following a link the user named on the command line. */
 function rootEntry(path: string): Entry {
   return entryFromStats('', statSync(path, { bigint: true }));
+}
+
+/** Create a missing replica: parents get the usual mode, the replica starts owner-only (the source's mode comes last). */
+function createReplicaRoot(path: string): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(path, 0o700);
+  } catch (error) {
+    throw new RefusedError(`replica folder cannot be created: ${path}: ${describeError(error)}`);
+  }
 }
 
 /** True when the folder holds at least one entry `accept` takes; reads only as far as the first one. */
@@ -445,6 +540,24 @@ function checkEmptySource(paths: PassPaths): void {
 }
 
 /**
+ * Guard: a replica folder this user may not write and cannot open up (not its owner) would fail every entry
+ * one by one; refuse it up front with one line instead. A read-only replica the user owns is still mirrored.
+ */
+function checkReplicaWritable(paths: PassPaths): void {
+  if (paths.replicaMissing) return; // creating it is its own check
+  try {
+    accessSync(paths.replica, constants.W_OK | constants.X_OK);
+    return;
+  } catch (error) {
+    if (errnoOf(error) === 'EROFS') {
+      throw new RefusedError(`replica folder is on a read-only file system: ${paths.replica}; nothing was changed`);
+    }
+    if (errnoOf(error) !== 'EACCES' || statSync(paths.replica).uid === process.getuid?.()) return;
+    throw new RefusedError(`replica folder cannot be written by this user: ${paths.replica}: ${describeError(error)}`);
+  }
+}
+
+/**
  * One mirror pass: guards first (nothing is written if one refuses), then the lock, then the walk.
  * Refusals throw RefusedError (exit 2), a held lock BusyError (exit 75); per-entry failures are counted and
  * logged, and give exit code 1.
@@ -456,6 +569,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
   const checksum = options.checksum ?? false;
   const dryRun = options.dryRun ?? false;
   if (!options.allowEmptySource) checkEmptySource(paths);
+  if (!dryRun) checkReplicaWritable(paths);
 
   const lock = options.lock === false || dryRun ? undefined : new ReplicaLock(paths.replica);
   lock?.acquire();
@@ -491,11 +605,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       const srcRoot = rootEntry(paths.source);
       let dstRoot: Entry | undefined;
       if (paths.replicaMissing) {
-        if (!dryRun) {
-          // Parents get the usual mode; the replica itself starts owner-only and gets the source's mode last.
-          mkdirSync(dirname(paths.replica), { recursive: true });
-          mkdirSync(paths.replica, 0o700);
-        }
+        if (!dryRun) createReplicaRoot(paths.replica);
         pass.op('created', 'dir', '.');
         dstRoot = dryRun ? undefined : { ...srcRoot, mode: 0o700, mtimeMs: -1 };
       } else {

@@ -16,7 +16,7 @@ export interface EncodedListing {
 }
 
 export type PrefetchMessage =
-  | ({ rel: string; failed?: undefined; done?: undefined } & EncodedListing)
+  | ({ rel: string; id: string; failed?: undefined; done?: undefined } & EncodedListing)
   | { rel: string; failed: true; done?: undefined }
   | { rel: string; done: true; failed?: undefined };
 

@@ -5,6 +5,7 @@
  */
 import { join, sep } from 'node:path';
 import { workerData, type MessagePort } from 'node:worker_threads';
+import { folderId } from './apply.js';
 import { listDir } from './entry.js';
 import { encodeListing, MAX_AHEAD, SLOT, visitOrder, type PrefetchMessage } from './prefetch-shared.js';
 
@@ -30,16 +31,25 @@ function post(message: PrefetchMessage): boolean {
 const leadsToFrom = (rel: string): boolean => rel === '' || from === rel || from.startsWith(rel + sep);
 
 function walk(rel: string): boolean {
-  const before = visitOrder(rel, from) < 0;
+  let before = visitOrder(rel, from) < 0;
   if (before && !leadsToFrom(rel)) return true; // the pass is past this subtree
   let entries;
+  let id: string;
   try {
-    entries = listDir(join(root, rel)).entries;
+    // The folder's identity as listed: the pass uses the listing only if the folder is still that one.
+    id = folderId(join(root, rel));
+    const listing = listDir(join(root, rel));
+    entries = listing.entries;
+    // Entries it could not look at: the pass lists the folder itself and reports them as it always did.
+    if (listing.issues.length > 0) {
+      if (!before && !post({ rel, failed: true })) return false;
+      before = true; // posted (as failed) already
+    }
   } catch {
     return before || post({ rel, failed: true }); // the pass lists it itself and handles the error as it always did
   }
   // Folders above `from` are listed only to find the way down; the pass has their listings.
-  if (!before && !post({ rel, ...encodeListing(entries) })) return false;
+  if (!before && !post({ rel, id, ...encodeListing(entries) })) return false;
   for (const e of entries) if (e.type === 'dir' && !walk(rel === '' ? e.name : join(rel, e.name))) return false;
   return true;
 }

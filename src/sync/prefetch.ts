@@ -44,8 +44,11 @@ export class ReplicaPrefetch {
     }
   }
 
-  /** The replica listing of folder `rel` (relative to the root; '' for the root), or undefined: list it yourself. */
-  take(rel: string): Entry[] | undefined {
+  /**
+   * The replica listing of folder `rel` (relative to the root; '' for the root) with the folder's identity
+   * (`folderId`) when it was listed, or undefined: list it yourself.
+   */
+  take(rel: string): { entries: Entry[]; id: string } | undefined {
     for (;;) {
       const message = this.next ?? this.receive();
       if (!message) return undefined;
@@ -60,7 +63,7 @@ export class ReplicaPrefetch {
       }
       this.next = undefined;
       if (order < 0) continue; // a folder the pass does not visit (removed, replaced, below an unreadable one)
-      return message.failed ? undefined : decodeListing(message);
+      return message.failed ? undefined : { entries: decodeListing(message), id: message.id };
     }
   }
 

@@ -1,0 +1,179 @@
+/**
+ * Fault: the source (or the replica) changes while a pass runs. A file that grows, shrinks or is rewritten
+ * during its copy is never installed as a mix: the copy is re-checked (size, mtime) and retried once, else
+ * reported as failed (exit 1) and fixed by the next pass. Entries that vanish mid-pass, on either side, are
+ * skipped with a warning, never a crash.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LogObject } from 'consola';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger, formatEvent, type LogEvent } from '../../src/log.js';
+import { syncOnce } from '../../src/sync/mirror.js';
+import { runCli } from '../_cli.js';
+import { buildTree, compareTrees, snapshotTree, tempDir } from '../_tree.js';
+import { tempsIn, waitFor } from './_faults.js';
+
+beforeAll(() => {
+  process.env['FOLDER_SYNC_STATE_DIR'] = tempDir('fs-state-');
+});
+
+/** A logger that records every line and lets a test act on the file system right after a given event. */
+function hookedLogger(onEvent: (event: LogEvent) => void = () => {}): { logger: ReturnType<typeof createLogger>; lines: string[] } {
+  const lines: string[] = [];
+  const logger = createLogger([
+    {
+      log(obj: LogObject) {
+        const event = obj['event'] as LogEvent | undefined;
+        lines.push(`${obj.type} ${event ? formatEvent(event) : obj.args.join(' ')}`);
+        if (event) onEvent(event);
+      },
+    },
+  ]);
+  return { logger, lines };
+}
+
+const writers: ChildProcess[] = [];
+afterEach(() => {
+  for (const w of writers.splice(0)) w.kill('SIGKILL');
+});
+
+/** A child process that keeps changing `path` until killed: 'grow', 'shrink' or 'rewrite' (same size, A or B). */
+function changer(path: string, how: 'grow' | 'shrink' | 'rewrite'): ChildProcess {
+  const script = `
+    const fs = require('node:fs');
+    const [path, how] = process.argv.slice(1);
+    const size = fs.statSync(path).size;
+    let n = 0;
+    const fd = fs.openSync(path, 'r+');
+    const a = Buffer.alloc(1 << 20, 0x41), b = Buffer.alloc(1 << 20, 0x42);
+    const tick = () => {
+      n++;
+      if (how === 'grow') fs.writeSync(fd, Buffer.alloc(4096, n), 0, 4096, fs.fstatSync(fd).size);
+      else if (how === 'shrink') fs.ftruncateSync(fd, Math.max(0, size - n * 64));
+      else for (let off = 0; off < size; off += a.length) fs.writeSync(fd, n % 2 ? a : b, 0, Math.min(a.length, size - off), off);
+      if (how === 'rewrite') fs.futimesSync(fd, new Date(), new Date());
+      setImmediate(tick);
+    };
+    process.stdout.write('ready\\n');
+    tick();
+  `;
+  const child = spawn(process.execPath, ['-e', script, path, how], { stdio: ['ignore', 'pipe', 'inherit'] });
+  writers.push(child);
+  return child;
+}
+
+describe('a file that changes while it is copied', () => {
+  for (const how of ['grow', 'shrink', 'rewrite'] as const) {
+    it(`${how}: never installed as a mix; reported failed (exit 1); the next pass fixes it`, async () => {
+      const src = tempDir('fs-chg-src-');
+      const dst = tempDir('fs-chg-dst-');
+      // Uniform content (all A), so a mix of two versions is visible as a file that is not uniform.
+      buildTree(src, { moving: Buffer.alloc(48 << 20, 0x41), still: 'still' });
+      const w = changer(join(src, 'moving'), how);
+      let ready = false;
+      w.stdout?.on('data', () => (ready = true));
+      expect(await waitFor(() => ready, 10_000, 5)).toBe(true);
+      const r = await runCli(['sync-once', src, dst]);
+      w.kill('SIGKILL');
+      await new Promise((res) => w.once('exit', res));
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/failed file "moving": the file changed while it was copied/);
+      expect(r.stderr).not.toMatch(/unexpected error|\n\s+at /);
+      expect(tempsIn(dst)).toEqual([]);
+      expect(readFileSync(join(dst, 'still'), 'utf8')).toBe('still');
+      // Never a mix: absent (a new file that failed) or, were it installed, one uniform version.
+      const snap = snapshotTree(dst);
+      if (snap.has('moving')) {
+        const data = readFileSync(join(dst, 'moving'));
+        expect(data.every((byte) => byte === data[0])).toBe(true);
+      }
+      const next = await runCli(['sync-once', src, dst]);
+      expect(next.code, next.stderr).toBe(0);
+      expect(compareTrees(src, dst)).toEqual([]);
+    });
+  }
+
+  it('changed once between the listing and the copy: detected, copied again, the new version installed', async () => {
+    const src = tempDir('fs-chg-src-');
+    const dst = tempDir('fs-chg-dst-');
+    buildTree(src, { a: 'first', b: 'old version' });
+    const { logger, lines } = hookedLogger((e) => {
+      if (e.type === 'op' && e.path === 'a') writeFileSync(join(src, 'b'), 'the new, longer version');
+    });
+    const result = await syncOnce(src, dst, { logger });
+    expect(result.exitCode).toBe(0);
+    expect(readFileSync(join(dst, 'b'), 'utf8')).toBe('the new, longer version');
+    expect(lines.join('\n')).toMatch(/"b" changed during the copy; copied again/);
+    expect(compareTrees(src, dst)).toEqual([]);
+  });
+});
+
+describe('entries that vanish mid-pass', () => {
+  it('source file, folder and link vanish after the listing: skipped with a warning, no crash; the next pass mirrors the loss', async () => {
+    const src = tempDir('fs-van-src-');
+    const dst = tempDir('fs-van-dst-');
+    buildTree(src, { a: 'a', b: 'b', c: { deep: { x: 'x' } }, d: 'd', e: { y: 'y' } });
+    symlinkSync('a', join(src, 'f'));
+    const { logger, lines } = hookedLogger((e) => {
+      if (e.type === 'op' && e.path === 'a') {
+        rmSync(join(src, 'b'));
+        rmSync(join(src, 'c'), { recursive: true });
+        rmSync(join(src, 'e', 'y')); // before e is listed: simply not there
+      }
+    });
+    const result = await syncOnce(src, dst, { logger });
+    expect(lines.filter((l) => l.startsWith('error'))).toEqual([]);
+    expect(lines).toContain('warn skipped file "b": vanished while the pass ran');
+    expect(lines).toContain('warn skipped dir "c": vanished while the pass ran');
+    expect(result.exitCode).toBe(0);
+    expect(result.skipped).toBe(2);
+    expect(tempsIn(dst)).toEqual([]);
+    const next = await syncOnce(src, dst, { logger: hookedLogger().logger });
+    expect(next.exitCode).toBe(0);
+    expect(compareTrees(src, dst)).toEqual([]);
+  });
+
+  it('replica entries vanish mid-pass (removed by someone else): skipped with a warning, no crash', async () => {
+    const src = tempDir('fs-van-src-');
+    const dst = tempDir('fs-van-dst-');
+    buildTree(src, { a: 'a', m: { n: 'n' }, z: 'z' });
+    buildTree(dst, { a: 'old', k: 'extra file', l: { deep: { x: 'extra' } }, m: { n: 'old' } });
+    const { logger, lines } = hookedLogger((e) => {
+      if (e.type === 'op' && e.path === 'a') {
+        rmSync(join(dst, 'k'));
+        rmSync(join(dst, 'l'), { recursive: true });
+        rmSync(join(dst, 'm'), { recursive: true });
+      }
+    });
+    const result = await syncOnce(src, dst, { logger });
+    expect(lines.filter((l) => l.startsWith('error'))).toEqual([]);
+    expect(result.exitCode).toBe(0);
+    expect(lines.some((l) => /^warn skipped .*vanished while the pass ran/.test(l))).toBe(true);
+    expect(tempsIn(dst)).toEqual([]);
+    const next = await syncOnce(src, dst, { logger: hookedLogger().logger });
+    expect(next.exitCode).toBe(0);
+    expect(compareTrees(src, dst)).toEqual([]);
+  });
+
+  it('the whole source folder of a subtree is replaced by a file mid-pass: no crash, fixed next pass', async () => {
+    const src = tempDir('fs-van-src-');
+    const dst = tempDir('fs-van-dst-');
+    buildTree(src, { a: 'a', s: { t: 't', u: 'u' } });
+    const { logger, lines } = hookedLogger((e) => {
+      if (e.type === 'op' && e.path === 'a') {
+        rmSync(join(src, 's'), { recursive: true });
+        writeFileSync(join(src, 's'), 'now a file');
+      }
+    });
+    const result = await syncOnce(src, dst, { logger });
+    expect(result.exitCode === 0 || result.exitCode === 1).toBe(true);
+    expect(lines.join('\n')).not.toMatch(/unexpected/);
+    expect(tempsIn(dst)).toEqual([]);
+    mkdirSync(join(dst, 'unrelated'));
+    const next = await syncOnce(src, dst, { logger: hookedLogger().logger });
+    expect(next.exitCode).toBe(0);
+    expect(compareTrees(src, dst)).toEqual([]);
+  });
+});
