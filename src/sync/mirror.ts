@@ -65,10 +65,11 @@ export interface SyncResult extends SyncStats {
 }
 
 /**
- * A pass that has run this long starts the replica lister thread (FOLDER_SYNC_PREFETCH_AFTER_MS overrides it,
- * for tests and measurements; see bench/PROFILING.md).
+ * The replica lister thread is experimental and off by default: on the shared 2-core machine it was measured
+ * (load 5-7) it made the no-op pass slower, not faster (bench/PROFILING.md). FOLDER_SYNC_PREFETCH_AFTER_MS=<ms>
+ * turns it on for passes that run longer than that (tests use 0; 150 is the value to try on an idle machine).
  */
-const PREFETCH_AFTER_MS = Number(process.env['FOLDER_SYNC_PREFETCH_AFTER_MS'] ?? 150);
+const PREFETCH_AFTER_MS = Number(process.env['FOLDER_SYNC_PREFETCH_AFTER_MS'] ?? Number.POSITIVE_INFINITY);
 
 /** Thrown inside a pass to stop it: the disk is full or the caller aborted. */
 class StopPass extends Error {}
@@ -240,7 +241,7 @@ class MirrorPass {
     return changed || opened;
   }
 
-  /** Replica listings taken ahead on the second core, once the pass has run PREFETCH_AFTER_MS. */
+  /** Replica listings taken ahead on the second core, once the pass has run PREFETCH_AFTER_MS (off by default). */
   prefetch: ReplicaPrefetch | undefined;
   private readonly started = performance.now();
 
