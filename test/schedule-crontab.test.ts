@@ -4,6 +4,7 @@
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { cronDaemonRunning } from '../src/schedule/crontab.js';
@@ -47,6 +48,8 @@ const FOREIGN = [
 let saved = '';
 beforeAll(() => {
   saved = crontabL();
+  // Not root: this is your own table; a copy is kept in case the run is killed before afterAll restores it.
+  if (!isRoot) writeFileSync(join(tmpdir(), `folder-sync-test-crontab-backup-${process.pid}.txt`), saved);
   installTable(FOREIGN);
   state = userTempDir('fs-sched-state-');
 });
@@ -61,6 +64,23 @@ function folders(name = 'rep'): { base: string; src: string; rep: string; log: s
   const src = buildTree(join(base, 'src'), { 'a.txt': 'alpha', sub: { 'b.txt': 'beta' } });
   giveToTestUser(base);
   return { base, src, rep: join(base, name), log: join(base, 'logs', 'sync.log') };
+}
+
+/**
+ * A stand-in `crontab` (FOLDER_SYNC_CRONTAB) that keeps the table in a file: for tests of the line itself,
+ * so the running cron daemon cannot fire the job in the middle of the test.
+ */
+function fakeCrontab(): { env: { FOLDER_SYNC_CRONTAB: string }; table: () => string } {
+  const dir = userTempDir('fs-fake-crontab-');
+  const file = join(dir, 'table');
+  const bin = join(dir, 'crontab');
+  writeFileSync(
+    bin,
+    `#!/bin/sh\ncase "$1" in\n  -l) [ -f '${file}' ] || { echo "no crontab for $(id -un)" >&2; exit 1; }; cat '${file}' ;;\n  -) cat > '${file}' ;;\n  *) exit 2 ;;\nesac\n`,
+  );
+  chmodSync(bin, 0o755);
+  giveToTestUser(dir);
+  return { env: { FOLDER_SYNC_CRONTAB: bin }, table: () => (existsSync(file) ? readFileSync(file, 'utf8') : '') };
 }
 
 function ourLines(table: string): string[] {
@@ -214,16 +234,16 @@ describe.sequential('crontab jobs', () => {
 
   it('list warns when a job is overdue and shows a foreground run holding a replica', async () => {
     const f = folders();
-    const r = await cli(['schedule', f.src, f.rep, '7', 'minutes', f.log, '--name', 'late']);
+    const fake = fakeCrontab(); // the cron daemon must not run the job and refresh its record meanwhile
+    const r = await cli(['schedule', f.src, f.rep, '7', 'minutes', f.log, '--name', 'late'], fake.env);
     expect(r.code, r.stderr).toBe(0);
-    onTestFinished(async () => void (await cli(['unschedule', '--all'])));
     // The job's record says its last completed pass was an hour ago (cron stopped, machine asleep...).
     const recordFile = join(state, 'jobs', 'late.json');
     const record = JSON.parse(readFileSync(recordFile, 'utf8')) as Record<string, unknown>;
     const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
     const pass = { startedAt: hourAgo, finishedAt: hourAgo, result: 'ok', exitCode: 0, pid: 1, counts: { created: 1, updated: 0, removed: 0, failed: 0, skipped: 0, bytes: 5 } };
     writeFileSync(recordFile, JSON.stringify({ ...record, last: pass, lastCompleted: pass }));
-    const text = (await cli(['list'])).stdout;
+    const text = (await cli(['list'], fake.env)).stdout;
     expect(text).toMatch(/^late: every 7 minutes/m);
     expect(text).toMatch(/ {2}warning: overdue: no completed pass for 60 minutes \(scheduled every 7 minutes\)/);
 
@@ -241,9 +261,9 @@ describe.sequential('crontab jobs', () => {
     const holder = spawn(isRoot ? 'runuser' : (argv[0] as string), isRoot ? ['-u', TEST_USER, '--', ...argv] : argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], cwd: '/' });
     onTestFinished(() => void holder.stdin?.end());
     await new Promise<void>((resolve) => holder.stdout?.on('data', (d: Buffer) => d.toString().includes('held') && resolve()));
-    const json = JSON.parse((await cli(['list', '--json'])).stdout) as { foreground: { replica: string; source?: string; pid: number }[] };
+    const json = JSON.parse((await cli(['list', '--json'], fake.env)).stdout) as { foreground: { replica: string; source?: string; pid: number }[] };
     expect(json.foreground).toEqual([expect.objectContaining({ replica: other, source: f.src })]);
-    expect((await cli(['list'])).stdout).toMatch(/foreground runs \(folder-sync run\):\n {2}pid \d+ since .*: .* -> .*other/);
+    expect((await cli(['list'], fake.env)).stdout).toMatch(/foreground runs \(folder-sync run\):\n {2}pid \d+ since .*: .* -> .*other/);
   });
 
   it('--help of each command shows its arguments, units, defaults and an example', async () => {
@@ -269,15 +289,14 @@ describe.sequential('the installed line, run the way cron runs it', () => {
     const r = spawnSync(cmd[0] as string, cmd.slice(1), { cwd: home, encoding: 'utf8' });
     return { status: r.status, output: r.stdout + r.stderr };
   }
+  // The table lives in a stand-in crontab here: the daemon must not fire these jobs between our own runs.
+  const fake = fakeCrontab();
   async function install(f: ReturnType<typeof folders>, extra: string[] = [], n = '7', unit = 'minutes'): Promise<string> {
-    const r = await cli(['schedule', f.src, f.rep, n, unit, f.log, '--name', 'ascron', ...extra]);
+    const r = await cli(['schedule', f.src, f.rep, n, unit, f.log, '--name', 'ascron', ...extra], fake.env);
     expect(r.code, r.stderr).toBe(0);
-    const [line] = ourLines(crontabL());
+    const [line] = ourLines(fake.table());
     return line as string;
   }
-  afterAll(async () => {
-    await cli(['unschedule', '--all']);
-  });
 
   it('syncs and logs each line once; a firing that is not due does nothing at all', async () => {
     const f = folders('rep with space');
@@ -294,7 +313,7 @@ describe.sequential('the installed line, run the way cron runs it', () => {
     const run2 = runAsCron(line); // a minute later by cron's clock: 7 minutes have not passed
     expect(run2).toEqual({ status: 0, output: '' });
     expect(readFileSync(f.log, 'utf8')).toBe(log1);
-    const list = JSON.parse((await cli(['list', '--json'])).stdout) as { jobs: { name: string; lastPass: { result: string }; nextDue: string }[] };
+    const list = JSON.parse((await cli(['list', '--json'], fake.env)).stdout) as { jobs: { name: string; lastPass: { result: string }; nextDue: string }[] };
     const job = list.jobs.find((j) => j.name === 'ascron');
     expect(job?.lastPass.result).toBe('ok');
     expect(Date.parse(job?.nextDue ?? '') - Date.now()).toBeGreaterThan(5 * 60_000);
@@ -309,7 +328,7 @@ describe.sequential('the installed line, run the way cron runs it', () => {
     const log = readFileSync(f.log, 'utf8').trimEnd().split('\n');
     expect(log).toHaveLength(1);
     expect(log[0]).toMatch(/^\S+ ERROR pass refused: source folder does not exist: /);
-    const text = (await cli(['list'])).stdout;
+    const text = (await cli(['list'], fake.env)).stdout;
     expect(text).toMatch(/last pass: +\S+ \S+ \S+ refused: source folder does not exist/);
     expect(text).toMatch(/warning: last pass refused: source folder does not exist/);
   });
