@@ -170,6 +170,21 @@ describe.sequential('crontab jobs', () => {
     expect([none.code, none.stdout]).toEqual([0, 'no folder-sync jobs were scheduled\n']);
   });
 
+  it('four schedules at the same moment: every job ends up in the table (the edit is serialised)', async () => {
+    const names = ['c1', 'c2', 'c3', 'c4'];
+    const runs = await Promise.all(names.map((name) => {
+      const f = folders(name);
+      return cli(['schedule', f.src, f.rep, '1', 'day', f.log, '--name', name]);
+    }));
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    const table = crontabL();
+    expect(table.startsWith(FOREIGN)).toBe(true);
+    expect(ourLines(table).map((l) => l.slice(l.lastIndexOf('=') + 1)).sort()).toEqual(names);
+    const all = await cli(['unschedule', '--all']);
+    expect(all.code).toBe(0);
+    expect(crontabL()).toBe(FOREIGN);
+  });
+
   it('a crontab -l failure other than "no crontab" aborts without writing anything', async () => {
     const f = folders();
     const fake = join(f.base, 'fake-crontab');
