@@ -59,9 +59,8 @@ async function tableLock(): Promise<ReplicaLock> {
       lock.acquire();
       return lock;
     } catch (error) {
-      if (!(error instanceof BusyError) || Date.now() > deadline) {
-        throw new OperationError(`another folder-sync command kept the crontab busy: ${describeError(error)}`);
-      }
+      if (!(error instanceof BusyError)) throw error; // the state folder cannot be written: its own clear line
+      if (Date.now() > deadline) throw new OperationError(`another folder-sync command kept the crontab busy: ${describeError(error)}`);
       await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 100));
     }
   }
