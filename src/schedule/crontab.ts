@@ -92,7 +92,7 @@ export const crontabBackend: SchedulerBackend = {
   name: 'crontab',
   async install(job: JobSpec, inv: Invocation): Promise<InstallResult> {
     const timing = cronTiming(job.interval.seconds);
-    const line = buildCronLine(job.name, timing.expr, inv, jobPassArgs(job, timing.rule), job.log);
+    const line = buildCronLine(job.name, timing.expr, inv, jobPassArgs(job, timing.rule), job.log, job.logFormat);
     const block = [cronComment(job.name, job.interval.words), line];
     const lineIsIn = (text: string): boolean => text.split('\n').includes(line);
     const replaced = await editCrontab(
