@@ -82,7 +82,7 @@ total=$(printf '%s\n' "$pass_lines" | wc -l)
 if [ "$total" -le 40 ]; then
   printf '%s\n' "$pass_lines"
 else
-  printf '%s\n' "$pass_lines" | head -n 25
+  printf '%s\n' "$pass_lines" | sed -n '1,25p' # sed reads it all: no SIGPIPE under pipefail
   printf '  ... %d more lines (all of them in %s) ...\n' "$((total - 30))" "$log"
   printf '%s\n' "$pass_lines" | tail -n 5
 fi

@@ -14,6 +14,7 @@ missing=()
 command -v crontab >/dev/null 2>&1 || missing+=(cron)
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
 command -v pgrep >/dev/null 2>&1 || missing+=(procps)
+command -v script >/dev/null 2>&1 || missing+=(bsdutils) # `script`: a pseudo-terminal for the progress-line test
 if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

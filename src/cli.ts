@@ -29,7 +29,13 @@ const synopsis: [name: string, usage: string, what: string][] = [
 ];
 
 function rootHelp(): string {
-  const rows = synopsis.filter(([name]) => Object.hasOwn(commands, name));
+  const known = new Set(synopsis.map(([name]) => name));
+  const rows = [
+    ...synopsis.filter(([name]) => Object.hasOwn(commands, name)),
+    ...Object.keys(commands)
+      .filter((name) => !known.has(name))
+      .map((name): [string, string, string] => [name, '...', `see folder-sync ${name} --help`]),
+  ];
   return [
     `folder-sync ${version}: keep a replica folder an exact one-way copy of a source folder.`,
     '',

@@ -7,6 +7,7 @@ import {
   cronEscape,
   cronTiming,
   findCronJobs,
+  FOREIGN_TO_JSON,
   nextCronTime,
   parseCronCommand,
   removeCronJobs,
@@ -143,7 +144,8 @@ describe('buildCronLine and reading it back', () => {
     it(`round-trips the job (${label}) through the crontab text`, () => {
       const j = job(over);
       const t = cronTiming(j.interval.seconds);
-      const line = buildCronLine(j.name, t.expr, inv, jobPassArgs(j, t.rule), j.log);
+      const line = buildCronLine(j.name, t.expr, inv, jobPassArgs(j, t.rule), j.log, j.logFormat);
+      if (j.logFormat === 'json') expect(line).toContain(`2>&1 | ${FOREIGN_TO_JSON} >>'/home/u/logs/folder sync.log' # folder-sync:job=photos`);
       const [found] = findCronJobs(`MAILTO=""\n${line}\n`);
       expect(found?.name).toBe('photos');
       expect(found?.expr).toBe(t.expr);
@@ -228,9 +230,20 @@ describe('crontab text edits keep foreign lines byte for byte', () => {
   });
 });
 
+describe('FOREIGN_TO_JSON (JSON logs): foreign output becomes one JSON object per line', () => {
+  it('quotes, backslashes, tabs and escape codes still give valid JSON', () => {
+    const text = 'Error: Cannot find module \'/x/"cli".js\'\n\tat C:\\path\x1b[31m red\n\n';
+    const out = execFileSync('/bin/sh', ['-c', FOREIGN_TO_JSON], { input: text, encoding: 'utf8' });
+    const lines = out.trimEnd().split('\n').map((l) => JSON.parse(l) as { level: string; type: string; message: string });
+    expect(lines.map((l) => l.message)).toEqual(['Error: Cannot find module \'/x/"cli".js\'', '?at C:\\path?[31m red', '']);
+    expect(lines.every((l) => l.level === 'error' && l.type === 'foreign')).toBe(true);
+  });
+});
+
 describe('parseCronCommand', () => {
   it('reads env assignments, quoted words, and stops at the redirection', () => {
     expect(parseCronCommand(`A='1 2' 'x y' --flag 5 'p\\%q' >>'/l' 2>&1 # tag`)).toEqual({ env: { A: '1 2' }, argv: ['x y', '--flag', '5', 'p%q'] });
+    expect(parseCronCommand(`'x' 2>&1 | sed -e 's/a/b/' >>'/l'`)).toEqual({ env: {}, argv: ['x'] });
   });
 });
 

@@ -212,3 +212,23 @@ describe('folder-sync demo (built CLI)', () => {
     expect(r.stdout).toMatch(/Example: folder-sync demo /);
   });
 });
+
+describe('folder-sync --help (root)', () => {
+  it('lists every registered command with its arguments, the exit codes and an example', async () => {
+    const r = await runCli(['--help']);
+    expect(r.code).toBe(0);
+    const listed = /\(commands: ([^)]*)\)/.exec((await runCli(['no-such-command'])).stderr)?.[1]?.split(', ') ?? [];
+    expect(listed).toContain('demo');
+    for (const cmd of listed) expect(r.stdout, cmd).toMatch(new RegExp(`^  ${cmd} \\S.*\n      \\w`, 'm'));
+    expect(r.stdout).toMatch(/Exit codes: 0 complete, 1 some entries failed, 2 bad usage or refused/);
+    expect(r.stdout).toMatch(/74 the log file could not be written, 75 another pass holds the replica/);
+    expect(r.stdout).toMatch(/Example:\n  folder-sync sync-once \S+ \S+ --log \S+\n/);
+  });
+
+  it('with no command at all: the same text on stderr, exit 2', async () => {
+    const r = await runCli([]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe((await runCli(['--help'])).stdout);
+  });
+});

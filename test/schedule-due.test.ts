@@ -99,11 +99,14 @@ describe('nextPassTime', () => {
     expect(next).toBe(Date.UTC(2026, 0, 5, 10, 24, 0));
     expect(nextPassTime(t.rule, last + 1000, undefined, (a) => nextCronTime(t.expr, a))).toBe(Date.UTC(2026, 0, 5, 10, 18, 0));
   });
-  it('seconds: the next slot not yet run', () => {
+  it('seconds: the next slot of the run going on in this minute, else the next firing', () => {
     const rule: DueRule = { every: 15 };
     const now = Date.UTC(2026, 0, 5, 10, 0, 20);
-    expect(nextPassTime(rule, now, undefined, () => 0)).toBe(Date.UTC(2026, 0, 5, 10, 0, 30));
-    expect(nextPassTime(rule, now, Date.UTC(2026, 0, 5, 10, 0, 30, 200), () => 0)).toBe(Date.UTC(2026, 0, 5, 10, 0, 45));
+    const nextMinute = (a: number): number => Math.floor(a / MIN) * MIN + MIN;
+    expect(nextPassTime(rule, now, undefined, nextMinute)).toBe(Date.UTC(2026, 0, 5, 10, 1, 0));
+    expect(nextPassTime(rule, now, Date.UTC(2026, 0, 5, 9, 59, 45, 200), nextMinute)).toBe(Date.UTC(2026, 0, 5, 10, 1, 0));
+    expect(nextPassTime(rule, now, Date.UTC(2026, 0, 5, 10, 0, 15, 200), nextMinute)).toBe(Date.UTC(2026, 0, 5, 10, 0, 30));
+    expect(nextPassTime(rule, Date.UTC(2026, 0, 5, 10, 0, 50), Date.UTC(2026, 0, 5, 10, 0, 45, 200), nextMinute)).toBe(Date.UTC(2026, 0, 5, 10, 1, 0));
   });
 });
 

@@ -287,6 +287,12 @@ describe('sync-once mirrors exactly', () => {
     const again = await sync(src, dst);
     expect(ops(again.stdout)).toEqual([]);
     expect(existsSync(join(dst, srcTemp))).toBe(true);
+    // Debris is not a deletion for --max-delete 0, and --verbose shows its removal as a debug line.
+    writeFileSync(join(dst, 'd', '.folder-sync-partial-0123456789abcdef'), 'more debris');
+    const strict = await sync(src, dst, '--max-delete', '0', '--verbose');
+    expect(strict.code, strict.stderr).toBe(0);
+    expect(strict.stdout).toMatch(/^removed leftover temporary "d\/\.folder-sync-partial-0123456789abcdef"$/m);
+    expect(existsSync(join(dst, 'd', '.folder-sync-partial-0123456789abcdef'))).toBe(false);
   });
 
   it('--dry-run changes nothing and logs the same lines, marked as a dry run', async () => {

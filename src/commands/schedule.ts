@@ -42,9 +42,15 @@ export default defineCommand({
     });
     const { job } = outcome;
     const verb = outcome.replaced ? 'replaced' : 'scheduled';
+    const apart = job.interval.words.replace(/^every /, '');
+    const how = outcome.exact
+      ? ''
+      : job.interval.seconds % 60 !== 0
+        ? ` (fires every minute; each run makes the passes of its minute, ${apart} apart)`
+        : ` (finer than the interval; each run checks the pass is due, so passes stay exactly ${apart} apart)`;
     process.stdout.write(
       `${verb} job ${job.name}: ${job.interval.words}: ${job.source} -> ${job.replica}, log ${job.log}\n` +
-        `${outcome.backend}: ${outcome.timing}${outcome.exact ? '' : ` (finer than the interval; each run checks the pass is due, so passes stay exactly ${job.interval.words.replace(/^every /, '')} apart)`}\n` +
+        `${outcome.backend}: ${outcome.timing}${how}\n` +
         (outcome.nextRun !== undefined ? `next run: ${formatTime(outcome.nextRun)}\n` : ''),
     );
     return 0;

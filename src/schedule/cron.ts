@@ -85,18 +85,36 @@ export function cronComment(name: string, words: string): string {
 }
 
 /**
+ * For `--log-format json`: turns each line of foreign output (Node crashing, "not found") into a JSON object, so
+ * the log stays JSON Lines. Control characters (tab included) become `?`, then `\` and `"` are escaped.
+ * Only POSIX tr and sed, found on cron's PATH=/usr/bin:/bin on Linux and macOS.
+ */
+export const FOREIGN_TO_JSON =
+  `tr '\\000-\\011\\013-\\037' '?' | sed -e 's/\\\\/\\\\\\\\/g' -e 's/"/\\\\"/g' ` +
+  `-e 's/^/{"level":"error","type":"foreign","message":"/' -e 's/$/"}/'`;
+
+/**
  * The job line: schedule, the state folder, Node, the CLI and its `sync-once` arguments, all quoted; stdout and
  * stderr appended to the log so what the run prints outside its log (a crash of Node, a missing file) lands
- * there too (a scheduled run writes nothing else to them); a trailing sh comment tags the line with its name.
+ * there too (a scheduled run writes nothing else to them; with a JSON log, wrapped as JSON objects); a
+ * trailing sh comment tags the line with its name.
  */
-export function buildCronLine(name: string, expr: string, inv: Invocation, passArgs: readonly string[], log: string): string {
+export function buildCronLine(
+  name: string,
+  expr: string,
+  inv: Invocation,
+  passArgs: readonly string[],
+  log: string,
+  logFormat: 'text' | 'json' = 'text',
+): string {
   checkJobName(name);
   for (const [what, path] of [['Node', inv.node], ['CLI script', inv.cli], ['state folder', inv.stateDir], ['log file', log]] as const) {
     checkLinePath(path, what);
   }
   for (const arg of passArgs) checkLinePath(arg, 'argument');
   const words = [`FOLDER_SYNC_STATE_DIR=${shQuote(inv.stateDir)}`, shQuote(inv.node), shQuote(inv.cli), ...passArgs.map(shWord)];
-  return `${expr} ${cronEscape(`${words.join(' ')} >>${shQuote(log)} 2>&1`)} ${TAG}${name}`;
+  const output = logFormat === 'json' ? `2>&1 | ${FOREIGN_TO_JSON} >>${shQuote(log)}` : `>>${shQuote(log)} 2>&1`;
+  return `${expr} ${cronEscape(`${words.join(' ')} ${output}`)} ${TAG}${name}`;
 }
 
 /** Bare words that need no quoting stay bare (flags, numbers, names) so the line stays readable. */
@@ -124,7 +142,8 @@ export function parseCronCommand(command: string): { env: Record<string, string>
   const n = unescaped.length;
   while (i < n) {
     while (i < n && /\s/.test(unescaped[i] as string)) i++;
-    if (i >= n || unescaped[i] === '#' || unescaped.startsWith('>>', i) || unescaped[i] === '>') break;
+    // The command's words end at the first redirection or pipe (`>>log`, `2>&1`, `|`) or comment.
+    if (i >= n || /^(#|\||\d*>)/.test(unescaped.slice(i, i + 3))) break;
     let word = '';
     while (i < n && !/\s/.test(unescaped[i] as string)) {
       const c = unescaped[i] as string;

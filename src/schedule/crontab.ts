@@ -4,7 +4,8 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { execa } from 'execa';
-import { OperationError } from '../errors.js';
+import { BusyError, describeError, OperationError } from '../errors.js';
+import { ReplicaLock } from '../sync/lock.js';
 import { buildCronLine, cronComment, cronTiming, findCronJobs, nextCronTime, removeCronJobs, upsertCronJob, type CronJobLine, type Invocation } from './cron.js';
 import { jobPassArgs, parseJobPassArgs, type JobSpec } from './jobs.js';
 import type { InstalledJob, InstallResult, SchedulerBackend } from './scheduler.js';
@@ -35,12 +36,45 @@ export async function writeCrontab(text: string): Promise<void> {
   if (r.exitCode !== 0 || r.failed) throw failure('install the crontab (crontab -)', r as never);
 }
 
-/** Read-modify-write of the table. */
-async function editCrontab<T>(edit: (text: string) => { text: string; value: T }): Promise<T> {
-  const before = await readCrontab();
-  const { text, value } = edit(before);
-  if (text !== before) await writeCrontab(text);
-  return value;
+/**
+ * Read-modify-write of the table. crontab has no locking: folder-sync commands take a lock in the state folder
+ * for the edit, and read the table back after writing, redoing the edit if someone else (`crontab -e` at the
+ * same moment) wrote over it.
+ */
+async function editCrontab<T>(edit: (text: string) => { text: string; value: T }, applied: (text: string) => boolean): Promise<T> {
+  const lock = await tableLock();
+  try {
+    return await editLocked(edit, applied);
+  } finally {
+    lock.release();
+  }
+}
+
+/** Two folder-sync commands editing the table at once would each write back their own copy: one at a time. */
+async function tableLock(): Promise<ReplicaLock> {
+  const lock = new ReplicaLock('crontab (table edit)', 'schedule');
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      lock.acquire();
+      return lock;
+    } catch (error) {
+      if (!(error instanceof BusyError)) throw error; // the state folder cannot be written: its own clear line
+      if (Date.now() > deadline) throw new OperationError(`another folder-sync command kept the crontab busy: ${describeError(error)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 100));
+    }
+  }
+}
+
+async function editLocked<T>(edit: (text: string) => { text: string; value: T }, applied: (text: string) => boolean): Promise<T> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const before = await readCrontab();
+    const { text, value } = edit(before);
+    if (text !== before) await writeCrontab(text);
+    if (applied(await readCrontab())) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 200));
+  }
+  throw new OperationError('the crontab kept changing while folder-sync edited it; run the command again');
 }
 
 function toInstalled(line: CronJobLine): InstalledJob {
@@ -58,19 +92,25 @@ export const crontabBackend: SchedulerBackend = {
   name: 'crontab',
   async install(job: JobSpec, inv: Invocation): Promise<InstallResult> {
     const timing = cronTiming(job.interval.seconds);
-    const line = buildCronLine(job.name, timing.expr, inv, jobPassArgs(job, timing.rule), job.log);
+    const line = buildCronLine(job.name, timing.expr, inv, jobPassArgs(job, timing.rule), job.log, job.logFormat);
     const block = [cronComment(job.name, job.interval.words), line];
-    const replaced = await editCrontab((text) => ({
-      text: upsertCronJob(text, job.name, block),
-      value: findCronJobs(text).some((j) => j.name === job.name),
-    }));
+    const lineIsIn = (text: string): boolean => text.split('\n').includes(line);
+    const replaced = await editCrontab(
+      (text) => ({ text: upsertCronJob(text, job.name, block), value: findCronJobs(text).some((j) => j.name === job.name) }),
+      lineIsIn,
+    );
     return { replaced, timing: timing.expr, exact: timing.exact };
   },
   async remove(names: readonly string[] | 'all'): Promise<string[]> {
-    return editCrontab((text) => {
-      const r = removeCronJobs(text, names);
-      return { text: r.text, value: r.removed };
-    });
+    let removed: string[] = [];
+    return editCrontab(
+      (text) => {
+        const r = removeCronJobs(text, names);
+        removed = [...new Set([...removed, ...r.removed])];
+        return { text: r.text, value: removed };
+      },
+      (text) => !findCronJobs(text).some((j) => removed.includes(j.name)),
+    );
   },
   async list(): Promise<InstalledJob[]> {
     return findCronJobs(await readCrontab()).map(toInstalled);

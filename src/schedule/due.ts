@@ -71,9 +71,13 @@ export function nextPassTime(
   const mode = runMode(rule);
   const step = rule.every * 1000;
   if (mode === 'seconds-loop') {
-    let t = Math.ceil(nowMs / step) * step;
-    if (lastStartMs !== undefined && Math.floor(lastStartMs / step) >= Math.floor(t / step)) t += step;
-    return t;
+    // While this minute's run is going (a pass started in it), its next slot; otherwise the next firing.
+    const minute = minuteStart(nowMs);
+    if (lastStartMs !== undefined && lastStartMs >= minute) {
+      const t = Math.max((Math.floor(lastStartMs / step) + 1) * step, Math.ceil(nowMs / step) * step);
+      if (t < minute + 60_000) return t;
+    }
+    return nextFiring(nowMs);
   }
   if (mode === 'plain') return nextFiring(nowMs);
   const from = lastStartMs === undefined ? nowMs : Math.max(nowMs, earliestNext(rule, lastStartMs) - 1);

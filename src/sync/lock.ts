@@ -1,7 +1,7 @@
 import { closeSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { BusyError } from '../errors.js';
+import { BusyError, describeError, FolderSyncError, RefusedError } from '../errors.js';
 import { replicaKey, stateDir } from '../state.js';
 
 export interface LockRecord {
@@ -89,7 +89,18 @@ export class ReplicaLock {
     this.path = lockPath(replica, dir);
   }
 
+  /** Take the lock: BusyError (exit 75) when a live process holds it, RefusedError (exit 2) when it cannot be written. */
   acquire(): void {
+    try {
+      this.tryAcquire();
+    } catch (error) {
+      if (error instanceof FolderSyncError) throw error;
+      // A full or read-only state folder: one clear line, not an "unexpected error" (found by the fault suite).
+      throw new RefusedError(`cannot take the replica's lock ${this.path}: ${describeError(error)}; nothing was changed`);
+    }
+  }
+
+  private tryAcquire(): void {
     mkdirSync(join(this.path, '..'), { recursive: true, mode: 0o700 });
     const record: LockRecord = {
       pid: process.pid,

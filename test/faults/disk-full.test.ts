@@ -4,7 +4,7 @@
  * writing, says the disk is full and where, leaves no temporary, exits 1; files already complete stay valid;
  * after space is freed a pass completes. Also: a log file whose own disk fills up mid-pass.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../_cli.js';
@@ -89,6 +89,20 @@ describe('a read-only replica file system', () => {
     const r = await runCli(['sync-once', src, mnt]);
     expect(r.code, r.stdout).toBe(2);
     expect(r.stderr).toMatch(/^folder-sync: replica folder is on a read-only file system: .*nothing was changed\n$/);
+  });
+});
+
+describe('a full state folder (where the lock lives)', () => {
+  it('is refused with one line (exit 2), the replica is not even created', async () => {
+    const state = tmpfs('size=64k,nr_inodes=3');
+    mkdirSync(join(state, 'locks'));
+    writeFileSync(join(state, 'locks', 'filler'), '');
+    const src = buildTree(tempDir('fs-state-src-'), { a: 'a' });
+    const dst = join(tempDir('fs-state-dst-'), 'replica');
+    const r = await runCli(['sync-once', src, dst], { env: { FOLDER_SYNC_STATE_DIR: state } });
+    expect(r.code, r.stdout).toBe(2);
+    expect(r.stderr).toMatch(/^folder-sync: cannot take the replica's lock .*: no space left on device \(ENOSPC\); nothing was changed\n$/);
+    expect(existsSync(dst)).toBe(false);
   });
 });
 
