@@ -51,7 +51,7 @@ function changer(path: string, how: 'grow' | 'shrink' | 'rewrite'): ChildProcess
     const tick = () => {
       n++;
       if (how === 'grow') fs.writeSync(fd, Buffer.alloc(4096, n), 0, 4096, fs.fstatSync(fd).size);
-      else if (how === 'shrink') fs.ftruncateSync(fd, Math.max(0, size - n * 64));
+      else if (how === 'shrink') fs.ftruncateSync(fd, Math.max(1 << 20, size - n * 8)); // ~a minute before it stops shrinking, however slow the pass starts
       else for (let off = 0; off < size; off += a.length) fs.writeSync(fd, n % 2 ? a : b, 0, Math.min(a.length, size - off), off);
       if (how === 'rewrite') fs.futimesSync(fd, new Date(), new Date());
       setImmediate(tick);
