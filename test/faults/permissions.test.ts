@@ -7,7 +7,7 @@ import { chmodSync, chownSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, userTempDir } from '../_cli.js';
-import { buildTree, compareTrees, giveToTestUser, isRoot, snapshotTree, tempDir } from '../_tree.js';
+import { buildTree, compareTrees, file, giveToTestUser, isRoot, snapshotTree, tempDir } from '../_tree.js';
 import { tempsIn } from './_faults.js';
 
 const syncAsUser = (src: string, dst: string) => runCli(['sync-once', src, dst], { asUser: true });
@@ -29,7 +29,8 @@ describe('a replica the user cannot write (as the unprivileged user)', () => {
   it('a replica subfolder owned by someone else: its entries fail by name (exit 1), everything else is mirrored, no temporaries', async () => {
     const src = buildTree(userTempDir(), { a: 'new a', locked: { x: 'new x', y: 'y' }, z: 'z' });
     giveToTestUser(src);
-    const dst = buildTree(userTempDir(), { a: 'old', locked: { x: 'old x', gone: 'extra' }, stale: 'extra' });
+    // The replica's x is older: same size as the source's, so only its mtime tells the quick check they differ.
+    const dst = buildTree(userTempDir(), { a: 'old', locked: { x: file('old x', { mtime: Date.now() - 60_000 }), gone: 'extra' }, stale: 'extra' });
     giveToTestUser(dst);
     if (isRoot) chownSync(join(dst, 'locked'), 0, 0);
     chmodSync(join(dst, 'locked'), 0o755);
