@@ -13,7 +13,7 @@ const flip = (buf: Buffer, at: number): Buffer => {
   return copy;
 };
 
-describe('sameContents (--checksum compares bytes, not hashes)', () => {
+describe('sameContents (--checksum compares 1 MiB blocks by hash)', () => {
   const big = bytes(3 * MiB + 17, 5);
   const cases: { name: string; src: Buffer; dst: Buffer | 'missing' | 'symlink'; size?: number; want: boolean }[] = [
     { name: 'empty files', src: Buffer.alloc(0), dst: Buffer.alloc(0), want: true },
