@@ -121,7 +121,7 @@ describe('permissions (as the unprivileged user)', () => {
       changed: file('old', { mode: 0o444 }),
       d: dir(
         {
-          f: file('old', { mode: 0o444 }),
+          f: file('old', { mode: 0o444, mtime: OLD }), // same size as the source's 'new': the older mtime is what marks it changed
           extra: file('x', { mode: 0o444 }),
           ro: dir({ y: file('y', { mode: 0o444 }) }, { mode: 0o555 }),
         },
