@@ -62,10 +62,18 @@ describe('replica prefetch: the lister thread (built engine)', () => {
         if (!first) await new Promise((r) => setTimeout(r, 25));
       }
       expect(names(first)).toEqual(['a', 'b', 'c']);
-      await new Promise((r) => setTimeout(r, 200)); // let it finish the (tiny) walk
-      expect(names(pf?.take(join('a', 'y')))).toEqual([]); // 'a' and 'a/x' skipped
+      // Poll rather than sleep a fixed time: on a loaded machine the lister can take longer than any fixed pause.
+      const posted = async (rel: string): Promise<{ entries: Entry[] } | undefined> => {
+        let got: { entries: Entry[] } | undefined;
+        for (let i = 0; i < 400 && !got; i++) {
+          got = pf?.take(rel);
+          if (!got) await new Promise((r) => setTimeout(r, 25));
+        }
+        return got;
+      };
+      expect(names(await posted(join('a', 'y')))).toEqual([]); // 'a' and 'a/x' skipped
       expect(pf?.take('bb')).toBeUndefined(); // not in the lister's walk: the pass lists it itself
-      expect(names(pf?.take('c'))).toEqual(['h']); // ... and the lister's later folders are still there
+      expect(names(await posted('c'))).toEqual(['h']); // ... and the lister's later folders are still there
       expect(pf?.take('d')).toBeUndefined(); // past the end
     } finally {
       await pf?.close();
