@@ -2,7 +2,7 @@ import { symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
-import { sameContents } from '../src/sync/compare.js';
+import { PARALLEL_FROM, sameContents } from '../src/sync/compare.js';
 import { syncOnce } from '../src/sync/mirror.js';
 import { buildTree, bytes, compareTrees, file, inodeMap, tempDir } from './_tree.js';
 
@@ -15,6 +15,7 @@ const flip = (buf: Buffer, at: number): Buffer => {
 
 describe('sameContents (--checksum compares 1 MiB blocks by hash)', () => {
   const big = bytes(3 * MiB + 17, 5);
+  const huge = bytes(PARALLEL_FROM + 3 * MiB + 5, 7);
   const cases: { name: string; src: Buffer; dst: Buffer | 'missing' | 'symlink'; size?: number; want: boolean }[] = [
     { name: 'empty files', src: Buffer.alloc(0), dst: Buffer.alloc(0), want: true },
     { name: 'equal small files', src: bytes(5000, 1), dst: bytes(5000, 1), want: true },
@@ -26,23 +27,28 @@ describe('sameContents (--checksum compares 1 MiB blocks by hash)', () => {
     { name: 'exactly one chunk, equal', src: bytes(MiB, 2), dst: bytes(MiB, 2), want: true },
     { name: 'replica copy is longer', src: bytes(100, 3), dst: Buffer.concat([bytes(100, 3), Buffer.from('x')]), size: 100, want: false },
     { name: 'source grew since it was listed', src: bytes(101, 3), dst: bytes(101, 3), size: 100, want: false },
+    // From PARALLEL_FROM on, the source's blocks are hashed on hasha's worker thread.
+    { name: 'large (two-core) files, equal', src: huge, dst: Buffer.from(huge), want: true },
+    { name: 'large (two-core) files differing in a middle block', src: huge, dst: flip(huge, 5 * MiB + 1), want: false },
+    { name: 'large (two-core) files differing in the last byte', src: huge, dst: flip(huge, huge.length - 1), want: false },
+    { name: 'large (two-core) source grew since it was listed', src: huge, dst: huge.subarray(0, huge.length - 1), size: huge.length - 1, want: false },
     { name: 'replica copy is missing', src: bytes(10, 3), dst: 'missing', want: false },
     { name: 'replica copy became a symlink to an equal file (never followed)', src: bytes(10, 3), dst: 'symlink', want: false },
   ];
   for (const c of cases) {
-    it(c.name, () => {
+    it(c.name, async () => {
       const root = tempDir();
       writeFileSync(join(root, 'a'), c.src);
       if (c.dst === 'symlink') symlinkSync(join(root, 'a'), join(root, 'b'));
       else if (c.dst !== 'missing') writeFileSync(join(root, 'b'), c.dst);
-      expect(sameContents(join(root, 'a'), join(root, 'b'), c.size ?? c.src.length)).toBe(c.want);
+      expect(await sameContents(join(root, 'a'), join(root, 'b'), c.size ?? c.src.length)).toBe(c.want);
     });
   }
 
-  it('a source that cannot be opened is an error (a failed entry), not "different"', () => {
+  it('a source that cannot be opened is an error (a failed entry), not "different"', async () => {
     const root = tempDir();
     writeFileSync(join(root, 'b'), 'x');
-    expect(() => sameContents(join(root, 'a'), join(root, 'b'), 1)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    await expect(sameContents(join(root, 'a'), join(root, 'b'), 1)).rejects.toThrow(expect.objectContaining({ code: 'ENOENT' }));
   });
 });
 

@@ -1,5 +1,5 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs';
-import { hashSync } from 'hasha';
+import { hash, hashSync } from 'hasha';
 
 /**
  * --checksum's content check: both files are read in 1 MiB blocks and each pair of blocks is compared by hash
@@ -11,6 +11,10 @@ import { hashSync } from 'hasha';
 export const CHECKSUM_ALGORITHM = 'sha1';
 const CHUNK = 1 << 20;
 const FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW; // both were listed as regular files: never follow a link
+/** From this size on, one side's blocks are hashed on hasha's worker thread while this thread hashes the other's. */
+export const PARALLEL_FROM = 8 * CHUNK;
+/** Larger blocks for the two-core path: fewer hand-offs to the worker per file. */
+const PARALLEL_CHUNK = 8 * CHUNK;
 let buffers: [Buffer, Buffer] | undefined;
 
 function readFull(fd: number, buf: Buffer, length: number, position: number): number {
@@ -28,8 +32,12 @@ function readFull(fd: number, buf: Buffer, length: number, position: number): nu
  * counts as different (the copy that follows re-checks it). The source failing to open or read throws (a
  * failed entry); the replica copy failing to open or read counts as different (it is replaced).
  */
-export function sameContents(srcPath: string, dstPath: string, size: number): boolean {
-  const [a, b] = (buffers ??= [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)]);
+export async function sameContents(srcPath: string, dstPath: string, size: number): Promise<boolean> {
+  const parallel = size >= PARALLEL_FROM;
+  // A large file awaits the worker between blocks: it gets buffers of its own, the shared pair stays for small files.
+  const [a, b] = parallel
+    ? [Buffer.allocUnsafe(PARALLEL_CHUNK), Buffer.allocUnsafe(PARALLEL_CHUNK)]
+    : (buffers ??= [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)]);
   const fa = openSync(srcPath, FLAGS);
   try {
     let fb: number;
@@ -40,8 +48,9 @@ export function sameContents(srcPath: string, dstPath: string, size: number): bo
     }
     try {
       // Read one byte past `size`, so a file that grew is noticed.
-      for (let pos = 0; pos <= size; pos += CHUNK) {
-        const want = Math.min(CHUNK, size + 1 - pos);
+      const block = parallel ? PARALLEL_CHUNK : CHUNK;
+      for (let pos = 0; pos <= size; pos += block) {
+        const want = Math.min(block, size + 1 - pos);
         let nb: number;
         try {
           nb = readFull(fb, b, want, pos);
@@ -49,7 +58,11 @@ export function sameContents(srcPath: string, dstPath: string, size: number): bo
           return false;
         }
         const na = readFull(fa, a, want, pos);
-        if (na !== nb || !sameHash(a.subarray(0, na), b.subarray(0, nb))) return false;
+        if (na !== nb) return false;
+        const equal = parallel
+          ? await sameHashOnTwoCores(a.subarray(0, na), b.subarray(0, nb))
+          : sameHash(a.subarray(0, na), b.subarray(0, nb));
+        if (!equal) return false;
         if (na < want) return pos + na === size;
       }
       return false; // longer than `size`
@@ -63,4 +76,11 @@ export function sameContents(srcPath: string, dstPath: string, size: number): bo
 
 function sameHash(a: Buffer, b: Buffer): boolean {
   return hashSync(a, { algorithm: CHECKSUM_ALGORITHM }) === hashSync(b, { algorithm: CHECKSUM_ALGORITHM });
+}
+
+/** hasha copies `a` to its worker thread and hashes it there while this thread hashes `b`. */
+async function sameHashOnTwoCores(a: Buffer, b: Buffer): Promise<boolean> {
+  const pending = hash(a, { algorithm: CHECKSUM_ALGORITHM });
+  const hb = hashSync(b, { algorithm: CHECKSUM_ALGORITHM });
+  return (await pending) === hb;
 }

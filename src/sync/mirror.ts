@@ -216,7 +216,7 @@ class MirrorPass {
       const entry = 'src' in step ? step.src : step.dst;
       try {
         // Contents decide first, so a re-copy below opens a read-only folder like any other change.
-        if (step.op === 'compare') step = this.opts.countOnly ? undefined : this.compare(step, srcPath, dstPath);
+        if (step.op === 'compare') step = this.opts.countOnly ? undefined : await this.compare(step, srcPath, dstPath);
         if (!step) continue;
         if (home !== undefined && step.op !== 'skip') {
           const now = folderId(dstPath);
@@ -302,10 +302,10 @@ class MirrorPass {
     }
   }
 
-  /** --checksum: compare both files byte by byte; an unreadable replica copy simply counts as different. */
-  private compare(step: Extract<Step, { op: 'compare' }>, srcDir: string, dstDir: string): Step | undefined {
+  /** --checksum: compare both files by hash, block by block; an unreadable replica copy counts as different. */
+  private async compare(step: Extract<Step, { op: 'compare' }>, srcDir: string, dstDir: string): Promise<Step | undefined> {
     const { src, dst } = step;
-    return afterCompare(src, dst, sameContents(join(srcDir, src.name), join(dstDir, dst.name), src.size));
+    return afterCompare(src, dst, await sameContents(join(srcDir, src.name), join(dstDir, dst.name), src.size));
   }
 
   /** Apply one step; returns true when the replica folder was changed. */
