@@ -1,11 +1,12 @@
 import { defineCommand, type ParsedArgs } from 'citty';
-import { BusyError, RefusedError, describeError, ExitCode, FolderSyncError } from '../errors.js';
-import { createLogger, FileReporter } from '../log.js';
+import { BusyError, ExitCode, FolderSyncError } from '../errors.js';
+import { createLogger, type FileReporter } from '../log.js';
 import { consoleWithProgress, stderrProgress } from '../progress.js';
 import { checkPassPaths } from '../sync/guards.js';
 import { syncOnce } from '../sync/mirror.js';
 import type { PassHooks } from '../schedule/scheduled-run.js';
 import { folderArgs, outputArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
+import { openLogFile } from './_pass.js';
 
 export const syncOnceArgs = {
   ...folderArgs,
@@ -52,15 +53,11 @@ async function runPass(args: ParsedArgs<typeof syncOnceArgs>, hooks?: PassHooks)
   const progress = stderrProgress({ quiet: Boolean(args.quiet) });
   let file: FileReporter | undefined;
   if (paths.log) {
-    file = new FileReporter(paths.log, logFormat, (reason) => {
+    const logPath = paths.log;
+    file = openLogFile(logPath, logFormat, (reason) => {
       progress?.interrupt();
-      process.stderr.write(`error: the log file ${paths.log} can no longer be written: ${reason}\n`);
+      process.stderr.write(`error: the log file ${logPath} can no longer be written: ${reason}\n`);
     });
-    try {
-      file.open();
-    } catch (error) {
-      throw new RefusedError(`log file cannot be opened for appending: ${paths.log}: ${describeError(error)}`);
-    }
   }
   const console = consoleWithProgress(progress, { quiet: Boolean(args.quiet), verbose: Boolean(args.verbose) });
   const logger = createLogger(file ? (hooks ? [file] : [console, file]) : [console]);
