@@ -4,20 +4,15 @@ import { execFileSync } from 'node:child_process';
 import { createCipheriv } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Prng } from '../dist/demo/prng.js';
 
 /** Bump when the shape of a tree changes, so stale caches are regenerated. */
 export const TREES_VERSION = 1;
 
-/** mulberry32: a tiny seeded PRNG, good enough for picking names and sizes. */
+/** The demo generator's seeded PRNG (mulberry32, src/demo/prng.ts; `npm run bench` builds dist first). */
 export function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const p = new Prng(seed);
+  return () => p.next();
 }
 
 /** A deterministic byte stream: AES-CTR over zeros, keyed by the seed. */
