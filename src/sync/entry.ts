@@ -17,6 +17,11 @@ export interface Entry {
   target?: string;
   /** For specials: "fifo", "socket", "char-device", "block-device" (one word: it is a log line's kind). */
   special?: string;
+  /** Inode number as listed: an opened file or folder must still be this one (see access.ts). */
+  ino?: bigint;
+  /** Numeric owner and group (mirrored when the pass runs as root). */
+  uid?: number;
+  gid?: number;
 }
 
 /** A listing problem with one entry: vanished between readdir and lstat, or could not be read. */
@@ -30,8 +35,14 @@ export interface Listing {
   issues: ListIssue[];
 }
 
-/** Whole milliseconds, exact: from the nanoseconds (a float mtimeMs can round up across a millisecond). */
-const toMs = (ns: bigint): number => Number(ns / 1_000_000n);
+/**
+ * Whole milliseconds, exact: from the nanoseconds (a float mtimeMs can round up across a millisecond). Floored,
+ * not truncated: a time before 1970 (-1.5 ms) is in millisecond -2, as a replica set to it reads back.
+ */
+export function toMs(ns: bigint): number {
+  const ms = ns / 1_000_000n;
+  return Number(ns < 0n && ms * 1_000_000n !== ns ? ms - 1n : ms);
+}
 
 /** lstat with nanosecond times (bigint): as cheap as the float form, and exact to the millisecond. */
 export function lstatEntry(path: string, name: string): Entry {
@@ -48,6 +59,9 @@ export function entryFromStats(name: string, st: BigIntStats): Entry {
     size: Number(st.size),
     mtimeMs: toMs(st.mtimeNs),
     atimeMs: toMs(st.atimeNs),
+    ino: st.ino,
+    uid: Number(st.uid),
+    gid: Number(st.gid),
   };
   if (type === 'special') entry.special = specialKind(st);
   return entry;
@@ -99,7 +113,7 @@ export function listDir(dir: string): Listing {
 }
 
 /** List `at`, or the working folder (already moved into the folder to list) when `at` is ''. */
-function listIn(at: string): Listing {
+export function listIn(at: string): Listing {
   const names = readdirSync(at === '' ? '.' : at);
   names.sort(compareNames);
   const entries: Entry[] = [];
