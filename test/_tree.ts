@@ -239,7 +239,9 @@ export function snapshotTree(root: string): TreeSnapshot {
       out.set(rel, { type: 'symlink', target: readlinkSync(abs), ino });
       return;
     }
-    const meta = { mode: Number(st.mode & 0o7777n), mtimeMs: st.mtimeNs / 1_000_000n, ino };
+    // Floored (not truncated) to the millisecond: before 1970 too, two times in different milliseconds differ.
+    const ms = st.mtimeNs / 1_000_000n;
+    const meta = { mode: Number(st.mode & 0o7777n), mtimeMs: st.mtimeNs < 0n && ms * 1_000_000n !== st.mtimeNs ? ms - 1n : ms, ino };
     if (st.isFile()) {
       let hash: string;
       try {

@@ -17,6 +17,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { timeArg } from './access.js';
 import { lstatEntry, sameMtime, type Entry } from './entry.js';
 import { tempName } from './temp.js';
 
@@ -24,11 +25,6 @@ import { tempName } from './temp.js';
  * The file-system side effects of a pass, one function per kind of change. Every write goes to a path
  * built from a folder this pass has lstat-ed as a real folder, so nothing is written through a link.
  */
-
-/** utimes takes seconds as a double; aim at the middle of the microsecond so rounding never crosses a millisecond. */
-export function toTimeSpec(ms: number): number {
-  return (Math.floor(ms * 1000) + 0.5) / 1e6;
-}
 
 /** The source changed while it was copied: the copy is discarded, never installed. */
 export class SourceChangedError extends Error {
@@ -69,7 +65,7 @@ export function copyToTemp(srcPath: string, dstDir: string, src: Entry): string 
         // same millisecond that the size/mtime check below cannot see.
         if (fstatSync(inFd, { bigint: true }).ctimeNs !== opened.ctimeNs) throw new SourceChangedError(srcPath);
         fchmodSync(outFd, src.mode);
-        futimesSync(outFd, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
+        futimesSync(outFd, timeArg(src.atimeMs), timeArg(src.mtimeMs));
       } finally {
         closeSync(outFd);
       }
@@ -141,7 +137,7 @@ export function setMeta(path: string, src: Entry, fixMode: boolean): void {
   // chmod and utimes follow links: one swapped in since the listing must not redirect them outside the replica.
   if (lstatSync(path).isSymbolicLink()) throw new ReplicaChangedError(path);
   if (fixMode) chmodSync(path, src.mode);
-  utimesSync(path, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
+  utimesSync(path, timeArg(src.atimeMs), timeArg(src.mtimeMs));
 }
 
 /** Put a folder's permission bits back (after opening it did not help). */
