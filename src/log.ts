@@ -37,14 +37,31 @@ export function quotePath(path: string): string {
 }
 
 /**
- * Escape what could end or fake a line in free text (reasons, messages): C0/C1 controls and the Unicode line
- * and paragraph separators, which JSON.stringify leaves as they are. Idempotent on already-quoted paths.
+ * What must never reach a terminal or a log line raw: C0 and C1 controls (ESC, CSI), the Unicode line and
+ * paragraph separators, and the bidirectional controls (U+202A-U+202E embeddings and overrides, U+2066-U+2069
+ * isolates, and the LRM/RLM/ALM marks) that can make a name read as another. JSON.stringify leaves most as they are.
  */
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+/** The ones JSON.stringify writes raw (it escapes C0 itself; the layout's line breaks must stay). */
+const NOT_ESCAPED_BY_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const escapeChar = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/** Escape what could end, fake or disguise a line in free text (paths, reasons, messages). Idempotent on quoted paths. */
 export function oneLine(text: string): string {
-  return text.replace(
-    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  return text.replace(UNSAFE, escapeChar);
+}
+
+/** Text for the terminal, line by line: each line escaped like the log (the line breaks themselves kept). */
+export function terminalText(text: string): string {
+  return text.split('\n').map(oneLine).join('\n');
+}
+
+/**
+ * JSON for the terminal: the characters above written as \\u escapes, which inside JSON strings mean exactly the
+ * same characters (JSON.stringify already escapes C0 controls), so a script reads the real names.
+ */
+export function terminalJson(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(NOT_ESCAPED_BY_JSON, escapeChar);
 }
 
 /** The human text of an event, shared by the console and the text log file. */

@@ -1,5 +1,5 @@
 import { describeError, RefusedError } from '../errors.js';
-import { FileReporter, type LogFormat } from '../log.js';
+import { FileReporter, oneLine, type LogFormat } from '../log.js';
 
 /**
  * Open the log file of a pass-running command (sync-once, run) for appending, before anything else happens.
@@ -10,7 +10,7 @@ export function openLogFile(path: string, format: LogFormat, onFailure?: (reason
   const file = new FileReporter(
     path,
     format,
-    onFailure ?? ((reason) => process.stderr.write(`error: the log file ${path} can no longer be written: ${reason}\n`)),
+    onFailure ?? ((reason) => process.stderr.write(`error: the log file ${oneLine(path)} can no longer be written: ${oneLine(reason)}\n`)),
   );
   try {
     file.open();

@@ -2,6 +2,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { defineCommand } from 'citty';
 import { DEMO_DEFAULTS, planDemoTree, writeDemoTree } from '../demo/generate.js';
 import { UsageError } from '../errors.js';
+import { terminalText } from '../log.js';
 import { formatBytes } from '../progress.js';
 import { parseCount } from './_args.js';
 
@@ -54,12 +55,12 @@ export default defineCommand({
     const entries = planDemoTree({ ...DEMO_DEFAULTS, seed, files, folders });
     const s = writeDemoTree(dir, entries, seed);
     const links = s.symlinks ? ` and ${s.symlinks} symlink${s.symlinks === 1 ? '' : 's'}` : '';
-    process.stdout.write(
+    process.stdout.write(terminalText(
       `demo: wrote ${s.files} files (${formatBytes(s.bytes)}; ${s.largeFiles} over 64 KiB, ${s.emptyFiles} empty), ` +
         `${s.folders} folders (${s.emptyFolders} empty)${links} to ${dir} (seed ${seed})\n`,
-    );
+    ));
     const next = siblings(args.dir ?? demoArgs.dir.default);
-    process.stdout.write(`next: folder-sync sync-once ${quoteArg(args.dir ?? demoArgs.dir.default)} ${quoteArg(next.replica)} --log ${quoteArg(next.log)}\n`);
+    process.stdout.write(terminalText(`next: folder-sync sync-once ${quoteArg(args.dir ?? demoArgs.dir.default)} ${quoteArg(next.replica)} --log ${quoteArg(next.log)}\n`));
     return 0;
   },
 });

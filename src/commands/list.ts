@@ -1,4 +1,5 @@
 import { defineCommand } from 'citty';
+import { terminalJson, terminalText } from '../log.js';
 import { listJobs } from '../schedule/scheduler.js';
 import { formatList } from '../schedule/status.js';
 
@@ -16,7 +17,7 @@ export default defineCommand({
   },
   async run({ args }): Promise<number> {
     const result = await listJobs();
-    process.stdout.write(args.json ? `${JSON.stringify(result, null, 2)}\n` : formatList(result));
+    process.stdout.write(args.json ? `${terminalJson(result)}\n` : terminalText(formatList(result)));
     return 0;
   },
 });

@@ -1,6 +1,6 @@
 import { defineCommand } from 'citty';
 import { describeError, ExitCode, FolderSyncError } from '../errors.js';
-import { ConsoleReporter, createLogger, type FileReporter } from '../log.js';
+import { ConsoleReporter, createLogger, oneLine, type FileReporter } from '../log.js';
 import { note, runForeground } from '../run/runner.js';
 import { parseInterval } from '../schedule/interval.js';
 import { checkPassPaths } from '../sync/guards.js';
@@ -39,7 +39,7 @@ export default defineCommand({
     let broken = false;
     const file: FileReporter = openLogFile(logPath, logFormat, (reason) => {
       broken = true;
-      process.stderr.write(`error: the log file ${logPath} can no longer be written: ${reason}; retrying before each pass\n`);
+      process.stderr.write(`error: the log file ${oneLine(logPath)} can no longer be written: ${oneLine(reason)}; retrying before each pass\n`);
     });
     const console = new ConsoleReporter({ quiet: Boolean(args.quiet), verbose: Boolean(args.verbose) });
     const logger = createLogger([console, file]);
@@ -57,7 +57,7 @@ export default defineCommand({
         note(logger, 'info', `log file reopened (SIGHUP): ${JSON.stringify(logPath)}`, { run: 'log-reopened' });
         file.flush();
       } catch (error) {
-        process.stderr.write(`error: the log file ${logPath} cannot be reopened: ${describeError(error)}\n`);
+        process.stderr.write(`error: the log file ${oneLine(logPath)} cannot be reopened: ${oneLine(describeError(error))}\n`);
         broken = true;
       }
     };

@@ -1,6 +1,6 @@
 import { defineCommand, type ParsedArgs } from 'citty';
 import { BusyError, ExitCode, FolderSyncError } from '../errors.js';
-import { createLogger, type FileReporter } from '../log.js';
+import { createLogger, oneLine, type FileReporter } from '../log.js';
 import { consoleWithProgress, stderrProgress } from '../progress.js';
 import { checkPassPaths } from '../sync/guards.js';
 import { syncOnce } from '../sync/mirror.js';
@@ -56,7 +56,7 @@ async function runPass(args: ParsedArgs<typeof syncOnceArgs>, hooks?: PassHooks)
     const logPath = paths.log;
     file = openLogFile(logPath, logFormat, (reason) => {
       progress?.interrupt();
-      process.stderr.write(`error: the log file ${logPath} can no longer be written: ${reason}\n`);
+      process.stderr.write(`error: the log file ${oneLine(logPath)} can no longer be written: ${oneLine(reason)}\n`);
     });
   }
   const console = consoleWithProgress(progress, { quiet: Boolean(args.quiet), verbose: Boolean(args.verbose) });

@@ -3,6 +3,7 @@
  * whole crontab text (our tagged lines replaced or removed, every other line kept byte for byte).
  */
 import { UsageError } from '../errors.js';
+import { quotePath } from '../log.js';
 import type { DueRule } from './due.js';
 
 /** The cron schedule of an interval and, when cron cannot express it, the finer grid it fires on. */
@@ -40,12 +41,17 @@ export function cronTiming(everySeconds: number): CronTiming {
   return { expr: best[1], grid: best[0], exact: false, rule: { every: everySeconds, grid: best[0] } };
 }
 
-/** Job names: letters, digits, `-` and `_`, 1 to 64 characters. */
-export const JOB_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/**
+ * Job names: letters, digits, `-` and `_`, 1 to 64 characters, not starting with `-` (the name is a value on
+ * the scheduler's command line: `--job -h` would be read as a flag and print help at every firing).
+ */
+export const JOB_NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$/;
+/** Names of entries already in a crontab (older versions allowed a leading `-`): listed, and removable by --all. */
+const STORED_JOB_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 export function checkJobName(name: string): string {
   if (!JOB_NAME.test(name)) {
-    throw new UsageError(`job name must be 1 to 64 letters, digits, "-" or "_", got ${JSON.stringify(name)}`);
+    throw new UsageError(`job name must be 1 to 64 letters, digits, "-" or "_", not starting with "-", got ${quotePath(name)}`);
   }
   return name;
 }
@@ -182,7 +188,7 @@ function tagOf(line: string): string | undefined {
   const at = line.lastIndexOf(` ${TAG}`);
   if (at < 0 || line.trimStart().startsWith('#')) return undefined;
   const name = line.slice(at + TAG.length + 1);
-  return JOB_NAME.test(name) ? name : undefined;
+  return STORED_JOB_NAME.test(name) ? name : undefined;
 }
 
 /** Our jobs in a crontab text, in order. Lines that do not parse as ours are not ours. */

@@ -4,7 +4,7 @@
  * (seconds intervals), and keep the job's last-pass record. The pass itself is sync-once's own code path.
  */
 import { BusyError, describeError, ExitCode, FolderSyncError, RefusedError, UsageError } from '../errors.js';
-import { createLogger, FileReporter, type LogFormat } from '../log.js';
+import { createLogger, FileReporter, oneLine, type LogFormat } from '../log.js';
 import type { SyncResult } from '../sync/mirror.js';
 import { stateDir } from '../state.js';
 import { isDue, minuteStart, runMode, type DueRule } from './due.js';
@@ -74,7 +74,7 @@ export function scheduledRunFromArgs(args: Record<string, unknown>): ScheduledRu
 /** Append one error line to the job's log (a refusal that happened before sync-once opened it). */
 function logLine(run: ScheduledRun, line: string): void {
   if (run.log === undefined) {
-    process.stderr.write(`error: ${line}\n`);
+    process.stderr.write(`error: ${oneLine(line)}\n`);
     return;
   }
   const file = new FileReporter(run.log, run.logFormat);
@@ -82,7 +82,7 @@ function logLine(run: ScheduledRun, line: string): void {
     file.open();
   } catch {
     // the log cannot be opened: stderr is all there is (cron mails it, or it is lost with the log)
-    process.stderr.write(`error: ${line}\n`);
+    process.stderr.write(`error: ${oneLine(line)}\n`);
     return;
   }
   createLogger([file]).error(line);
