@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BusyError, ExitCode, RefusedError } from '../src/errors.js';
 import { cronTiming, nextCronTime } from '../src/schedule/cron.js';
-import { isDue, nextPassTime, slotsInMinute, type DueRule } from '../src/schedule/due.js';
+import { futureRecordWarning, isDue, nextPassTime, slotsInMinute, type DueRule } from '../src/schedule/due.js';
 import { parseInterval } from '../src/schedule/interval.js';
-import { readJobRecord } from '../src/schedule/record.js';
+import { readJobRecord, writeJobRecord } from '../src/schedule/record.js';
 import { runScheduled, scheduledRunFromArgs, type PassHooks, type ScheduledRun } from '../src/schedule/scheduled-run.js';
-import { overdueWarning } from '../src/schedule/scheduler.js';
+import { listJobs, overdueWarning } from '../src/schedule/scheduler.js';
 import type { SyncResult } from '../src/sync/mirror.js';
 import { tempDir } from './_tree.js';
 
@@ -294,5 +294,45 @@ describe('overdueWarning', () => {
     expect(overdueWarning(15, now - 100_000, now, 'every 15 seconds')).toBeUndefined();
     expect(overdueWarning(15, now - 121_000, now, 'every 15 seconds')).toMatch(/overdue/);
     expect(overdueWarning(60, undefined, now, 'every minute')).toBeUndefined();
+  });
+});
+
+describe('a last-pass record in the future (the clock was set back)', () => {
+  const future = Date.UTC(2031, 0, 1);
+  const now = Date.UTC(2026, 0, 5, 10, 0, 0, 500);
+
+  it('isDue: stale, the pass runs (due-check and seconds intervals alike); nextPassTime ignores it', () => {
+    expect(isDue({ every: 420, grid: 60 }, now, future)).toBe(true);
+    expect(isDue({ every: 15 }, now, future)).toBe(true);
+    expect(nextPassTime({ every: 420, grid: 60 }, now, future, (t) => t + 1)).toBe(now + 1);
+  });
+
+  for (const [label, every, grid] of [['7 minutes on a 1-minute grid', 420, 60], ['15 seconds', 15, undefined]] as const) {
+    it(`runScheduled (${label}): passes run, the log says why once, and the record is replaced by a sane one`, async () => {
+      const dir = tempDir();
+      const log = join(tempDir(), 'job.log');
+      const { deps, advance } = fakeDeps(now, dir);
+      writeJobRecord({ version: 1, name: 'j', last: { startedAt: new Date(future).toISOString(), result: 'ok', pid: 1 } }, dir);
+      let passes = 0;
+      await runScheduled({ job: 'j', rule: grid === undefined ? { every } : { every, grid }, log, logFormat: 'text' }, async (hooks) => {
+        passes++;
+        advance(100);
+        hooks.finished(result());
+        return 0;
+      }, deps);
+      expect(passes).toBeGreaterThan(0);
+      const warnings = readFileSync(log, 'utf8').split('\n').filter((l) => / WARN the last pass is recorded in the future \(2031-01-01T00:00:00.000Z\)/.test(l));
+      expect(warnings).toHaveLength(1);
+      expect(Date.parse(readJobRecord('j', dir).last?.startedAt ?? '')).toBeLessThanOrEqual(deps.now());
+    });
+  }
+
+  it('list shows a warning for it', async () => {
+    const dir = tempDir();
+    writeJobRecord({ version: 1, name: 'j', last: { startedAt: new Date(future).toISOString(), result: 'ok', pid: 1 } }, dir);
+    const spec = { name: 'j', source: '/s', replica: '/r', log: '/l', interval: parseInterval('7', 'minutes'), checksum: false, allowEmptySource: false, logFormat: 'text' as const, rule: { every: 420, grid: 60 } };
+    const backend = { name: 'crontab' as const, install: async () => ({ timing: '', exact: true }), remove: async () => [], list: async () => [{ name: 'j', backend: 'crontab' as const, timing: '* * * * *', spec, stateDir: dir }] };
+    const result = await listJobs({ backend: backend as never, now });
+    expect(result.jobs[0]?.warnings).toContain(futureRecordWarning(new Date(future).toISOString()));
   });
 });

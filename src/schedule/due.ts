@@ -32,10 +32,24 @@ function earliestNext(rule: DueRule, lastStartMs: number): number {
   return lastStartMs + rule.every * 1000 - ((rule.grid ?? rule.every) * 1000) / 2;
 }
 
+/**
+ * A last pass recorded after `nowMs` means the clock was stepped back since (RTC reset, a board booting without
+ * network time): the record is stale, not a pass still to come, or every firing would skip until the clock
+ * caught up with it (years, possibly).
+ */
+export function isFutureRecord(nowMs: number, lastStartMs: number | undefined): boolean {
+  return lastStartMs !== undefined && lastStartMs > nowMs;
+}
+
+/** The warning `list` and the job's log show for such a record. */
+export function futureRecordWarning(startedAt: string): string {
+  return `the last pass is recorded in the future (${startedAt}): the clock was set back; treated as stale, the next firing runs a pass`;
+}
+
 /** True when a firing at `nowMs` should run a pass (plain mode: always). */
 export function isDue(rule: DueRule, nowMs: number, lastStartMs: number | undefined): boolean {
   const mode = runMode(rule);
-  if (mode === 'plain' || lastStartMs === undefined) return true;
+  if (mode === 'plain' || lastStartMs === undefined || isFutureRecord(nowMs, lastStartMs)) return true;
   if (mode === 'seconds-loop') return Math.floor(nowMs / (rule.every * 1000)) > Math.floor(lastStartMs / (rule.every * 1000));
   return nowMs >= earliestNext(rule, lastStartMs);
 }
@@ -70,6 +84,7 @@ export function nextPassTime(
 ): number {
   const mode = runMode(rule);
   const step = rule.every * 1000;
+  if (isFutureRecord(nowMs, lastStartMs)) lastStartMs = undefined;
   if (mode === 'seconds-loop') {
     // While this minute's run is going (a pass started in it), its next slot; otherwise the next firing.
     const minute = minuteStart(nowMs);

@@ -7,7 +7,7 @@ import { BusyError, describeError, ExitCode, FolderSyncError, RefusedError, Usag
 import { createLogger, FileReporter, oneLine, type LogFormat } from '../log.js';
 import type { SyncResult } from '../sync/mirror.js';
 import { stateDir } from '../state.js';
-import { isDue, minuteStart, runMode, type DueRule } from './due.js';
+import { futureRecordWarning, isDue, isFutureRecord, minuteStart, runMode, type DueRule } from './due.js';
 import { JOB_NAME } from './cron.js';
 import { MAX_INTERVAL_SECONDS } from './interval.js';
 import { readJobRecord, writeJobRecord, type JobRecord, type PassRecord } from './record.js';
@@ -71,8 +71,8 @@ export function scheduledRunFromArgs(args: Record<string, unknown>): ScheduledRu
   return { job, rule, log, logFormat: args['log-format'] === 'json' ? 'json' : 'text' };
 }
 
-/** Append one error line to the job's log (a refusal that happened before sync-once opened it). */
-function logLine(run: ScheduledRun, line: string): void {
+/** Append one line to the job's log (a refusal that happened before sync-once opened it; a warning). */
+function logLine(run: ScheduledRun, line: string, level: 'error' | 'warn' = 'error'): void {
   if (run.log === undefined) {
     process.stderr.write(`error: ${oneLine(line)}\n`);
     return;
@@ -85,7 +85,7 @@ function logLine(run: ScheduledRun, line: string): void {
     process.stderr.write(`error: ${oneLine(line)}\n`);
     return;
   }
-  createLogger([file]).error(line);
+  createLogger([file])[level](line);
   file.close();
 }
 
@@ -95,9 +95,14 @@ function logLine(run: ScheduledRun, line: string): void {
  */
 export async function runScheduled(run: ScheduledRun, pass: ScheduledPass, deps: ScheduledDeps = realDeps()): Promise<number> {
   const mode = runMode(run.rule);
+  let warned = false;
   const lastStart = (): number | undefined => {
     const started = readJobRecord(run.job, deps.dir).last?.startedAt;
-    return started === undefined ? undefined : Date.parse(started);
+    const ms = started === undefined ? undefined : Date.parse(started);
+    if (started === undefined || !isFutureRecord(deps.now(), ms)) return ms;
+    if (!warned) logLine(run, futureRecordWarning(started), 'warn');
+    warned = true;
+    return undefined; // stale: the pass runs, and its own record replaces this one
   };
 
   if (mode !== 'seconds-loop') {

@@ -11,7 +11,7 @@ import { checkPassPaths, resolveEventual } from '../sync/guards.js';
 import { isLocked, readLock, isLockAlive, type LockRecord } from '../sync/lock.js';
 import { checkJobName, type Invocation } from './cron.js';
 import { cronDaemonRunning, crontabBackend } from './crontab.js';
-import { nextPassTime, type DueRule } from './due.js';
+import { futureRecordWarning, isFutureRecord, nextPassTime, type DueRule } from './due.js';
 import type { Interval } from './interval.js';
 import { currentInvocation, uniqueJobName, type JobSpec } from './jobs.js';
 import { readJobRecord, removeJobRecord, writeJobRecord, type PassRecord } from './record.js';
@@ -253,6 +253,7 @@ export async function listJobs(opts: SchedulerOptions = {}): Promise<ListResult>
       lastCompleted: record.lastCompleted,
     });
     const last = lastStart(record.last);
+    if (record.last && isFutureRecord(now, last)) status.warnings.push(futureRecordWarning(record.last.startedAt));
     if (j.nextFiring) status.nextDue = new Date(nextPassTime(spec.rule, now, last, j.nextFiring)).toISOString();
     else if (j.nextRunText) status.nextDue = j.nextRunText;
     const lock = lockOf(spec.replica, dir);
