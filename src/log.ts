@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createConsola, type ConsolaInstance, type ConsolaReporter, type LogObject } from 'consola';
 import { describeError } from './errors.js';
@@ -137,10 +137,20 @@ export class FileReporter implements ConsolaReporter {
     private readonly onFailure?: (reason: string) => void,
   ) {}
 
-  /** Open for appending, creating parent folders. Throws (the caller turns that into a guard refusal). */
+  /**
+   * Open for appending, creating parent folders. Throws (the caller turns that into a guard refusal). Without
+   * blocking: a FIFO put in the log's place after the guards checked it fails here instead of hanging the pass;
+   * anything but a regular file is refused.
+   */
   open(): void {
     mkdirSync(dirname(this.path), { recursive: true });
-    this.fd = openSync(this.path, 'a');
+    const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (constants.O_NONBLOCK ?? 0);
+    const fd = openSync(this.path, flags, 0o666);
+    if (!fstatSync(fd).isFile()) {
+      closeSync(fd);
+      throw Object.assign(new Error('not a regular file (a FIFO, device or socket)'), { code: 'EINVAL' });
+    }
+    this.fd = fd;
   }
 
   log(obj: LogObject): void {

@@ -18,9 +18,10 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { isTempName } from '../src/sync/temp.js';
 import { repoCli, runCli } from './_cli.js';
+import { mountTmpfs } from './faults/_faults.js';
 import { buildTree, compareTrees, giveToTestUser, isRoot, tempDir, testUser } from './_tree.js';
 
 interface RunProc {
@@ -337,19 +338,29 @@ describe('folder-sync run', () => {
     expect(records.at(-1)).toMatchObject({ run: 'stopped', reason: 'SIGTERM', passes: 1, complete: 1 });
   });
 
-  it('a log file that cannot be written (/dev/full) is reported and retried; the passes go on', async () => {
+  it('a log file that cannot be written (its disk is full) is reported and retried; the passes go on', async () => {
+    // Not /dev/full: a log must be a regular file (devices are refused up front, see test/security/log-guard).
+    const mnt = tempDir('fs-logfull-');
+    const unmount = mountTmpfs(mnt, 'size=64k');
+    onTestFinished(unmount);
+    try {
+      writeFileSync(join(mnt, 'filler'), Buffer.alloc(128 << 10));
+    } catch {
+      // ENOSPC: full, as wanted
+    }
+    const log = join(mnt, 'run.log');
     const src = buildTree(tempDir(), { f: 'x' });
     const replica = join(tempDir(), 'replica');
-    const run = startRun([src, replica, '1', 'second', '/dev/full'], { stateDir: tempDir('fs-state-') });
+    const run = startRun([src, replica, '1', 'second', log], { stateDir: tempDir('fs-state-') });
     await waitFor('three passes on the console', () => count(run.stdout(), 'pass finished') >= 3, 20_000, run);
     writeFileSync(join(src, 'g'), 'later');
     await waitFor('the new file', () => existsSync(join(replica, 'g')), 5_000, run);
     run.child.kill('SIGTERM');
     expect((await run.exit).code).toBe(0);
     expect(compareTrees(src, replica)).toEqual([]);
-    const failures = run.stderr().match(/^error: the log file \/dev\/full can no longer be written: no space left on device \(ENOSPC\); retrying before each pass$/gm);
+    const failures = run.stderr().match(/^error: the log file \S+\/run\.log can no longer be written: no space left on device \(ENOSPC\); retrying before each pass$/gm);
     expect(failures?.length).toBeGreaterThanOrEqual(2); // the first write, and again after a retry
-    expect(run.stderr()).not.toContain('writable again'); // reopening works on /dev/full, writing does not
+    expect(run.stderr()).not.toContain('writable again'); // reopening works on a full disk, writing does not
     expect(run.stdout()).toMatch(/run stopped \(SIGTERM\)/);
   });
 });

@@ -218,6 +218,8 @@ export function foregroundRuns(dir: string): ForegroundRun[] {
   for (const n of names) {
     const record = readLock(join(dir, 'locks', n));
     if (!record || record.mode !== 'run' || !isLockAlive(record)) continue;
+    // A replica has more than one lock file (see lockPaths): one line per holder.
+    if (out.some((r) => r.pid === record.pid && r.replica === record.replica)) continue;
     out.push({ replica: record.replica, pid: record.pid, since: record.startedAt, source: record.source, log: record.log });
   }
   return out;

@@ -1,5 +1,5 @@
-import { accessSync, constants, lstatSync, opendirSync, realpathSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { accessSync, constants, lstatSync, opendirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { describeError, RefusedError } from '../errors.js';
 
 export interface PassPaths {
@@ -19,22 +19,119 @@ function isInside(child: string, parent: string): boolean {
   return child.startsWith(prefix);
 }
 
-/** realpath of the nearest existing ancestor, with the missing tail appended: how a path will resolve once created. */
+/** How many symlinks a path may pass through before it counts as a loop (Linux's own limit). */
+const MAX_LINKS = 40;
+
+/**
+ * Where a path will resolve once created: the real path of its nearest existing ancestor with the missing tail
+ * appended, following links all the way, dangling ones included (a log named through a dangling link is
+ * created at the link's target, so that is where it must be checked).
+ */
 export function resolveEventual(path: string): string {
-  const abs = resolve(path);
-  const tail: string[] = [];
-  let cur = abs;
+  let abs = resolve(path);
+  for (let hops = 0; hops <= MAX_LINKS; hops++) {
+    const tail: string[] = [];
+    let cur = abs;
+    let relinked = false;
+    for (;;) {
+      let st;
+      try {
+        st = lstatSync(cur);
+      } catch {
+        const parent = dirname(cur);
+        if (parent === cur) return abs;
+        tail.push(basename(cur));
+        cur = parent;
+        continue;
+      }
+      try {
+        return join(realpathSync(cur), ...tail.reverse());
+      } catch {
+        if (!st.isSymbolicLink()) throw new RefusedError(`path cannot be resolved: ${abs}`);
+        // A dangling link: continue from its target (relative to the link's folder).
+        abs = join(resolve(dirname(cur), readlinkSync(cur)), ...tail.reverse());
+        relinked = true;
+        break;
+      }
+    }
+    if (!relinked) return abs;
+  }
+  throw new RefusedError(`too many levels of symbolic links: ${resolve(path)}`);
+}
+
+/** (device, inode) of a folder, as a key. */
+function idKey(path: string): string {
+  const st = statSync(path, { bigint: true });
+  return `${st.dev}:${st.ino}`;
+}
+
+/** Identity keys of a real path's nearest existing folder and of every folder above it up to /. */
+function ancestorIds(real: string): string[] {
+  const out: string[] = [];
+  let cur = real;
   for (;;) {
     try {
-      lstatSync(cur);
-      return join(realpathSync(cur), ...tail.reverse());
+      out.push(idKey(cur));
     } catch {
-      const parent = dirname(cur);
-      if (parent === cur) return abs;
-      tail.push(basename(cur));
-      cur = parent;
+      // missing (an eventual path) or unreadable: its parents still count
     }
+    const parent = dirname(cur);
+    if (parent === cur) return out;
+    cur = parent;
   }
+}
+
+interface MountEntry {
+  device: string;
+  root: string;
+  mountPoint: string;
+}
+
+/** Linux mount table of this process (/proc/self/mountinfo); empty elsewhere. */
+function readMounts(): MountEntry[] {
+  let text: string;
+  try {
+    text = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  const unescape = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  const out: MountEntry[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.split(' ');
+    if (f.length < 5) continue;
+    out.push({ device: f[2] as string, root: unescape(f[3] as string), mountPoint: unescape(f[4] as string) });
+  }
+  return out;
+}
+
+/**
+ * A real path as a place inside its file system: the device and the path from that file system's own root.
+ * Through a bind mount, two different paths to one folder give the same place, so nesting is seen whatever
+ * path each side was named by. The mount whose point is the longest prefix wins; of equal ones the last
+ * (it is mounted on top).
+ */
+function fsPlace(real: string, mounts: readonly MountEntry[]): { device: string; path: string } | undefined {
+  let best: MountEntry | undefined;
+  for (const m of mounts) {
+    if (!isInside(real, m.mountPoint)) continue;
+    if (!best || m.mountPoint.length >= best.mountPoint.length) best = m;
+  }
+  if (!best) return undefined;
+  return { device: best.device, path: join(best.root, relative(best.mountPoint, real)) };
+}
+
+/**
+ * Is `inner` the same folder as `outer` or inside it, by identity rather than spelling? True when `outer`'s
+ * (device, inode) is `inner`'s or one of its ancestors', or (Linux) when both are the same place of the same
+ * file system under any mounts (a bind mount of a subfolder has no ancestor in common with its original).
+ */
+function within(inner: string, outer: string, outerId: string | undefined, mounts: readonly MountEntry[]): boolean {
+  if (isInside(inner, outer)) return true;
+  if (outerId !== undefined && ancestorIds(inner).includes(outerId)) return true;
+  const a = fsPlace(inner, mounts);
+  const b = fsPlace(outer, mounts);
+  return a !== undefined && b !== undefined && a.device === b.device && isInside(a.path, b.path);
 }
 
 /**
@@ -82,29 +179,80 @@ export function checkPassPaths(source: string, replica: string, log?: string): P
     replicaReal = resolveEventual(replicaAbs);
   }
 
-  if (sourceReal === replicaReal) {
-    throw new RefusedError(`source and replica are the same folder: ${sourceReal}`);
+  // Identity, not spelling: bind mounts and other second paths to one folder are caught both ways.
+  const mounts = readMounts();
+  const sourceId = idKey(sourceReal);
+  const replicaId = replicaMissing ? undefined : idKey(replicaReal);
+  if (sourceReal === replicaReal || sourceId === replicaId) {
+    throw new RefusedError(`source and replica are the same folder: ${sourceReal}${sourceReal === replicaReal ? '' : ` (also reached as ${replicaReal})`}`);
   }
-  if (isInside(replicaReal, sourceReal)) {
+  if (within(replicaReal, sourceReal, sourceId, mounts)) {
     throw new RefusedError(`replica ${replicaReal} is inside the source ${sourceReal}`);
   }
-  if (isInside(sourceReal, replicaReal)) {
+  if (within(sourceReal, replicaReal, replicaId, mounts)) {
     throw new RefusedError(`source ${sourceReal} is inside the replica ${replicaReal}`);
   }
 
   const paths: PassPaths = { source: sourceReal, replica: replicaReal, replicaMissing };
-  if (log !== undefined) {
-    if (log.trim() === '') throw new RefusedError('log file path is empty');
-    const logAbs = resolve(log);
-    const logReal = resolveEventual(logAbs);
-    if (isInside(logReal, sourceReal)) throw new RefusedError(`log file ${logAbs} is inside the source ${sourceReal}`);
-    if (isInside(logReal, replicaReal)) throw new RefusedError(`log file ${logAbs} is inside the replica ${replicaReal}`);
-    try {
-      if (statSync(logAbs).isDirectory()) throw new RefusedError(`log file is a folder: ${logAbs}`);
-    } catch (error) {
-      if (error instanceof RefusedError) throw error;
-    }
-    paths.log = logAbs;
-  }
+  if (log !== undefined) paths.log = checkLogPath(log, paths, { sourceId, replicaId, mounts });
   return paths;
+}
+
+/**
+ * The log file guard: the log is appended to while the pass reads the source and writes the replica, so it must
+ * be neither inside them (where it is or where it would be created, links followed, dangling ones too), nor a
+ * second name of one of their files (a hard link), nor anything but a regular file (a FIFO would hang the pass,
+ * a device would swallow or refuse it). Returns the absolute path to open.
+ */
+function checkLogPath(
+  log: string,
+  paths: PassPaths,
+  ids: { sourceId: string; replicaId: string | undefined; mounts: readonly MountEntry[] },
+): string {
+  if (log.trim() === '') throw new RefusedError('log file path is empty');
+  const logAbs = resolve(log);
+  const logReal = resolveEventual(logAbs);
+  if (within(logReal, paths.source, ids.sourceId, ids.mounts)) throw new RefusedError(`log file ${logAbs} is inside the source ${paths.source}`);
+  if (within(logReal, paths.replica, ids.replicaId, ids.mounts)) throw new RefusedError(`log file ${logAbs} is inside the replica ${paths.replica}`);
+  let st;
+  try {
+    st = statSync(logReal, { bigint: true });
+  } catch {
+    return logAbs; // does not exist yet: created at logReal, which is checked above
+  }
+  if (st.isDirectory()) throw new RefusedError(`log file is a folder: ${logAbs}`);
+  if (!st.isFile()) throw new RefusedError(`log file is not a regular file (a FIFO, device or socket): ${logAbs}`);
+  if (st.nlink > 1n) {
+    // Another name of this file could be inside a tree; finding it would mean walking both, so on their file
+    // systems a hard-linked log is refused outright.
+    for (const [side, root] of [['source', paths.source], ['replica', paths.replica]] as const) {
+      let dev: bigint | undefined;
+      try {
+        dev = statSync(root, { bigint: true }).dev;
+      } catch {
+        continue; // a replica still to be created: its parent's device is checked below
+      }
+      if (dev === st.dev) {
+        throw new RefusedError(`log file ${logAbs} has other hard links on the ${side}'s file system; it could be one of its files`);
+      }
+    }
+    if (paths.replicaMissing && statSync(nearestExisting(paths.replica), { bigint: true }).dev === st.dev) {
+      throw new RefusedError(`log file ${logAbs} has other hard links on the replica's file system; it could be one of its files`);
+    }
+  }
+  return logAbs;
+}
+
+function nearestExisting(path: string): string {
+  let cur = path;
+  for (;;) {
+    try {
+      statSync(cur);
+      return cur;
+    } catch {
+      const parent = dirname(cur);
+      if (parent === cur) return cur;
+      cur = parent;
+    }
+  }
 }

@@ -1,6 +1,6 @@
 import { closeSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { BusyError, describeError, FolderSyncError, RefusedError } from '../errors.js';
 import { replicaKey, stateDir } from '../state.js';
 
@@ -48,8 +48,37 @@ export function isLockAlive(record: LockRecord): boolean {
   return true;
 }
 
-export function lockPath(replicaRealPath: string, dir = stateDir()): string {
-  return join(dir, 'locks', `${replicaKey(replicaRealPath)}.lock`);
+/**
+ * The lock files of a replica. Keyed by identity (device, inode), not spelling: a bind mount or any other path to
+ * a busy replica finds the same lock. Also by its parent folder's identity and its name, so a pass that creates
+ * the replica (keyed by its parent then) and one that starts just after it was created (which finds it) still
+ * meet. A key that is not an absolute path (the crontab edit lock) is used as it is.
+ */
+export function lockPaths(replica: string, dir = stateDir()): string[] {
+  const keys = isAbsolute(replica) ? [identityKey(replica), identityKey(dirname(replica), basename(replica))] : [replica];
+  return [...new Set(keys)].map((key) => join(dir, 'locks', `${replicaKey(key)}.lock`));
+}
+
+/** The main lock file of a replica (its identity's). */
+export function lockPath(replica: string, dir = stateDir()): string {
+  return lockPaths(replica, dir)[0] as string;
+}
+
+/** "id:<dev>:<ino>" of the nearest existing folder of `path`, followed by the names below it that do not exist yet. */
+function identityKey(path: string, ...below: string[]): string {
+  const tail: string[] = [];
+  let cur = path;
+  for (;;) {
+    try {
+      const st = statSync(cur, { bigint: true });
+      return [`id:${st.dev}:${st.ino}`, ...tail.reverse(), ...below].join('/');
+    } catch {
+      const parent = dirname(cur);
+      if (parent === cur) return [path, ...below].join('/');
+      tail.push(basename(cur));
+      cur = parent;
+    }
+  }
 }
 
 /** Read a lock file; undefined when there is none, it is unreadable, or it does not name a holder. */
@@ -68,26 +97,64 @@ export function readLock(path: string): LockRecord | undefined {
 
 /** True when a live process holds the lock of this replica. */
 export function isLocked(replicaRealPath: string, dir = stateDir()): LockRecord | undefined {
-  const record = readLock(lockPath(replicaRealPath, dir));
-  return record && isLockAlive(record) ? record : undefined;
+  for (const path of lockPaths(replicaRealPath, dir)) {
+    const record = readLock(path);
+    if (record && isLockAlive(record)) return record;
+  }
+  return undefined;
 }
 
 /**
- * One pass (or one `run` loop) per replica. The lock is a file created with O_EXCL in the state folder that
- * names its holder; a lock whose holder is dead (kill -9, power loss) is taken over at once.
+ * One pass (or one `run` loop) per replica: every lock file of the replica (see lockPaths), taken in order; a
+ * busy one gives back those already taken.
  */
 export class ReplicaLock {
-  private held = false;
+  private readonly files: LockFile[];
+  /** The main lock file (the replica's identity). */
   readonly path: string;
 
   constructor(
     readonly replica: string,
     readonly mode = 'sync-once',
     dir = stateDir(),
-    private readonly info: LockInfo = {},
+    info: LockInfo = {},
   ) {
-    this.path = lockPath(replica, dir);
+    this.files = lockPaths(replica, dir).map((path) => new LockFile(replica, mode, path, info));
+    this.path = this.files[0]?.path as string;
   }
+
+  /** Take the lock: BusyError (exit 75) when a live process holds it, RefusedError (exit 2) when it cannot be written. */
+  acquire(): void {
+    const taken: LockFile[] = [];
+    try {
+      for (const file of this.files) {
+        file.acquire();
+        taken.push(file);
+      }
+    } catch (error) {
+      for (const file of taken) file.release();
+      throw error;
+    }
+  }
+
+  release(): void {
+    for (const file of this.files) file.release();
+  }
+}
+
+/**
+ * One lock file: created with O_EXCL in the state folder, naming its holder; a lock whose holder is dead
+ * (kill -9, power loss) is taken over at once.
+ */
+class LockFile {
+  private held = false;
+
+  constructor(
+    readonly replica: string,
+    readonly mode: string,
+    readonly path: string,
+    private readonly info: LockInfo,
+  ) {}
 
   /** Take the lock: BusyError (exit 75) when a live process holds it, RefusedError (exit 2) when it cannot be written. */
   acquire(): void {
