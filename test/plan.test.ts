@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest';
 import type { Entry } from '../src/sync/entry.js';
 import { compareNames } from '../src/sync/entry.js';
 import { afterCompare, metaDiff, planDir, type Step } from '../src/sync/plan.js';
-import { isTempName, tempName } from '../src/sync/temp.js';
+import { isTempName, looksLikeTempName, tempName } from '../src/sync/temp.js';
+import { tempDir } from './_tree.js';
+
+// The temporaries' key lives in the state folder: a private one for this file, never the real one.
+process.env['FOLDER_SYNC_STATE_DIR'] = tempDir('fs-state-');
 
 const T = 1_700_000_000_000;
 const f = (name: string, o: Partial<Entry> = {}): Entry => ({ name, type: 'file', mode: 0o644, size: 3, mtimeMs: T, atimeMs: T, ...o });
@@ -27,7 +31,10 @@ interface Case {
   want: string[];
 }
 
-const TMP = '.folder-sync-partial-0123456789abcdef';
+/** A temporary this user's passes would make (its tag verifies), and look-alikes that are user entries. */
+const TMP = tempName();
+const OLD_STYLE = '.folder-sync-partial-0123456789abcdef';
+const FORGED = `${TMP.slice(0, -1)}${TMP.endsWith('0') ? '1' : '0'}`;
 
 const cases: Case[] = [
   { name: 'both empty: nothing', src: [], dst: [], want: [] },
@@ -53,6 +60,8 @@ const cases: Case[] = [
   { name: 'fifo in replica where source has file', src: [f('a')], dst: [p('a')], want: ['copy a replacing special'] },
   { name: 'source fifo over a replica file: skipped, replica entry removed', src: [p('a')], dst: [f('a')], want: ['skip a', 'remove a'] },
   { name: 'leftover temporary is purged', src: [], dst: [f(TMP)], want: [`purge-temp ${TMP}`] },
+  { name: 'look-alike temporaries are user entries: removed (counted, logged)', src: [], dst: [f(OLD_STYLE), f(FORGED)], want: [`remove ${OLD_STYLE}`, `remove ${FORGED}`] },
+  { name: 'a folder with a temporary\'s name is a user entry (passes never make folders)', src: [], dst: [d(TMP)], want: [`remove ${TMP}`] },
   { name: 'a source file with a temporary-like name is mirrored', src: [f(TMP)], dst: [], want: [`copy ${TMP}`] },
   { name: 'a temporary-like name on both sides is compared normally', src: [f(TMP, { size: 5 })], dst: [f(TMP)], want: [`copy ${TMP}`] },
   {
@@ -125,6 +134,8 @@ describe('metaDiff', () => {
 describe('temporary names', () => {
   const cases: [string, boolean][] = [
     [TMP, true],
+    [OLD_STYLE, false],
+    [FORGED, false],
     ['.folder-sync-partial-0123456789ABCDEF', false],
     ['.folder-sync-partial-0123456789abcde', false],
     ['.folder-sync-partial-0123456789abcdef0', false],
@@ -137,5 +148,6 @@ describe('temporary names', () => {
     const b = tempName();
     expect(isTempName(a)).toBe(true);
     expect(a).not.toBe(b);
+    expect(looksLikeTempName(FORGED)).toBe(true);
   });
 });

@@ -19,7 +19,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it, onTestFinished } from 'vitest';
-import { isTempName } from '../src/sync/temp.js';
+import { looksLikeTempName } from '../src/sync/temp.js';
 import { repoCli, runCli } from './_cli.js';
 import { mountTmpfs } from './faults/_faults.js';
 import { buildTree, compareTrees, giveToTestUser, isRoot, tempDir, testUser } from './_tree.js';
@@ -83,7 +83,7 @@ function temporaries(root: string): string[] {
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir)) {
       const path = join(dir, name);
-      if (isTempName(name)) found.push(path);
+      if (looksLikeTempName(name)) found.push(path);
       else if (lstatSync(path).isDirectory()) walk(path);
     }
   };
@@ -152,7 +152,7 @@ describe('folder-sync run', () => {
     const batch = join(replica, 'batch');
     await waitFor(
       'the copy of the big file to start',
-      () => existsSync(batch) && readdirSync(batch).some(isTempName),
+      () => existsSync(batch) && readdirSync(batch).some(looksLikeTempName),
       10_000,
       run,
     );

@@ -6,6 +6,7 @@ import { chmodSync, existsSync, lstatSync, readFileSync, realpathSync, rmSync, s
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ReplicaLock } from '../src/sync/lock.js';
+import { tempName } from '../src/sync/temp.js';
 import { ops, runCli, runSync, type CliResult } from './_cli.js';
 import {
   buildTree,
@@ -29,6 +30,18 @@ const OLD = 1_500_000_000_000; // 2017-07-14
 const OLDER = 1_400_000_000_000;
 
 const sync = (src: string, dst: string, ...flags: string[]): Promise<CliResult> => runSync(src, dst, flags);
+
+/** Names a pass run with state folder `state` makes for its temporaries (their tag is keyed by that folder). */
+function ownTempNames(state: string, count: number): string[] {
+  const saved = process.env['FOLDER_SYNC_STATE_DIR'];
+  process.env['FOLDER_SYNC_STATE_DIR'] = state;
+  try {
+    return Array.from({ length: count }, () => tempName());
+  } finally {
+    if (saved === undefined) delete process.env['FOLDER_SYNC_STATE_DIR'];
+    else process.env['FOLDER_SYNC_STATE_DIR'] = saved;
+  }
+}
 
 function setMtime(path: string, ms: number): void {
   utimesSync(path, msToTimeSpec(ms), msToTimeSpec(ms));
@@ -269,30 +282,46 @@ describe('sync-once mirrors exactly', () => {
     expect(compareTrees(src, dst)).toEqual([]);
   });
 
-  it('leftover temporaries are removed; a source file with such a name is still mirrored', async () => {
+  it('leftover temporaries (named by this user\'s passes) are purged quietly; look-alikes are user entries; a source file with such a name is mirrored', async () => {
+    const state = tempDir('fs-state-');
+    const env = { FOLDER_SYNC_STATE_DIR: state };
+    const mine = ownTempNames(state, 4);
     const srcTemp = '.folder-sync-partial-fedcba9876543210';
+    const lookAlike = '.folder-sync-partial-0123456789abcdef0123456789abcdef';
     const src = buildTree(tempDir(), { [srcTemp]: 'real data', d: dir({ f: 'f' }) });
     const dst = buildTree(tempDir(), {
-      '.folder-sync-partial-0123456789abcdef': 'half written',
-      d: dir({ '.folder-sync-partial-00000000deadbeef': 'half', f: 'f' }),
+      [mine[0] as string]: 'half written',
+      d: dir({ [mine[1] as string]: 'half', f: 'f' }),
+      '.folder-sync-partial-0123456789abcdef': 'a user file named like an older version\'s temporary',
+      [lookAlike]: 'a user file with a temporary\'s shape but no valid tag',
       '.folder-sync-partial-not-ours': 'a user file that only looks similar',
+      [mine[3] as string]: dir({ inside: 'a user folder, even with a valid tag (passes never make folders)' }),
     });
-    const r = await sync(src, dst);
+    const r = await runSync(src, dst, [], { env });
     expect(r.code, r.stderr).toBe(0);
     expect(compareTrees(src, dst, { ignoreDirMtimes: true, ignoreRoot: true })).toEqual([]);
     expect(readFileSync(join(dst, srcTemp), 'utf8')).toBe('real data');
-    // Our own debris is housekeeping (not counted); a similar-looking user file is an ordinary extra.
+    // Our own debris is housekeeping (not counted); user files, whatever their names, are ordinary extras.
     expect(ops(r.stdout)).toContain('removed file ".folder-sync-partial-not-ours"');
-    expect(ops(r.stdout).filter((l) => l.includes('0123456789abcdef') || l.includes('deadbeef'))).toEqual([]);
-    const again = await sync(src, dst);
+    expect(ops(r.stdout)).toContain('removed file ".folder-sync-partial-0123456789abcdef"');
+    expect(ops(r.stdout)).toContain(`removed file "${lookAlike}"`);
+    expect(ops(r.stdout).filter((l) => l.includes(mine[0] as string) || l.includes(mine[1] as string))).toEqual([]);
+    expect(ops(r.stdout)).toContain(`removed dir "${mine[3]}"`);
+    expect(r.stdout).toMatch(/removed 5,/);
+    const again = await runSync(src, dst, [], { env });
     expect(ops(again.stdout)).toEqual([]);
     expect(existsSync(join(dst, srcTemp))).toBe(true);
     // Debris is not a deletion for --max-delete 0, and --verbose shows its removal as a debug line.
-    writeFileSync(join(dst, 'd', '.folder-sync-partial-0123456789abcdef'), 'more debris');
-    const strict = await sync(src, dst, '--max-delete', '0', '--verbose');
+    writeFileSync(join(dst, 'd', mine[2] as string), 'more debris');
+    const strict = await runSync(src, dst, ['--max-delete', '0', '--verbose'], { env });
     expect(strict.code, strict.stderr).toBe(0);
-    expect(strict.stdout).toMatch(/^removed leftover temporary "d\/\.folder-sync-partial-0123456789abcdef"$/m);
-    expect(existsSync(join(dst, 'd', '.folder-sync-partial-0123456789abcdef'))).toBe(false);
+    expect(strict.stdout).toContain(`removed leftover temporary "d/${mine[2]}"`);
+    expect(existsSync(join(dst, 'd', mine[2] as string))).toBe(false);
+    // A user file with an older version's temporary name counts for --max-delete like any other.
+    writeFileSync(join(dst, '.folder-sync-partial-0123456789abcdef'), 'user data');
+    const refused = await runSync(src, dst, ['--max-delete', '0'], { env });
+    expect(refused.code).toBe(2);
+    expect(readFileSync(join(dst, '.folder-sync-partial-0123456789abcdef'), 'utf8')).toBe('user data');
   });
 
   it('--dry-run changes nothing and logs the same lines, marked as a dry run', async () => {
@@ -402,12 +431,18 @@ describe('sync-once guards that look at the plan', () => {
     expect((await sync(src, join(tempDir(), 'new'))).code).toBe(0);
   });
 
-  it('a replica holding only leftover temporaries counts as empty', async () => {
+  it('a replica holding only leftover temporaries counts as empty; one holding a look-alike user file does not', async () => {
+    const state = tempDir('fs-state-');
+    const [debris] = ownTempNames(state, 1);
     const src = tempDir();
-    const dst = buildTree(tempDir(), { '.folder-sync-partial-0123456789abcdef': 'debris' });
-    const r = await sync(src, dst);
+    const dst = buildTree(tempDir(), { [debris as string]: 'debris' });
+    const r = await runSync(src, dst, [], { env: { FOLDER_SYNC_STATE_DIR: state } });
     expect(r.code, r.stderr).toBe(0);
-    expect(existsSync(join(dst, '.folder-sync-partial-0123456789abcdef'))).toBe(false);
+    expect(existsSync(join(dst, debris as string))).toBe(false);
+    const user = buildTree(tempDir(), { '.folder-sync-partial-0123456789abcdef': 'user data' });
+    const refused = await runSync(src, user, [], { env: { FOLDER_SYNC_STATE_DIR: state } });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/is empty but the replica .* is not/);
   });
 });
 

@@ -43,7 +43,8 @@ export function planDir(src: readonly Entry[], dst: readonly Entry[], opts: Plan
       steps.push(planNew(s));
       i++;
     } else if (order > 0 && d) {
-      extras.push(isTempName(d.name) ? { op: 'purge-temp', dst: d } : { op: 'remove', dst: d });
+      // Only a file or link this user's passes named is a leftover (they never make folders): see temp.ts.
+      extras.push(d.type !== 'dir' && isTempName(d.name) ? { op: 'purge-temp', dst: d } : { op: 'remove', dst: d });
       j++;
     } else if (s && d) {
       const step = planPair(s, d, opts);

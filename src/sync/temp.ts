@@ -1,19 +1,80 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { stateDir } from '../state.js';
 
-/** Temporary files are written beside their target under this prefix and renamed into place when complete. */
+/**
+ * Temporary files are written beside their target as `.folder-sync-partial-<nonce><tag>` and renamed into place
+ * when complete. The tag is an HMAC of the nonce under a secret key kept in the user's state folder (mode 0600),
+ * so only this user's own passes make names that verify: a leftover of a killed pass is recognised and purged
+ * quietly, while any other entry, whatever its name, is a user entry: mirrored, removed, counted and logged.
+ */
 export const TEMP_PREFIX = '.folder-sync-partial-';
-const TEMP_PATTERN = /^\.folder-sync-partial-[0-9a-f]{16}$/;
+const NONCE_HEX = 16;
+const TAG_HEX = 16;
+const TEMP_PATTERN = new RegExp(`^\\.folder-sync-partial-[0-9a-f]{${NONCE_HEX + TAG_HEX}}$`);
+const KEY_FILE = 'temp-key';
+
 const processPart = randomBytes(4).toString('hex');
 let counter = randomBytes(4).readUInt32LE(0);
+let key: Buffer | undefined;
+let keyDir: string | undefined;
+
+/**
+ * The key of the current state folder: read, or created (O_EXCL, 0600) on first use. A state folder that cannot
+ * hold it gets a key for this process only: leftovers of other passes are then user entries (removed and logged).
+ */
+function secret(): Buffer {
+  const dir = stateDir();
+  if (key && keyDir === dir) return key;
+  const path = join(dir, KEY_FILE);
+  let found: Buffer | undefined;
+  try {
+    found = readFileSync(path);
+  } catch {
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const fresh = randomBytes(32);
+      const fd = openSync(path, 'wx', 0o600);
+      try {
+        writeSync(fd, fresh);
+      } finally {
+        closeSync(fd);
+      }
+      found = fresh;
+    } catch {
+      try {
+        found = readFileSync(path); // another process created it first
+      } catch {
+        found = undefined;
+      }
+    }
+  }
+  key = found && found.length >= 16 ? found : randomBytes(32);
+  keyDir = dir;
+  return key;
+}
+
+function tagOf(nonce: string): string {
+  return createHmac('sha256', secret()).update(nonce).digest('hex').slice(0, TAG_HEX);
+}
 
 /** A short name (well under 255 bytes whatever the target's length), unique enough for O_EXCL creation. */
 export function tempName(): string {
-  // A random half per process and a counter: unique within a pass without a crypto call per file.
+  // A random half per process and a counter: unique within a pass without a random call per file.
   counter = (counter + 1) >>> 0;
-  return TEMP_PREFIX + processPart + counter.toString(16).padStart(8, '0');
+  const nonce = processPart + counter.toString(16).padStart(8, '0');
+  return TEMP_PREFIX + nonce + tagOf(nonce);
 }
 
-/** True for a name this tool creates as a temporary; a leftover one in the replica is removed by the next pass. */
+/** True only for a temporary this user's passes made (its tag verifies); a leftover one is purged by the next pass. */
 export function isTempName(name: string): boolean {
+  if (!looksLikeTempName(name)) return false;
+  const nonce = name.slice(TEMP_PREFIX.length, TEMP_PREFIX.length + NONCE_HEX);
+  return name.slice(TEMP_PREFIX.length + NONCE_HEX) === tagOf(nonce);
+}
+
+/** The shape of a temporary's name, whoever made it (tests look for leftovers with it). */
+export function looksLikeTempName(name: string): boolean {
   return name.startsWith(TEMP_PREFIX) && TEMP_PATTERN.test(name);
 }

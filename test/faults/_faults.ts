@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isTempName } from '../../src/sync/temp.js';
+import { looksLikeTempName } from '../../src/sync/temp.js';
 import { snapshotTree, type TreeSnapshot } from '../_tree.js';
 
 export { Prng } from '../../src/demo/prng.js';
@@ -47,7 +47,7 @@ export function tempsIn(root: string): string[] {
     }
     for (const name of names) {
       const path = rel ? `${rel}/${name}` : name;
-      if (isTempName(name)) out.push(path);
+      if (looksLikeTempName(name)) out.push(path);
       try {
         if (lstatSync(join(abs, name)).isDirectory()) walk(join(abs, name), path);
       } catch {
@@ -87,7 +87,7 @@ export function tornFiles(after: TreeSnapshot, source: TreeSnapshot, before: Tre
   const bad: string[] = [];
   for (const [path, snap] of after) {
     const name = path.split('/').at(-1) ?? path;
-    if (isTempName(name)) continue;
+    if (looksLikeTempName(name)) continue;
     const s = source.get(path);
     const b = before.get(path);
     if (!s && !b) {
