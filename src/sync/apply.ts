@@ -4,6 +4,7 @@ import {
   constants,
   fchmodSync,
   fstatSync,
+  ftruncateSync,
   futimesSync,
   lstatSync,
   mkdirSync,
@@ -60,7 +61,9 @@ export function copyToTemp(srcPath: string, dstDir: string, src: Entry): string 
       if (!opened.isFile()) throw new SourceChangedError(srcPath);
       const outFd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
       try {
-        copyBytes(inFd, outFd, src.size, srcPath);
+        // A file with holes (fewer blocks than its size needs) is copied sparse: its holes stay holes.
+        const sparse = opened.blocks * 512n < opened.size;
+        copyBytes(inFd, outFd, src.size, srcPath, sparse ? Number(opened.blksize) || 4096 : 0);
         // Any write during the copy moves ctime (which no one can set back), even a same-size one within the
         // same millisecond that the size/mtime check below cannot see.
         if (fstatSync(inFd, { bigint: true }).ctimeNs !== opened.ctimeNs) throw new SourceChangedError(srcPath);
@@ -83,19 +86,49 @@ export function copyToTemp(srcPath: string, dstDir: string, src: Entry): string 
   }
 }
 
-/** Copy exactly `expected` bytes; a file that ends early or goes on past them has changed. */
-function copyBytes(inFd: number, outFd: number, expected: number, srcPath: string): void {
+/**
+ * Copy exactly `expected` bytes; a file that ends early or goes on past them has changed. With `holeBlock` (the
+ * file system's block size) the copy is sparse: all-zero blocks are not written (positional writes, the size
+ * set at the end), so the file systems that keep holes keep them. Node has no SEEK_DATA: the holes are read
+ * (as zeros, from no disk) and recognised by their contents; copy_file_range (fs.copyFile) writes them out in
+ * full on ext4 and tmpfs, so it is not used (docs/security.md).
+ */
+function copyBytes(inFd: number, outFd: number, expected: number, srcPath: string, holeBlock = 0): void {
   const buf = (copyBuffer ??= Buffer.allocUnsafe(COPY_CHUNK));
   let total = 0;
   for (;;) {
     // Ask for one byte past the expected end: a growing file is caught without reading all of it.
     const n = readSync(inFd, buf, 0, Math.min(buf.length, expected + 1 - total), total);
     if (n === 0) break;
+    if (total + n > expected) throw new SourceChangedError(srcPath);
+    if (holeBlock > 0) writeSparse(outFd, buf, n, total, holeBlock);
+    else for (let off = 0; off < n; ) off += writeSync(outFd, buf, off, n - off);
     total += n;
-    if (total > expected) throw new SourceChangedError(srcPath);
-    for (let off = 0; off < n; ) off += writeSync(outFd, buf, off, n - off);
   }
   if (total !== expected) throw new SourceChangedError(srcPath);
+  if (holeBlock > 0) ftruncateSync(outFd, expected); // a hole at the end is a size, not a write
+}
+
+let zeroBlock: Buffer | undefined;
+
+/** Write the `n` bytes of `buf` that belong at `position`, skipping the blocks that are all zeros. */
+function writeSparse(fd: number, buf: Buffer, n: number, position: number, block: number): void {
+  const zero = zeroBlock && zeroBlock.length === block ? zeroBlock : (zeroBlock = Buffer.alloc(block));
+  let runStart = -1;
+  for (let off = 0; off < n; off += block) {
+    const end = Math.min(off + block, n);
+    const isZero = buf.compare(zero, 0, end - off, off, end) === 0;
+    if (!isZero && runStart < 0) runStart = off;
+    if (isZero && runStart >= 0) {
+      writeAt(fd, buf, runStart, off, position);
+      runStart = -1;
+    }
+  }
+  if (runStart >= 0) writeAt(fd, buf, runStart, n, position);
+}
+
+function writeAt(fd: number, buf: Buffer, from: number, to: number, position: number): void {
+  for (let off = from; off < to; ) off += writeSync(fd, buf, off, to - off, position + off);
 }
 
 /** A temporary symlink beside its target, to be installed with `installTemp`. */
