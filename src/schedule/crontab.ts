@@ -8,7 +8,7 @@ import { BusyError, describeError, OperationError } from '../errors.js';
 import { ReplicaLock } from '../sync/lock.js';
 import { buildCronLine, cronComment, cronTiming, findCronJobs, nextCronTime, removeCronJobs, upsertCronJob, type CronJobLine, type Invocation } from './cron.js';
 import { jobPassArgs, parseJobPassArgs, type JobSpec } from './jobs.js';
-import type { InstalledJob, InstallResult, SchedulerBackend } from './scheduler.js';
+import type { InstalledJob, InstallResult, SchedulerBackend } from './backend.js';
 
 /** The crontab command; FOLDER_SYNC_CRONTAB points elsewhere (tests of failure paths). */
 function crontabCommand(): string {

@@ -12,7 +12,7 @@ import { stateDir } from '../state.js';
 import { checkJobName, type Invocation } from './cron.js';
 import type { DueRule } from './due.js';
 import { jobPassArgs, parseJobPassArgs, type JobSpec } from './jobs.js';
-import type { InstalledJob, InstallResult, SchedulerBackend } from './scheduler.js';
+import type { InstalledJob, InstallResult, SchedulerBackend } from './backend.js';
 
 export type ScheduleKind = 'MINUTE' | 'HOURLY' | 'DAILY' | 'WEEKLY';
 
