@@ -115,13 +115,18 @@ export async function runForeground(source: string, replica: string, opts: RunOp
   let passes = 0;
   let ended = 'pass limit reached';
   try {
-    note(log, 'info', `run started (pid ${process.pid}): ${opts.interval.words}, source ${quotePath(paths.source)} replica ${quotePath(paths.replica)}`, {
-      run: 'started',
-      pid: process.pid,
-      intervalSeconds: opts.interval.seconds,
-      source: paths.source,
-      replica: paths.replica,
-    });
+    note(
+      log,
+      'info',
+      `run started (pid ${process.pid}): ${opts.interval.words}, source ${quotePath(paths.source)} replica ${quotePath(paths.replica)}`,
+      {
+        run: 'started',
+        pid: process.pid,
+        intervalSeconds: opts.interval.seconds,
+        source: paths.source,
+        replica: paths.replica,
+      },
+    );
     // Each pass resolves the paths again (a source may be unmounted and remounted); the lock is on the first answer.
     const sourceAbs = resolve(source);
     const replicaAbs = resolve(replica);

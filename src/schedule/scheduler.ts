@@ -20,7 +20,6 @@ import type { SchedulerBackend } from './backend.js';
 
 export type { InstalledJob, InstallResult, SchedulerBackend } from './backend.js';
 
-
 export function backendFor(platform: NodeJS.Platform = process.platform): SchedulerBackend {
   return platform === 'win32' ? schtasksBackend : crontabBackend;
 }
@@ -96,11 +95,19 @@ export async function scheduleJob(req: ScheduleRequest, opts: SchedulerOptions =
   const old = readJobRecord(name, inv.stateDir);
   const same = old.source === source && old.replica === replica;
   writeJobRecord(
-    { version: 1, name, scheduledAt: new Date(now).toISOString(), source, replica, ...(same ? { last: old.last, lastCompleted: old.lastCompleted } : {}) },
+    {
+      version: 1,
+      name,
+      scheduledAt: new Date(now).toISOString(),
+      source,
+      replica,
+      ...(same ? { last: old.last, lastCompleted: old.lastCompleted } : {}),
+    },
     inv.stateDir,
   );
   const fresh = (await backend.list()).find((j) => j.name === name);
-  const nextRun = fresh?.spec && fresh.nextFiring ? nextPassTime(fresh.spec.rule, now, same ? lastStart(old.last) : undefined, fresh.nextFiring) : undefined;
+  const nextRun =
+    fresh?.spec && fresh.nextFiring ? nextPassTime(fresh.spec.rule, now, same ? lastStart(old.last) : undefined, fresh.nextFiring) : undefined;
   return { job, ...result, nextRun, backend: backend.name };
 }
 

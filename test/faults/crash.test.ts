@@ -204,4 +204,3 @@ describe('kill -9 at any moment of a pass', () => {
     }
   });
 });
-
