@@ -32,7 +32,10 @@ function fixture(): { box: string; src: string; rep: string; v: string } {
   keep(T0 - DAY, [{ path: 'report.txt', kind: 'file', action: 'updated' }]);
   buildTree(rep, {
     'report.txt': file('report v2, longer', { mode: 0o600, mtime: T0 - 2 * DAY + 7 }),
-    album: dir({ 'a.jpg': file(Buffer.from([1, 2, 3]), { mode: 0o644, mtime: T0 - 9 * DAY }), cover: symlink('a.jpg') }, { mode: 0o750, mtime: T0 - 8 * DAY }),
+    album: dir(
+      { 'a.jpg': file(Buffer.from([1, 2, 3]), { mode: 0o644, mtime: T0 - 9 * DAY }), cover: symlink('a.jpg') },
+      { mode: 0o750, mtime: T0 - 8 * DAY },
+    ),
     link: symlink('../elsewhere'),
   });
   keep(T0, [
@@ -104,7 +107,10 @@ describe('folder-sync restore', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('(folder, 3 entries, 3 B)');
     const expected = buildTree(tempDir('fs-vexp-'), {
-      album: dir({ 'a.jpg': file(Buffer.from([1, 2, 3]), { mode: 0o644, mtime: T0 - 9 * DAY }), cover: symlink('a.jpg') }, { mode: 0o750, mtime: T0 - 8 * DAY }),
+      album: dir(
+        { 'a.jpg': file(Buffer.from([1, 2, 3]), { mode: 0o644, mtime: T0 - 9 * DAY }), cover: symlink('a.jpg') },
+        { mode: 0o750, mtime: T0 - 8 * DAY },
+      ),
     });
     expect(compareTrees(join(expected, 'album'), out)).toEqual([]);
     const link = await runCli(['restore', f.v, 'link', join(f.box, 'l')]);
@@ -160,9 +166,17 @@ describe('folder-sync restore', () => {
       args: (f) => ['restore', f.v, 'report.txt', join(f.box, 'o'), '--at', '2026-11-01'],
       want: /no kept version of "report\.txt" at or before --at \(the oldest is from 2026-11-27T05-30-00Z\)/,
     },
-    { name: 'a bad --at', args: (f) => ['restore', f.v, 'report.txt', join(f.box, 'o'), '--at', 'last tuesday'], want: /--at must be a pass folder name/ },
+    {
+      name: 'a bad --at',
+      args: (f) => ['restore', f.v, 'report.txt', join(f.box, 'o'), '--at', 'last tuesday'],
+      want: /--at must be a pass folder name/,
+    },
     { name: 'not a versions folder', args: (f) => ['restore', f.src, 'report.txt', join(f.box, 'o')], want: /is not a folder-sync versions folder/ },
-    { name: 'a missing versions folder', args: (f) => ['versions', join(f.box, 'nope')], want: /versions folder cannot be read: .*nope: no such file or directory/ },
+    {
+      name: 'a missing versions folder',
+      args: (f) => ['versions', join(f.box, 'nope')],
+      want: /versions folder cannot be read: .*nope: no such file or directory/,
+    },
     { name: 'a missing target argument', args: (f) => ['restore', f.v, 'report.txt'], want: /missing argument <target>/ },
   ];
   for (const c of refusals) {

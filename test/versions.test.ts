@@ -2,7 +2,7 @@
  * The versions folder's rules and its store, called directly: pass-folder names, retention, --at, the
  * --versions refusals, keeping entries (moved whole, or linked for updates), the catalog, pruning, restore.
  */
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RefusedError, UsageError } from '../src/errors.js';
@@ -49,7 +49,10 @@ describe('pass folder names', () => {
 
   it('order by time, then by the same-second number (-10 after -2)', () => {
     const names = ['2026-11-28T05-30-00Z-10', '2026-11-28T05-30-01Z', '2026-11-28T05-30-00Z-2', '2026-11-28T05-30-00Z'];
-    const sorted = names.map((n) => parsePassFolderName(n) as PassName).sort(comparePasses).map((p) => p.name);
+    const sorted = names
+      .map((n) => parsePassFolderName(n) as PassName)
+      .sort(comparePasses)
+      .map((p) => p.name);
     expect(sorted).toEqual(['2026-11-28T05-30-00Z', '2026-11-28T05-30-00Z-2', '2026-11-28T05-30-00Z-10', '2026-11-28T05-30-01Z']);
   });
 });
@@ -135,7 +138,10 @@ describe('--versions refusals', () => {
       name: 'the versions folder of another replica',
       setup: (b) => {
         mkdirSync(join(b, 'v', META_DIR), { recursive: true });
-        writeFileSync(join(b, 'v', META_DIR, 'store.json'), JSON.stringify({ folderSync: 'versions', version: 1, replica: '/elsewhere', source: '/x' }));
+        writeFileSync(
+          join(b, 'v', META_DIR, 'store.json'),
+          JSON.stringify({ folderSync: 'versions', version: 1, replica: '/elsewhere', source: '/x' }),
+        );
       },
       dir: (b) => join(b, 'v'),
       want: /keeps versions of another replica \(\/elsewhere\)/,
@@ -205,7 +211,10 @@ describe('VersionStore', () => {
     expect(readFileSync(join(pass, 'docs', 'sub', 'c'), 'utf8')).toBe('c');
     expect(readlinkSync(join(pass, 'link'))).toBe('/etc/passwd');
     expect(readdirSync(join(s.replica, 'docs'))).toEqual([]);
-    const marker = readFileSync(join(v, META_DIR, '2026-11-28T05-30-00Z.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const marker = readFileSync(join(v, META_DIR, '2026-11-28T05-30-00Z.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(marker[0]).toMatchObject({ folderSync: 'versions-pass', pass: '2026-11-28T05-30-00Z', replica: s.replica });
     expect(marker.slice(1)).toEqual([kept('docs/b.txt'), kept('docs/sub', 'dir'), kept('link', 'symlink')]);
     expect(JSON.parse(readFileSync(join(v, META_DIR, 'store.json'), 'utf8'))).toMatchObject({ replica: s.replica, source: s.source });
@@ -344,7 +353,9 @@ describe('restore (core)', () => {
     expect(pickVersion(catalog, 'f').pass.name).toBe('2026-11-27T05-30-00Z');
     expect(pickVersion(catalog, 'f', parseAt('2026-11-26T05-30-00Z')).pass.name).toBe('2026-11-26T05-30-00Z');
     expect(pickVersion(catalog, 'f', parseAt('2026-11-26T05:29:59Z')).pass.name).toBe('2026-11-25T05-30-00Z');
-    expect(() => pickVersion(catalog, 'f', parseAt('2026-11-24'))).toThrow(/no kept version of "f" at or before --at \(the oldest is from 2026-11-25T05-30-00Z\)/);
+    expect(() => pickVersion(catalog, 'f', parseAt('2026-11-24'))).toThrow(
+      /no kept version of "f" at or before --at \(the oldest is from 2026-11-25T05-30-00Z\)/,
+    );
     expect(() => pickVersion(catalog, 'nothing')).toThrow(/no kept version of "nothing"/);
   });
 

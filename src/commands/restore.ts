@@ -25,7 +25,8 @@ export default defineCommand({
     at: {
       type: 'string',
       valueHint: 'time',
-      description: 'Take the newest version kept at or before: a pass folder name, 2026-11-24 18:00 (local), 2026-11-24T17:00:00Z, or a date (its end)',
+      description:
+        'Take the newest version kept at or before: a pass folder name, 2026-11-24 18:00 (local), 2026-11-24T17:00:00Z, or a date (its end)',
     },
     force: { type: 'boolean', description: 'Replace an existing target (a folder is replaced as a whole)' },
     'into-source': { type: 'boolean', description: 'Allow a target inside a mirrored source folder' },
@@ -42,7 +43,12 @@ export default defineCommand({
       known: await scheduledFolders(),
     });
     const v = result.version;
-    const what = v.kind === 'dir' ? `folder, ${result.entries} entries, ${formatBytes(result.bytes)}` : v.kind === 'file' ? `file, ${formatBytes(result.bytes)}` : v.kind;
+    const what =
+      v.kind === 'dir'
+        ? `folder, ${result.entries} entries, ${formatBytes(result.bytes)}`
+        : v.kind === 'file'
+          ? `file, ${formatBytes(result.bytes)}`
+          : v.kind;
     process.stdout.write(`restored ${JSON.stringify(result.rel)} from versions ${v.pass.name} to ${result.target} (${what})\n`);
     for (const f of result.failures) process.stderr.write(`error: not restored: ${f}\n`);
     return result.failures.length > 0 ? ExitCode.partial : ExitCode.ok;

@@ -108,4 +108,3 @@ export function checkVersionsDir(versions: string, paths: Pick<PassPaths, 'sourc
   }
   return inReplica === undefined ? { dir } : { dir, inReplica };
 }
-

@@ -121,7 +121,8 @@ export function restoreVersion(req: RestoreRequest): RestoreResult {
   }
   const existing = exists(target);
   if (existing && !req.force) throw new RefusedError(`target already exists: ${target} (pass --force to replace it)`);
-  if (version.kind === 'special') throw new RefusedError(`the kept ${JSON.stringify(rel)} is not a file, folder or symlink; copy it by hand from ${version.path}`);
+  if (version.kind === 'special')
+    throw new RefusedError(`the kept ${JSON.stringify(rel)} is not a file, folder or symlink; copy it by hand from ${version.path}`);
 
   const parent = dirname(target);
   try {

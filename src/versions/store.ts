@@ -9,7 +9,20 @@
  * Every change here is a handful of calls (mkdir, open, rename, link, one write per kept entry), so the engine's
  * access layer can take them over (renameat between two opened folders) without changing the rules.
  */
-import { closeSync, constants, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Kind } from '../log.js';
 import { META_DIR, passFolderName } from './names.js';
