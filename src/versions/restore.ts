@@ -13,6 +13,7 @@ import { tempName } from '../sync/temp.js';
 import { keptBelow, readCatalog, versionsOf, type Catalog, type Version } from './catalog.js';
 import { atOrBefore, normaliseReplicaPath, type AtKey } from './names.js';
 import { removeTree } from './prune.js';
+import { exists } from './store.js';
 
 /** Folders the target must not be in (or, for sources, only with `intoSource`): the store's own and scheduled jobs'. */
 export interface KnownFolders {
@@ -81,15 +82,6 @@ function targetPath(target: string): string {
   if (target.trim() === '') throw new UsageError('target path is empty');
   const abs = resolve(target);
   return join(resolveEventual(dirname(abs)), basename(abs));
-}
-
-function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export function restoreVersion(req: RestoreRequest): RestoreResult {

@@ -219,7 +219,8 @@ export class VersionStore {
   }
 }
 
-function exists(path: string): boolean {
+/** True when something (of any type, a dangling link too) is at `path`. */
+export function exists(path: string): boolean {
   try {
     lstatSync(path);
     return true;
