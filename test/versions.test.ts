@@ -359,6 +359,16 @@ describe('restore (core)', () => {
     expect(() => pickVersion(catalog, 'nothing')).toThrow(/no kept version of "nothing"/);
   });
 
+  it('"." is everything one pass kept, at its paths (what a ransomware-like burst overwrote)', () => {
+    const { v, s } = storeWithPasses([2, 1]);
+    const out = join(s.box, 'all');
+    const r = restoreVersion({ dir: v, path: '.', target: out, at: parseAt('2026-11-26T05-30-00Z') });
+    expect(r.version.pass.name).toBe('2026-11-26T05-30-00Z');
+    expect(readdirSync(out).sort()).toEqual(['f', 'only2']);
+    expect(readFileSync(join(out, 'f'), 'utf8')).toBe('2 days ago');
+    expect(lstatSync(join(out, 'f')).mtimeMs).toBe(T0 - 2 * DAY);
+  });
+
   it('a folder comes back as the whole kept tree, exact; the versions folder is unchanged', () => {
     const s = sandbox();
     const v = join(s.box, 'v');

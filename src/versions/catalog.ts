@@ -164,6 +164,23 @@ export function lstatInside(root: string, rel: string): Stats | undefined {
 export function versionsOf(catalog: Catalog, rel: string): Version[] {
   const out: Version[] = [];
   for (const pass of catalog.passes) {
+    if (rel === '') {
+      // The replica's top: everything one pass kept, at its paths (what that pass took out of the replica).
+      if (pass.kept.length === 0) continue;
+      const st = lstatSync(pass.path);
+      const measure = measurePass(pass);
+      out.push({
+        pass,
+        path: pass.path,
+        kind: 'dir',
+        action: 'kept by this pass',
+        size: st.size,
+        mode: st.mode & 0o7777,
+        mtimeMs: st.mtimeMs,
+        measure,
+      });
+      continue;
+    }
     const own = pass.kept.find((k) => k.path === rel);
     const holder = own ?? pass.kept.find((k) => rel.startsWith(`${k.path}/`));
     if (!holder) continue;
