@@ -104,9 +104,7 @@ function messageOf(obj: LogObject): string {
 
 /** Lines to stdout (info) and stderr (warnings, errors); plain text so scripts and cron mail can read it. */
 export class ConsoleReporter implements ConsolaReporter {
-  constructor(
-    private readonly opts: { quiet?: boolean; verbose?: boolean; silent?: boolean; onLine?: () => void } = {},
-  ) {}
+  constructor(private readonly opts: { quiet?: boolean; verbose?: boolean; silent?: boolean; onLine?: () => void } = {}) {}
   log(obj: LogObject): void {
     if (this.opts.silent) return;
     if (obj.level >= 4 && !this.opts.verbose) return;

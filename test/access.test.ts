@@ -3,7 +3,19 @@
  * when that folder's path is swapped for a link or another folder after opening. Run in both mechanisms:
  * 'fd' (Linux: working folder pinned through /proc/self/fd) and 'path' (the portable fallback: checked chdir).
  */
-import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { EntryChangedError, landsInMs, OpenFolder, setAccessMode, timeArg, unpinWorkingFolder, type AccessMode } from '../src/sync/access.js';
@@ -115,7 +127,12 @@ describe.each(modes)('OpenFolder (%s mode)', (mode) => {
     const listed = top.list().entries;
     expect(() => top.openFile('l')).toThrow(EntryChangedError);
     expect(() => top.openFile('d')).toThrow(EntryChangedError);
-    expect(() => top.openFile('g', listed.find((e) => e.name === 'f'))).toThrow(EntryChangedError);
+    expect(() =>
+      top.openFile(
+        'g',
+        listed.find((e) => e.name === 'f'),
+      ),
+    ).toThrow(EntryChangedError);
     expect(() => top.withFile('l', undefined, () => 0)).toThrow(EntryChangedError);
   });
 

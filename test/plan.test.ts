@@ -39,7 +39,12 @@ const FORGED = `${TMP.slice(0, -1)}${TMP.endsWith('0') ? '1' : '0'}`;
 const cases: Case[] = [
   { name: 'both empty: nothing', src: [], dst: [], want: [] },
   { name: 'new entries of each type', src: [f('a'), d('b'), l('c', 'a'), p('q')], dst: [], want: ['copy a', 'mkdir b', 'symlink c', 'skip q'] },
-  { name: 'extra entries of each type are removed', src: [], dst: [f('a'), d('b'), l('c', 'x'), p('q')], want: ['remove a', 'remove b', 'remove c', 'remove q'] },
+  {
+    name: 'extra entries of each type are removed',
+    src: [],
+    dst: [f('a'), d('b'), l('c', 'x'), p('q')],
+    want: ['remove a', 'remove b', 'remove c', 'remove q'],
+  },
   { name: 'identical file: nothing', src: [f('a')], dst: [f('a')], want: [] },
   { name: 'size differs: copy', src: [f('a', { size: 4 })], dst: [f('a')], want: ['copy a'] },
   { name: 'mtime differs: copy (quick check)', src: [f('a', { mtimeMs: T + 1 })], dst: [f('a')], want: ['copy a'] },
@@ -60,8 +65,13 @@ const cases: Case[] = [
   { name: 'fifo in replica where source has file', src: [f('a')], dst: [p('a')], want: ['copy a replacing special'] },
   { name: 'source fifo over a replica file: skipped, replica entry removed', src: [p('a')], dst: [f('a')], want: ['skip a', 'remove a'] },
   { name: 'leftover temporary is purged', src: [], dst: [f(TMP)], want: [`purge-temp ${TMP}`] },
-  { name: 'look-alike temporaries are user entries: removed (counted, logged)', src: [], dst: [f(OLD_STYLE), f(FORGED)], want: [`remove ${OLD_STYLE}`, `remove ${FORGED}`] },
-  { name: 'a folder with a temporary\'s name is a user entry (passes never make folders)', src: [], dst: [d(TMP)], want: [`remove ${TMP}`] },
+  {
+    name: 'look-alike temporaries are user entries: removed (counted, logged)',
+    src: [],
+    dst: [f(OLD_STYLE), f(FORGED)],
+    want: [`remove ${OLD_STYLE}`, `remove ${FORGED}`],
+  },
+  { name: "a folder with a temporary's name is a user entry (passes never make folders)", src: [], dst: [d(TMP)], want: [`remove ${TMP}`] },
   { name: 'a source file with a temporary-like name is mirrored', src: [f(TMP)], dst: [], want: [`copy ${TMP}`] },
   { name: 'a temporary-like name on both sides is compared normally', src: [f(TMP, { size: 5 })], dst: [f(TMP)], want: [`copy ${TMP}`] },
   {

@@ -49,7 +49,7 @@ function setMtime(path: string, ms: number): void {
 
 const awkward: Spec = {
   'with space.txt': 'spaces',
-  'quote"s and \'single\'.txt': 'quotes',
+  "quote\"s and 'single'.txt": 'quotes',
   'new\nline.txt': 'a newline in the name',
   'back\\slash\ttab.txt': 'escapes',
   '100%.txt': 'percent',
@@ -282,7 +282,7 @@ describe('sync-once mirrors exactly', () => {
     expect(compareTrees(src, dst)).toEqual([]);
   });
 
-  it('leftover temporaries (named by this user\'s passes) are purged quietly; look-alikes are user entries; a source file with such a name is mirrored', async () => {
+  it("leftover temporaries (named by this user's passes) are purged quietly; look-alikes are user entries; a source file with such a name is mirrored", async () => {
     const state = tempDir('fs-state-');
     const env = { FOLDER_SYNC_STATE_DIR: state };
     const mine = ownTempNames(state, 4);
@@ -292,8 +292,8 @@ describe('sync-once mirrors exactly', () => {
     const dst = buildTree(tempDir(), {
       [mine[0] as string]: 'half written',
       d: dir({ [mine[1] as string]: 'half', f: 'f' }),
-      '.folder-sync-partial-0123456789abcdef': 'a user file named like an older version\'s temporary',
-      [lookAlike]: 'a user file with a temporary\'s shape but no valid tag',
+      '.folder-sync-partial-0123456789abcdef': "a user file named like an older version's temporary",
+      [lookAlike]: "a user file with a temporary's shape but no valid tag",
       '.folder-sync-partial-not-ours': 'a user file that only looks similar',
       [mine[3] as string]: dir({ inside: 'a user folder, even with a valid tag (passes never make folders)' }),
     });

@@ -55,12 +55,18 @@ export default defineCommand({
     const entries = planDemoTree({ ...DEMO_DEFAULTS, seed, files, folders });
     const s = writeDemoTree(dir, entries, seed);
     const links = s.symlinks ? ` and ${s.symlinks} symlink${s.symlinks === 1 ? '' : 's'}` : '';
-    process.stdout.write(terminalText(
-      `demo: wrote ${s.files} files (${formatBytes(s.bytes)}; ${s.largeFiles} over 64 KiB, ${s.emptyFiles} empty), ` +
-        `${s.folders} folders (${s.emptyFolders} empty)${links} to ${dir} (seed ${seed})\n`,
-    ));
+    process.stdout.write(
+      terminalText(
+        `demo: wrote ${s.files} files (${formatBytes(s.bytes)}; ${s.largeFiles} over 64 KiB, ${s.emptyFiles} empty), ` +
+          `${s.folders} folders (${s.emptyFolders} empty)${links} to ${dir} (seed ${seed})\n`,
+      ),
+    );
     const next = siblings(args.dir ?? demoArgs.dir.default);
-    process.stdout.write(terminalText(`next: folder-sync sync-once ${quoteArg(args.dir ?? demoArgs.dir.default)} ${quoteArg(next.replica)} --log ${quoteArg(next.log)}\n`));
+    process.stdout.write(
+      terminalText(
+        `next: folder-sync sync-once ${quoteArg(args.dir ?? demoArgs.dir.default)} ${quoteArg(next.replica)} --log ${quoteArg(next.log)}\n`,
+      ),
+    );
     return 0;
   },
 });

@@ -49,11 +49,13 @@ export default defineCommand({
       : job.interval.seconds % 60 !== 0
         ? ` (fires every minute; each run makes the passes of its minute, ${apart} apart)`
         : ` (finer than the interval; each run checks the pass is due, so passes stay exactly ${apart} apart)`;
-    process.stdout.write(terminalText(
-      `${verb} job ${job.name}: ${job.interval.words}: ${job.source} -> ${job.replica}, log ${job.log}\n` +
-        `${outcome.backend}: ${outcome.timing}${how}\n` +
-        (outcome.nextRun !== undefined ? `next run: ${formatTime(outcome.nextRun)}\n` : ''),
-    ));
+    process.stdout.write(
+      terminalText(
+        `${verb} job ${job.name}: ${job.interval.words}: ${job.source} -> ${job.replica}, log ${job.log}\n` +
+          `${outcome.backend}: ${outcome.timing}${how}\n` +
+          (outcome.nextRun !== undefined ? `next run: ${formatTime(outcome.nextRun)}\n` : ''),
+      ),
+    );
     return 0;
   },
 });

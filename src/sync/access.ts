@@ -75,7 +75,10 @@ export function setAccessMode(next: AccessMode): void {
 /** An entry was replaced (by a link, or another folder or file) since it was listed or opened: nothing goes through it. */
 export class EntryChangedError extends Error {
   readonly code = 'ECHANGED';
-  constructor(readonly path: string, what = 'it was replaced while the pass ran (by a link or another entry)') {
+  constructor(
+    readonly path: string,
+    what = 'it was replaced while the pass ran (by a link or another entry)',
+  ) {
     super(`${what}; nothing was read or written through it`);
   }
 }
@@ -191,6 +194,7 @@ export class OpenFolder implements Identity {
       process.chdir(this.path);
       if (!sameIdentity(statSync('.', BIG), this)) throw new EntryChangedError(this.path, 'the folder was replaced while the pass ran');
     }
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the module records which folder the working folder is pinned to
     pinned = this;
   }
 

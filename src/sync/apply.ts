@@ -102,7 +102,7 @@ function copyBytes(inFd: number, outFd: number, expected: number, srcPath: strin
     if (n === 0) break;
     if (total + n > expected) throw new SourceChangedError(srcPath);
     if (holeBlock > 0) writeSparse(outFd, buf, n, total, holeBlock);
-    else for (let off = 0; off < n; ) off += writeSync(outFd, buf, off, n - off);
+    else for (let off = 0; off < n;) off += writeSync(outFd, buf, off, n - off);
     total += n;
   }
   if (total !== expected) throw new SourceChangedError(srcPath);
@@ -128,7 +128,7 @@ function writeSparse(fd: number, buf: Buffer, n: number, position: number, block
 }
 
 function writeAt(fd: number, buf: Buffer, from: number, to: number, position: number): void {
-  for (let off = from; off < to; ) off += writeSync(fd, buf, off, to - off, position + off);
+  for (let off = from; off < to;) off += writeSync(fd, buf, off, to - off, position + off);
 }
 
 /** A temporary symlink beside its target, to be installed with `installTemp`. */

@@ -13,7 +13,8 @@ export interface PassPaths {
   log?: string;
 }
 
-function isInside(child: string, parent: string): boolean {
+/** True when `child` is `parent` or below it (both absolute, resolved). */
+export function isInside(child: string, parent: string): boolean {
   if (child === parent) return true;
   const prefix = parent.endsWith(sep) ? parent : parent + sep;
   return child.startsWith(prefix);
@@ -184,7 +185,9 @@ export function checkPassPaths(source: string, replica: string, log?: string): P
   const sourceId = idKey(sourceReal);
   const replicaId = replicaMissing ? undefined : idKey(replicaReal);
   if (sourceReal === replicaReal || sourceId === replicaId) {
-    throw new RefusedError(`source and replica are the same folder: ${sourceReal}${sourceReal === replicaReal ? '' : ` (also reached as ${replicaReal})`}`);
+    throw new RefusedError(
+      `source and replica are the same folder: ${sourceReal}${sourceReal === replicaReal ? '' : ` (also reached as ${replicaReal})`}`,
+    );
   }
   if (within(replicaReal, sourceReal, sourceId, mounts)) {
     throw new RefusedError(`replica ${replicaReal} is inside the source ${sourceReal}`);
@@ -225,7 +228,10 @@ function checkLogPath(
   if (st.nlink > 1n) {
     // Another name of this file could be inside a tree; finding it would mean walking both, so on their file
     // systems a hard-linked log is refused outright.
-    for (const [side, root] of [['source', paths.source], ['replica', paths.replica]] as const) {
+    for (const [side, root] of [
+      ['source', paths.source],
+      ['replica', paths.replica],
+    ] as const) {
       let dev: bigint | undefined;
       try {
         dev = statSync(root, { bigint: true }).dev;

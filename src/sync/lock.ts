@@ -185,9 +185,7 @@ class LockFile {
       }
       const holder = readLock(this.path);
       if (holder && isLockAlive(holder)) {
-        throw new BusyError(
-          `another pass is running on ${this.replica} (pid ${holder.pid}, since ${holder.startedAt})`,
-        );
+        throw new BusyError(`another pass is running on ${this.replica} (pid ${holder.pid}, since ${holder.startedAt})`);
       }
       this.removeStale();
     }

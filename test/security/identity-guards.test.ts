@@ -44,7 +44,7 @@ const refusals: { name: string; make: (b: Box) => [string, string]; want: RegExp
     want: /^folder-sync: replica .*alias\/backup\/r is inside the source .*src$/,
   },
   {
-    name: 'replica below a bind mount of the source\'s parent',
+    name: "replica below a bind mount of the source's parent",
     make: (b) => [b.src, join(bindMount(b.base, join(tempDir('fs-bind-other-'), 'up')), 'src', 'sub')],
     want: /is inside the source/,
   },

@@ -21,7 +21,7 @@ function box(): Box {
   const base = tempDir('fs-logguard-');
   mkdirSync(join(base, 'src'));
   mkdirSync(join(base, 'rep'));
-  const src = buildTree(join(base, 'src'), { 'notes.txt': 'the user\'s notes', d: { f: 'f' } });
+  const src = buildTree(join(base, 'src'), { 'notes.txt': "the user's notes", d: { f: 'f' } });
   const rep = buildTree(join(base, 'rep'), { old: 'old' });
   return { base, src, rep };
 }
@@ -66,7 +66,11 @@ const cases: { name: string; log: (b: Box) => string; want: RegExp }[] = [
     want: /^folder-sync: log file is not a regular file \(a FIFO, device or socket\): .*pipe$/,
   },
   { name: 'a device (/dev/full)', log: () => '/dev/full', want: /log file is not a regular file .*: \/dev\/full$/ },
-  { name: 'a device through a link', log: (b) => (symlinkSync('/dev/null', join(b.base, 'null.log')), join(b.base, 'null.log')), want: /not a regular file/ },
+  {
+    name: 'a device through a link',
+    log: (b) => (symlinkSync('/dev/null', join(b.base, 'null.log')), join(b.base, 'null.log')),
+    want: /not a regular file/,
+  },
 ];
 
 describe('--log refusals', () => {

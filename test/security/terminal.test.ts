@@ -34,7 +34,10 @@ function fakeCrontab(): Record<string, string> {
   const dir = tempDir('fs-fake-crontab-');
   const table = join(dir, 'table');
   const bin = join(dir, 'crontab');
-  writeFileSync(bin, `#!/bin/sh\ncase "$1" in\n  -l) [ -f '${table}' ] || { echo "no crontab for $(id -un)" >&2; exit 1; }; cat '${table}' ;;\n  -) cat > '${table}' ;;\n  *) exit 2 ;;\nesac\n`);
+  writeFileSync(
+    bin,
+    `#!/bin/sh\ncase "$1" in\n  -l) [ -f '${table}' ] || { echo "no crontab for $(id -un)" >&2; exit 1; }; cat '${table}' ;;\n  -) cat > '${table}' ;;\n  *) exit 2 ;;\nesac\n`,
+  );
   chmodSync(bin, 0o755);
   return { FOLDER_SYNC_CRONTAB: bin, FOLDER_SYNC_STATE_DIR: tempDir('fs-state-') };
 }
@@ -66,8 +69,8 @@ describe('schedule and list', () => {
     it(`a job name starting with "-" (${name}) is refused: exit 2, one line, nothing scheduled`, async () => {
       const env = fakeCrontab();
       const base = tempDir('fs-term-');
-      mkdirSync(join(base, "src"));
-      const src = buildTree(join(base, "src"), { a: "a" });
+      mkdirSync(join(base, 'src'));
+      const src = buildTree(join(base, 'src'), { a: 'a' });
       const r = await runCli(['schedule', src, join(base, 'rep'), '5', 'minutes', join(base, 'x.log'), `--name=${name}`], { env });
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/^folder-sync: job name must be .*not starting with "-"/);
