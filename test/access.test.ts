@@ -74,8 +74,9 @@ describe.each(modes)('OpenFolder (%s mode)', (mode) => {
     folder.rmdir('made');
     expect(existsSync(join(root, 'made'))).toBe(false);
 
-    folder.withFile('a', undefined, (path) => chmodSync(path, 0o604));
+    folder.setFileMeta('a', listing.entries[0], { mode: 0o604, atimeMs: 5_000, mtimeMs: 6_007 });
     expect(statSync(join(root, 'a')).mode & 0o7777).toBe(0o604);
+    expect(Math.floor(statSync(join(root, 'a')).mtimeMs)).toBe(6_007);
   });
 
   it('a folder swapped for a link after it was opened: nothing is created, removed or chmodded at the link target', () => {
@@ -133,7 +134,8 @@ describe.each(modes)('OpenFolder (%s mode)', (mode) => {
         listed.find((e) => e.name === 'f'),
       ),
     ).toThrow(EntryChangedError);
-    expect(() => top.withFile('l', undefined, () => 0)).toThrow(EntryChangedError);
+    expect(() => top.setFileMeta('l', undefined, { mode: 0o777 })).toThrow(EntryChangedError);
+    expect(() => top.setFileMeta('g', listed.find((e) => e.name === 'f'), { mode: 0o777 })).toThrow(EntryChangedError);
   });
 
   it('gives the working folder back exactly, and listing by name never depends on it', () => {

@@ -25,6 +25,9 @@ import {
   chownSync,
   closeSync,
   constants,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
   fstatSync,
   lchownSync,
   lstatSync,
@@ -198,14 +201,7 @@ export class OpenFolder implements Identity {
     pinned = this;
   }
 
-  /** A path that designates `name` inside this folder from anywhere (the other side of a cross-folder rename). */
-  private pathOf(name: string): string {
-    if (mode === 'fd') return `/proc/self/fd/${this.fd}/${name}`;
-    this.checkPath();
-    return join(this.path, name);
-  }
-
-  /** 'path' mode: the folder's path must still lead to it. */
+  /** 'path' mode: the folder's path must still lead to it (only where no descriptor can do the job: Windows). */
   private checkPath(): void {
     let st: BigIntStats;
     try {
@@ -216,11 +212,15 @@ export class OpenFolder implements Identity {
     if (!st.isDirectory() || !sameIdentity(st, this)) throw new EntryChangedError(this.path, 'the folder was replaced while the pass ran');
   }
 
-  /** A path to the folder itself for calls that follow it (chmod, utimes, chown), never a re-resolved one. */
-  private selfPath(): string {
-    if (mode === 'fd') return `/proc/self/fd/${this.fd}`;
+  /**
+   * Run a call that takes a path on this folder itself (chmod, utimes, chown): 'fd' mode through the magic link;
+   * 'path' mode on the open descriptor (`onFd`); with no descriptor (Windows), on the checked path.
+   */
+  private onSelf<T>(byPath: (path: string) => T, onFd: (fd: number) => T): T {
+    if (mode === 'fd') return byPath(`/proc/self/fd/${this.fd}`);
+    if (this.fd >= 0) return onFd(this.fd);
     this.checkPath();
-    return this.path;
+    return byPath(this.path);
   }
 
   /** Every entry (sorted by name, not followed); entries that could not be looked at are listed as issues. */
@@ -281,9 +281,39 @@ export class OpenFolder implements Identity {
 
   /** Rename `from` (in this folder) to `to` in `into` (this folder by default; same file system). */
   rename(from: string, to: string, into: OpenFolder = this): void {
-    const dest = into === this ? to : into.pathOf(to);
+    if (into === this) {
+      this.pin();
+      renameSync(from, to);
+    } else if (mode === 'fd') {
+      this.pin();
+      renameSync(from, `/proc/self/fd/${into.fd}/${to}`);
+    } else {
+      this.renameAcrossByPath(from, to, into);
+    }
+  }
+
+  /**
+   * 'path' mode has no name relative to a second folder: the destination is the pinned (checked) working folder,
+   * and the source is first renamed, inside this pinned folder, to a fresh temporary name that no folder a swap
+   * could lead to holds; then moved by this folder's path. Swapped meanwhile, that path finds nothing (ENOENT)
+   * and the entry is put back: nothing outside is moved.
+   */
+  private renameAcrossByPath(from: string, to: string, into: OpenFolder): void {
     this.pin();
-    renameSync(from, dest);
+    const hop = tempName();
+    renameSync(from, hop);
+    try {
+      into.pin();
+      renameSync(join(this.path, hop), to);
+    } catch (error) {
+      this.pin();
+      try {
+        renameSync(hop, from);
+      } catch {
+        // the folder is gone: nothing to put back
+      }
+      throw error;
+    }
   }
 
   unlink(name: string): void {
@@ -310,40 +340,65 @@ export class OpenFolder implements Identity {
 
   /** This folder's own permission bits, times and owner: through the handle, never a re-resolved path. */
   setMode(mode: number): void {
-    chmodSync(this.selfPath(), mode);
+    this.onSelf(
+      (path) => chmodSync(path, mode),
+      (fd) => fchmodSync(fd, mode),
+    );
   }
 
   setTimes(atimeMs: number, mtimeMs: number): void {
-    utimesSync(this.selfPath(), timeArg(atimeMs), timeArg(mtimeMs));
+    this.onSelf(
+      (path) => utimesSync(path, timeArg(atimeMs), timeArg(mtimeMs)),
+      (fd) => futimesSync(fd, timeArg(atimeMs), timeArg(mtimeMs)),
+    );
   }
 
   setOwner(uid: number, gid: number): void {
-    chownSync(this.selfPath(), uid, gid);
+    this.onSelf(
+      (path) => chownSync(path, uid, gid),
+      (fd) => fchownSync(fd, uid, gid),
+    );
   }
 
   /** The folder's own stat, through the handle. */
   stat(): BigIntStats {
-    return this.fd >= 0 ? fstatSync(this.fd, BIG) : statSync(this.selfPath(), BIG);
+    return this.onSelf(
+      (path) => statSync(path, BIG),
+      (fd) => fstatSync(fd, BIG),
+    );
   }
 
   /**
-   * Change a regular file's mode, times or owner in place (the 'meta' step), without following a link swapped
-   * in since the listing: the file is opened by handle first (O_PATH|O_NOFOLLOW), or read-only in 'path' mode.
+   * Change a regular file's mode, times or owner in place (the 'meta' step) without following a link swapped in
+   * since the listing: the file is opened first (O_NOFOLLOW; 'fd' mode O_PATH, so no read permission is
+   * needed), checked against the listing, and changed through that descriptor. 'path' mode needs read
+   * permission for that; without it (a non-root owner's mode-0 file) the pinned bare name is used after an
+   * lstat check.
    */
-  withFile<T>(name: string, expected: Pick<Entry, 'ino'> | undefined, use: (path: string, fd: number | undefined) => T): T {
+  setFileMeta(
+    name: string,
+    expected: Pick<Entry, 'ino'> | undefined,
+    meta: { mode?: number; atimeMs?: number; mtimeMs?: number; uid?: number; gid?: number },
+  ): void {
     this.pin();
     const flags = mode === 'fd' ? O_PATH | O_NOFOLLOW : constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
     let fd: number;
     try {
       fd = openSync(name, flags);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new EntryChangedError(join(this.path, name));
-      throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP') throw new EntryChangedError(join(this.path, name));
+      if (code !== 'EACCES' || mode === 'fd') throw error;
+      const st = lstatSync(name, BIG);
+      if (!st.isFile() || (expected?.ino !== undefined && st.ino !== expected.ino)) throw new EntryChangedError(join(this.path, name));
+      applyMeta(name, undefined, meta);
+      return;
     }
     try {
       const st = fstatSync(fd, BIG);
       if (!st.isFile() || (expected?.ino !== undefined && st.ino !== expected.ino)) throw new EntryChangedError(join(this.path, name));
-      return mode === 'fd' ? use(`/proc/self/fd/${fd}`, undefined) : use(name, fd);
+      if (mode === 'fd') applyMeta(`/proc/self/fd/${fd}`, undefined, meta);
+      else applyMeta(undefined, fd, meta);
     } finally {
       closeSync(fd);
     }
@@ -365,6 +420,26 @@ export class OpenFolder implements Identity {
     if (pinned === this) unpinWorkingFolder();
     this.closed = true;
     closeFd(this.fd);
+  }
+}
+
+/** Set what `meta` holds on a file, by path or by descriptor (owner first: chown clears setuid/setgid bits). */
+export function applyMeta(
+  path: string | undefined,
+  fd: number | undefined,
+  meta: { mode?: number; atimeMs?: number; mtimeMs?: number; uid?: number; gid?: number },
+): void {
+  if (meta.uid !== undefined && meta.gid !== undefined) {
+    if (fd !== undefined) fchownSync(fd, meta.uid, meta.gid);
+    else chownSync(path as string, meta.uid, meta.gid);
+  }
+  if (meta.mode !== undefined) {
+    if (fd !== undefined) fchmodSync(fd, meta.mode);
+    else chmodSync(path as string, meta.mode);
+  }
+  if (meta.atimeMs !== undefined && meta.mtimeMs !== undefined) {
+    if (fd !== undefined) futimesSync(fd, timeArg(meta.atimeMs), timeArg(meta.mtimeMs));
+    else utimesSync(path as string, timeArg(meta.atimeMs), timeArg(meta.mtimeMs));
   }
 }
 
