@@ -162,12 +162,8 @@ export class MirrorWalk {
         const { src } = step;
         const path = join(rel, src.name);
         const target = join(dstDir, src.name);
-        if (dry) {
-          if (step.replace) await this.clearFor(target, path, step.replace);
-        } else {
-          // Copy first, then clear the way: a source file that cannot be read leaves the replica's entry alone.
-          await this.install(this.copyWithRetry(join(srcDir, src.name), dstDir, src, path), target, path, step.replace);
-        }
+        // Copy first, then clear the way: a source file that cannot be read leaves the replica's entry alone.
+        await this.put(() => this.copyWithRetry(join(srcDir, src.name), dstDir, src, path), target, path, step.replace);
         this.report.stats.bytes += src.size;
         this.report.op(step.dst ? 'updated' : 'created', 'file', path, { size: src.size });
         return true;
@@ -212,11 +208,7 @@ export class MirrorWalk {
         const { src } = step;
         const path = join(rel, src.name);
         const target = join(dstDir, src.name);
-        if (dry) {
-          if (step.replace) await this.clearFor(target, path, step.replace);
-        } else {
-          await this.install(symlinkToTemp(dstDir, src.target ?? ''), target, path, step.replace);
-        }
+        await this.put(() => symlinkToTemp(dstDir, src.target ?? ''), target, path, step.replace);
         this.report.op(step.dst ? 'updated' : 'created', 'symlink', path);
         return true;
       }
@@ -234,10 +226,16 @@ export class MirrorWalk {
   }
 
   /**
-   * Rename a finished temporary into place, after clearing a folder out of the way. Anything else in the way
-   * is replaced by the rename itself, atomically, and logged as removed only once the rename has happened.
+   * Put a new file or link in place: `make` writes it to a temporary, renamed over `target` after clearing a
+   * folder out of the way. Anything else in the way is replaced by the rename itself, atomically, and logged as
+   * removed only once the rename has happened. A dry run makes nothing and logs what would be replaced.
    */
-  private async install(tmp: string, target: string, rel: string, replace: Entry | undefined): Promise<void> {
+  private async put(make: () => string, target: string, rel: string, replace: Entry | undefined): Promise<void> {
+    if (this.opts.dryRun) {
+      if (replace) await this.clearFor(target, rel, replace);
+      return;
+    }
+    const tmp = make();
     if (replace?.type === 'dir') {
       try {
         await removeEntry(this.report, false, target, rel, replace);
@@ -250,7 +248,7 @@ export class MirrorWalk {
     if (replace && replace.type !== 'dir') this.report.removed(replace, rel);
   }
 
-  /** Dry run: what `install` would remove to make way for an entry of another type. */
+  /** Dry run: what `put` would remove to make way for an entry of another type. */
   private async clearFor(target: string, rel: string, old: Entry): Promise<void> {
     if (old.type === 'dir') await removeEntry(this.report, true, target, rel, old);
     else this.report.removed(old, rel);
