@@ -169,8 +169,6 @@ export function checkMaxDelete(count: RemovalCount, maxDelete: number): void {
     );
   }
   if (count.removed > maxDelete) {
-    throw new RefusedError(
-      `the pass would remove ${count.removed} entries, more than --max-delete ${maxDelete}; nothing was changed`,
-    );
+    throw new RefusedError(`the pass would remove ${count.removed} entries, more than --max-delete ${maxDelete}; nothing was changed`);
   }
 }
