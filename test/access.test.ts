@@ -3,19 +3,7 @@
  * when that folder's path is swapped for a link or another folder after opening. Run in both mechanisms:
  * 'fd' (Linux: working folder pinned through /proc/self/fd) and 'path' (the portable fallback: checked chdir).
  */
-import {
-  chmodSync,
-  closeSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  readFileSync,
-  readlinkSync,
-  renameSync,
-  statSync,
-  symlinkSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { EntryChangedError, landsInMs, OpenFolder, setAccessMode, timeArg, unpinWorkingFolder, type AccessMode } from '../src/sync/access.js';
@@ -135,7 +123,13 @@ describe.each(modes)('OpenFolder (%s mode)', (mode) => {
       ),
     ).toThrow(EntryChangedError);
     expect(() => top.setFileMeta('l', undefined, { mode: 0o777 })).toThrow(EntryChangedError);
-    expect(() => top.setFileMeta('g', listed.find((e) => e.name === 'f'), { mode: 0o777 })).toThrow(EntryChangedError);
+    expect(() =>
+      top.setFileMeta(
+        'g',
+        listed.find((e) => e.name === 'f'),
+        { mode: 0o777 },
+      ),
+    ).toThrow(EntryChangedError);
   });
 
   it('gives the working folder back exactly, and listing by name never depends on it', () => {
