@@ -443,6 +443,21 @@ export function applyMeta(
   }
 }
 
+/**
+ * A folder's listing, or the EACCES that keeps even its owner out (mode 0, or r-- without x): the caller decides
+ * whether to open it up (through the handle). Any other error throws.
+ */
+export function listOrDenied(folder: OpenFolder): { listing: Listing; denied?: undefined } | { listing?: undefined; denied: unknown } {
+  try {
+    const listing = folder.list();
+    const denied = listing.issues.find((i) => i.error.code === 'EACCES')?.error;
+    return denied === undefined ? { listing } : { denied };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EACCES') throw error;
+    return { denied: error };
+  }
+}
+
 function openDir(path: string, noFollow: boolean): number {
   const follow = noFollow ? O_NOFOLLOW : 0;
   if (mode === 'fd') return openSync(path, O_PATH | O_DIRECTORY | follow);
@@ -451,7 +466,15 @@ function openDir(path: string, noFollow: boolean): number {
     if (!st.isDirectory()) throw Object.assign(new Error(`not a directory: ${path}`), { code: st.isSymbolicLink() ? 'ELOOP' : 'ENOTDIR' });
     return -1; // no descriptor for a folder on Windows: identity checks only
   }
-  return openSync(path, constants.O_RDONLY | O_DIRECTORY | follow);
+  try {
+    return openSync(path, constants.O_RDONLY | O_DIRECTORY | follow);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EACCES') throw error;
+    // A folder its owner locked (mode 0): no descriptor until it is opened up; identity checks only meanwhile.
+    const st = noFollow ? lstatSync(path) : statSync(path);
+    if (!st.isDirectory()) throw Object.assign(new Error(`not a directory: ${path}`), { code: st.isSymbolicLink() ? 'ELOOP' : 'ENOTDIR' });
+    return -1;
+  }
 }
 
 function fstatOrStat(fd: number, path: string): BigIntStats {

@@ -1,30 +1,18 @@
-import {
-  chmodSync,
-  closeSync,
-  constants,
-  fchmodSync,
-  fstatSync,
-  ftruncateSync,
-  futimesSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  renameSync,
-  rmdirSync,
-  symlinkSync,
-  unlinkSync,
-  utimesSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, fchmodSync, fchownSync, fstatSync, ftruncateSync, futimesSync, readSync, writeSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
-import { timeArg } from './access.js';
-import { lstatEntry, sameMtime, type Entry } from './entry.js';
-import { tempName } from './temp.js';
+import { describeError } from '../errors.js';
+import { EntryChangedError, timeArg, type OpenFolder } from './access.js';
+import { sameMtime, toMs, type Entry } from './entry.js';
+import { mirroredMode } from './plan.js';
 
 /**
- * The file-system side effects of a pass, one function per kind of change. Every write goes to a path
- * built from a folder this pass has lstat-ed as a real folder, so nothing is written through a link.
+ * The file-system side effects of a pass, one function per kind of change, all through opened folders
+ * (access.ts): every source file is read by name from its opened folder, every replica change is made by name
+ * in its opened folder, metadata through descriptors. Nothing is done through a path the kernel re-resolves.
+ *
+ * Ownership follows `rsync -a` / `cp -a`: a pass run as root (`owners`) gives copies the source's numeric owner
+ * and group (links too, with lchown) before their mode, so a setuid/setgid file is only ever owned by the
+ * source file's owner; a pass that cannot set owners drops the setuid/setgid bits from files (as GNU cp does).
  */
 
 /** The source changed while it was copied: the copy is discarded, never installed. */
@@ -36,54 +24,75 @@ export class SourceChangedError extends Error {
 
 const COPY_CHUNK = 1 << 20;
 let copyBuffer: Buffer | undefined;
+const SET_ID_BITS = 0o6000;
+
+/** Is this pass mirroring owners (run as root)? */
+export const mirrorsOwners = (): boolean => process.getuid?.() === 0;
+
+export interface CopyOptions {
+  owners: boolean;
+  /** Told when the setuid/setgid bits of a copy were dropped (for a debug line). */
+  onDropped?: (reason: string) => void;
+}
 
 /**
- * Copy a regular file into a new temporary beside its target, with the source's mode and times already set.
- * Returns the temporary's path; the caller installs it with `installTemp` (or drops it with `discardTemp`).
+ * Copy the regular file `src` (listed in `from`) into a new temporary in `to`, with the source's owner (root),
+ * mode and times already set. Returns the temporary's name; the caller installs it with `installTemp` (or drops
+ * it with `discardTemp`).
  *
  * Our own read/write loop, not fs.copyFileSync: Node 20's copyFileSync (libuv 1.46) loops forever when the
  * source shrinks during the copy (copy_file_range returns 0 before the size it expects), which hung the pass
  * with its lock held. Here the end of the file ends the copy and a size change is caught at once.
  */
-export function copyToTemp(srcPath: string, dstDir: string, src: Entry): string {
-  const tmp = join(dstDir, tempName());
+export function copyToTemp(from: OpenFolder, to: OpenFolder, src: Entry, opts: CopyOptions): string {
+  const where = join(from.path, src.name);
+  // No-follow, non-blocking, and the inode listed: a link, a FIFO or another file in its place is a change.
+  let opened: { fd: number; stat: BigIntStats };
   try {
-    // No-follow and non-blocking: a source swapped for a link or a FIFO since the listing is a change, not a hang.
-    let inFd: number;
-    try {
-      inFd = openSync(srcPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new SourceChangedError(srcPath);
-      throw error;
-    }
-    try {
-      const opened = fstatSync(inFd, { bigint: true });
-      if (!opened.isFile()) throw new SourceChangedError(srcPath);
-      const outFd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-      try {
-        // A file with holes (fewer blocks than its size needs) is copied sparse: its holes stay holes.
-        const sparse = opened.blocks * 512n < opened.size;
-        copyBytes(inFd, outFd, src.size, srcPath, sparse ? Number(opened.blksize) || 4096 : 0);
-        // Any write during the copy moves ctime (which no one can set back), even a same-size one within the
-        // same millisecond that the size/mtime check below cannot see.
-        if (fstatSync(inFd, { bigint: true }).ctimeNs !== opened.ctimeNs) throw new SourceChangedError(srcPath);
-        fchmodSync(outFd, src.mode);
-        futimesSync(outFd, timeArg(src.atimeMs), timeArg(src.mtimeMs));
-      } finally {
-        closeSync(outFd);
-      }
-    } finally {
-      closeSync(inFd);
-    }
-    const after = lstatEntry(srcPath, src.name);
-    if (after.type !== 'file' || after.size !== src.size || !sameMtime(after.mtimeMs, src.mtimeMs)) {
-      throw new SourceChangedError(srcPath);
-    }
-    return tmp;
+    opened = from.openFile(src.name, src);
   } catch (error) {
-    discardTemp(tmp);
+    if (error instanceof EntryChangedError) throw new SourceChangedError(where);
     throw error;
   }
+  let tmp: string | undefined;
+  try {
+    const out = to.createTemp();
+    tmp = out.name;
+    try {
+      // A file with holes (fewer blocks than its size needs) is copied sparse: its holes stay holes.
+      const sparse = opened.stat.blocks * 512n < opened.stat.size;
+      copyBytes(opened.fd, out.fd, src.size, where, sparse ? Number(opened.stat.blksize) || 4096 : 0);
+      // Any write during the copy moves ctime (which no one can set back), even a same-size one within the
+      // same millisecond that the size/mtime check below cannot see.
+      if (fstatSync(opened.fd, { bigint: true }).ctimeNs !== opened.stat.ctimeNs) throw new SourceChangedError(where);
+      let mode = mirroredMode(src, opts.owners);
+      if (opts.owners && src.uid !== undefined && src.gid !== undefined) {
+        try {
+          fchownSync(out.fd, src.uid, src.gid);
+        } catch (error) {
+          // A file system without owners (or a squashed root): never a setuid file owned by someone else.
+          mode &= ~SET_ID_BITS;
+          if (src.mode & SET_ID_BITS) opts.onDropped?.(`its owner cannot be set (${describeError(error)})`);
+        }
+      } else if (src.mode & SET_ID_BITS) {
+        opts.onDropped?.('not running as root');
+      }
+      fchmodSync(out.fd, mode);
+      futimesSync(out.fd, timeArg(src.atimeMs), timeArg(src.mtimeMs));
+    } finally {
+      closeSync(out.fd);
+    }
+    const after = from.lstat(src.name);
+    if (!after.isFile() || after.ino !== opened.stat.ino || Number(after.size) !== src.size || !sameMtime(toMs(after.mtimeNs), src.mtimeMs)) {
+      throw new SourceChangedError(where);
+    }
+  } catch (error) {
+    if (tmp !== undefined) discardTemp(to, tmp);
+    throw (error as NodeJS.ErrnoException).code === 'ENOENT' && tmp !== undefined ? new SourceChangedError(where) : error;
+  } finally {
+    closeSync(opened.fd);
+  }
+  return tmp;
 }
 
 /**
@@ -131,79 +140,79 @@ function writeAt(fd: number, buf: Buffer, from: number, to: number, position: nu
   for (let off = from; off < to;) off += writeSync(fd, buf, off, to - off, position + off);
 }
 
-/** A temporary symlink beside its target, to be installed with `installTemp`. */
-export function symlinkToTemp(dstDir: string, target: string): string {
-  const tmp = join(dstDir, tempName());
-  symlinkSync(target, tmp);
+/** A temporary symlink in `to` (owned like the source's when owners are mirrored), to be installed with `installTemp`. */
+export function symlinkToTemp(to: OpenFolder, src: Pick<Entry, 'target' | 'uid' | 'gid'>, owners: boolean): string {
+  const tmp = to.createTempLink(src.target ?? '');
+  if (owners && src.uid !== undefined && src.gid !== undefined) {
+    try {
+      to.lchown(tmp, src.uid, src.gid);
+    } catch (error) {
+      discardTemp(to, tmp);
+      throw error;
+    }
+  }
   return tmp;
 }
 
-/** Rename a complete temporary over its target (atomic; replaces a file or link, never a folder). */
-export function installTemp(tmp: string, target: string): void {
+/** Rename a complete temporary over `name` in the same folder (atomic; replaces a file or link, never a folder). */
+export function installTemp(folder: OpenFolder, tmp: string, name: string): void {
   try {
-    renameSync(tmp, target);
+    folder.rename(tmp, name);
   } catch (error) {
-    discardTemp(tmp);
+    discardTemp(folder, tmp);
     throw error;
   }
 }
 
-/** A replica entry was swapped (for a link, or another folder) while the pass ran: nothing is written through it. */
-export class ReplicaChangedError extends Error {
-  constructor(readonly path: string) {
-    super('it was replaced while the pass ran (by a link or another folder); nothing was written through it');
-  }
-}
-
-/** Identity of a replica folder (device and inode), 'not a folder' (e.g. now a link), or 'gone'. */
-export function folderId(path: string): string {
+/** Remove a temporary that will not be installed (quietly: it may be gone already). */
+export function discardTemp(folder: OpenFolder, tmp: string): void {
   try {
-    const st = lstatSync(path, { bigint: true });
-    return st.isDirectory() ? `${st.dev}:${st.ino}` : 'not a folder';
+    folder.unlink(tmp);
   } catch {
-    return 'gone';
+    // already gone
   }
 }
 
-/** Set a file's or folder's permission bits and times to the source's. */
-export function setMeta(path: string, src: Entry, fixMode: boolean): void {
-  // chmod and utimes follow links: one swapped in since the listing must not redirect them outside the replica.
-  if (lstatSync(path).isSymbolicLink()) throw new ReplicaChangedError(path);
-  if (fixMode) chmodSync(path, src.mode);
-  utimesSync(path, timeArg(src.atimeMs), timeArg(src.mtimeMs));
+export interface Meta {
+  mode?: number;
+  atimeMs: number;
+  mtimeMs: number;
+  uid?: number;
+  gid?: number;
 }
 
-/** Put a folder's permission bits back (after opening it did not help). */
-export function setMode(path: string, mode: number): void {
-  chmodSync(path, mode);
+/** What a folder's or file's metadata becomes: mode (when `fixMode`), times, and the owner when mirrored and different. */
+function metaOf(src: Entry, dst: Partial<Pick<Entry, 'uid' | 'gid'>> | undefined, fixMode: boolean, owners: boolean): Meta {
+  const meta: Meta = { atimeMs: src.atimeMs, mtimeMs: src.mtimeMs };
+  const chown = owners && src.uid !== undefined && src.gid !== undefined && (dst?.uid !== src.uid || dst?.gid !== src.gid);
+  if (chown) Object.assign(meta, { uid: src.uid, gid: src.gid });
+  // chown clears setuid/setgid: the mode is set again after it.
+  if (fixMode || chown) meta.mode = mirroredMode(src, owners);
+  return meta;
 }
 
-/** A new folder starts owner-writable so its contents can be written; its real mode is set after them. */
-export function makeDir(path: string): void {
-  mkdirSync(path, 0o700);
+/** Give an opened replica folder the source folder's metadata (owner first, then mode, then times). */
+export function setFolderMeta(
+  folder: OpenFolder,
+  src: Entry,
+  dst: Partial<Pick<Entry, 'uid' | 'gid'>> | undefined,
+  fixMode: boolean,
+  owners: boolean,
+): void {
+  const meta = metaOf(src, dst, fixMode, owners);
+  if (meta.uid !== undefined && meta.gid !== undefined) folder.setOwner(meta.uid, meta.gid);
+  if (meta.mode !== undefined) folder.setMode(meta.mode);
+  folder.setTimes(meta.atimeMs, meta.mtimeMs);
 }
 
-/** Remove one non-folder entry: the link itself, never what it points to. */
-export function removeNonDir(path: string): void {
-  unlinkSync(path);
+/** Fix a replica file's metadata in place (the 'meta' step), through a descriptor: never through a swapped-in link. */
+export function setFileMeta(folder: OpenFolder, src: Entry, dst: Entry, owners: boolean): void {
+  folder.setFileMeta(src.name, dst, metaOf(src, dst, mirroredMode(src, owners) !== dst.mode, owners));
 }
 
-export function removeEmptyDir(path: string): void {
-  rmdirSync(path);
-}
-
-/** Make a replica folder writable and searchable by its owner (read-only folders must still be mirrored into). */
-export function ensureOwnerAccess(path: string, mode: number): boolean {
+/** Make an opened replica folder writable and searchable by its owner (read-only folders are still mirrored into). */
+export function ensureOwnerAccess(folder: OpenFolder, mode: number): boolean {
   if ((mode & 0o700) === 0o700) return false;
-  chmodSync(path, mode | 0o700);
+  folder.setMode(mode | 0o700);
   return true;
-}
-
-/** Remove a temporary that will not be installed (quietly: it may never have been created). */
-export function discardTemp(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // never created, or already gone
-  }
 }

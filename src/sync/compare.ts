@@ -33,11 +33,6 @@ function readFull(fd: number, buf: Buffer, length: number, position: number): nu
  * failed entry); the replica copy failing to open or read counts as different (it is replaced).
  */
 export async function sameContents(srcPath: string, dstPath: string, size: number): Promise<boolean> {
-  const parallel = size >= PARALLEL_FROM;
-  // A large file awaits the worker between blocks: it gets buffers of its own, the shared pair stays for small files.
-  const [a, b] = parallel
-    ? [Buffer.allocUnsafe(PARALLEL_CHUNK), Buffer.allocUnsafe(PARALLEL_CHUNK)]
-    : (buffers ??= [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)]);
   const fa = openSync(srcPath, FLAGS);
   try {
     let fb: number;
@@ -47,29 +42,42 @@ export async function sameContents(srcPath: string, dstPath: string, size: numbe
       return false;
     }
     try {
-      // Read one byte past `size`, so a file that grew is noticed.
-      const block = parallel ? PARALLEL_CHUNK : CHUNK;
-      for (let pos = 0; pos <= size; pos += block) {
-        const want = Math.min(block, size + 1 - pos);
-        let nb: number;
-        try {
-          nb = readFull(fb, b, want, pos);
-        } catch {
-          return false;
-        }
-        const na = readFull(fa, a, want, pos);
-        if (na !== nb) return false;
-        const equal = parallel ? await sameHashOnTwoCores(a.subarray(0, na), b.subarray(0, nb)) : sameHash(a.subarray(0, na), b.subarray(0, nb));
-        if (!equal) return false;
-        if (na < want) return pos + na === size;
-      }
-      return false; // longer than `size`
+      return await sameContentsOf(fa, fb, size);
     } finally {
       closeSync(fb);
     }
   } finally {
     closeSync(fa);
   }
+}
+
+/**
+ * The same on two descriptors the caller opened (the pass opens both through its opened folders) and closes.
+ * A replica copy that cannot be read counts as different; a source read error throws.
+ */
+export async function sameContentsOf(fa: number, fb: number, size: number): Promise<boolean> {
+  const parallel = size >= PARALLEL_FROM;
+  // A large file awaits the worker between blocks: it gets buffers of its own, the shared pair stays for small files.
+  const [a, b] = parallel
+    ? [Buffer.allocUnsafe(PARALLEL_CHUNK), Buffer.allocUnsafe(PARALLEL_CHUNK)]
+    : (buffers ??= [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)]);
+  // Read one byte past `size`, so a file that grew is noticed.
+  const block = parallel ? PARALLEL_CHUNK : CHUNK;
+  for (let pos = 0; pos <= size; pos += block) {
+    const want = Math.min(block, size + 1 - pos);
+    let nb: number;
+    try {
+      nb = readFull(fb, b, want, pos);
+    } catch {
+      return false;
+    }
+    const na = readFull(fa, a, want, pos);
+    if (na !== nb) return false;
+    const equal = parallel ? await sameHashOnTwoCores(a.subarray(0, na), b.subarray(0, nb)) : sameHash(a.subarray(0, na), b.subarray(0, nb));
+    if (!equal) return false;
+    if (na < want) return pos + na === size;
+  }
+  return false; // longer than `size`
 }
 
 function sameHash(a: Buffer, b: Buffer): boolean {

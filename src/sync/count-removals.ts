@@ -5,7 +5,8 @@
  * the count impossible: that folder is named instead.
  */
 import { join } from 'node:path';
-import { isUndecodableName, listDir, listOrDenied, type Entry, type Listing } from './entry.js';
+import { listOrDenied, type OpenFolder } from './access.js';
+import { isUndecodableName, type Entry, type Listing } from './entry.js';
 import { planDir } from './plan.js';
 import { isTempName } from './temp.js';
 
@@ -18,9 +19,10 @@ class Uncountable extends Error {
   }
 }
 
-export function countRemovals(source: string, replica: string): RemovalCount {
+/** Count through the pass's opened roots (read-only: nothing is opened up, nothing followed). */
+export function countRemovals(source: OpenFolder, replica: OpenFolder): RemovalCount {
   try {
-    return { removed: countDir('', source, replica, listDir(source)) };
+    return { removed: countDir('', source, replica, source.list()) };
   } catch (error) {
     if (error instanceof Uncountable) return { uncountable: error.rel };
     throw error;
@@ -28,10 +30,10 @@ export function countRemovals(source: string, replica: string): RemovalCount {
 }
 
 /** What the pass would remove in one folder and below; `srcListing` is the source folder's. */
-function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Listing): number {
+function countDir(rel: string, src: OpenFolder, dst: OpenFolder, srcListing: Listing): number {
   let taken: ReturnType<typeof listOrDenied>;
   try {
-    taken = listOrDenied(dstPath);
+    taken = listOrDenied(dst);
   } catch {
     throw new Uncountable(rel || '.');
   }
@@ -47,17 +49,27 @@ function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Lis
         case 'copy':
         case 'symlink':
         case 'mkdir':
-          if (step.replace) removed += countRemoval(join(dstPath, step.src.name), join(rel, step.src.name), step.replace).count;
+          if (step.replace) removed += countRemoval(dst, join(rel, step.src.name), step.replace).count;
           break;
         case 'descend': {
           const name = step.src.name;
-          // An unreadable source folder is left alone by the pass: nothing below it is removed.
-          const listing = listDir(join(srcPath, name));
-          removed += countDir(join(rel, name), join(srcPath, name), join(dstPath, name), listing);
+          // An unreadable (or swapped) source folder is left alone by the pass: nothing below it is removed.
+          const srcChild = src.openChild(name, step.src);
+          try {
+            const listing = srcChild.list();
+            const dstChild = dst.openChild(name, step.dst);
+            try {
+              removed += countDir(join(rel, name), srcChild, dstChild, listing);
+            } finally {
+              dstChild.close();
+            }
+          } finally {
+            srcChild.close();
+          }
           break;
         }
         case 'remove':
-          removed += countRemoval(join(dstPath, step.dst.name), join(rel, step.dst.name), step.dst).count;
+          removed += countRemoval(dst, join(rel, step.dst.name), step.dst).count;
           break;
         default:
           break; // compare, meta, skip, purge-temp: nothing a user would lose
@@ -74,15 +86,24 @@ function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Lis
  * What removing one replica entry would remove (remove.ts's rules): a folder goes with all its contents, and
  * stays (`whole` false) when something inside cannot be looked at. A leftover temporary is not counted.
  */
-function countRemoval(path: string, rel: string, entry: Entry): { count: number; whole: boolean } {
+function countRemoval(parent: OpenFolder, rel: string, entry: Entry): { count: number; whole: boolean } {
   if (entry.type !== 'dir') return { count: isTempName(entry.name) ? 0 : 1, whole: true };
-  const taken = listOrDenied(path);
+  const folder = parent.openChild(entry.name, entry);
+  try {
+    return countInside(folder, rel);
+  } finally {
+    folder.close();
+  }
+}
+
+function countInside(folder: OpenFolder, rel: string): { count: number; whole: boolean } {
+  const taken = listOrDenied(folder);
   if (!taken.listing) throw new Uncountable(rel);
   let kept = taken.listing.issues.filter((i) => i.error.code !== 'ENOENT' || isUndecodableName(i.name)).length;
   let count = 0;
   for (const child of taken.listing.entries) {
     try {
-      const inner = countRemoval(join(path, child.name), join(rel, child.name), child);
+      const inner = countRemoval(folder, join(rel, child.name), child);
       count += inner.count;
       if (!inner.whole) kept++;
     } catch (error) {

@@ -13,6 +13,9 @@ export interface PassPaths {
   replicaMissing: boolean;
   /** Absolute path of the log file, if any. */
   log?: string;
+  /** "dev:ino" of the source and (existing) replica folder as checked: the pass opens exactly these. */
+  sourceId?: string;
+  replicaId?: string;
 }
 
 /** True when `child` is `parent` or below it (both absolute, resolved). */
@@ -198,7 +201,8 @@ export function checkPassPaths(source: string, replica: string, log?: string): P
     throw new RefusedError(`source ${sourceReal} is inside the replica ${replicaReal}`);
   }
 
-  const paths: PassPaths = { source: sourceReal, replica: replicaReal, replicaMissing };
+  const paths: PassPaths = { source: sourceReal, replica: replicaReal, replicaMissing, sourceId };
+  if (replicaId !== undefined) paths.replicaId = replicaId;
   if (log !== undefined) paths.log = checkLogPath(log, paths, { sourceId, replicaId, mounts });
   return paths;
 }

@@ -1,6 +1,7 @@
 import type { ConsolaInstance } from 'consola';
 import { join } from 'node:path';
 import { describeError } from '../errors.js';
+import { unpinWorkingFolder } from './access.js';
 import { emit, type Action, type Kind, type LogEvent } from '../log.js';
 import { isUndecodableName, type Entry, type Listing, type ListIssue } from './entry.js';
 import { emptyStats, type SyncStats } from './pass-stats.js';
@@ -123,11 +124,13 @@ export class PassReport {
     const now = performance.now();
     if (this.opts.onProgress && now - this.lastProgress >= (this.opts.progressEveryMs ?? PROGRESS_EVERY_MS)) {
       this.lastProgress = now;
+      unpinWorkingFolder(); // the caller's code sees its own working folder, not one the walk pinned
       this.opts.onProgress(this.stats);
     }
     // The work itself is synchronous for speed.
     if (now - this.lastYield > PROGRESS_EVERY_MS) {
       this.lastYield = now;
+      unpinWorkingFolder(); // timers and signal handlers run now: they get the process's own working folder
       await new Promise<void>((r) => setImmediate(r));
       if (this.opts.signal?.aborted) throw new StopPass('the pass was interrupted');
     }

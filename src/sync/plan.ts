@@ -27,6 +27,20 @@ export type Step =
 
 export interface PlanOptions {
   checksum: boolean;
+  /** Owners are mirrored (the pass runs as root): a different owner or group is a metadata change. */
+  owners?: boolean;
+}
+
+const SET_ID_BITS = 0o6000;
+
+/** The mode a replica copy of `src` should have: setuid/setgid dropped from files when owners are not mirrored. */
+export function mirroredMode(src: Pick<Entry, 'mode' | 'type'>, owners: boolean): number {
+  return owners || src.type !== 'file' ? src.mode : src.mode & ~SET_ID_BITS;
+}
+
+/** Owner or group differ, when owners are mirrored (entries listed without them count as the same). */
+function ownerDiffers(s: Entry, d: Entry, owners: boolean): boolean {
+  return owners && s.uid !== undefined && s.gid !== undefined && (s.uid !== d.uid || s.gid !== d.gid);
 }
 
 /** Merge-join one directory's source and replica listings (both sorted by compareNames). */
@@ -71,6 +85,7 @@ function planNew(s: Entry): Step {
 }
 
 function planPair(s: Entry, d: Entry, opts: PlanOptions): Step | undefined {
+  const owners = opts.owners ?? false;
   if (s.type === 'special') return { op: 'skip', src: s };
   if (s.type !== d.type) {
     const step = planNew(s) as Extract<Step, { op: 'copy' | 'mkdir' | 'symlink' }>;
@@ -80,28 +95,29 @@ function planPair(s: Entry, d: Entry, opts: PlanOptions): Step | undefined {
     case 'dir':
       return { op: 'descend', src: s, dst: d };
     case 'symlink':
-      return s.target === d.target ? undefined : { op: 'symlink', src: s, dst: d };
+      return s.target === d.target && !ownerDiffers(s, d, owners) ? undefined : { op: 'symlink', src: s, dst: d };
     case 'file': {
       if (s.size !== d.size) return { op: 'copy', src: s, dst: d };
       if (opts.checksum) return { op: 'compare', src: s, dst: d };
       if (!sameMtime(s.mtimeMs, d.mtimeMs)) return { op: 'copy', src: s, dst: d };
-      return s.mode !== d.mode ? { op: 'meta', src: s, dst: d } : undefined;
+      return mirroredMode(s, owners) !== d.mode || ownerDiffers(s, d, owners) ? { op: 'meta', src: s, dst: d } : undefined;
     }
   }
   return undefined;
 }
 
 /** After a content comparison: re-copy, fix metadata only, or nothing. */
-export function afterCompare(s: Entry, d: Entry, equal: boolean): Step | undefined {
+export function afterCompare(s: Entry, d: Entry, equal: boolean, owners = false): Step | undefined {
   if (!equal) return { op: 'copy', src: s, dst: d };
-  if (s.mode !== d.mode || !sameMtime(s.mtimeMs, d.mtimeMs)) return { op: 'meta', src: s, dst: d };
+  if (metaDiff(s, d, owners).length > 0) return { op: 'meta', src: s, dst: d };
   return undefined;
 }
 
 /** Which metadata of a file or folder differ, for the log note. */
-export function metaDiff(s: Entry, d: Entry): string[] {
+export function metaDiff(s: Entry, d: Entry, owners = false): string[] {
   const parts: string[] = [];
-  if (s.mode !== d.mode) parts.push('mode');
+  if (mirroredMode(s, owners) !== d.mode) parts.push('mode');
   if (!sameMtime(s.mtimeMs, d.mtimeMs)) parts.push('mtime');
+  if (ownerDiffers(s, d, owners)) parts.push('owner');
   return parts;
 }

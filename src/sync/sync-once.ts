@@ -1,11 +1,12 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ConsolaInstance } from 'consola';
 import { describeError, ExitCode, RefusedError } from '../errors.js';
 import { defaultLogger, emit } from '../log.js';
-import { setMeta } from './apply.js';
+import { identityKey, OpenFolder, unpinWorkingFolder } from './access.js';
+import { mirrorsOwners, setFolderMeta } from './apply.js';
 import { countRemovals } from './count-removals.js';
-import { entryFromStats, listDir, type Entry } from './entry.js';
+import { entryFromStats, type Entry } from './entry.js';
 import { checkEmptySource, checkMaxDelete, checkPassPaths, checkReplicaWritable, type PassPaths } from './guards.js';
 import { ReplicaLock } from './lock.js';
 import { PassReport, StopPass } from './pass-report.js';
@@ -58,9 +59,13 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
 
   const lock = options.lock === false || dryRun ? undefined : new ReplicaLock(paths.replica);
   lock?.acquire();
+  const roots: Roots = {};
   try {
-    if (options.maxDelete !== undefined && !paths.replicaMissing) {
-      checkMaxDelete(countRemovals(paths.source, paths.replica), options.maxDelete);
+    // The folders the guards checked, opened once: everything below is reached from these handles.
+    roots.source = openChecked(paths.source, paths.sourceId, 'source');
+    if (!paths.replicaMissing) roots.replica = openChecked(paths.replica, paths.replicaId, 'replica');
+    if (options.maxDelete !== undefined && roots.replica) {
+      checkMaxDelete(countRemovals(roots.source, roots.replica), options.maxDelete);
     }
 
     emit(log, 'info', { type: 'start', source: paths.source, replica: paths.replica, mode: checksum ? 'checksum' : 'quick', dryRun });
@@ -70,9 +75,10 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       onProgress: options.onProgress,
       progressEveryMs: options.progressEveryMs,
     });
+    const owners = mirrorsOwners();
     let stoppedBy: string | undefined;
     try {
-      await mirrorRoot(new MirrorWalk(report, { checksum, dryRun }), report, paths, dryRun);
+      await mirrorRoot(new MirrorWalk(report, { checksum, dryRun, owners }), report, paths, roots, { dryRun, owners });
     } catch (error) {
       if (!(error instanceof StopPass)) throw error;
       stoppedBy = error.message;
@@ -84,41 +90,70 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
     const exitCode = stats.failed > 0 || stoppedBy ? ExitCode.partial : ExitCode.ok;
     return { ...stats, durationMs, exitCode, stoppedBy };
   } finally {
+    roots.source?.close();
+    roots.replica?.close();
+    unpinWorkingFolder();
     lock?.release();
   }
 }
 
-/** The walk from the top: create a missing replica, mirror into it, then give it the source root's mode and mtime. */
-async function mirrorRoot(walk: MirrorWalk, report: PassReport, paths: PassPaths, dryRun: boolean): Promise<void> {
-  const srcRoot = rootEntry(paths.source);
+interface Roots {
+  source?: OpenFolder;
+  replica?: OpenFolder;
+}
+
+/** Open a root the guards checked; a different folder at that path now (swapped since) refuses the pass. */
+function openChecked(path: string, id: string | undefined, side: string): OpenFolder {
+  let folder: OpenFolder;
+  try {
+    folder = OpenFolder.openRoot(path);
+  } catch (error) {
+    throw new RefusedError(`${side} folder cannot be opened: ${path}: ${describeError(error)}`);
+  }
+  if (id !== undefined && identityKey(folder) !== id) {
+    folder.close();
+    throw new RefusedError(`${side} folder ${path} was replaced after the guards checked it; nothing was changed`);
+  }
+  return folder;
+}
+
+/** The walk from the top: create a missing replica, mirror into it, then give it the source root's metadata. */
+async function mirrorRoot(
+  walk: MirrorWalk,
+  report: PassReport,
+  paths: PassPaths,
+  roots: Roots,
+  opts: { dryRun: boolean; owners: boolean },
+): Promise<void> {
+  const source = roots.source as OpenFolder;
+  const srcRoot = entryFromStats('', source.stat());
   let dstRoot: Entry | undefined;
   if (paths.replicaMissing) {
-    if (!dryRun) createReplicaRoot(paths.replica);
+    if (!opts.dryRun) {
+      createReplicaRoot(paths.replica);
+      roots.replica = openChecked(paths.replica, undefined, 'replica');
+    }
     report.op('created', 'dir', '.');
-    dstRoot = dryRun ? undefined : { ...srcRoot, mode: 0o700, mtimeMs: -1 };
+    dstRoot = opts.dryRun ? undefined : { ...srcRoot, mode: 0o700, mtimeMs: -1, uid: undefined, gid: undefined };
   } else {
-    dstRoot = rootEntry(paths.replica);
+    dstRoot = entryFromStats('', (roots.replica as OpenFolder).stat());
   }
+  const replica = roots.replica;
   let inner = false;
   try {
-    inner = await walk.mirrorDir('', paths.source, paths.replica, listDir(paths.source), dstRoot, paths.replicaMissing && !dryRun);
+    inner = await walk.mirrorDir('', source, replica, source.list(), dstRoot, paths.replicaMissing && !opts.dryRun);
   } catch (error) {
     report.handle('dir', '.', error);
   }
-  if (!dstRoot) return;
-  const diff = metaDiff(srcRoot, dstRoot);
+  if (!dstRoot || !replica) return;
+  const diff = metaDiff(srcRoot, dstRoot, opts.owners);
   if (diff.length === 0 && !inner) return;
   try {
-    if (!dryRun) setMeta(paths.replica, srcRoot, srcRoot.mode !== dstRoot.mode || inner);
+    if (!opts.dryRun) setFolderMeta(replica, srcRoot, dstRoot, diff.includes('mode') || inner, opts.owners);
     if (diff.length > 0 && !paths.replicaMissing) report.op('updated', 'dir', '.', { note: `metadata: ${diff.join(', ')}` });
   } catch (error) {
     report.handle('dir', '.', error);
   }
-}
-
-/** Entry for a folder root (source or replica), following a link the user named on the command line. */
-function rootEntry(path: string): Entry {
-  return entryFromStats('', statSync(path, { bigint: true }));
 }
 
 /** Create a missing replica: parents get the usual mode, the replica starts owner-only (the source's mode comes last). */
