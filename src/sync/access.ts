@@ -225,7 +225,14 @@ export class OpenFolder implements Identity {
 
   /** Every entry (sorted by name, not followed); entries that could not be looked at are listed as issues. */
   list(): Listing {
-    this.pin();
+    try {
+      this.pin();
+    } catch (error) {
+      // Readable but not searchable (r--): its names can still be read through the handle, and each one
+      // is then an issue (its lstat is denied), so the replica's copies stay, as before the handles.
+      if ((error as NodeJS.ErrnoException).code !== 'EACCES' || mode !== 'fd') throw error;
+      return listIn(`/proc/self/fd/${this.fd}`);
+    }
     return listIn('');
   }
 
