@@ -140,7 +140,9 @@ describe('paths longer than PATH_MAX (4,096 bytes)', () => {
 
 /** The bottom file of a `deepChain`, read with relative steps (its whole path is past PATH_MAX). */
 function readDeepLeaf(at: string, name: string, levels: number): string {
-  return execFileSync('bash', ['-c', 'cd "$1" && for i in $(seq "$2"); do cd "$3"; done && cat leaf', '_', at, String(levels), name], { encoding: 'utf8' });
+  return execFileSync('bash', ['-c', 'cd "$1" && for i in $(seq "$2"); do cd "$3"; done && cat leaf', '_', at, String(levels), name], {
+    encoding: 'utf8',
+  });
 }
 
 describe('links in the replica', () => {
