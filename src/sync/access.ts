@@ -168,21 +168,35 @@ export class OpenFolder implements Identity {
    * folder that is not that one any more throws EntryChangedError, as does a link or file in its place.
    */
   openChild(name: string, expected?: Pick<Entry, 'ino'>): OpenFolder {
-    this.pin();
     let fd: number;
     try {
-      fd = openDir(name, true);
+      fd = openDir(this.at(name), true);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ELOOP' || code === 'ENOTDIR') throw new EntryChangedError(join(this.path, name));
       throw error;
     }
-    const st = fd >= 0 ? fstatSync(fd, BIG) : lstatSync(name, BIG);
+    const st = fd >= 0 ? fstatSync(fd, BIG) : lstatSync(this.at(name), BIG);
     if (!st.isDirectory() || (expected?.ino !== undefined && st.ino !== expected.ino)) {
       closeFd(fd);
       throw new EntryChangedError(join(this.path, name));
     }
     return new OpenFolder(fd, st.dev, st.ino, join(this.path, name));
+  }
+
+  /**
+   * How to name `name` inside this folder for one call. 'fd' mode: the bare name when the working folder is
+   * pinned here, else `/proc/self/fd/<fd>/<name>` (the magic link pins the folder; the last name is not
+   * followed by the calls that must not follow it), so single calls never move the working folder back and
+   * forth between the two trees. 'path' mode: the working folder is pinned here (checked) and the name is bare.
+   */
+  private at(name: string): string {
+    if (mode === 'fd') {
+      if (this.closed) throw new Error(`internal: ${this.path} is used after close`);
+      return pinned === this ? name : `/proc/self/fd/${this.fd}/${name}`;
+    }
+    this.pin();
+    return name;
   }
 
   /** Move the process's working folder into this folder (checked), so bare names resolve inside it. */
@@ -237,15 +251,14 @@ export class OpenFolder implements Identity {
   }
 
   lstat(name: string): BigIntStats {
-    this.pin();
-    return lstatSync(name, BIG);
+    return lstatSync(this.at(name), BIG);
   }
 
   /** lstat as an Entry (a symlink's target included). */
   entry(name: string): Entry {
-    this.pin();
-    const entry = entryFromStats(name, lstatSync(name, BIG));
-    if (entry.type === 'symlink') entry.target = readlinkSync(name);
+    const path = this.at(name);
+    const entry = entryFromStats(name, lstatSync(path, BIG));
+    if (entry.type === 'symlink') entry.target = readlinkSync(path);
     return entry;
   }
 
@@ -254,10 +267,9 @@ export class OpenFolder implements Identity {
    * a file that is not that one any more, or not a regular file, throws EntryChangedError.
    */
   openFile(name: string, expected?: Pick<Entry, 'ino'>): { fd: number; stat: BigIntStats } {
-    this.pin();
     let fd: number;
     try {
-      fd = openSync(name, constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+      fd = openSync(this.at(name), constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new EntryChangedError(join(this.path, name));
       throw error;
@@ -272,28 +284,24 @@ export class OpenFolder implements Identity {
 
   /** Create a new temporary file (O_EXCL, mode 0600): its name and a write descriptor. */
   createTemp(): { name: string; fd: number } {
-    this.pin();
     const name = tempName();
-    const fd = openSync(name, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o600);
+    const fd = openSync(this.at(name), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o600);
     return { name, fd };
   }
 
   /** A new temporary symlink; returns its name. */
   createTempLink(target: string): string {
-    this.pin();
     const name = tempName();
-    symlinkSync(target, name);
+    symlinkSync(target, this.at(name));
     return name;
   }
 
   /** Rename `from` (in this folder) to `to` in `into` (this folder by default; same file system). */
   rename(from: string, to: string, into: OpenFolder = this): void {
     if (into === this) {
-      this.pin();
-      renameSync(from, to);
+      renameSync(this.at(from), this.at(to));
     } else if (mode === 'fd') {
-      this.pin();
-      renameSync(from, `/proc/self/fd/${into.fd}/${to}`);
+      renameSync(this.at(from), into.at(to));
     } else {
       this.renameAcrossByPath(from, to, into);
     }
@@ -324,25 +332,21 @@ export class OpenFolder implements Identity {
   }
 
   unlink(name: string): void {
-    this.pin();
-    unlinkSync(name);
+    unlinkSync(this.at(name));
   }
 
   rmdir(name: string): void {
-    this.pin();
-    rmdirSync(name);
+    rmdirSync(this.at(name));
   }
 
   /** Create a folder (owner-only until its real mode is set) and open it. */
   mkdir(name: string, mode = 0o700): OpenFolder {
-    this.pin();
-    mkdirSync(name, mode);
+    mkdirSync(this.at(name), mode);
     return this.openChild(name);
   }
 
   symlink(target: string, name: string): void {
-    this.pin();
-    symlinkSync(target, name);
+    symlinkSync(target, this.at(name));
   }
 
   /** This folder's own permission bits, times and owner: through the handle, never a re-resolved path. */
@@ -387,18 +391,17 @@ export class OpenFolder implements Identity {
     expected: Pick<Entry, 'ino'> | undefined,
     meta: { mode?: number; atimeMs?: number; mtimeMs?: number; uid?: number; gid?: number },
   ): void {
-    this.pin();
     const flags = mode === 'fd' ? O_PATH | O_NOFOLLOW : constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
     let fd: number;
     try {
-      fd = openSync(name, flags);
+      fd = openSync(this.at(name), flags);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ELOOP') throw new EntryChangedError(join(this.path, name));
       if (code !== 'EACCES' || mode === 'fd') throw error;
-      const st = lstatSync(name, BIG);
+      const st = lstatSync(this.at(name), BIG);
       if (!st.isFile() || (expected?.ino !== undefined && st.ino !== expected.ino)) throw new EntryChangedError(join(this.path, name));
-      applyMeta(name, undefined, meta);
+      applyMeta(this.at(name), undefined, meta);
       return;
     }
     try {
@@ -413,13 +416,11 @@ export class OpenFolder implements Identity {
 
   /** A link's own owner and times (never its target's). */
   lchown(name: string, uid: number, gid: number): void {
-    this.pin();
-    lchownSync(name, uid, gid);
+    lchownSync(this.at(name), uid, gid);
   }
 
   lutimes(name: string, atimeMs: number, mtimeMs: number): void {
-    this.pin();
-    lutimesSync(name, timeArg(atimeMs), timeArg(mtimeMs));
+    lutimesSync(this.at(name), timeArg(atimeMs), timeArg(mtimeMs));
   }
 
   close(): void {
