@@ -10,17 +10,8 @@ export { ExitCode, FolderSyncError, UsageError, RefusedError, BusyError, Operati
 export { runForeground, type RunOptions, type RunSummary, type PassOutcome } from './run/runner.js';
 export { runLoop, msUntilDue, systemClock, type LoopClock, type Instant } from './run/loop.js';
 export { parseInterval, intervalFromSeconds, type Interval, type IntervalUnit } from './schedule/interval.js';
-export {
-  scheduleJob,
-  unscheduleJobs,
-  listJobs,
-  backendFor,
-  type ScheduleRequest,
-  type ScheduleOutcome,
-  type JobStatus,
-  type ListResult,
-  type SchedulerBackend,
-} from './schedule/scheduler.js';
+export { scheduleJob, unscheduleJobs, backendFor, type ScheduleRequest, type ScheduleOutcome, type SchedulerBackend } from './schedule/scheduler.js';
+export { listJobs, type JobStatus, type ListResult } from './schedule/status.js';
 export { cronTiming, buildCronLine, shQuote, cronEscape } from './schedule/cron.js';
 export { schtasksTiming, buildCreateArgs, buildWrapperCmd, buildWrapperVbs } from './schedule/schtasks.js';
 export { readJobRecord, type JobRecord, type PassRecord } from './schedule/record.js';
