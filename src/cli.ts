@@ -4,6 +4,7 @@ import { defineCommand, runCommand, showUsage, type CommandDef } from 'citty';
 import { checkArgs } from './commands/_args.js';
 import { ExitCode, FolderSyncError, UsageError } from './errors.js';
 import { oneLine } from './log.js';
+import { allowChdirListing } from './sync/entry.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -120,4 +121,6 @@ function reportError(error: unknown, verbose: boolean): number {
   return ExitCode.partial;
 }
 
+// The CLI alone lists folders from inside them (faster; why only the CLI: see allowChdirListing).
+allowChdirListing();
 process.exitCode = await runCli(process.argv.slice(2));
