@@ -1,12 +1,12 @@
 import { defineCommand, type ParsedArgs } from 'citty';
-import { BusyError, ExitCode, FolderSyncError } from '../errors.js';
+import { ExitCode, FolderSyncError } from '../errors.js';
 import { createLogger, type FileReporter } from '../log.js';
+import { logRefusal, openPassLog, refusalLine } from '../pass-log.js';
 import { consoleWithProgress, stderrProgress } from '../progress.js';
 import { checkPassPaths } from '../sync/guards.js';
 import { syncOnce } from '../sync/mirror.js';
 import type { PassHooks } from '../schedule/scheduled-run.js';
 import { folderArgs, outputArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
-import { openLogFile } from './_pass.js';
 
 export const syncOnceArgs = {
   ...folderArgs,
@@ -54,7 +54,7 @@ async function runPass(args: ParsedArgs<typeof syncOnceArgs>, hooks?: PassHooks)
   let file: FileReporter | undefined;
   if (paths.log) {
     const logPath = paths.log;
-    file = openLogFile(logPath, logFormat, (reason) => {
+    file = openPassLog(logPath, logFormat, (reason) => {
       progress?.interrupt();
       process.stderr.write(`error: the log file ${logPath} can no longer be written: ${reason}\n`);
     });
@@ -78,8 +78,7 @@ async function runPass(args: ParsedArgs<typeof syncOnceArgs>, hooks?: PassHooks)
   } catch (error) {
     // The console line comes from the CLI's error handler; the log file gets the same line.
     if (file && error instanceof FolderSyncError) {
-      const verb = error instanceof BusyError ? 'pass skipped' : 'pass refused';
-      createLogger([file]).error(`${verb}: ${error.message}`);
+      logRefusal(file, refusalLine(error));
       if (hooks) {
         hooks.failed(error);
         return error.exitCode;
