@@ -14,10 +14,10 @@ export const syncOnceArgs = {
   ...passArgs,
   'dry-run': { type: 'boolean', description: 'Log what would be done, marked as a dry run; change nothing' },
   ...outputArgs,
-  // Hidden from --help in spirit (written by `schedule` into the scheduler entry, see src/schedule/scheduled-run.ts).
-  job: { type: 'string', valueHint: 'name', description: '(scheduled runs) the job name: keep its last-pass record' },
-  every: { type: 'string', valueHint: 'seconds', description: '(scheduled runs) the job interval: skip when not due' },
-  grid: { type: 'string', valueHint: 'seconds', description: '(scheduled runs) how often the scheduler fires' },
+  // Written by `schedule` into the scheduler entry (src/schedule/scheduled-run.ts); hidden from --help (_help.ts).
+  job: { type: 'string', hidden: true, description: '(scheduled runs) the job name: keep its last-pass record' },
+  every: { type: 'string', hidden: true, description: '(scheduled runs) the job interval: skip when not due' },
+  grid: { type: 'string', hidden: true, description: '(scheduled runs) how often the scheduler fires' },
 } as const;
 
 export default defineCommand({
