@@ -51,6 +51,11 @@ export interface SchedulerOptions {
   now?: number;
 }
 
+/** The state folder schedule, unschedule and list work in: the invocation's, as install writes there. */
+export function invocationStateDir(opts: SchedulerOptions): string {
+  return opts.invocation?.stateDir ?? stateDir();
+}
+
 /**
  * Install (or replace) a job. The pass guards run first (source is a folder, no nesting, log outside both),
  * and the log file must be openable for appending, so a job that could never work is never installed.
@@ -58,6 +63,7 @@ export interface SchedulerOptions {
 export async function scheduleJob(req: ScheduleRequest, opts: SchedulerOptions = {}): Promise<ScheduleOutcome> {
   const backend = opts.backend ?? backendFor();
   const inv = opts.invocation ?? currentInvocation();
+  const dir = inv.stateDir;
   checkPassPaths(req.source, req.replica, req.log);
   const source = resolve(req.source);
   const replica = resolve(req.replica);
@@ -69,7 +75,7 @@ export async function scheduleJob(req: ScheduleRequest, opts: SchedulerOptions =
   } catch (error) {
     throw new RefusedError(`log file cannot be opened for appending: ${log}: ${describeError(error)}`);
   }
-  const installed = await backend.list();
+  const installed = await backend.list(dir);
   let name: string;
   if (req.name !== undefined) {
     name = checkJobName(req.name);
@@ -104,7 +110,7 @@ export async function scheduleJob(req: ScheduleRequest, opts: SchedulerOptions =
     },
     inv.stateDir,
   );
-  const fresh = (await backend.list()).find((j) => j.name === name);
+  const fresh = (await backend.list(dir)).find((j) => j.name === name);
   const nextRun =
     fresh?.spec && fresh.nextFiring ? nextPassTime(fresh.spec.rule, now, same ? startedAtMs(old.last) : undefined, fresh.nextFiring) : undefined;
   return { job, ...result, nextRun, backend: backend.name };
@@ -113,19 +119,19 @@ export async function scheduleJob(req: ScheduleRequest, opts: SchedulerOptions =
 /** Remove the named jobs (each must exist) or all of ours; their records go too. Returns the names removed. */
 export async function unscheduleJobs(names: readonly string[] | 'all', opts: SchedulerOptions = {}): Promise<string[]> {
   const backend = opts.backend ?? backendFor();
+  const dir = invocationStateDir(opts);
   if (names !== 'all') {
     for (const n of names) checkJobName(n);
-    const present = new Set((await backend.list()).map((j) => j.name));
+    const present = new Set((await backend.list(dir)).map((j) => j.name));
     const unknown = names.filter((n) => !present.has(n));
     if (unknown.length > 0) {
       throw new OperationError(`no folder-sync job named ${unknown.map((n) => JSON.stringify(n)).join(', ')} (see folder-sync list)`);
     }
   }
-  const jobs = await backend.list();
-  const removed = await backend.remove(names);
+  const jobs = await backend.list(dir);
+  const removed = await backend.remove(names, dir);
   for (const name of removed) {
-    const dir = jobs.find((j) => j.name === name)?.stateDir ?? stateDir();
-    removeJobRecord(name, dir);
+    removeJobRecord(name, jobs.find((j) => j.name === name)?.stateDir ?? dir);
   }
   return removed;
 }

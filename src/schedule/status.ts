@@ -5,14 +5,13 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { stateDir } from '../state.js';
 import { resolveEventual } from '../sync/guards.js';
 import { isLocked, isLockAlive, readLock, type LockRecord } from '../sync/lock.js';
 import type { SchedulerBackend } from './backend.js';
 import { cronDaemonRunning } from './crontab.js';
 import { nextPassTime } from './due.js';
 import { readJobRecord, startedAtMs, type PassRecord } from './record.js';
-import { backendFor, type SchedulerOptions } from './scheduler.js';
+import { backendFor, invocationStateDir, type SchedulerOptions } from './scheduler.js';
 
 /** A job's status for `list`. */
 export interface JobStatus {
@@ -85,14 +84,15 @@ export function foregroundRuns(dir: string): ForegroundRun[] {
 export async function listJobs(opts: SchedulerOptions = {}): Promise<ListResult> {
   const backend = opts.backend ?? backendFor();
   const now = opts.now ?? Date.now();
-  const installed = await backend.list();
+  const home = invocationStateDir(opts);
+  const installed = await backend.list(home);
   const warnings: string[] = [];
   if (backend.name === 'crontab' && installed.length > 0 && cronDaemonRunning() === false) {
     warnings.push('no cron daemon is running on this machine: scheduled passes will not run (start cron, or use folder-sync run)');
   }
-  const dirs = new Set<string>([stateDir()]);
+  const dirs = new Set<string>([home]);
   const jobs = installed.map((j): JobStatus => {
-    const dir = j.stateDir ?? stateDir();
+    const dir = j.stateDir ?? home;
     dirs.add(dir);
     const status: JobStatus = { name: j.name, backend: j.backend, timing: j.timing, warnings: [] };
     const spec = j.spec;
