@@ -13,7 +13,8 @@ export interface PassPaths {
   log?: string;
 }
 
-function isInside(child: string, parent: string): boolean {
+/** True when `child` is `parent` or below it (both absolute, resolved). */
+export function isInside(child: string, parent: string): boolean {
   if (child === parent) return true;
   const prefix = parent.endsWith(sep) ? parent : parent + sep;
   return child.startsWith(prefix);
