@@ -4,7 +4,8 @@
  * test/api.test.ts fails when one is added or removed without updating that list.
  */
 // One pass (sync-once).
-export { syncOnce, type SyncOptions, type SyncResult, type SyncStats } from './sync/mirror.js';
+export { syncOnce, type SyncOptions, type SyncResult } from './sync/sync-once.js';
+export type { SyncStats } from './sync/pass-stats.js';
 // Passes in the foreground (run).
 export { runForeground, type RunOptions, type RunSummary, type PassOutcome, type PassResult } from './run/runner.js';
 // The OS scheduler (schedule, unschedule, list).

@@ -5,7 +5,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRecordFile, stateDir, writeRecordFile } from '../state.js';
-import type { SyncStats } from '../sync/mirror.js';
+import type { SyncStats } from '../sync/pass-stats.js';
 
 export type PassResult = 'running' | 'ok' | 'partial' | 'refused' | 'busy' | 'log-failed' | 'error';
 

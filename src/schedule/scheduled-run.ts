@@ -6,7 +6,7 @@
 import { BusyError, describeError, ExitCode, FolderSyncError, RefusedError, UsageError } from '../errors.js';
 import type { LogFormat } from '../log.js';
 import { logRefusal, refusalLine } from '../pass-log.js';
-import type { SyncResult } from '../sync/mirror.js';
+import type { SyncResult } from '../sync/sync-once.js';
 import { stateDir } from '../state.js';
 import { isDue, minuteStart, runMode, type DueRule } from './due.js';
 import { JOB_NAME } from './cron.js';
