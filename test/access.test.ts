@@ -5,7 +5,8 @@
  */
 import { closeSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { allowChdirListing } from '../src/sync/entry.js';
 import { EntryChangedError, landsInMs, OpenFolder, setAccessMode, timeArg, unpinWorkingFolder, type AccessMode } from '../src/sync/access.js';
 import { buildTree, compareTrees, snapshotTree, symlink, tempDir } from './_tree.js';
 
@@ -17,11 +18,21 @@ afterEach(() => {
   for (const f of opened.splice(0)) f.close();
   unpinWorkingFolder();
 });
-afterAll(() => setAccessMode(process.env['FOLDER_SYNC_ACCESS'] === 'path' ? 'path' : 'fd'));
+afterAll(() => {
+  setAccessMode(process.env['FOLDER_SYNC_ACCESS'] === 'path' ? 'path' : 'fd');
+  allowChdirListing(false);
+});
 
-const modes: AccessMode[] = process.platform === 'linux' ? ['fd', 'path'] : ['path'];
+const mechanisms: AccessMode[] = process.platform === 'linux' ? ['fd', 'path'] : ['path'];
+// Each mechanism as the CLI runs it (the working folder may be pinned) and as an embedder's process (never moved).
+const modes = mechanisms.flatMap((m) => [
+  [m, 'CLI'],
+  [m, 'API'],
+]) as [AccessMode, 'CLI' | 'API'][];
 
-describe.each(modes)('OpenFolder (%s mode)', (mode) => {
+describe.each(modes)('OpenFolder (%s mode, %s)', (mode, caller) => {
+  beforeEach(() => allowChdirListing(caller === 'CLI'));
+
   it('lists, looks up, creates, renames, removes, sets metadata: all inside the opened folder', () => {
     setAccessMode(mode);
     const root = buildTree(tempDir('fs-access-'), { a: 'alpha', sub: { b: 'beta' }, link: symlink('a') });
@@ -132,12 +143,12 @@ describe.each(modes)('OpenFolder (%s mode)', (mode) => {
     ).toThrow(EntryChangedError);
   });
 
-  it('gives the working folder back exactly, and listing by name never depends on it', () => {
+  it('gives the working folder back exactly (CLI), or never moves it (API)', () => {
     setAccessMode(mode);
     const root = buildTree(tempDir('fs-access-'), { a: 'a' });
     const top = track(OpenFolder.openRoot(root));
-    top.list();
-    expect(process.cwd()).toBe(root);
+    expect(top.list().entries.map((e) => e.name)).toEqual(['a']);
+    expect(process.cwd()).toBe(caller === 'CLI' ? root : startCwd);
     unpinWorkingFolder();
     expect(process.cwd()).toBe(startCwd);
     top.close();

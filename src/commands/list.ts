@@ -1,7 +1,6 @@
 import { defineCommand } from 'citty';
 import { terminalJson, terminalText } from '../log.js';
-import { listJobs } from '../schedule/scheduler.js';
-import { formatList } from '../schedule/status.js';
+import { formatList, listJobs } from '../schedule/status.js';
 
 export default defineCommand({
   meta: {

@@ -18,7 +18,10 @@
  *
  * The working folder belongs to the pass only between awaits: `unpinWorkingFolder()` puts the caller's back
  * (exactly, through a descriptor) and the engine calls it before every await and at the end of a pass.
- * Everything here is synchronous.
+ * Everything here is synchronous. And only in the CLI (allowChdirListing, entry.ts): a program that embeds
+ * syncOnce keeps its working folder; there every name goes through `/proc/self/fd/<fd>/<name>` ('fd' mode,
+ * as safe, slower listings) or a checked path ('path' mode: a swap between the check and the call is not
+ * excluded there).
  */
 import {
   chmodSync,
@@ -46,7 +49,7 @@ import {
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
-import { entryFromStats, listIn, type Entry, type Listing } from './entry.js';
+import { chdirAllowed, entryFromStats, listIn, type Entry, type Listing } from './entry.js';
 import { tempName } from './temp.js';
 
 export type AccessMode = 'fd' | 'path';
@@ -195,6 +198,11 @@ export class OpenFolder implements Identity {
       if (this.closed) throw new Error(`internal: ${this.path} is used after close`);
       return pinned === this ? name : `/proc/self/fd/${this.fd}/${name}`;
     }
+    if (!chdirAllowed()) {
+      // An embedder's process: its working folder is not ours to move; a checked path (see the file's top).
+      this.checkPath();
+      return join(this.path, name);
+    }
     this.pin();
     return name;
   }
@@ -239,6 +247,12 @@ export class OpenFolder implements Identity {
 
   /** Every entry (sorted by name, not followed); entries that could not be looked at are listed as issues. */
   list(): Listing {
+    if (!chdirAllowed()) {
+      // Not the CLI: no working folder to pin (an embedder's), names through the handle instead (slower).
+      if (mode === 'fd') return listIn(`/proc/self/fd/${this.fd}`);
+      this.checkPath();
+      return listIn(this.path);
+    }
     try {
       this.pin();
     } catch (error) {

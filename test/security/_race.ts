@@ -3,7 +3,7 @@
  * loop, and the sentinel folder that must come out of every race byte for byte and mode for mode untouched.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRoot, TEST_USER, tempDir } from '../_tree.js';
 import { waitFor } from '../faults/_faults.js';
@@ -11,6 +11,9 @@ import { waitFor } from '../faults/_faults.js';
 const SWAPPER = readFileSync(join(import.meta.dirname, 'swapper.py'));
 
 export interface Swapper {
+  /** Hold the loop still (resolves once it has stopped swapping), so the trees can be looked at without a race. */
+  pause(): Promise<void>;
+  resume(): void;
   /** Stop the loop; resolves to the number of swaps it made. */
   stop(): Promise<number>;
 }
@@ -30,6 +33,13 @@ export async function startSwapper(pairs: [string, string][], control: string): 
   if (!(await waitFor(() => existsSync(ready) || child.exitCode !== null, 30_000, 5))) throw new Error('the swapper did not start');
   if (!existsSync(ready)) throw new Error(`the swapper exited with ${child.exitCode} before its first round`);
   return {
+    async pause(): Promise<void> {
+      writeFileSync(`${stop}.pause`, '');
+      if (!(await waitFor(() => existsSync(`${stop}.paused`) || child.exitCode !== null, 30_000, 1))) throw new Error('the swapper did not pause');
+    },
+    resume(): void {
+      rmSync(`${stop}.pause`, { force: true });
+    },
     async stop(): Promise<number> {
       writeFileSync(stop, '');
       const code = await exited;
