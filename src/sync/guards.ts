@@ -255,7 +255,8 @@ function checkLogPath(
   return logAbs;
 }
 
-function nearestExisting(path: string): string {
+/** The nearest folder that exists at or above `path` (a replica, versions folder or log may not exist yet). */
+export function nearestExisting(path: string): string {
   let cur = path;
   for (;;) {
     try {

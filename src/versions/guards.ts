@@ -5,7 +5,7 @@
 import { accessSync, constants, lstatSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { describeError, RefusedError } from '../errors.js';
-import { isInside, resolveEventual, type PassPaths } from '../sync/guards.js';
+import { isInside, nearestExisting, resolveEventual, type PassPaths } from '../sync/guards.js';
 import { META_DIR } from './names.js';
 import { readStoreRecord } from './store.js';
 
@@ -17,21 +17,6 @@ export interface VersionsPaths {
    * that entry alone (matched by identity, see `isVersionsFolder`) and the source may not have one of that name.
    */
   inReplica?: string;
-}
-
-/** The nearest folder that exists at or above `path` (the versions folder or replica may not exist yet). */
-function nearestExisting(path: string): string {
-  let cur = path;
-  for (;;) {
-    try {
-      statSync(cur);
-      return cur;
-    } catch {
-      const parent = dirname(cur);
-      if (parent === cur) return cur;
-      cur = parent;
-    }
-  }
 }
 
 /**
