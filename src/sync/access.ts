@@ -439,7 +439,9 @@ export class OpenFolder implements Identity {
 
   close(): void {
     if (this.closed) return;
-    if (pinned === this) unpinWorkingFolder();
+    // The working folder may stay in it (the kernel keeps its own reference) until the next pin or the caller's
+    // folder is put back: going home after every folder would cost three calls per folder of a walk.
+    if (pinned === this) pinned = undefined;
     this.closed = true;
     closeFd(this.fd);
   }
