@@ -61,8 +61,9 @@ export interface ReplicaCaps {
 
 /** Characters Windows file systems refuse; tested one by one by the probe. */
 const WINDOWS_REFUSED = '"*:<>?\\|';
-/** One C0 control stands for all of them (a file system refuses all or none). */
+/** One C0 control stands for all of them (a file system refuses all or none); DEL is tested on its own. */
 const CONTROL = '\x01';
+const DEL = '\x7f';
 
 const POSIX: ReplicaCaps = {
   fsType: 'unknown',
@@ -385,7 +386,7 @@ function measure(probe: string): Omit<ReplicaCaps, 'fsType' | 'measured'> {
   }
 
   let refusedChars = '';
-  for (const c of WINDOWS_REFUSED + CONTROL) if (!tryCreateAndRemove(join(probe, `x${c}x`))) refusedChars += c;
+  for (const c of WINDOWS_REFUSED + CONTROL + DEL) if (!tryCreateAndRemove(join(probe, `x${c}x`))) refusedChars += c;
 
   let maxName = 255;
   if (!tryCreateAndRemove(join(probe, 'n'.repeat(255)))) {
@@ -473,7 +474,7 @@ export function describeLimits(caps: ReplicaCaps): string | undefined {
 }
 
 function showChars(chars: string): string {
-  return [...chars].map((c) => (c === CONTROL ? 'control characters' : c)).join(' ');
+  return [...chars].map((c) => (c === CONTROL ? 'control characters' : c === DEL ? 'DEL' : c)).join(' ');
 }
 
 /**
@@ -483,9 +484,8 @@ function showChars(chars: string): string {
 export function nameProblem(name: string, caps: ReplicaCaps): string | undefined {
   const fs = `the replica's file system (${caps.fsType})`;
   for (const c of name) {
-    if (caps.refusedChars.includes(c) || (c < ' ' && caps.refusedChars.includes(CONTROL))) {
-      return c < ' ' ? `${fs} does not allow control characters in names` : `${fs} does not allow ${JSON.stringify(c)} in names`;
-    }
+    if (c < ' ' && caps.refusedChars.includes(CONTROL)) return `${fs} does not allow control characters in names`;
+    if (caps.refusedChars.includes(c)) return `${fs} does not allow ${c === DEL ? 'DEL (U+007F)' : JSON.stringify(c)} in names`;
     if (!caps.nonAscii && c > '\u007f') return `${fs} does not allow characters outside ASCII in names`;
   }
   const length = caps.nameUnit === 'bytes' ? Buffer.byteLength(name) : name.length;

@@ -1,0 +1,55 @@
+/**
+ * The mount helper and the capabilities probe on real file systems: each kind is made, mounted, measured by
+ * probeCapabilities (what docs/filesystems.md reports), and unmounted. Runs as root (CI); skipped otherwise.
+ */
+import { lstatSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { replicaCapabilities, type ReplicaCaps } from '../src/sync/capabilities.js';
+import { ALL_KINDS, canMount, mountFs, SKIP_REASON, type FsKind } from './_mounts.js';
+
+const WINDOWS_CHARS = '"*:<>?\\|\x01';
+/** What each driver here keeps, as measured (docs/filesystems.md). */
+const EXPECTED: Record<FsKind, Partial<ReplicaCaps>> = {
+  exfat: { fsType: 'exfat', mtimePrecisionMs: 1000, mtimeRounding: 'truncate', localTime: false, modes: false, symlinks: false, caseInsensitive: true, normalizationInsensitive: false, nonAscii: true, maxName: 255, nameUnit: 'utf16', refusedChars: WINDOWS_CHARS, rootTimes: false },
+  vfat: { fsType: 'vfat', mtimePrecisionMs: 2000, mtimeRounding: 'truncate', localTime: true, modes: false, owners: false, symlinks: false, caseInsensitive: true, nonAscii: false, maxName: 255, refusedChars: `${WINDOWS_CHARS}\x7f`, rootTimes: false },
+  ntfs: { fsType: 'ntfs', mtimePrecisionMs: 1, localTime: false, modes: false, owners: false, symlinks: true, caseInsensitive: false, normalizationInsensitive: false, nonAscii: true, maxName: 255, nameUnit: 'utf16', refusedChars: '' },
+  sshfs: { fsType: 'sshfs', mtimePrecisionMs: 1000, mtimeRounding: 'truncate', localTime: false, modes: true, owners: true, symlinks: true, caseInsensitive: false, nameUnit: 'bytes', refusedChars: '' },
+  xfs: { fsType: 'xfs', mtimePrecisionMs: 1, modes: true, owners: true, symlinks: true, caseInsensitive: false, maxName: 255, nameUnit: 'bytes', refusedChars: '' },
+  btrfs: { fsType: 'btrfs', mtimePrecisionMs: 1, modes: true, owners: true, symlinks: true, caseInsensitive: false, maxName: 255, nameUnit: 'bytes', refusedChars: '' },
+};
+
+describe.skipIf(!canMount)(`real file systems: mount, probe, unmount (${canMount ? 'as root' : SKIP_REASON})`, () => {
+  for (const kind of ALL_KINDS) {
+    it(`${kind}: the probe measures what the driver keeps, and leaves nothing behind`, () => {
+      const m = mountFs(kind);
+      const before = readdirSync(m.path);
+      const { caps, note } = replicaCapabilities(m.path, { dryRun: false });
+      expect(note).toBeUndefined();
+      expect(caps).toMatchObject({ ...EXPECTED[kind], measured: true });
+      expect(readdirSync(m.path)).toEqual(before);
+      // A dry run names the same file system without writing (sniffed from the image for fuseblk/fuse mounts).
+      expect(replicaCapabilities(m.path, { dryRun: true }).caps).toMatchObject({ fsType: EXPECTED[kind].fsType, measured: false });
+      m.unmount();
+      expect(() => lstatSync(join(m.path, 'x'))).toThrow();
+    });
+  }
+
+  it('vfat keeps local time: remounted with a zone one hour east, every time reads one hour earlier', () => {
+    const m = mountFs('vfat', { tz: 'UTC' });
+    writeFileSync(join(m.path, 'photo.jpg'), 'x');
+    utimesSync(join(m.path, 'photo.jpg'), 1_700_000_000, 1_700_000_000);
+    m.remount({ tz: 'UTC-1' }); // POSIX TZ: UTC-1 is one hour east of UTC
+    expect(lstatSync(join(m.path, 'photo.jpg')).mtimeMs).toBe(1_700_000_000_000 - 3_600_000);
+    m.remount({ tz: 'UTC' });
+    expect(lstatSync(join(m.path, 'photo.jpg')).mtimeMs).toBe(1_700_000_000_000);
+  });
+
+  it('exfat stores the zone offset: a remount in another zone reads the same time', () => {
+    const m = mountFs('exfat', { tz: 'UTC' });
+    writeFileSync(join(m.path, 'photo.jpg'), 'x');
+    utimesSync(join(m.path, 'photo.jpg'), 1_700_000_000, 1_700_000_000);
+    m.remount({ tz: 'UTC-1' });
+    expect(lstatSync(join(m.path, 'photo.jpg')).mtimeMs).toBe(1_700_000_000_000);
+  });
+});
