@@ -24,13 +24,29 @@ import { tempDir } from './_tree.js';
 describe('precisionFrom: step and rounding from what the file system kept of two sample times', () => {
   // The samples: 1_700_000_001_236 (odd second, .236) and 1_700_000_002_781 (even second, .781).
   const cases: { name: string; kept: number[]; want: Pick<ReplicaCaps, 'mtimePrecisionMs' | 'mtimeRounding'> }[] = [
-    { name: 'ext4, xfs, btrfs, NTFS: kept to the millisecond', kept: [1_700_000_001_236, 1_700_000_002_781], want: { mtimePrecisionMs: 1, mtimeRounding: 'truncate' } },
-    { name: 'exfat-fuse, sshfs: whole seconds, truncated', kept: [1_700_000_001_000, 1_700_000_002_000], want: { mtimePrecisionMs: 1000, mtimeRounding: 'truncate' } },
+    {
+      name: 'ext4, xfs, btrfs, NTFS: kept to the millisecond',
+      kept: [1_700_000_001_236, 1_700_000_002_781],
+      want: { mtimePrecisionMs: 1, mtimeRounding: 'truncate' },
+    },
+    {
+      name: 'exfat-fuse, sshfs: whole seconds, truncated',
+      kept: [1_700_000_001_000, 1_700_000_002_000],
+      want: { mtimePrecisionMs: 1000, mtimeRounding: 'truncate' },
+    },
     { name: 'fusefat: 2 s, truncated', kept: [1_700_000_000_000, 1_700_000_002_000], want: { mtimePrecisionMs: 2000, mtimeRounding: 'truncate' } },
     { name: 'Windows FAT: 2 s, rounded up', kept: [1_700_000_002_000, 1_700_000_004_000], want: { mtimePrecisionMs: 2000, mtimeRounding: 'up' } },
-    { name: 'exFAT kernel driver: 10 ms, truncated', kept: [1_700_000_001_230, 1_700_000_002_780], want: { mtimePrecisionMs: 10, mtimeRounding: 'truncate' } },
+    {
+      name: 'exFAT kernel driver: 10 ms, truncated',
+      kept: [1_700_000_001_230, 1_700_000_002_780],
+      want: { mtimePrecisionMs: 10, mtimeRounding: 'truncate' },
+    },
     { name: '1 s to the nearest', kept: [1_700_000_001_000, 1_700_000_003_000], want: { mtimePrecisionMs: 1000, mtimeRounding: 'nearest' } },
-    { name: 'nothing fits (0.4 s off): a window', kept: [1_700_000_001_636, 1_700_000_003_181], want: { mtimePrecisionMs: 1000, mtimeRounding: 'unknown' } },
+    {
+      name: 'nothing fits (0.4 s off): a window',
+      kept: [1_700_000_001_636, 1_700_000_003_181],
+      want: { mtimePrecisionMs: 1000, mtimeRounding: 'unknown' },
+    },
   ];
   for (const c of cases) it(c.name, () => expect(precisionFrom(c.kept)).toEqual(c.want));
 });
@@ -75,12 +91,17 @@ describe('names', () => {
     ['a\nb', exfat, `the replica's file system (exfat) does not allow control characters in names`],
     ['plain name.txt', exfat, undefined],
     ['a:b', defaultCapabilities('ext4'), undefined],
-    ['\u00e9', { ...assumedCapabilities('vfat'), nonAscii: false }, `the replica's file system (vfat) does not allow characters outside ASCII in names`],
+    [
+      '\u00e9',
+      { ...assumedCapabilities('vfat'), nonAscii: false },
+      `the replica's file system (vfat) does not allow characters outside ASCII in names`,
+    ],
     ['x'.repeat(256), exfat, `the replica's file system (exfat) holds names of at most 255 characters`],
     ['\u00e9'.repeat(128), defaultCapabilities('ext4'), `the replica's file system (ext4) holds names of at most 255 bytes`],
     ['\u00e9'.repeat(127), defaultCapabilities('ext4'), undefined],
   ];
-  for (const [name, caps, want] of problems) it(`nameProblem(${JSON.stringify(name.slice(0, 12))}, ${caps.fsType})`, () => expect(nameProblem(name, caps)).toBe(want));
+  for (const [name, caps, want] of problems)
+    it(`nameProblem(${JSON.stringify(name.slice(0, 12))}, ${caps.fsType})`, () => expect(nameProblem(name, caps)).toBe(want));
 });
 
 describe('file-system types', () => {
@@ -117,12 +138,27 @@ describe('file-system types', () => {
     expect(sniffBootSector(Buffer.alloc(512))).toBeUndefined();
   });
   const families: [string, string][] = [
-    ['vfat', 'vfat'], ['msdos', 'vfat'], ['fuse.fusefat', 'vfat'], ['exfat', 'exfat'], ['fuse.exfat', 'exfat'],
-    ['ntfs3', 'ntfs'], ['fuse.ntfs-3g', 'ntfs'], ['fuse.sshfs', 'sshfs'], ['smb3', 'cifs'], ['ext4', 'ext4'],
+    ['vfat', 'vfat'],
+    ['msdos', 'vfat'],
+    ['fuse.fusefat', 'vfat'],
+    ['exfat', 'exfat'],
+    ['fuse.exfat', 'exfat'],
+    ['ntfs3', 'ntfs'],
+    ['fuse.ntfs-3g', 'ntfs'],
+    ['fuse.sshfs', 'sshfs'],
+    ['smb3', 'cifs'],
+    ['ext4', 'ext4'],
   ];
   for (const [type, family] of families) it(`fsFamily(${type}) = ${family}`, () => expect(fsFamily(type)).toBe(family));
   it('assumed capabilities by type (dry runs): FAT keeps local time in 2 s, exFAT no links, ext4 everything', () => {
-    expect(assumedCapabilities('fuse.fusefat')).toMatchObject({ measured: false, mtimePrecisionMs: 2000, localTime: true, modes: false, symlinks: false, caseInsensitive: true });
+    expect(assumedCapabilities('fuse.fusefat')).toMatchObject({
+      measured: false,
+      mtimePrecisionMs: 2000,
+      localTime: true,
+      modes: false,
+      symlinks: false,
+      caseInsensitive: true,
+    });
     expect(assumedCapabilities('exfat')).toMatchObject({ mtimePrecisionMs: 1000, localTime: false, symlinks: false });
     expect(assumedCapabilities('ext4')).toMatchObject({ mtimePrecisionMs: 1, modes: true, symlinks: true, caseInsensitive: false });
   });
@@ -135,7 +171,9 @@ describe('describeLimits: one sentence for the start line', () => {
     );
   });
   it('FAT, assumed', () => {
-    expect(describeLimits(assumedCapabilities('vfat'))).toMatch(/^the replica's file system \(vfat, assumed\) .*keeps modification times to 2 s, keeps local time/);
+    expect(describeLimits(assumedCapabilities('vfat'))).toMatch(
+      /^the replica's file system \(vfat, assumed\) .*keeps modification times to 2 s, keeps local time/,
+    );
   });
   it('ext4: nothing to say', () => expect(describeLimits(defaultCapabilities('ext4'))).toBeUndefined());
 });
@@ -147,7 +185,18 @@ describe('probeCapabilities on a real folder', () => {
     mkdirSync(dir);
     utimesSync(dir, 1_600_000_000, 1_600_000_000);
     const caps = probeCapabilities(dir);
-    expect(caps).toMatchObject({ measured: true, mtimePrecisionMs: 1, modes: true, symlinks: true, caseInsensitive: false, normalizationInsensitive: false, nonAscii: true, maxName: 255, nameUnit: 'bytes', refusedChars: '' });
+    expect(caps).toMatchObject({
+      measured: true,
+      mtimePrecisionMs: 1,
+      modes: true,
+      symlinks: true,
+      caseInsensitive: false,
+      normalizationInsensitive: false,
+      nonAscii: true,
+      maxName: 255,
+      nameUnit: 'bytes',
+      refusedChars: '',
+    });
     expect(readdirSync(dir)).toEqual([]);
     expect(lstatSync(dir).mtimeMs).toBe(1_600_000_000_000);
   });

@@ -113,7 +113,10 @@ const TYPE_DEFAULTS: Record<string, Partial<ReplicaCaps>> = {
 
 /** The family a mount's type belongs to, for TYPE_DEFAULTS and for the name users know. */
 export function fsFamily(type: string): string {
-  const t = type.toLowerCase().replace(/^fuse\./, '').replace(/^fuseblk\./, '');
+  const t = type
+    .toLowerCase()
+    .replace(/^fuse\./, '')
+    .replace(/^fuseblk\./, '');
   if (t === 'vfat' || t === 'msdos' || t === 'fat' || t === 'fat32' || t === 'fat16' || t === 'fusefat' || t === 'umsdos') return 'vfat';
   if (t === 'exfat' || t === 'exfat-fuse') return 'exfat';
   if (t === 'ntfs' || t === 'ntfs3' || t === 'ntfs-3g' || t === 'lowntfs-3g') return 'ntfs';
@@ -523,7 +526,12 @@ const HOUR = 3_600_000;
  * the replica's step and rounding (the coarser precision wins: a source on FAT is already in 2 s steps), and
  * on local-time file systems a shift of exactly one hour (daylight saving, another zone) is no change either.
  */
-export function sameMtimeOn(srcMs: number, dstMs: number, caps: Pick<ReplicaCaps, 'mtimePrecisionMs' | 'mtimeRounding' | 'localTime'>, srcLocalTime = false): boolean {
+export function sameMtimeOn(
+  srcMs: number,
+  dstMs: number,
+  caps: Pick<ReplicaCaps, 'mtimePrecisionMs' | 'mtimeRounding' | 'localTime'>,
+  srcLocalTime = false,
+): boolean {
   const s = Math.floor(srcMs);
   const d = Math.floor(dstMs);
   if (matchesAt(s, d, caps)) return true;

@@ -163,7 +163,12 @@ function holdProblem(s: Entry, caps: ReplicaCaps): string | undefined {
 }
 
 function collision(first: string, caps: ReplicaCaps): string {
-  const how = caps.caseInsensitive && caps.normalizationInsensitive ? 'without case or Unicode normalisation' : caps.caseInsensitive ? 'without case' : 'without Unicode normalisation';
+  const how =
+    caps.caseInsensitive && caps.normalizationInsensitive
+      ? 'without case or Unicode normalisation'
+      : caps.caseInsensitive
+        ? 'without case'
+        : 'without Unicode normalisation';
   return `the replica's file system (${caps.fsType}) compares names ${how}: it would be the same entry as ${JSON.stringify(first)}, which is mirrored`;
 }
 
