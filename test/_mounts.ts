@@ -28,6 +28,8 @@ const SIZES: Record<Exclude<FsKind, 'sshfs'>, string> = { exfat: '32M', vfat: '4
 export interface MountOptions {
   /** The TZ the driver runs with (FAT keeps local time); default UTC. */
   tz?: string;
+  /** Mount on this existing empty folder (e.g. inside a replica) instead of a fresh one. */
+  at?: string;
 }
 
 export interface Mounted {
@@ -115,10 +117,10 @@ function makeImage(kind: FsKind, image: string): void {
 export function mountFs(kind: FsKind, opts: MountOptions = {}): Mounted {
   if (!canMount) throw new Error(SKIP_REASON);
   const work = mkdtempSync(join(tmpdir(), `fs-mount-${kind}-`));
-  const path = join(work, 'mnt');
+  const path = opts.at ?? join(work, 'mnt');
   const image = join(work, 'image');
   const remote = join(work, 'remote');
-  mkdirSync(path);
+  if (opts.at === undefined) mkdirSync(path);
   let loop: string | undefined;
   const detach = (): void => {
     if (loop) run('losetup', ['-d', loop]);

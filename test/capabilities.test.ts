@@ -23,29 +23,51 @@ import { tempDir } from './_tree.js';
 
 describe('precisionFrom: step and rounding from what the file system kept of two sample times', () => {
   // The samples: 1_700_000_001_236 (odd second, .236) and 1_700_000_002_781 (even second, .781).
-  const cases: { name: string; kept: number[]; want: Pick<ReplicaCaps, 'mtimePrecisionMs' | 'mtimeRounding'> }[] = [
+  const cases: { name: string; kept: number[]; want: Pick<ReplicaCaps, 'mtimePrecisionMs' | 'mtimeRounding' | 'mtimeOffsetMs'> }[] = [
     {
       name: 'ext4, xfs, btrfs, NTFS: kept to the millisecond',
       kept: [1_700_000_001_236, 1_700_000_002_781],
-      want: { mtimePrecisionMs: 1, mtimeRounding: 'truncate' },
+      want: { mtimePrecisionMs: 1, mtimeRounding: 'truncate', mtimeOffsetMs: 0 },
     },
     {
       name: 'exfat-fuse, sshfs: whole seconds, truncated',
       kept: [1_700_000_001_000, 1_700_000_002_000],
-      want: { mtimePrecisionMs: 1000, mtimeRounding: 'truncate' },
+      want: { mtimePrecisionMs: 1000, mtimeRounding: 'truncate', mtimeOffsetMs: 0 },
     },
-    { name: 'fusefat: 2 s, truncated', kept: [1_700_000_000_000, 1_700_000_002_000], want: { mtimePrecisionMs: 2000, mtimeRounding: 'truncate' } },
-    { name: 'Windows FAT: 2 s, rounded up', kept: [1_700_000_002_000, 1_700_000_004_000], want: { mtimePrecisionMs: 2000, mtimeRounding: 'up' } },
+    {
+      name: 'fusefat: 2 s, truncated',
+      kept: [1_700_000_000_000, 1_700_000_002_000],
+      want: { mtimePrecisionMs: 2000, mtimeRounding: 'truncate', mtimeOffsetMs: 0 },
+    },
+    {
+      name: 'Windows FAT: 2 s, rounded up',
+      kept: [1_700_000_002_000, 1_700_000_004_000],
+      want: { mtimePrecisionMs: 2000, mtimeRounding: 'up', mtimeOffsetMs: 0 },
+    },
     {
       name: 'exFAT kernel driver: 10 ms, truncated',
       kept: [1_700_000_001_230, 1_700_000_002_780],
-      want: { mtimePrecisionMs: 10, mtimeRounding: 'truncate' },
+      want: { mtimePrecisionMs: 10, mtimeRounding: 'truncate', mtimeOffsetMs: 0 },
     },
-    { name: '1 s to the nearest', kept: [1_700_000_001_000, 1_700_000_003_000], want: { mtimePrecisionMs: 1000, mtimeRounding: 'nearest' } },
+    {
+      name: '1 s to the nearest',
+      kept: [1_700_000_001_000, 1_700_000_003_000],
+      want: { mtimePrecisionMs: 1000, mtimeRounding: 'nearest', mtimeOffsetMs: 0 },
+    },
     {
       name: 'nothing fits (0.4 s off): a window',
       kept: [1_700_000_001_636, 1_700_000_003_181],
-      want: { mtimePrecisionMs: 1000, mtimeRounding: 'unknown' },
+      want: { mtimePrecisionMs: 1000, mtimeRounding: 'unknown', mtimeOffsetMs: 0 },
+    },
+    {
+      name: 'fusefat in UTC-2: 2 s, truncated, read back 2 h earlier',
+      kept: [1_700_000_000_000 - 7_200_000, 1_700_000_002_000 - 7_200_000],
+      want: { mtimePrecisionMs: 2000, mtimeRounding: 'truncate', mtimeOffsetMs: -7_200_000 },
+    },
+    {
+      name: 'a zone 5 h 30 min east, to the millisecond',
+      kept: [1_700_000_001_236 + 19_800_000, 1_700_000_002_781 + 19_800_000],
+      want: { mtimePrecisionMs: 1, mtimeRounding: 'truncate', mtimeOffsetMs: 19_800_000 },
     },
   ];
   for (const c of cases) it(c.name, () => expect(precisionFrom(c.kept)).toEqual(c.want));
@@ -70,6 +92,12 @@ describe('sameMtimeOn', () => {
   ];
   for (const [name, s, d, caps, want] of cases) it(name, () => expect(sameMtimeOn(s, d, caps)).toBe(want));
   it('a local-time source shifts too', () => expect(sameMtimeOn(S + 3_600_000, S, exact, true)).toBe(true));
+  it('a driver reading every time 2 h earlier: that shift is undone first', () => {
+    const shifted = { ...fat, mtimeOffsetMs: -7_200_000 };
+    expect(sameMtimeOn(S + 1999, S - 7_200_000, shifted)).toBe(true);
+    expect(sameMtimeOn(S + 3000, S - 7_200_000, shifted)).toBe(false);
+    expect(sameMtimeOn(S + 1999, S, shifted)).toBe(false);
+  });
 });
 
 describe('names', () => {

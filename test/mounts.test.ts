@@ -2,11 +2,14 @@
  * The mount helper and the capabilities probe on real file systems: each kind is made, mounted, measured by
  * probeCapabilities (what docs/filesystems.md reports), and unmounted. Runs as root (CI); skipped otherwise.
  */
-import { lstatSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { replicaCapabilities, type ReplicaCaps } from '../src/sync/capabilities.js';
+import { copyToTemp, installTemp, makeDir } from '../src/sync/apply.js';
+import { RefusedNameError, replicaCapabilities, type ReplicaCaps } from '../src/sync/capabilities.js';
+import { lstatEntry } from '../src/sync/entry.js';
 import { ALL_KINDS, canMount, mountFs, SKIP_REASON, type FsKind } from './_mounts.js';
+import { tempDir } from './_tree.js';
 
 const WINDOWS_CHARS = '"*:<>?\\|\x01';
 /** What each driver here keeps, as measured (docs/filesystems.md). */
@@ -15,6 +18,8 @@ const EXPECTED: Record<FsKind, Partial<ReplicaCaps>> = {
     fsType: 'exfat',
     mtimePrecisionMs: 1000,
     mtimeRounding: 'truncate',
+    mtimeOffsetMs: 0,
+    renameKeepsTimes: true,
     localTime: false,
     modes: false,
     symlinks: false,
@@ -30,6 +35,8 @@ const EXPECTED: Record<FsKind, Partial<ReplicaCaps>> = {
     fsType: 'vfat',
     mtimePrecisionMs: 2000,
     mtimeRounding: 'truncate',
+    mtimeOffsetMs: 0,
+    renameKeepsTimes: false,
     localTime: true,
     modes: false,
     owners: false,
@@ -114,6 +121,34 @@ describe.skipIf(!canMount)(`real file systems: mount, probe, unmount (${canMount
     expect(lstatSync(join(m.path, 'photo.jpg')).mtimeMs).toBe(1_700_000_000_000 - 3_600_000);
     m.remount({ tz: 'UTC' });
     expect(lstatSync(join(m.path, 'photo.jpg')).mtimeMs).toBe(1_700_000_000_000);
+  });
+
+  it('fusefat outside UTC reads every time back shifted, its own new ones too: the probe measures that offset', () => {
+    const m = mountFs('vfat', { tz: 'UTC-2' });
+    expect(replicaCapabilities(m.path, { dryRun: false }).caps).toMatchObject({
+      mtimePrecisionMs: 2000,
+      mtimeRounding: 'truncate',
+      mtimeOffsetMs: -7_200_000,
+    });
+  });
+
+  it('exfat refuses ":" with ENOENT: installing a temporary under such a name is a refused name, not a vanished file', () => {
+    const m = mountFs('exfat');
+    const tmp = join(m.path, '.folder-sync-partial-0123456789abcdef');
+    writeFileSync(tmp, 'x');
+    expect(() => installTemp(tmp, join(m.path, 'a:b.txt'))).toThrow(RefusedNameError);
+    expect(readdirSync(m.path)).toEqual([]); // the temporary is gone too
+    expect(() => makeDir(join(m.path, 'x|y'))).toThrow(RefusedNameError);
+  });
+
+  it('fusefat refuses chmod (ENOSYS): a copy that asks for permission bits is still made, bytes and time', () => {
+    const m = mountFs('vfat');
+    const src = join(tempDir('fs-mount-src-'), 'photo.jpg');
+    writeFileSync(src, 'photo bytes');
+    utimesSync(src, 1_700_000_000, 1_700_000_000);
+    const tmp = copyToTemp(src, m.path, lstatEntry(src, 'photo.jpg')); // modes not turned off: fchmod fails with ENOSYS
+    expect(readFileSync(tmp, 'utf8')).toBe('photo bytes');
+    expect(lstatSync(tmp).mtimeMs).toBe(1_700_000_000_000);
   });
 
   it('exfat stores the zone offset: a remount in another zone reads the same time', () => {

@@ -11,6 +11,7 @@ import {
   readlinkSync,
   readSync,
   realpathSync,
+  renameSync,
   rmSync,
   statfsSync,
   symlinkSync,
@@ -35,8 +36,15 @@ export interface ReplicaCaps {
   mtimePrecisionMs: number;
   /** How a time between two steps is stored; 'unknown' compares with a window of one step either way. */
   mtimeRounding: 'truncate' | 'nearest' | 'up' | 'unknown';
+  /**
+   * Times read back this far from what was set, in whole quarter hours (0 almost everywhere). fusefat outside
+   * UTC writes wall-clock time as UTC and reads it as local time: every time, old or new, reads shifted.
+   */
+  mtimeOffsetMs: number;
   /** FAT keeps wall-clock local time: after a daylight-saving change (or a remount in another zone) every time reads one hour off. */
   localTime: boolean;
+  /** A rename keeps the file's times (fusefat sets the mtime to "now" on rename: the times are set again after it). */
+  renameKeepsTimes: boolean;
   /** Permission bits stick (chmod is kept). */
   modes: boolean;
   /** Owners stick (chown is kept); measured only as root, else assumed. */
@@ -70,7 +78,9 @@ const POSIX: ReplicaCaps = {
   measured: false,
   mtimePrecisionMs: 1,
   mtimeRounding: 'truncate',
+  mtimeOffsetMs: 0,
   localTime: false,
+  renameKeepsTimes: true,
   modes: true,
   owners: true,
   symlinks: true,
@@ -272,16 +282,22 @@ function quantize(ms: number, step: number, rounding: 'truncate' | 'nearest' | '
   return q * step;
 }
 
-/** Precision and rounding from what the file system kept of SAMPLES (pure; exported for the table tests). */
-export function precisionFrom(kept: readonly number[]): Pick<ReplicaCaps, 'mtimePrecisionMs' | 'mtimeRounding'> {
+const QUARTER_HOUR = 900_000;
+
+/** Precision, rounding and offset from what the file system kept of SAMPLES (pure; exported for the table tests). */
+export function precisionFrom(kept: readonly number[]): Pick<ReplicaCaps, 'mtimePrecisionMs' | 'mtimeRounding' | 'mtimeOffsetMs'> {
+  // A shift by whole quarter hours is a time-zone conversion, not precision (steps are 2 s at most).
+  const mtimeOffsetMs = Math.round(((kept[0] ?? SAMPLES[0]) - SAMPLES[0]) / QUARTER_HOUR) * QUARTER_HOUR || 0; // never -0
   for (const step of STEPS) {
     for (const rounding of ROUNDINGS) {
-      if (SAMPLES.every((t, i) => quantize(t, step, rounding) === kept[i])) return { mtimePrecisionMs: step, mtimeRounding: rounding };
+      if (SAMPLES.every((t, i) => quantize(t, step, rounding) + mtimeOffsetMs === kept[i])) {
+        return { mtimePrecisionMs: step, mtimeRounding: rounding, mtimeOffsetMs };
+      }
     }
   }
-  // Nothing fits (a clock-skewed or odd driver): compare with a window as wide as the largest error seen.
-  const error = Math.max(...SAMPLES.map((t, i) => Math.abs((kept[i] ?? t) - t)));
-  return { mtimePrecisionMs: STEPS.find((s) => s > error) ?? Math.ceil(error / 1000) * 1000 + 1000, mtimeRounding: 'unknown' };
+  // Nothing fits (an odd driver): compare with a window as wide as the largest error seen.
+  const error = Math.max(...SAMPLES.map((t, i) => Math.abs((kept[i] ?? t) - mtimeOffsetMs - t)));
+  return { mtimePrecisionMs: STEPS.find((s) => s > error) ?? Math.ceil(error / 1000) * 1000 + 1000, mtimeRounding: 'unknown', mtimeOffsetMs };
 }
 
 /** Seconds for utimes, aimed at the middle of the microsecond (as the copy does: see apply.toTimeSpec). */
@@ -322,14 +338,19 @@ export function probeCapabilities(dir: string, fsType = fileSystemType(dir)): Re
   const before = lstatSync(dir, { bigint: true });
   const probe = join(dir, PROBE_PREFIX + randomBytes(8).toString('hex'));
   mkdirSync(probe, 0o700);
+  let offset = 0;
   try {
-    return { ...measure(probe), fsType, measured: true };
+    const measured = measure(probe);
+    offset = measured.mtimeOffsetMs;
+    return { ...measured, fsType, measured: true };
   } finally {
     rmSync(probe, { recursive: true, force: true });
     // Only when the probe moved it: a FAT root has no times, and fusefat dies on utimes there (ECONNABORTED).
     if (lstatSync(dir, { bigint: true }).mtimeNs !== before.mtimeNs) {
+      // What was read back, minus the driver's shift, is what must be set to read the same again.
+      const ms = (ns: bigint): number => Number(ns / 1_000_000n) - offset;
       try {
-        utimesSync(dir, seconds(Number(before.atimeNs / 1_000_000n)), seconds(Number(before.mtimeNs / 1_000_000n)));
+        utimesSync(dir, seconds(ms(before.atimeNs)), seconds(ms(before.mtimeNs)));
       } catch {
         // not ours to set (another owner): the next pass then sees and fixes the folder's time like any other
       }
@@ -345,6 +366,13 @@ function measure(probe: string): Omit<ReplicaCaps, 'fsType' | 'measured'> {
     return mtimeMsOf(file);
   });
   const precision = precisionFrom(kept);
+
+  const moved = join(probe, 'moved');
+  if (!tryCreate(moved)) throw new Error(`cannot create a file in ${probe}`);
+  utimesSync(moved, seconds(SAMPLES[0]), seconds(SAMPLES[0]));
+  const keptBefore = mtimeMsOf(moved);
+  renameSync(moved, join(probe, 'renamed'));
+  const renameKeepsTimes = mtimeMsOf(join(probe, 'renamed')) === keptBefore;
 
   let modes = false;
   try {
@@ -407,6 +435,7 @@ function measure(probe: string): Omit<ReplicaCaps, 'fsType' | 'measured'> {
 
   const caps: Omit<ReplicaCaps, 'fsType' | 'measured'> = {
     ...precision,
+    renameKeepsTimes,
     // Only FAT keeps local time; it is also the only family storing 2 s steps (a FAT driver of another name).
     localTime: false,
     modes,
@@ -446,8 +475,26 @@ export function replicaCapabilities(dir: string, opts: { dryRun: boolean }): { c
   }
 }
 
+/**
+ * The replica refused a name the probe did not foresee (a character outside the probed set, a reserved name):
+ * the entry is skipped with this reason, never reported as "vanished".
+ */
+export class RefusedNameError extends Error {
+  constructor(readonly code: string) {
+    super(`the replica's file system refused the name (${code})`);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Using them (pure)
+
+/** "1 h earlier", "5 h 30 min later". */
+function formatOffset(ms: number): string {
+  const minutes = Math.abs(ms) / 60_000;
+  const h = Math.floor(minutes / 60);
+  const m = minutes % 60;
+  return `${h > 0 ? `${h} h` : ''}${h > 0 && m > 0 ? ' ' : ''}${m > 0 ? `${m} min` : ''} ${ms < 0 ? 'earlier' : 'later'}`;
+}
 
 /** "2 s", "10 ms": a precision for a log line. */
 export function formatPrecision(ms: number): string {
@@ -465,6 +512,7 @@ export function describeLimits(caps: ReplicaCaps): string | undefined {
   const parts: string[] = [];
   if (lost.length > 0) parts.push(`does not keep ${lost.join(' or ')}`);
   if (caps.mtimePrecisionMs > 1) parts.push(`keeps modification times to ${formatPrecision(caps.mtimePrecisionMs)}`);
+  if (caps.mtimeOffsetMs !== 0) parts.push(`reads modification times back ${formatOffset(caps.mtimeOffsetMs)} (its driver's time-zone handling)`);
   if (caps.localTime) parts.push('keeps local time (a 1-hour shift is not a change)');
   if (caps.caseInsensitive && caps.normalizationInsensitive) parts.push('compares names without case or Unicode normalisation');
   else if (caps.caseInsensitive) parts.push('compares names without case');
@@ -529,11 +577,12 @@ const HOUR = 3_600_000;
 export function sameMtimeOn(
   srcMs: number,
   dstMs: number,
-  caps: Pick<ReplicaCaps, 'mtimePrecisionMs' | 'mtimeRounding' | 'localTime'>,
+  caps: Pick<ReplicaCaps, 'mtimePrecisionMs' | 'mtimeRounding' | 'localTime'> & { mtimeOffsetMs?: number },
   srcLocalTime = false,
 ): boolean {
   const s = Math.floor(srcMs);
-  const d = Math.floor(dstMs);
+  // A driver that reads every time shifted (fusefat outside UTC) shifted this one too: undo it first.
+  const d = Math.floor(dstMs) - (caps.mtimeOffsetMs ?? 0);
   if (matchesAt(s, d, caps)) return true;
   if (caps.localTime || srcLocalTime) return matchesAt(s + HOUR, d, caps) || matchesAt(s - HOUR, d, caps);
   return false;
@@ -544,4 +593,56 @@ function matchesAt(s: number, d: number, caps: Pick<ReplicaCaps, 'mtimePrecision
   if (step <= 1) return s === d;
   if (caps.mtimeRounding === 'unknown') return Math.abs(s - d) < step;
   return quantize(s, step, caps.mtimeRounding) === d;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Per device, for one pass
+
+function deviceOf(path: string): number | undefined {
+  try {
+    return lstatSync(path).dev;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The capabilities of each device a pass meets below the replica (a subtree can cross a mount point), the
+ * replica's own first. A device is measured the first time the walk enters a folder on it, before any change
+ * there; one pass, one book: nothing outlives the pass.
+ */
+export class ReplicaCapsBook {
+  private readonly byDevice = new Map<number, ReplicaCaps>();
+  /** Folders that are the root of a FAT or exFAT volume: they hold no times. */
+  private readonly timeless = new Set<string>();
+
+  constructor(
+    readonly root: ReplicaCaps,
+    rootPath: string,
+    private readonly dryRun: boolean,
+    /** Told about each further device (path of the folder where it starts, what it keeps, why assumed). */
+    private readonly onDevice: (path: string, caps: ReplicaCaps, note?: string) => void,
+  ) {
+    const dev = deviceOf(rootPath);
+    if (dev !== undefined) this.byDevice.set(dev, root);
+    if (root.rootTimes === false) this.timeless.add(rootPath);
+  }
+
+  /** The capabilities of the file system holding folder `path`; `inherit` when it cannot be looked at. */
+  at(path: string, inherit: ReplicaCaps): ReplicaCaps {
+    const dev = deviceOf(path);
+    if (dev === undefined) return inherit;
+    const known = this.byDevice.get(dev);
+    if (known) return known;
+    const { caps, note } = replicaCapabilities(path, { dryRun: this.dryRun });
+    this.byDevice.set(dev, caps);
+    if (caps.rootTimes === false) this.timeless.add(path);
+    this.onDevice(path, caps, note);
+    return caps;
+  }
+
+  /** False for a folder that holds no times of its own (a FAT or exFAT volume's root). */
+  timesKept(path: string): boolean {
+    return !this.timeless.has(path);
+  }
 }

@@ -6,7 +6,8 @@
  */
 import { join } from 'node:path';
 import { isUndecodableName, listDir, listOrDenied, type Entry, type Listing } from './entry.js';
-import { planDir } from './plan.js';
+import type { ReplicaCaps } from './capabilities.js';
+import { planDirOn } from './plan.js';
 import { isTempName } from './temp.js';
 
 export type RemovalCount = { removed: number; uncountable?: undefined } | { removed?: undefined; uncountable: string };
@@ -18,9 +19,10 @@ class Uncountable extends Error {
   }
 }
 
-export function countRemovals(source: string, replica: string): RemovalCount {
+/** `caps`: what the replica is assumed to keep (a case-only rename there is no removal; nothing is probed here). */
+export function countRemovals(source: string, replica: string, caps?: ReplicaCaps): RemovalCount {
   try {
-    return { removed: countDir('', source, replica, listDir(source)) };
+    return { removed: countDir('', source, replica, listDir(source), caps) };
   } catch (error) {
     if (error instanceof Uncountable) return { uncountable: error.rel };
     throw error;
@@ -28,7 +30,7 @@ export function countRemovals(source: string, replica: string): RemovalCount {
 }
 
 /** What the pass would remove in one folder and below; `srcListing` is the source folder's. */
-function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Listing): number {
+function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Listing, caps: ReplicaCaps | undefined): number {
   let taken: ReturnType<typeof listOrDenied>;
   try {
     taken = listOrDenied(dstPath);
@@ -41,7 +43,7 @@ function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Lis
   const dstEntries = taken.listing.entries.filter((e) => !keep.has(e.name));
 
   let removed = 0;
-  for (const step of planDir(srcListing.entries, dstEntries, { checksum: false })) {
+  for (const step of planDirOn(srcListing.entries, dstEntries, { checksum: false, caps })) {
     try {
       switch (step.op) {
         case 'copy':
@@ -53,14 +55,14 @@ function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Lis
           const name = step.src.name;
           // An unreadable source folder is left alone by the pass: nothing below it is removed.
           const listing = listDir(join(srcPath, name));
-          removed += countDir(join(rel, name), join(srcPath, name), join(dstPath, name), listing);
+          removed += countDir(join(rel, name), join(srcPath, name), join(dstPath, name), listing, caps);
           break;
         }
         case 'remove':
           removed += countRemoval(join(dstPath, step.dst.name), join(rel, step.dst.name), step.dst).count;
           break;
         default:
-          break; // compare, meta, skip, purge-temp: nothing a user would lose
+          break; // compare, meta, rename, skip, purge-temp: nothing a user would lose
       }
     } catch (error) {
       if (error instanceof Uncountable) throw error;
