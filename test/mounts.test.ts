@@ -12,6 +12,18 @@ import { ALL_KINDS, canMount, mountFs, SKIP_REASON, type FsKind } from './_mount
 import { tempDir } from './_tree.js';
 
 const WINDOWS_CHARS = '"*:<>?\\|\x01';
+/** xfs and btrfs keep everything, like ext4. */
+const LINUX_NATIVE: Partial<ReplicaCaps> = {
+  mtimePrecisionMs: 1,
+  mtimeOffsetMs: 0,
+  modes: true,
+  owners: true,
+  symlinks: true,
+  caseInsensitive: false,
+  maxName: 255,
+  nameUnit: 'bytes',
+  refusedChars: '',
+};
 /** What each driver here keeps, as measured (docs/filesystems.md). */
 const EXPECTED: Record<FsKind, Partial<ReplicaCaps>> = {
   exfat: {
@@ -73,28 +85,8 @@ const EXPECTED: Record<FsKind, Partial<ReplicaCaps>> = {
     nameUnit: 'bytes',
     refusedChars: '',
   },
-  xfs: {
-    fsType: 'xfs',
-    mtimePrecisionMs: 1,
-    modes: true,
-    owners: true,
-    symlinks: true,
-    caseInsensitive: false,
-    maxName: 255,
-    nameUnit: 'bytes',
-    refusedChars: '',
-  },
-  btrfs: {
-    fsType: 'btrfs',
-    mtimePrecisionMs: 1,
-    modes: true,
-    owners: true,
-    symlinks: true,
-    caseInsensitive: false,
-    maxName: 255,
-    nameUnit: 'bytes',
-    refusedChars: '',
-  },
+  xfs: { fsType: 'xfs', ...LINUX_NATIVE },
+  btrfs: { fsType: 'btrfs', ...LINUX_NATIVE },
 };
 
 describe.skipIf(!canMount)(`real file systems: mount, probe, unmount (${canMount ? 'as root' : SKIP_REASON})`, () => {

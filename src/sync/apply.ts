@@ -19,7 +19,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { RefusedNameError } from './capabilities.js';
+import { exists, RefusedNameError } from './capabilities.js';
 import { lstatEntry, sameMtime, type Entry } from './entry.js';
 import { tempName } from './temp.js';
 
@@ -134,18 +134,9 @@ export function installTemp(tmp: string, target: string): void {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? '';
     // The temporary is still there, so nothing vanished: the replica refused the target's name.
-    const refused = NAME_REFUSALS.has(code) && existsNoFollow(tmp);
+    const refused = NAME_REFUSALS.has(code) && exists(tmp);
     discardTemp(tmp);
     throw refused ? new RefusedNameError(code) : error;
-  }
-}
-
-function existsNoFollow(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -207,7 +198,7 @@ export function makeDir(path: string): void {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? '';
     // Its parent was just listed (or made) by this pass: a missing-entry error here is the name refused.
-    if (NAME_REFUSALS.has(code) && existsNoFollow(dirname(path))) throw new RefusedNameError(code);
+    if (NAME_REFUSALS.has(code) && exists(dirname(path))) throw new RefusedNameError(code);
     throw error;
   }
 }

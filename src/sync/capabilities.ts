@@ -304,7 +304,8 @@ export function precisionFrom(kept: readonly number[]): Pick<ReplicaCaps, 'mtime
 const seconds = (ms: number): number => (Math.floor(ms * 1000) + 0.5) / 1e6;
 const mtimeMsOf = (path: string): number => Number(lstatSync(path, { bigint: true }).mtimeNs / 1_000_000n);
 
-function exists(path: string): boolean {
+/** lstat succeeds (no link followed). */
+export function exists(path: string): boolean {
   try {
     lstatSync(path);
     return true;
