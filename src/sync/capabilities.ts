@@ -534,11 +534,16 @@ function showChars(chars: string): string {
  * the reason: "the replica's file system (exfat) does not allow \":\" in names".
  */
 export function nameProblem(name: string, caps: ReplicaCaps): string | undefined {
+  // ext4-like replicas refuse no character: only the length can matter (a UTF-16 unit is at most 3 UTF-8 bytes).
+  const anyChar = caps.refusedChars === '' && caps.nonAscii;
+  if (anyChar && name.length * (caps.nameUnit === 'bytes' ? 3 : 1) <= caps.maxName) return undefined;
   const fs = `the replica's file system (${caps.fsType})`;
-  for (const c of name) {
-    if (c < ' ' && caps.refusedChars.includes(CONTROL)) return `${fs} does not allow control characters in names`;
-    if (caps.refusedChars.includes(c)) return `${fs} does not allow ${c === DEL ? 'DEL (U+007F)' : JSON.stringify(c)} in names`;
-    if (!caps.nonAscii && c > '\u007f') return `${fs} does not allow characters outside ASCII in names`;
+  if (!anyChar) {
+    for (const c of name) {
+      if (c < ' ' && caps.refusedChars.includes(CONTROL)) return `${fs} does not allow control characters in names`;
+      if (caps.refusedChars.includes(c)) return `${fs} does not allow ${c === DEL ? 'DEL (U+007F)' : JSON.stringify(c)} in names`;
+      if (!caps.nonAscii && c > '\u007f') return `${fs} does not allow characters outside ASCII in names`;
+    }
   }
   const length = caps.nameUnit === 'bytes' ? Buffer.byteLength(name) : name.length;
   if (length > caps.maxName) return `${fs} holds names of at most ${caps.maxName} ${caps.nameUnit === 'bytes' ? 'bytes' : 'characters'}`;

@@ -41,6 +41,8 @@ export interface SyncResult extends SyncStats {
   exitCode: ExitCode;
   /** Set when the pass stopped early (disk full, aborted). */
   stoppedBy?: string;
+  /** What the replica's file system does not keep, as the start line said it (absent on ext4-like replicas). */
+  replicaFs?: string;
 }
 
 /**
@@ -103,7 +105,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
     const stats = report.stats;
     emit(log, 'info', { type: 'summary', ...stats, durationMs, dryRun });
     const exitCode = stats.failed > 0 || stoppedBy ? ExitCode.partial : ExitCode.ok;
-    return { ...stats, durationMs, exitCode, stoppedBy };
+    return { ...stats, durationMs, exitCode, stoppedBy, ...(limits ? { replicaFs: limits } : {}) };
   } finally {
     lock?.release();
   }
