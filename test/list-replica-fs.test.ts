@@ -2,8 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { readJobRecord } from '../src/schedule/record.js';
 import { runScheduled, type ScheduledRun } from '../src/schedule/scheduled-run.js';
-import type { JobStatus } from '../src/schedule/scheduler.js';
-import { formatList } from '../src/schedule/status.js';
+import { formatList, type JobStatus } from '../src/schedule/status.js';
 import type { SyncResult } from '../src/sync/sync-once.js';
 import { tempDir } from './_tree.js';
 
