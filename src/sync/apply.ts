@@ -124,8 +124,12 @@ export function symlinkToTemp(dstDir: string, target: string): string {
   return tmp;
 }
 
-/** Errors with which a file system refuses a name (exFAT: ENOENT for ":"; fusefat: EPERM; others EINVAL, EILSEQ). */
-const NAME_REFUSALS = new Set(['ENOENT', 'EINVAL', 'EILSEQ', 'EPERM', 'ENAMETOOLONG']);
+/**
+ * Errors with which a file system refuses a name (exFAT: ENOENT for ":"; others EINVAL, EILSEQ). Not EPERM,
+ * although fusefat uses it: it also means "not allowed here" (a sticky folder), and fusefat's refusals are
+ * known from the probe and skipped by the plan before any attempt.
+ */
+const NAME_REFUSALS = new Set(['ENOENT', 'EINVAL', 'EILSEQ', 'ENAMETOOLONG']);
 
 /** Rename a complete temporary over its target (atomic; replaces a file or link, never a folder). */
 export function installTemp(tmp: string, target: string): void {
