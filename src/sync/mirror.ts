@@ -18,7 +18,7 @@ import {
   SourceChangedError,
   symlinkToTemp,
 } from './apply.js';
-import { sameContents } from './compare.js';
+import { compareFiles, type Verdict } from './compare.js';
 import { entryFromStats, isUndecodableName, listDir, lstatEntry, type Entry, type Listing, type ListIssue } from './entry.js';
 import { checkPassPaths, type PassPaths } from './guards.js';
 import { ReplicaPrefetch } from './prefetch.js';
@@ -210,13 +210,16 @@ class MirrorPass {
     // Best effort against a folder swapped for a link mid-pass: its identity is re-checked before each change.
     const home = this.opts.dryRun || this.opts.countOnly ? undefined : folderId(dstPath);
     let changed = false;
-    for (const planned of planDir(srcEntries, dstEntries, { checksum: this.opts.checksum })) {
+    const steps = planDir(srcEntries, dstEntries, { checksum: this.opts.checksum });
+    // --checksum: the folder's content checks run first, as one batch shared by both cores (compare.ts).
+    const verdicts = this.opts.checksum && !this.opts.countOnly ? await compareSteps(steps, srcPath, dstPath) : undefined;
+    for (const planned of steps) {
       await this.breathe();
       let step: Step | undefined = planned;
       const entry = 'src' in step ? step.src : step.dst;
       try {
         // Contents decide first, so a re-copy below opens a read-only folder like any other change.
-        if (step.op === 'compare') step = this.opts.countOnly ? undefined : await this.compare(step, srcPath, dstPath);
+        if (step.op === 'compare') step = verdicts ? decide(step, verdicts.get(step)) : undefined;
         if (!step) continue;
         if (home !== undefined && step.op !== 'skip') {
           const now = folderId(dstPath);
@@ -300,12 +303,6 @@ class MirrorPass {
       setMode(path, mode);
       return undefined;
     }
-  }
-
-  /** --checksum: compare both files by hash, block by block; an unreadable replica copy counts as different. */
-  private async compare(step: Extract<Step, { op: 'compare' }>, srcDir: string, dstDir: string): Promise<Step | undefined> {
-    const { src, dst } = step;
-    return afterCompare(src, dst, await sameContents(join(srcDir, src.name), join(dstDir, dst.name), src.size));
   }
 
   /** Apply one step; returns true when the replica folder was changed. */
@@ -644,4 +641,19 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
   } finally {
     lock?.release();
   }
+}
+
+type CompareStep = Extract<Step, { op: 'compare' }>;
+
+/** --checksum: compare the contents of every `compare` step of one folder (an unreadable replica copy counts as different). */
+async function compareSteps(steps: readonly Step[], srcDir: string, dstDir: string): Promise<Map<Step, Verdict>> {
+  const checks = steps.filter((s): s is CompareStep => s.op === 'compare');
+  const verdicts = await compareFiles(checks.map(({ src, dst }) => ({ src: join(srcDir, src.name), dst: join(dstDir, dst.name), size: src.size })));
+  return new Map(checks.map((s, i) => [s, verdicts[i]!]));
+}
+
+/** What a compared file needs: a copy, its metadata, or nothing. The source failing to read is that file's error. */
+function decide(step: CompareStep, verdict: Verdict | undefined): Step | undefined {
+  if (verdict instanceof Error) throw verdict;
+  return afterCompare(step.src, step.dst, verdict ?? false);
 }
