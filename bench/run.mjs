@@ -5,13 +5,13 @@
 //   npm run bench -- --huge       adds the 1,000,000-file peak-RSS row only
 //   npm run bench -- --smoke      a few hundred files, one run each: checks that the bench itself works
 //   npm run bench -- --list       the row ids (for --only)
-// Options: --runs <n>, --cache <dir> (default $FOLDER_SYNC_BENCH_CACHE or /var/tmp/folder-sync-bench),
+// Options: --runs <n> (folder-sync and rsync), --floor-runs <n> (the floor tools, default 3), --cache <dir> (default $FOLDER_SYNC_BENCH_CACHE or /var/tmp/folder-sync-bench),
 //          --only <id,id>, --json <file> (write the results), --no-install, --no-drop (never drop the page cache),
 //          --no-tmpfs (skip the rows with both trees on a tmpfs).
 // Rows from other modules: bench/filters.mjs, when present, exports `scenarios(ctx)` returning rows of the same
 // shape as `scenarios` below (see `ctx`). See docs/benchmark.md for the method and bench/PROFILING.md for profiling.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -29,6 +29,7 @@ const { values: opts } = parseArgs({
     huge: { type: 'boolean', default: false },
     long: { type: 'boolean', default: false },
     runs: { type: 'string' },
+    'floor-runs': { type: 'string' },
     cache: { type: 'string' },
     only: { type: 'string' },
     json: { type: 'string' },
@@ -40,6 +41,8 @@ const { values: opts } = parseArgs({
 });
 const runs = Number(opts.runs ?? (opts.smoke ? 1 : opts.long ? 9 : 5));
 if (!Number.isInteger(runs) || runs < 1) fail(`--runs must be a positive whole number, not ${opts.runs}`);
+const floorRuns = Math.min(runs, Number(opts['floor-runs'] ?? (opts.long ? runs : 3)));
+if (!Number.isInteger(floorRuns) || floorRuns < 1) fail(`--floor-runs must be a positive whole number, not ${opts['floor-runs']}`);
 const huge = opts.huge || opts.long;
 const cache = resolve(opts.cache ?? process.env.FOLDER_SYNC_BENCH_CACHE ?? '/var/tmp/folder-sync-bench');
 if (cache === repo || cache.startsWith(`${repo}/`)) fail(`the cache ${cache} must lie outside the repository`);
@@ -256,9 +259,21 @@ function shmHasRoom() {
     return false;
   }
 }
-const cleanupShm = () => rmSync(shmRoot, { recursive: true, force: true });
-process.on('exit', cleanupShm);
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
+process.on('exit', () => rmSync(shmRoot, { recursive: true, force: true }));
+// A bench killed by a signal leaves its tmpfs copies behind (the bench never yields to a signal handler): the
+// next run removes those of processes that are gone.
+for (const name of existsSync('/dev/shm') ? readdirSync('/dev/shm') : []) {
+  const pid = /^folder-sync-bench-(\d+)$/.exec(name)?.[1];
+  if (pid && !processAlive(Number(pid))) rmSync(join('/dev/shm', name), { recursive: true, force: true });
+}
+function processAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
+}
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -289,9 +304,11 @@ function runScenario(sc) {
   const times = Object.fromEntries(names.map((n) => [n, []]));
   const rss = Object.fromEntries(names.map((n) => [n, []]));
   for (let i = 0; i < runs; i++) {
-    // Rotate the order every run (A B C, B C A, ...): no tool always runs first, after the same tool, or last.
-    const k = i % names.length;
-    const order = [...names.slice(k), ...names.slice(0, k)];
+    // Floors take part in the first --floor-runs rounds. Rotate the order every round (A B C, B C A, ...): no
+    // tool always runs first, after the same tool, or last.
+    const round = i < floorRuns ? names : names.slice(0, 2);
+    const k = i % round.length;
+    const order = [...round.slice(k), ...round.slice(0, k)];
     for (const name of order) {
       const tool = TOOLS[name];
       sc.before?.(dst);
@@ -334,7 +351,7 @@ function runScenario(sc) {
     ratio: fs / rs,
     ratioFloor: fs / (floor?.seconds ?? NaN),
     rsyncRatioFloor: rs / (floor?.seconds ?? NaN),
-    complete: names.every((n) => times[n].length === runs),
+    complete: names.every((n, j) => times[n].length === (j < 2 ? runs : floorRuns)),
     runs: times,
     rssMiB: { folderSync: median(rss['folder-sync']) / 1024, rsync: median(rss.rsync) / 1024 },
     seconds: (performance.now() - started) / 1000,
@@ -408,7 +425,7 @@ try {
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, ${rsyncVersion.replace(/\s+/g, ' ')}`;
 const load = (l) => l.map((x) => x.toFixed(2)).join(' ');
 const header = [
-  `folder-sync vs rsync vs floor, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${commit}, ${runs} run(s) each, medians${opts.smoke ? ' (SMOKE trees: not comparable)' : ''}`,
+  `folder-sync vs rsync vs floor, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${commit}, medians of ${runs} run(s) each (floors: ${floorRuns})${opts.smoke ? ' (SMOKE trees: not comparable)' : ''}`,
   `machine: ${machine}`,
   `load average (1/5/15 min) at start ${load(loadBefore)}, at end ${load(loadAfter)}; bench took ${((performance.now() - started) / 1000).toFixed(0)} s`,
   `tools alternate (order rotated every run); every run starts after sync(1) and settled write-back; cold = page cache dropped before every run${canDrop ? '' : ' (NOT dropped here: not root, --no-drop or --smoke)'}; warm = one untimed run of each tool first; tmpfs = both trees and the replica under /dev/shm.`,

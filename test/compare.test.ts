@@ -6,7 +6,11 @@ import {
   compareFiles,
   fsReader,
   helperMessages,
-  makeBatch,
+  batchOf,
+  decodeBatch,
+  encodeBatch,
+  makeShared,
+  publish,
   RANGE,
   sameContents,
   stopHelper,
@@ -141,8 +145,13 @@ describe('sameContents (--checksum compares 1 MiB block pairs by hash)', () => {
         { src: bytes(200, 2), dst: flip(bytes(200, 2), 7) },
         { src: bytes(300, 3), dst: bytes(300, 3) },
       ]);
-      const batch = makeBatch(pairs);
+      const shared = makeShared();
+      const batch = batchOf(1, pairs);
       expect(batch.pair.length).toBe(5);
+      publish(shared, batch);
+      // The helper sees the batch as it travels: one string of paths and the sizes.
+      const theirs = decodeBatch(structuredClone(encodeBatch(batch)));
+      expect(theirs).toEqual(batch);
       const a = { opens: 0 };
       const b = { opens: 0 };
       const counted = (c: { opens: number }): FileReader => ({ ...fsReader, open: (path) => (c.opens++, fsReader.open(path)) });
@@ -150,15 +159,27 @@ describe('sameContents (--checksum compares 1 MiB block pairs by hash)', () => {
       // This thread and the "helper" take one item each in turn until the counter runs out.
       let taken = 0;
       for (;;) {
-        const x = workOn(batch, counted(a), (k, e) => errors.set(k, e), 1);
-        const y = workOn(batch, counted(b), undefined, 1);
+        const x = workOn(shared, batch, counted(a), (k, e) => errors.set(k, e), 1);
+        const y = workOn(shared, theirs, counted(b), undefined, 1);
         taken += x + y;
         if (x + y < 2) break;
       }
       expect(taken).toBe(5);
       expect(a.opens).toBe(6); // items 0, 2, 4: two opens each
       expect(b.opens).toBe(4); // items 1, 3
-      expect(verdictsOf(batch, errors)).toEqual([true, true, false, true]);
+      expect(verdictsOf(shared, batch, errors)).toEqual([true, true, false, true]);
+    });
+
+    it("a batch's message that arrives after the batch is over takes nothing from the next batch", () => {
+      const shared = makeShared();
+      const first = batchOf(1, pairsOf([{ src: bytes(10, 1), dst: bytes(10, 1) }, { src: bytes(10, 2), dst: bytes(10, 2) }]));
+      const second = batchOf(2, pairsOf([{ src: bytes(10, 3), dst: flip(bytes(10, 3), 0) }, { src: bytes(10, 4), dst: bytes(10, 4) }]));
+      publish(shared, first);
+      expect(workOn(shared, first, fsReader, () => {})).toBe(2);
+      publish(shared, second);
+      expect(workOn(shared, first, fsReader)).toBe(0); // the helper, late with the first batch's message
+      expect(workOn(shared, second, fsReader, () => {})).toBe(2);
+      expect(verdictsOf(shared, second, new Map())).toEqual([false, true]);
     });
 
     it("the source failing on the helper's side is compared again here and becomes that pair's error", () => {
@@ -166,9 +187,11 @@ describe('sameContents (--checksum compares 1 MiB block pairs by hash)', () => {
         { src: 'missing', dst: bytes(10, 1) },
         { src: bytes(10, 2), dst: bytes(10, 2) },
       ]);
-      const batch = makeBatch(pairs);
-      expect(workOn(batch, fsReader, undefined)).toBe(2); // the "helper" took every item
-      const verdicts = verdictsOf(batch, new Map());
+      const shared = makeShared();
+      const batch = batchOf(1, pairs);
+      publish(shared, batch);
+      expect(workOn(shared, batch, fsReader, undefined)).toBe(2); // the "helper" took every item
+      const verdicts = verdictsOf(shared, batch, new Map());
       expect(verdicts[0]).toEqual(expect.objectContaining({ code: 'ENOENT' }));
       expect(verdicts[1]).toBe(true);
     });
@@ -178,10 +201,12 @@ describe('sameContents (--checksum compares 1 MiB block pairs by hash)', () => {
         { src: bytes(10, 1), dst: bytes(10, 1) },
         { src: bytes(10, 2), dst: flip(bytes(10, 2), 3) },
       ]);
-      const batch = makeBatch(pairs);
+      const shared = makeShared();
+      const batch = batchOf(1, pairs);
+      publish(shared, batch);
       // Both items taken (the counter ran out), none done: as if the helper took them and died.
-      Atomics.store(new Int32Array(batch.shared), 0, 2);
-      expect(verdictsOf(batch, new Map())).toEqual([true, false]);
+      Atomics.store(shared.claim, 0, (1n << 32n) | 2n);
+      expect(verdictsOf(shared, batch, new Map())).toEqual([true, false]);
     });
   });
 

@@ -1,6 +1,8 @@
-// The --checksum helper thread (see compare.ts): takes items from each batch's shared counter until none is
-// left. A batch that arrives after the main thread took every item costs one counter increment.
-import { parentPort } from 'node:worker_threads';
-import { fsReader, workOn, type BatchMessage } from './compare.js';
+// The --checksum helper thread (see compare.ts): on each batch's message, takes items from the shared counter
+// until none is left. A message that arrives after this batch is over (the main thread took every item, or
+// already moved on to the next batch) costs one look at the counter.
+import { parentPort, workerData } from 'node:worker_threads';
+import { decodeBatch, fsReader, makeShared, workOn, type BatchMessage } from './compare.js';
 
-parentPort?.on('message', (batch: BatchMessage) => workOn(batch, fsReader));
+const shared = makeShared(workerData as SharedArrayBuffer);
+parentPort?.on('message', (message: BatchMessage) => workOn(shared, decodeBatch(message), fsReader));

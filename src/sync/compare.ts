@@ -1,6 +1,6 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { hashSync } from 'hasha';
 
@@ -109,27 +109,49 @@ export function sameRange(pair: ComparePair, from: number, reader: FileReader = 
   }
 }
 
-// The shared state of a batch (Int32Array over a SharedArrayBuffer): the next unclaimed item, the number of
-// items done, then one state per pair.
-const NEXT = 0;
-const DONE = 1;
-const STATE = 2;
+// The state both threads share, in one SharedArrayBuffer made with the helper: a 64-bit claim word (batch
+// number << 32 | next unclaimed item), the number of items done in the current batch, then one state per pair.
+const CLAIM = 0; // BigInt64Array index
+const DONE = 2; // Int32Array index (bytes 8..11)
+const STATE = 4; // Int32Array index of pair 0's state (bytes 16..)
+/** Pairs in one batch at most; a folder with more is compared as several batches. */
+export const MAX_PAIRS = 4096;
 /** Pair states: no difference found (yet), differs, the source failed on the helper (redone here), failed here. */
 const SAME = 0;
 const DIFFERS = 1;
 const HELPER_FAILED = 2;
 const FAILED = 3;
 
-/** One batch as the helper thread receives it: the pairs, each item's pair and first byte, the shared state. */
-export interface BatchMessage {
+export interface Shared {
+  buffer: SharedArrayBuffer;
+  claim: BigInt64Array;
+  ints: Int32Array;
+  /** The last batch number handed out (this thread only). */
+  seq: number;
+}
+
+export function makeShared(buffer = new SharedArrayBuffer(16 + 4 * MAX_PAIRS)): Shared {
+  return { buffer, claim: new BigInt64Array(buffer, 0, 1), ints: new Int32Array(buffer), seq: 0 };
+}
+
+/** A batch as both threads work on it: its number, the pairs, each item's pair and first byte. */
+export interface Batch {
+  seq: number;
   pairs: ComparePair[];
   pair: Int32Array;
   from: Float64Array;
-  shared: SharedArrayBuffer;
 }
 
-/** A folder's pairs as one batch: one item per RANGE bytes of each pair (and one for an empty file). */
-export function makeBatch(pairs: readonly ComparePair[]): BatchMessage {
+/** A batch as it travels to the helper (one message: a string and a few numbers, however many files). */
+export interface BatchMessage {
+  seq: number;
+  /** src0 NUL dst0 NUL src1 NUL dst1 ...: absolute paths (NUL cannot occur in a path). */
+  paths: string;
+  sizes: Float64Array;
+}
+
+/** Pairs as a batch: one item per RANGE bytes of each pair (and one for an empty file). */
+export function batchOf(seq: number, pairs: readonly ComparePair[]): Batch {
   let n = 0;
   for (const p of pairs) n += Math.floor(p.size / RANGE) + 1;
   const pair = new Int32Array(n);
@@ -141,35 +163,57 @@ export function makeBatch(pairs: readonly ComparePair[]): BatchMessage {
       from[i] = f;
     }
   });
-  // The helper resolves no relative path: the pass moves this thread's working folder while it lists one.
-  const absolute = pairs.map((p) => ({ src: resolve(p.src), dst: resolve(p.dst), size: p.size }));
-  return { pairs: absolute, pair, from, shared: new SharedArrayBuffer(4 * (STATE + pairs.length)) };
+  return { seq, pairs: [...pairs], pair, from };
+}
+
+export function encodeBatch(batch: Batch): BatchMessage {
+  const sizes = new Float64Array(batch.pairs.length);
+  batch.pairs.forEach((p, k) => (sizes[k] = p.size));
+  return { seq: batch.seq, paths: batch.pairs.map((p) => `${p.src}\0${p.dst}`).join('\0'), sizes };
+}
+
+export function decodeBatch(message: BatchMessage): Batch {
+  const paths = message.paths.split('\0');
+  const pairs = Array.from(message.sizes, (size, k) => ({ src: paths[2 * k]!, dst: paths[2 * k + 1]!, size }));
+  return batchOf(message.seq, pairs);
+}
+
+/** Make `batch` the one the shared counter hands out (this thread, with no other batch in progress). */
+export function publish(shared: Shared, batch: Batch): void {
+  shared.ints.fill(SAME, STATE, STATE + batch.pairs.length);
+  Atomics.store(shared.ints, DONE, 0);
+  Atomics.store(shared.claim, CLAIM, BigInt(batch.seq) << 32n); // last: the helper may take items from here on
 }
 
 /**
- * Take items from the batch's shared counter and compare them until none is left (run by both threads).
- * `failed` records the source's error for a pair (this thread); undefined marks the pair for a redo instead.
+ * Take items of `batch` from the shared counter and compare them until none is left (run by both threads). A
+ * batch that is not the current one any more (the helper got to its message late) yields nothing.
+ * `failed` records the source's error for a pair (this thread); without it the pair is marked for a redo.
  */
-export function workOn(batch: BatchMessage, reader: FileReader, failed?: (pair: number, error: unknown) => void, limit = Infinity): number {
-  const ctl = new Int32Array(batch.shared);
+export function workOn(shared: Shared, batch: Batch, reader: FileReader, failed?: (pair: number, error: unknown) => void, limit = Infinity): number {
+  const { claim, ints } = shared;
   const total = batch.pair.length;
+  const seq = BigInt(batch.seq);
   let done = 0;
   while (done < limit) {
-    const item = Atomics.add(ctl, NEXT, 1);
+    const word = Atomics.load(claim, CLAIM);
+    if (word >> 32n !== seq) break;
+    const item = Number(word & 0xffffffffn);
     if (item >= total) break;
+    if (Atomics.compareExchange(claim, CLAIM, word, word + 1n) !== word) continue; // the other thread took it
     const k = batch.pair[item]!;
     const at = STATE + k;
     try {
-      if (Atomics.load(ctl, at) === SAME) {
-        const same = sameRange(batch.pairs[k]!, batch.from[item]!, reader, () => Atomics.load(ctl, at) !== SAME);
-        if (!same) Atomics.compareExchange(ctl, at, SAME, DIFFERS);
+      if (Atomics.load(ints, at) === SAME) {
+        const same = sameRange(batch.pairs[k]!, batch.from[item]!, reader, () => Atomics.load(ints, at) !== SAME);
+        if (!same) Atomics.compareExchange(ints, at, SAME, DIFFERS);
       }
     } catch (error) {
-      if (failed && Atomics.compareExchange(ctl, at, SAME, FAILED) === SAME) failed(k, error);
-      else if (!failed) Atomics.compareExchange(ctl, at, SAME, HELPER_FAILED);
+      if (failed && Atomics.compareExchange(ints, at, SAME, FAILED) === SAME) failed(k, error);
+      else if (!failed) Atomics.compareExchange(ints, at, SAME, HELPER_FAILED);
     }
-    Atomics.add(ctl, DONE, 1);
-    Atomics.notify(ctl, DONE);
+    Atomics.add(ints, DONE, 1);
+    Atomics.notify(ints, DONE);
     done++;
   }
   return done;
@@ -184,13 +228,19 @@ const HELPER_URL = new URL('./compare-worker.js', import.meta.url);
 
 class Helper {
   alive = true;
+  /** A batch is in progress (one at a time: a second pass in the same process compares on its own thread). */
+  busy = false;
   /** Batches handed over (one message each, however many files they hold). */
   messages = 0;
+  readonly shared = makeShared();
   private readonly worker: Worker;
 
   constructor(url: URL) {
-    this.worker = new Worker(url, { resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 } });
-    this.worker.unref(); // never keeps the process alive: a batch it did not finish is finished here
+    this.worker = new Worker(url, {
+      workerData: this.shared.buffer,
+      resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
+    });
+    this.worker.unref(); // never keeps the process alive between batches
     const die = (): void => {
       this.alive = false;
     };
@@ -199,10 +249,10 @@ class Helper {
   }
 
   /** Hand a batch over; the thread keeps the process alive until `release` (the batch is being waited for). */
-  post(batch: BatchMessage): boolean {
+  post(batch: Batch): boolean {
     try {
       this.worker.ref();
-      this.worker.postMessage(batch);
+      this.worker.postMessage(encodeBatch(batch));
       this.messages++;
       return true;
     } catch {
@@ -222,6 +272,8 @@ class Helper {
 
 let defaultHelper: Helper | undefined;
 const helpers = new Map<string, Helper>();
+/** For batches compared on this thread alone (synchronously: never two at once). */
+const local = makeShared();
 
 export interface CompareOptions {
   reader?: FileReader;
@@ -262,35 +314,56 @@ export async function stopHelper(option?: URL): Promise<void> {
  * is that pair's Error, never the batch's.
  */
 export async function compareFiles(pairs: readonly ComparePair[], options: CompareOptions = {}): Promise<Verdict[]> {
+  const verdicts: Verdict[] = [];
+  for (let i = 0; i < pairs.length; i += MAX_PAIRS) verdicts.push(...(await compareBatch(pairs.slice(i, i + MAX_PAIRS), options)));
+  return verdicts;
+}
+
+async function compareBatch(pairs: readonly ComparePair[], options: CompareOptions): Promise<Verdict[]> {
   const reader = options.reader ?? fsReader;
-  const batch = makeBatch(pairs);
-  const ctl = new Int32Array(batch.shared);
-  const items = batch.pair.length;
-  const errors = new Map<number, unknown>();
+  // The helper resolves no relative path: the pass moves this thread's working folder while it lists one.
+  const absolute = pairs.map((p) => ({ src: absolutePath(p.src), dst: absolutePath(p.dst), size: p.size }));
   // A helper for batches of two or more items; an injected reader is this thread's only (a helper reads files).
-  const helper = items >= 2 && options.reader === undefined ? helperFor(options.helper) : undefined;
-  const shared = helper?.post(batch) ?? false;
-  workOn(batch, reader, (k, error) => errors.set(k, error));
-  if (shared) {
-    // Every item is taken; wait for the ones the helper is still comparing (it notifies after each).
-    for (let done = Atomics.load(ctl, DONE); done < items && helper!.alive; done = Atomics.load(ctl, DONE)) {
-      const wait = waitAsync(ctl, DONE, done, 50);
-      if (wait.async) await wait.value;
+  let helper = options.reader === undefined ? helperFor(options.helper) : undefined;
+  if (helper?.busy) helper = undefined;
+  const shared = helper?.shared ?? local;
+  const batch = batchOf(++shared.seq, absolute);
+  if (batch.pair.length < 2) helper = undefined;
+  const errors = new Map<number, unknown>();
+  publish(shared, batch);
+  if (helper && !helper.post(batch)) helper = undefined;
+  if (helper) helper.busy = true;
+  try {
+    workOn(shared, batch, reader, (k, error) => errors.set(k, error));
+    if (helper) {
+      // Every item is taken; wait for the ones the helper is still comparing (it notifies after each).
+      const items = batch.pair.length;
+      for (let done = Atomics.load(shared.ints, DONE); done < items && helper.alive; done = Atomics.load(shared.ints, DONE)) {
+        const wait = waitAsync(shared.ints, DONE, done, 50);
+        if (wait.async) await wait.value;
+      }
     }
-    helper!.release();
+    return verdictsOf(shared, batch, errors, reader);
+  } finally {
+    if (helper) {
+      helper.busy = false;
+      helper.release();
+    }
   }
-  return verdictsOf(batch, errors, reader);
+}
+
+function absolutePath(path: string): string {
+  return isAbsolute(path) ? path : resolve(path);
 }
 
 /**
  * The verdicts of a batch whose items were all taken: a pair the helper failed on (the source could not be read
  * there) is compared again here for the real error; so is every undecided pair if the helper died mid-batch.
  */
-export function verdictsOf(batch: BatchMessage, errors: ReadonlyMap<number, unknown>, reader: FileReader = fsReader): Verdict[] {
-  const ctl = new Int32Array(batch.shared);
-  const complete = Atomics.load(ctl, DONE) === batch.pair.length;
+export function verdictsOf(shared: Shared, batch: Batch, errors: ReadonlyMap<number, unknown>, reader: FileReader = fsReader): Verdict[] {
+  const complete = Atomics.load(shared.ints, DONE) === batch.pair.length;
   return batch.pairs.map((p, k) => {
-    const state = Atomics.load(ctl, STATE + k);
+    const state = Atomics.load(shared.ints, STATE + k);
     if (state === DIFFERS) return false;
     if (state === FAILED) return errors.get(k) as Error;
     if (state === SAME && complete) return true;
