@@ -149,7 +149,16 @@ function presync(src, dst, { link = false } = {}) {
 const sh = (script, ...args) => ['bash', '-c', script, 'bench', ...args];
 const TOOLS = {
   'folder-sync': {
-    argv: (src, dst, sc) => [process.execPath, cli, 'sync-once', src, dst, '--quiet', ...(sc.checksum ? ['--checksum'] : []), ...(sc.args?.['folder-sync'] ?? [])],
+    argv: (src, dst, sc) => [
+      process.execPath,
+      cli,
+      'sync-once',
+      src,
+      dst,
+      '--quiet',
+      ...(sc.checksum ? ['--checksum'] : []),
+      ...(sc.args?.['folder-sync'] ?? []),
+    ],
   },
   rsync: {
     argv: (src, dst, sc) => ['rsync', '-a', '--delete', ...(sc.checksum ? ['-c'] : []), ...(sc.args?.rsync ?? []), `${src}/`, `${dst}/`],
@@ -160,7 +169,8 @@ const TOOLS = {
   'tar c + tar x': {
     floor: true,
     prepare: (dst) => mkdirSync(dst),
-    argv: (src, dst) => sh('set -o pipefail; tar --format=posix --pax-option=delete=atime,delete=ctime -C "$1" -cf - . | tar -C "$2" -xf -', src, dst),
+    argv: (src, dst) =>
+      sh('set -o pipefail; tar --format=posix --pax-option=delete=atime,delete=ctime -C "$1" -cf - . | tar -C "$2" -xf -', src, dst),
   },
   // No-op floor: lstat every entry of both trees, two processes at once (%s makes find lstat each entry).
   'find x2': {
@@ -190,9 +200,40 @@ const COPY_FLOORS = ['cp -a', 'tar c + tar x'];
 const fresh = (dst) => removeTree(dst);
 const presynced = (src, dst) => presync(src, dst);
 const scenarios = [
-  { id: 'initial-small', label: 'initial copy, small', target: 0.8, src: 'small', place: 'disk', cache: 'cold', before: fresh, bytes: true, floors: COPY_FLOORS },
-  { id: 'initial-small-tmpfs', label: 'initial copy, small', target: 0.8, src: 'small', place: 'tmpfs', cache: 'warm', before: fresh, bytes: true, floors: COPY_FLOORS },
-  { id: 'noop-small', label: 'no-op pass, small', target: 0.8, src: 'small', place: 'disk', cache: 'warm', setup: presynced, warmup: true, bytes: false, floors: ['find x2'] },
+  {
+    id: 'initial-small',
+    label: 'initial copy, small',
+    target: 0.8,
+    src: 'small',
+    place: 'disk',
+    cache: 'cold',
+    before: fresh,
+    bytes: true,
+    floors: COPY_FLOORS,
+  },
+  {
+    id: 'initial-small-tmpfs',
+    label: 'initial copy, small',
+    target: 0.8,
+    src: 'small',
+    place: 'tmpfs',
+    cache: 'warm',
+    before: fresh,
+    bytes: true,
+    floors: COPY_FLOORS,
+  },
+  {
+    id: 'noop-small',
+    label: 'no-op pass, small',
+    target: 0.8,
+    src: 'small',
+    place: 'disk',
+    cache: 'warm',
+    setup: presynced,
+    warmup: true,
+    bytes: false,
+    floors: ['find x2'],
+  },
   {
     id: 'incremental-small',
     label: 'incremental, small over stale',
@@ -206,10 +247,54 @@ const scenarios = [
     floors: ['find x2'],
     floorNote: 'the lstat walk alone (a lower bound: it copies nothing)',
   },
-  { id: 'checksum-noop-small', label: '--checksum no-op, small (vs rsync -c)', target: 1.0, src: 'small', place: 'disk', cache: 'warm', setup: presynced, warmup: true, checksum: true, bytes: false, floors: ['cat x2'] },
-  { id: 'initial-large', label: 'initial copy, large', target: 0.8, src: 'large', place: 'disk', cache: 'cold', before: fresh, bytes: true, floors: COPY_FLOORS },
-  { id: 'initial-large-tmpfs', label: 'initial copy, large', target: 0.8, src: 'large', place: 'tmpfs', cache: 'warm', before: fresh, bytes: true, floors: COPY_FLOORS },
-  { id: 'checksum-noop-large', label: '--checksum no-op, large (vs rsync -c)', target: 1.0, src: 'large', place: 'disk', cache: 'warm', setup: presynced, warmup: true, checksum: true, bytes: false, floors: ['cat x2'] },
+  {
+    id: 'checksum-noop-small',
+    label: '--checksum no-op, small (vs rsync -c)',
+    target: 1.0,
+    src: 'small',
+    place: 'disk',
+    cache: 'warm',
+    setup: presynced,
+    warmup: true,
+    checksum: true,
+    bytes: false,
+    floors: ['cat x2'],
+  },
+  {
+    id: 'initial-large',
+    label: 'initial copy, large',
+    target: 0.8,
+    src: 'large',
+    place: 'disk',
+    cache: 'cold',
+    before: fresh,
+    bytes: true,
+    floors: COPY_FLOORS,
+  },
+  {
+    id: 'initial-large-tmpfs',
+    label: 'initial copy, large',
+    target: 0.8,
+    src: 'large',
+    place: 'tmpfs',
+    cache: 'warm',
+    before: fresh,
+    bytes: true,
+    floors: COPY_FLOORS,
+  },
+  {
+    id: 'checksum-noop-large',
+    label: '--checksum no-op, large (vs rsync -c)',
+    target: 1.0,
+    src: 'large',
+    place: 'disk',
+    cache: 'warm',
+    setup: presynced,
+    warmup: true,
+    checksum: true,
+    bytes: false,
+    floors: ['cat x2'],
+  },
 ];
 const ctx = { trees, untimed, removeTree, presync };
 const extra = join(benchDir, 'filters.mjs');
@@ -406,19 +491,25 @@ for (const r of results) {
   );
 }
 if (memory.small !== undefined) {
-  lines.push(`| peak RSS, no-op over ${smallSpec.files.toLocaleString('en')} files | disk, warm | ${fmt(memory.small, 1)} MiB | | | | | | | <= 100 MiB | ${verdict(memory.small <= 100)} |`);
+  lines.push(
+    `| peak RSS, no-op over ${smallSpec.files.toLocaleString('en')} files | disk, warm | ${fmt(memory.small, 1)} MiB | | | | | | | <= 100 MiB | ${verdict(memory.small <= 100)} |`,
+  );
 }
 if (memory.huge !== undefined) {
   const ratio = memory.huge / memory.small;
-  lines.push(`| peak RSS, no-op over ${HUGE.files.toLocaleString('en')} files | disk, warm | ${fmt(memory.huge, 1)} MiB | | | | ${fmt(ratio)} x the 100k figure | | | <= 1.2 x | ${verdict(ratio <= 1.2)} |`);
+  lines.push(
+    `| peak RSS, no-op over ${HUGE.files.toLocaleString('en')} files | disk, warm | ${fmt(memory.huge, 1)} MiB | | | | ${fmt(ratio)} x the 100k figure | | | <= 1.2 x | ${verdict(ratio <= 1.2)} |`,
+  );
 }
 const raw = ['| figure | tool | runs (s, in run order) |', '| --- | --- | --- |'];
-for (const r of results) for (const [tool, xs] of Object.entries(r.runs)) raw.push(`| ${r.id} | ${tool} | ${xs.map((x) => x.toFixed(3)).join(', ')} |`);
+for (const r of results)
+  for (const [tool, xs] of Object.entries(r.runs)) raw.push(`| ${r.id} | ${tool} | ${xs.map((x) => x.toFixed(3)).join(', ')} |`);
 
 let commit = 'unknown';
 try {
   commit = execFileSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-  if (execFileSync('git', ['-C', repo, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim()) commit += ' (with uncommitted changes)';
+  if (execFileSync('git', ['-C', repo, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim())
+    commit += ' (with uncommitted changes)';
 } catch {
   // not a git checkout
 }
@@ -437,7 +528,23 @@ say(`\nbench took ${((performance.now() - started) / 1000).toFixed(0)} s`);
 if (opts.json) {
   writeFileSync(
     opts.json,
-    JSON.stringify({ date: new Date().toISOString(), commit, machine, runs, smoke: opts.smoke, dropped: canDrop, load: { before: loadBefore, after: loadAfter }, results, memoryMiB: memory, failures, skipped }, null, 2),
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        commit,
+        machine,
+        runs,
+        smoke: opts.smoke,
+        dropped: canDrop,
+        load: { before: loadBefore, after: loadAfter },
+        results,
+        memoryMiB: memory,
+        failures,
+        skipped,
+      },
+      null,
+      2,
+    ),
   );
 }
 if (failures.length) {

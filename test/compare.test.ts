@@ -20,7 +20,7 @@ import {
   type FileReader,
   type Verdict,
 } from '../src/sync/compare.js';
-import { syncOnce } from '../src/sync/mirror.js';
+import { syncOnce } from '../src/sync/sync-once.js';
 import { buildTree, bytes, compareTrees, file, inodeMap, tempDir } from './_tree.js';
 
 const MiB = 1 << 20;
@@ -172,8 +172,20 @@ describe('sameContents (--checksum compares 1 MiB block pairs by hash)', () => {
 
     it("a batch's message that arrives after the batch is over takes nothing from the next batch", () => {
       const shared = makeShared();
-      const first = batchOf(1, pairsOf([{ src: bytes(10, 1), dst: bytes(10, 1) }, { src: bytes(10, 2), dst: bytes(10, 2) }]));
-      const second = batchOf(2, pairsOf([{ src: bytes(10, 3), dst: flip(bytes(10, 3), 0) }, { src: bytes(10, 4), dst: bytes(10, 4) }]));
+      const first = batchOf(
+        1,
+        pairsOf([
+          { src: bytes(10, 1), dst: bytes(10, 1) },
+          { src: bytes(10, 2), dst: bytes(10, 2) },
+        ]),
+      );
+      const second = batchOf(
+        2,
+        pairsOf([
+          { src: bytes(10, 3), dst: flip(bytes(10, 3), 0) },
+          { src: bytes(10, 4), dst: bytes(10, 4) },
+        ]),
+      );
       publish(shared, first);
       expect(workOn(shared, first, fsReader, () => {})).toBe(2);
       publish(shared, second);

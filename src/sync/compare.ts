@@ -220,7 +220,12 @@ export function workOn(shared: Shared, batch: Batch, reader: FileReader, failed?
 }
 
 /** Atomics.waitAsync (Node 16+; not in the ES2023 lib this project compiles against). */
-type WaitAsync = (array: Int32Array, index: number, value: number, timeoutMs: number) => { async: false; value: string } | { async: true; value: Promise<string> };
+type WaitAsync = (
+  array: Int32Array,
+  index: number,
+  value: number,
+  timeoutMs: number,
+) => { async: false; value: string } | { async: true; value: Promise<string> };
 const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
 /** The helper thread: compiled to dist/sync/compare-worker.js, absent when the engine runs from its sources. */
