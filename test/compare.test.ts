@@ -1,4 +1,4 @@
-import { symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
@@ -21,7 +21,8 @@ import {
   type Verdict,
 } from '../src/sync/compare.js';
 import { syncOnce } from '../src/sync/sync-once.js';
-import { buildTree, bytes, compareTrees, file, inodeMap, tempDir } from './_tree.js';
+import { runSync, userTempDir } from './_cli.js';
+import { buildTree, bytes, compareTrees, dir, file, giveToTestUser, inodeMap, isRoot, tempDir, type Spec } from './_tree.js';
 
 const MiB = 1 << 20;
 const flip = (buf: Buffer, at: number): Buffer => {
@@ -296,5 +297,41 @@ describe('--checksum pass', () => {
     expect(after.get('edited.bin')).not.toBe(before.get('edited.bin'));
     expect(after.get('equal.bin')).toBe(before.get('equal.bin'));
     expect(after.get('touched.bin')).toBe(before.get('touched.bin'));
+  });
+});
+
+describe('--checksum pass with the built CLI (batches shared with the helper thread)', () => {
+  it('re-copies exactly the edited files of a folder, leaves equal ones alone, and fails only the unreadable source file', async () => {
+    const T = Date.UTC(2024, 0, 3);
+    const spec: Spec = {};
+    for (let i = 0; i < 60; i++) spec[`f${i}.bin`] = file(bytes(1000 + i * 997, i), { mtime: T });
+    spec['big.bin'] = file(bytes(RANGE + MiB + 3, 99), { mtime: T }); // two ranges
+    spec.sub = dir(Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`s${i}`, file(bytes(500, 200 + i), { mtime: T })])), { mtime: T });
+    const src = buildTree(userTempDir(), { ...spec, 'secret.bin': file(bytes(700, 7), { mtime: T, mode: 0o000 }) });
+    const dst = buildTree(userTempDir(), { ...spec, 'secret.bin': file(bytes(700, 8), { mtime: T }) });
+    giveToTestUser(src);
+    giveToTestUser(dst);
+    // Same size and mtime, different bytes: only --checksum sees these.
+    const edited = ['f3.bin', 'f40.bin', 'big.bin', 'sub/s7'];
+    for (const name of edited) {
+      const path = join(dst, name);
+      const content = readFileSync(path);
+      writeFileSync(path, flip(content, content.length - 2));
+      utimesSync(path, T / 1000, T / 1000);
+    }
+    utimesSync(join(dst, 'sub'), T / 1000, T / 1000);
+    const before = inodeMap(dst);
+
+    const r = await runSync(src, dst, ['--checksum'], { asUser: true });
+    expect(r.code, r.stderr).toBe(isRoot ? 1 : 0);
+    const after = inodeMap(dst);
+    const changed = [...after.keys()].filter((p) => after.get(p) !== before.get(p)).sort();
+    expect(changed).toEqual([...edited].sort());
+    for (const name of edited) expect(readFileSync(join(dst, name)).equals(readFileSync(join(src, name))), name).toBe(true);
+    if (isRoot) {
+      // The test user cannot read secret.bin: that file fails, its replica copy stays, nothing else is affected.
+      expect(r.stderr).toMatch(/^error: failed file "secret.bin": permission denied \(EACCES\)$/m);
+      expect(readFileSync(join(dst, 'secret.bin'))).toEqual(bytes(700, 8));
+    }
   });
 });
