@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { defineCommand, runCommand, showUsage, type CommandDef } from 'citty';
 import { checkArgs } from './commands/_args.js';
 import { ExitCode, FolderSyncError, UsageError } from './errors.js';
+import { keepYoungGenerationSmall } from './heap.js';
 import { oneLine } from './log.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -126,4 +127,5 @@ function reportError(error: unknown, verbose: boolean): number {
   return ExitCode.partial;
 }
 
+keepYoungGenerationSmall();
 process.exitCode = await runCli(process.argv.slice(2));
