@@ -7,6 +7,7 @@ import { oneLine } from './log.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each command has its own args type; citty's own SubCommandsDef uses any here
 type Loader = () => Promise<CommandDef<any>>;
 /** Subcommands load lazily, so a sync pass never loads the scheduler code. */
 const commands: Record<string, Loader> = {

@@ -41,10 +41,7 @@ export function quotePath(path: string): string {
  * and paragraph separators, which JSON.stringify leaves as they are. Idempotent on already-quoted paths.
  */
 export function oneLine(text: string): string {
-  return text.replace(
-    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** The human text of an event, shared by the console and the text log file. */
@@ -87,9 +84,7 @@ function messageOf(obj: LogObject): string {
 
 /** Lines to stdout (info) and stderr (warnings, errors); plain text so scripts and cron mail can read it. */
 export class ConsoleReporter implements ConsolaReporter {
-  constructor(
-    private readonly opts: { quiet?: boolean; verbose?: boolean; silent?: boolean; onLine?: () => void } = {},
-  ) {}
+  constructor(private readonly opts: { quiet?: boolean; verbose?: boolean; silent?: boolean; onLine?: () => void } = {}) {}
   log(obj: LogObject): void {
     if (this.opts.silent) return;
     if (obj.level >= 4 && !this.opts.verbose) return;

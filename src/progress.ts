@@ -121,10 +121,7 @@ export function progressDelay(value: string | undefined): number {
  * The console reporter, made to erase the progress line before each line it prints on the same terminal
  * (warnings and errors go to stderr; other lines to stdout, which may be redirected elsewhere).
  */
-export function consoleWithProgress(
-  progress: ProgressLine | undefined,
-  options: { quiet?: boolean; verbose?: boolean },
-): ConsolaReporter {
+export function consoleWithProgress(progress: ProgressLine | undefined, options: { quiet?: boolean; verbose?: boolean }): ConsolaReporter {
   if (!progress) return new ConsoleReporter(options);
   const stdoutIsTerminal = Boolean(process.stdout.isTTY);
   let toStderr = false;

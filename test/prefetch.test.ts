@@ -34,7 +34,7 @@ describe('replica prefetch: listings survive the trip between threads', () => {
       link: symlink('../some where'),
       dangling: symlink(''.padEnd(200, 'x')),
       pipe: fifo(),
-      'é': file(''),
+      é: file(''),
     });
     const entries = listDir(root).entries;
     expect(entries.length).toBe(6);

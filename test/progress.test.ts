@@ -8,7 +8,14 @@ import type { SyncStats } from '../src/sync/mirror.js';
 import { repoCli } from './_cli.js';
 
 const stats = (over: Partial<SyncStats> = {}): SyncStats => ({
-  checked: 0, created: 0, updated: 0, removed: 0, failed: 0, skipped: 0, bytes: 0, ...over,
+  checked: 0,
+  created: 0,
+  updated: 0,
+  removed: 0,
+  failed: 0,
+  skipped: 0,
+  bytes: 0,
+  ...over,
 });
 
 describe('formatBytes', () => {
@@ -27,9 +34,7 @@ describe('formatBytes', () => {
 describe('formatProgress', () => {
   it('shows entries checked, operations, bytes copied and the rates', () => {
     const text = formatProgress(stats({ checked: 12345, created: 1200, updated: 3, removed: 7, bytes: 10 * 1024 * 1024 }), 2000);
-    expect(text).toBe(
-      'folder-sync: 12,345 checked, 1,200 created, 3 updated, 7 removed; 10.0 MiB copied (5.0 MiB/s, 6,173 entries/s), 2.0 s',
-    );
+    expect(text).toBe('folder-sync: 12,345 checked, 1,200 created, 3 updated, 7 removed; 10.0 MiB copied (5.0 MiB/s, 6,173 entries/s), 2.0 s');
   });
   it('names failures only when there are some', () => {
     expect(formatProgress(stats({ failed: 2 }), 1000)).toContain('2 failed');
@@ -97,7 +102,14 @@ describe('ProgressLine', () => {
 });
 
 describe('progressDelay (FOLDER_SYNC_PROGRESS_DELAY_MS)', () => {
-  const cases: [string | undefined, number][] = [[undefined, 1000], ['', 1000], ['0', 0], ['250', 250], ['-1', 1000], ['soon', 1000]];
+  const cases: [string | undefined, number][] = [
+    [undefined, 1000],
+    ['', 1000],
+    ['0', 0],
+    ['250', 250],
+    ['-1', 1000],
+    ['soon', 1000],
+  ];
   for (const [value, ms] of cases) it(`${JSON.stringify(value)} -> ${ms}`, () => expect(progressDelay(value)).toBe(ms));
 });
 
@@ -106,7 +118,7 @@ function renderTerminal(output: string): string[] {
   return output.split('\n').map((raw) => {
     let row: string[] = [];
     let col = 0;
-    for (let i = 0; i < raw.length; ) {
+    for (let i = 0; i < raw.length;) {
       if (raw.startsWith('\x1b[K', i)) {
         row = row.slice(0, col);
         i += 3;
@@ -147,8 +159,7 @@ describe('the progress line of sync-once (real pseudo-terminal)', () => {
   // tree (about 0.3 s here: long enough for the engine's progress callback, cheap to run and to clean up).
   const now = { FOLDER_SYNC_PROGRESS_DELAY_MS: '0' };
   /** The pass's duration from its log: a run that shows no line must have been long enough to show one. */
-  const duration = (log: string): number =>
-    Number([...readFileSync(join(base, log), 'utf8').matchAll(/duration ([\d.]+)s/g)].at(-1)?.[1]); // the last pass
+  const duration = (log: string): number => Number([...readFileSync(join(base, log), 'utf8').matchAll(/duration ([\d.]+)s/g)].at(-1)?.[1]); // the last pass
 
   beforeAll(() => {
     base = mkdtempSync(join(tmpdir(), 'fs-progress-'));

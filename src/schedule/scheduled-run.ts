@@ -128,7 +128,7 @@ export async function runScheduled(run: ScheduledRun, pass: ScheduledPass, deps:
 }
 
 async function runOne(run: ScheduledRun, pass: ScheduledPass, deps: ScheduledDeps): Promise<number> {
-  let record: JobRecord = readJobRecord(run.job, deps.dir);
+  const record: JobRecord = readJobRecord(run.job, deps.dir);
   const attempt: PassRecord = { startedAt: new Date(deps.now()).toISOString(), result: 'running', pid: process.pid };
   try {
     // Claim the slot before the pass, so a long pass is not started again by the next firing.

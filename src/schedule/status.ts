@@ -43,8 +43,18 @@ export function formatList(result: ListResult): string {
       ['replica', job.replica],
       ['log', job.log],
       ['last pass', formatPass(job.lastPass)],
-      ['last completed', job.lastCompleted && job.lastCompleted !== job.lastPass && job.lastCompleted.startedAt !== job.lastPass?.startedAt ? formatPass(job.lastCompleted) : undefined],
-      ['running', job.running ? `${job.running.mode === 'run' ? 'foreground folder-sync run' : 'a pass'} (pid ${job.running.pid}, since ${formatTime(job.running.since)})` : undefined],
+      [
+        'last completed',
+        job.lastCompleted && job.lastCompleted !== job.lastPass && job.lastCompleted.startedAt !== job.lastPass?.startedAt
+          ? formatPass(job.lastCompleted)
+          : undefined,
+      ],
+      [
+        'running',
+        job.running
+          ? `${job.running.mode === 'run' ? 'foreground folder-sync run' : 'a pass'} (pid ${job.running.pid}, since ${formatTime(job.running.since)})`
+          : undefined,
+      ],
       ['next due', job.nextDue ? formatTime(job.nextDue) : undefined],
     ];
     for (const [label, value] of rows) if (value !== undefined) out.push(`  ${`${label}:`.padEnd(16)}${value}`);

@@ -180,14 +180,7 @@ class MirrorPass {
    * before any change (undefined when it does not exist yet, only possible in a dry run); `fresh` when this
    * pass just created it (empty and owner-writable). Returns true when anything inside was changed.
    */
-  async mirrorDir(
-    rel: string,
-    srcPath: string,
-    dstPath: string,
-    srcListing: Listing,
-    dst: Entry | undefined,
-    fresh = false,
-  ): Promise<boolean> {
+  async mirrorDir(rel: string, srcPath: string, dstPath: string, srcListing: Listing, dst: Entry | undefined, fresh = false): Promise<boolean> {
     await this.breathe();
     const keep = this.sourceIssues(rel, srcListing);
     const srcEntries = srcListing.entries;

@@ -122,6 +122,8 @@ describe('soak', () => {
     for (const k of ['edit', 'delete', 'rename', 'swap', 'mode', 'subtree', 'link', 'new']) expect(kinds.get(k) ?? 0, k).toBeGreaterThan(5);
     expect(end.fds - (warm?.fds ?? 0), 'open file descriptors').toBeLessThanOrEqual(0);
     expect(end.heap - (warm?.heap ?? 0), 'heap growth in bytes').toBeLessThan(4 << 20);
-    console.info(`soak: ${PASSES} passes, ${snapshotTree(src).size} entries at the end; fds ${warm?.fds} -> ${end.fds}, heap ${warm?.heap} -> ${end.heap}`);
+    console.info(
+      `soak: ${PASSES} passes, ${snapshotTree(src).size} entries at the end; fds ${warm?.fds} -> ${end.fds}, heap ${warm?.heap} -> ${end.heap}`,
+    );
   });
 });
