@@ -100,7 +100,12 @@ describe('rule lists', () => {
     const list = join(tempDir('fs-filter-list-'), 'rules');
     writeFileSync(list, '# comment\n\n*.tmp\n!keep.tmp\n');
     const filter = PassFilter.load(
-      { rules: [{ excludeFrom: list }, { exclude: 'node_modules/' }], ignoreFiles: ['.gitignore'], excludeIfPresent: ['.nobackup', 'CACHEDIR.TAG'], ignoreCase: true },
+      {
+        rules: [{ excludeFrom: list }, { exclude: 'node_modules/' }],
+        ignoreFiles: ['.gitignore'],
+        excludeIfPresent: ['.nobackup', 'CACHEDIR.TAG'],
+        ignoreCase: true,
+      },
       src,
     );
     expect(filter.ruleCount).toBe(3);
@@ -116,8 +121,16 @@ describe('rule lists', () => {
 
   it('case: exact by default, either case with ignoreCase', () => {
     const src = source();
-    expect(PassFilter.load({ rules: [{ exclude: '*.jpg' }] }, src).root().excluded('A.JPG', false)).toBe(false);
-    expect(PassFilter.load({ rules: [{ exclude: '*.jpg' }], ignoreCase: true }, src).root().excluded('A.JPG', false)).toBe(true);
+    expect(
+      PassFilter.load({ rules: [{ exclude: '*.jpg' }] }, src)
+        .root()
+        .excluded('A.JPG', false),
+    ).toBe(false);
+    expect(
+      PassFilter.load({ rules: [{ exclude: '*.jpg' }], ignoreCase: true }, src)
+        .root()
+        .excluded('A.JPG', false),
+    ).toBe(true);
   });
 });
 
@@ -131,7 +144,11 @@ describe('filterListings: what the planner sees', () => {
   const markedIn = (set: string[]) => (name: string) => set.includes(name);
 
   it('drops excluded source entries and leaves matching replica entries alone', () => {
-    const out = filterListings(filter.root(), src, dst, { deleteExcluded: false, srcMarked: markedIn(['marked']), dstMarked: markedIn(['oldcache']) });
+    const out = filterListings(filter.root(), src, dst, {
+      deleteExcluded: false,
+      srcMarked: markedIn(['marked']),
+      dstMarked: markedIn(['oldcache']),
+    });
     expect(names(out.src)).toEqual(['b.txt', 'photos']);
     expect(names(out.excluded)).toEqual(['a.tmp', 'cache', 'marked']);
     // Replica-only: old.tmp matches a pattern, oldcache holds a marker on the replica side.
@@ -152,7 +169,7 @@ describe('filterListings: what the planner sees', () => {
     expect([names(out.src), names(out.dst), out.protected]).toEqual([['x'], ['x'], []]);
   });
 
-  it('this tool\'s temporaries are never protected, whatever the patterns', () => {
+  it("this tool's temporaries are never protected, whatever the patterns", () => {
     const all = PassFilter.load({ rules: [{ exclude: '*' }] }, source()).root();
     const tmp = e(tempName());
     const out = filterListings(all, [], [tmp], { deleteExcluded: false, srcMarked: () => false, dstMarked: () => false });

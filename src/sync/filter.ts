@@ -90,7 +90,14 @@ function splitLines(text: string): string[] {
 
 /** A name for --ignore-file / --exclude-if-present: one path component. */
 function checkEntryName(name: string, flag: string): string {
-  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0') || (process.platform === 'win32' && name.includes('\\'))) {
+  if (
+    name === '' ||
+    name === '.' ||
+    name === '..' ||
+    name.includes('/') ||
+    name.includes('\0') ||
+    (process.platform === 'win32' && name.includes('\\'))
+  ) {
     throw new UsageError(`${flag} needs a file name (no folder part), got ${JSON.stringify(name)}`);
   }
   return name;
@@ -132,7 +139,9 @@ function checkPattern(pattern: string, where: string, sources: readonly string[]
   if (pattern.trim() === '' || pattern === '!' || /^!\s*$/.test(pattern)) throw new UsageError(`${where} is empty`);
   if (/[\r\n\0]/.test(pattern)) throw new UsageError(`${where} contains a line break; give one pattern per --exclude`);
   if (pattern.startsWith('#')) {
-    throw new UsageError(`${where} ${JSON.stringify(pattern)} is a comment in .gitignore syntax and matches nothing; write ${JSON.stringify(`\\${pattern}`)} for a name starting with #`);
+    throw new UsageError(
+      `${where} ${JSON.stringify(pattern)} is a comment in .gitignore syntax and matches nothing; write ${JSON.stringify(`\\${pattern}`)} for a name starting with #`,
+    );
   }
   const why = absoluteProblem(pattern, sources, sourceHas);
   if (why) throw new UsageError(`${where} ${JSON.stringify(pattern)} can never match: ${why}`);
