@@ -7,12 +7,14 @@ import { dirname, join, resolve } from 'node:path';
 import { describeError, OperationError, RefusedError } from '../errors.js';
 import type { LogFormat } from '../log.js';
 import { stateDir } from '../state.js';
+import { checkFilterSpec } from '../sync/filter.js';
 import { checkPassPaths, resolveEventual } from '../sync/guards.js';
 import { isLocked, readLock, isLockAlive, type LockRecord } from '../sync/lock.js';
 import { checkJobName, type Invocation } from './cron.js';
 import { cronDaemonRunning, crontabBackend } from './crontab.js';
 import { nextPassTime } from './due.js';
 import type { Interval } from './interval.js';
+import { describeJobFilter, type JobFilter } from './job-filter.js';
 import { currentInvocation, uniqueJobName, type JobSpec } from './jobs.js';
 import { readJobRecord, removeJobRecord, writeJobRecord, type PassRecord } from './record.js';
 import { schtasksBackend } from './schtasks.js';
@@ -24,7 +26,7 @@ export function backendFor(platform: NodeJS.Platform = process.platform): Schedu
   return platform === 'win32' ? schtasksBackend : crontabBackend;
 }
 
-export interface ScheduleRequest {
+export interface ScheduleRequest extends JobFilter {
   source: string;
   replica: string;
   log: string;
@@ -60,6 +62,8 @@ export async function scheduleJob(req: ScheduleRequest, opts: SchedulerOptions =
   const backend = opts.backend ?? backendFor();
   const inv = opts.invocation ?? currentInvocation();
   checkPassPaths(req.source, req.replica, req.log);
+  // Exit 2 now for bad patterns or an unreadable --exclude-from, which is then kept by its absolute path.
+  const filter = req.filter && checkFilterSpec(req.filter, req.source);
   const source = resolve(req.source);
   const replica = resolve(req.replica);
   const log = resolve(req.log);
@@ -89,6 +93,8 @@ export async function scheduleJob(req: ScheduleRequest, opts: SchedulerOptions =
     allowEmptySource: req.allowEmptySource ?? false,
     logFormat: req.logFormat ?? 'text',
   };
+  if (filter && Object.keys(filter).length > 0) job.filter = filter;
+  if (req.deleteExcluded) job.deleteExcluded = true;
   const result = await backend.install(job, inv);
 
   const now = opts.now ?? Date.now();
@@ -145,6 +151,8 @@ export interface JobStatus {
   source?: string;
   replica?: string;
   log?: string;
+  /** The job's exclude flags as they could be typed (docs/filters.md). */
+  filters?: string;
   scheduledAt?: string;
   lastPass?: PassRecord;
   lastCompleted?: PassRecord;
@@ -228,6 +236,7 @@ export async function listJobs(opts: SchedulerOptions = {}): Promise<ListResult>
       source: spec.source,
       replica: spec.replica,
       log: spec.log,
+      filters: describeJobFilter(spec),
       scheduledAt: record.scheduledAt,
       lastPass: record.last,
       lastCompleted: record.lastCompleted,

@@ -42,6 +42,7 @@ export function formatList(result: ListResult): string {
       ['source', job.source],
       ['replica', job.replica],
       ['log', job.log],
+      ['filters', job.filters],
       ['last pass', formatPass(job.lastPass)],
       [
         'last completed',
