@@ -14,7 +14,7 @@
 import { lstatSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import ignore from 'ignore';
-import { describeError, UsageError } from '../errors.js';
+import { describeError, RefusedError, UsageError } from '../errors.js';
 import { compareNames, type Entry } from './entry.js';
 import { isTempName } from './temp.js';
 
@@ -381,4 +381,64 @@ export function filterListings(
     if (dir.excluded(d.name, isDir) || (markers && isDir && opts.dstMarked(d.name))) out.protected.push(d);
     else out.dst.push(d);
   }
+}
+
+/**
+ * The filter as a pass's walk uses it: the folder filters (ignore files read as folders are entered, markers
+ * looked for), the listings filtered before planning, and one debug line per entry left out.
+ */
+export class WalkFilter {
+  constructor(
+    readonly pass: PassFilter,
+    private readonly deleteExcluded: boolean,
+    /** Where the debug lines go (undefined: nowhere, as in the --max-delete count). */
+    private readonly debug?: (message: string) => void,
+  ) {}
+
+  /** The source root's filter, from its listing. Throws RefusedError when one of its ignore files cannot be read. */
+  root(source: string, entries: readonly Entry[]): DirFilter {
+    try {
+      return this.pass.root(readIgnoreFiles(this.pass, source, entries));
+    } catch (error) {
+      throw new RefusedError(`${describeIgnoreFailure(error)} in the source folder ${source}; nothing was changed`);
+    }
+  }
+
+  /** A subfolder's filter, from its listing. Throws when one of its ignore files cannot be read (the folder fails). */
+  child(parent: DirFilter, name: string, srcPath: string, entries: readonly Entry[]): DirFilter {
+    try {
+      return parent.child(name, readIgnoreFiles(this.pass, srcPath, entries));
+    } catch (error) {
+      throw new Error(`${describeIgnoreFailure(error)}; the folder is left as it is`);
+    }
+  }
+
+  /** One folder's listings as the planner must see them (see filterListings); excluded entries logged as debug. */
+  listings(dir: DirFilter, srcPath: string, dstPath: string, src: readonly Entry[], dst: readonly Entry[]): { src: Entry[]; dst: Entry[] } {
+    const out = filterListings(dir, src, dst, {
+      deleteExcluded: this.deleteExcluded,
+      srcMarked: (name) => this.pass.hasMarker(join(srcPath, name)),
+      dstMarked: (name) => this.pass.hasMarker(join(dstPath, name)),
+    });
+    if (this.debug) {
+      for (const e of out.excluded) this.debug(`excluded ${JSON.stringify(dir.rel + e.name)}`);
+      for (const e of out.protected) this.debug(`left alone (excluded) ${JSON.stringify(dir.rel + e.name)}`);
+    }
+    return out;
+  }
+
+  /** Whether the source root holds anything that would be mirrored (the empty-source guard's question). */
+  mirrorsAnything(dir: DirFilter, source: string, entries: readonly Entry[]): boolean {
+    const kept = filterListings(dir, entries, [], {
+      deleteExcluded: false,
+      srcMarked: (name) => this.pass.hasMarker(join(source, name)),
+      dstMarked: () => false,
+    });
+    return kept.src.some((e) => e.type !== 'special');
+  }
+}
+
+function describeIgnoreFailure(error: unknown): string {
+  const path = (error as NodeJS.ErrnoException).path;
+  return `ignore file ${path ? JSON.stringify(path) : ''} cannot be read: ${describeError(error)}`;
 }
