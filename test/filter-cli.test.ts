@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ops, runSync, userTempDir } from './_cli.js';
-import { buildTree, compareTrees, dir, file, giveToTestUser, isRoot, snapshotTree, tempDir, type Spec } from './_tree.js';
+import { buildTree, compareTrees, dir, file, giveToTestUser, snapshotTree, tempDir, type Spec } from './_tree.js';
 
 const T = new Date('2024-05-01T10:00:00Z');
 const OLD = new Date('2020-01-01T00:00:00Z');
