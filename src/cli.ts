@@ -17,6 +17,9 @@ const commands: Record<string, Loader> = {
   unschedule: () => import('./commands/unschedule.js').then((m) => m.default),
   list: () => import('./commands/list.js').then((m) => m.default),
   demo: () => import('./commands/demo.js').then((m) => m.default),
+  // issue 14: versions folder
+  versions: () => import('./commands/versions.js').then((m) => m.default),
+  restore: () => import('./commands/restore.js').then((m) => m.default),
 };
 
 /** One line per command for the root --help, in this order; only registered commands are shown. */
@@ -27,6 +30,9 @@ const synopsis: [name: string, usage: string, what: string][] = [
   ['list', '[--json]', 'show scheduled jobs, their last pass and next run'],
   ['run', '<source> <replica> <interval> <unit> <log-file>', 'run passes in the foreground (hosts without cron)'],
   ['demo', '[dir] [--seed <n>]', 'write a seeded demo folder tree to try the others on'],
+  // issue 14: versions folder
+  ['versions', '<versions-dir> [<path>]', 'show what a versions folder keeps, or the kept versions of one path'],
+  ['restore', '<versions-dir> <path> <target> [--at <time>]', 'copy a kept version back out of a versions folder'],
 ];
 
 function rootHelp(): string {
