@@ -427,6 +427,14 @@ export class WalkFilter {
     return out;
   }
 
+  /**
+   * What inside a replica folder the pass removes (the extra entry `name` of `dir`'s folder) is left alone: what
+   * matches an exclude stays, and so does the folder then. Undefined with --delete-excluded (everything goes).
+   */
+  insideRemoved(dir: DirFilter, name: string): RemovalGuard | undefined {
+    return this.deleteExcluded ? undefined : new RemovalGuard(this, dir.child(name), this.debug);
+  }
+
   /** Whether the source root holds anything that would be mirrored (the empty-source guard's question). */
   mirrorsAnything(dir: DirFilter, source: string, entries: readonly Entry[]): boolean {
     const kept = filterListings(dir, entries, [], {
@@ -435,6 +443,29 @@ export class WalkFilter {
       dstMarked: () => false,
     });
     return kept.src.some((e) => e.type !== 'special');
+  }
+}
+
+/** The rules inside a replica folder being removed: which of its entries stay (see WalkFilter.insideRemoved). */
+export class RemovalGuard {
+  constructor(
+    private readonly walk: WalkFilter,
+    private readonly dir: DirFilter,
+    private readonly debug?: (message: string) => void,
+  ) {}
+
+  /** True when `child` (an entry of the folder at `folderPath`) matches an exclude and stays. */
+  keeps(child: Entry, folderPath: string): boolean {
+    if (isTempName(child.name)) return false;
+    const isDir = child.type === 'dir';
+    if (!this.dir.excluded(child.name, isDir) && !(isDir && this.walk.pass.hasMarker(join(folderPath, child.name)))) return false;
+    this.debug?.(`left alone (excluded) ${JSON.stringify(this.dir.rel + child.name)}`);
+    return true;
+  }
+
+  /** The guard inside a subfolder. */
+  inside(name: string): RemovalGuard {
+    return new RemovalGuard(this.walk, this.dir.child(name), this.debug);
   }
 }
 
