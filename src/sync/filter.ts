@@ -13,7 +13,8 @@
  */
 import { lstatSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import ignore from 'ignore';
+import { createRequire } from 'node:module';
+import type ignore from 'ignore';
 import { describeError, RefusedError, UsageError } from '../errors.js';
 import { compareNames, type Entry } from './entry.js';
 import { isTempName } from './temp.js';
@@ -53,6 +54,13 @@ interface RuleTestResult {
  */
 interface RuleScan {
   test(path: string, mode: 'regex'): RuleTestResult;
+}
+
+/** `ignore` is loaded on first use: a pass without rules does not pay for it. */
+let loadedIgnore: typeof ignore | undefined;
+function newIgnore(ignoreCase: boolean): ignore.Ignore {
+  loadedIgnore ??= createRequire(import.meta.url)('ignore') as typeof ignore;
+  return loadedIgnore({ ignoreCase });
 }
 
 function scannerOf(ig: ignore.Ignore): RuleScan {
@@ -247,7 +255,7 @@ export class PassFilter {
   }
 
   private compile(lines: readonly string[]): RuleScan {
-    return scannerOf(ignore({ ignoreCase: this.ignoreCase }).add(lines as string[]));
+    return scannerOf(newIgnore(this.ignoreCase).add(lines as string[]));
   }
 
   /** The filter of the source root, given the texts of the root's own ignore files (in `ignoreFiles` order). */
