@@ -3,6 +3,7 @@ export { syncOnce, type SyncOptions, type SyncResult } from './sync/sync-once.js
 export type { SyncStats } from './sync/pass-stats.js';
 export { planDir, type Step, type PlanOptions } from './sync/plan.js';
 export { listDir, type Entry } from './sync/entry.js';
+export { PassFilter, DirFilter, type FilterSpec, type FilterRule } from './sync/filter.js';
 export { checkPassPaths, type PassPaths } from './sync/guards.js';
 export { ReplicaLock, isLocked, type LockRecord } from './sync/lock.js';
 export { stateDir } from './state.js';
