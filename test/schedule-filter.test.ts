@@ -114,8 +114,8 @@ describe('run takes the same flags', () => {
   it('its passes obey them; a bad filter stops it at startup with exit 2', async () => {
     const f = folders();
     const read = (): string => (existsSync(f.log) ? readFileSync(f.log, 'utf8') : '');
+    // As yourself: the SIGTERM must reach Node itself (runuser would not pass it on).
     const r = await runCli(['run', f.src, f.rep, '1', 'hours', f.log, ...FLAGS(f)], {
-      asUser: true,
       onSpawn: (child) => {
         const timer = setInterval(() => {
           if (!read().includes('pass finished')) return;
@@ -128,7 +128,7 @@ describe('run takes the same flags', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(paths(f.rep)).toEqual(['a.txt', 'keep.tmp', 'sub/', 'sub/.syncignore', 'sub/c.txt']);
 
-    const bad = await runCli(['run', f.src, f.rep, '1', 'hours', f.log, '--exclude', ''], { asUser: true });
+    const bad = await runCli(['run', f.src, f.rep, '1', 'hours', f.log, '--exclude', '']);
     expect(bad.code).toBe(2);
     expect(bad.stderr.split('\n').filter((l) => l && !l.startsWith('Run "folder-sync'))).toEqual([
       expect.stringMatching(/--exclude pattern is empty/),
