@@ -49,6 +49,19 @@ describe('refused patterns and files (UsageError, exit 2)', () => {
     expect(refusal({ rules: [{ exclude: src }] }, src)).toMatch(/it is the source folder itself/);
   });
 
+  it('an existing absolute path of two or more names outside the source; "/" alone', () => {
+    expect(refusal({ rules: [{ exclude: '/etc/hosts' }] })).toMatch(
+      /"\/etc\/hosts" can never match: \/etc\/hosts is an existing path outside the source/,
+    );
+    expect(refusal({ rules: [{ exclude: '/' }] })).toMatch(/can never match: it names no entry/);
+  });
+
+  it('one-name anchored patterns, wildcards and paths that do not exist stay patterns', () => {
+    const src = source();
+    const ok = ['/tmp/', '/bin/', '/etc/*.conf', '/no/such/thing', 'etc/hosts'];
+    expect(PassFilter.load({ rules: ok.map((exclude) => ({ exclude })) }, src).ruleCount).toBe(ok.length);
+  });
+
   it('an anchored pattern whose first name the source really has is a pattern, not an absolute path', () => {
     const src = source(); // holds home/
     expect(PassFilter.load({ rules: [{ exclude: '/home/' }, { exclude: '/build/' }, { exclude: 'tmp/' }] }, src).ruleCount).toBe(3);

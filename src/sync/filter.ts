@@ -113,9 +113,11 @@ function checkEntryName(name: string, flag: string): string {
 
 /**
  * Why a pattern can never match because it names an absolute path instead of one relative to the source, or
- * undefined. Caught when it begins with the source folder's own path or with the folder holding the source
- * (`/home/me/other` for the source /home/me/src), unless the source really has an entry of that first name (a
- * copy of a whole disk holds `home/`, and `/home/` is then a fine anchored pattern).
+ * undefined. Caught when it begins with the source folder's own path, with the folder holding the source
+ * (`/home/me/other` for the source /home/me/src), or names an existing path of two or more names outside the
+ * source (`/etc/hosts`); unless the source really has an entry of that first name (a copy of a whole disk holds
+ * `home/`, and `/home/` is then a fine anchored pattern). A one-name anchored pattern such as `/tmp/` or `/bin/`
+ * is always taken as a pattern: it is how a .gitignore says "at the top only".
  */
 function absoluteProblem(pattern: string, sources: readonly string[], sourceHas: (name: string) => boolean): string | undefined {
   const body = pattern.startsWith('!') ? pattern.slice(1) : pattern;
@@ -123,9 +125,11 @@ function absoluteProblem(pattern: string, sources: readonly string[], sourceHas:
     return 'it is an absolute Windows path; patterns are relative to the source folder, with "/" between names';
   }
   if (!body.startsWith('/')) return undefined;
-  const first = body.slice(1).split('/')[0] ?? '';
+  const names = body.slice(1).split('/').filter(Boolean);
+  const first = names[0] ?? '';
   if (first === '' || sourceHas(first)) return undefined;
   const path = body.replace(/\/+$/, '');
+  const outside = `and patterns only match paths inside the source (relative to it: "/build/" is <source>/build)`;
   for (const source of sources) {
     if (path === source) return `it is the source folder itself (${source}); patterns are relative to the source folder`;
     if (path.startsWith(`${source}/`)) {
@@ -135,9 +139,12 @@ function absoluteProblem(pattern: string, sources: readonly string[], sourceHas:
   }
   for (const source of sources) {
     const parent = dirname(source);
-    if (parent !== '/' && parent !== source && path.startsWith(`${parent}/`)) {
-      return `it is an absolute path outside the source ${source}, and patterns only match paths inside the source (relative to it, "/build/" for ${join(source, 'build')})`;
-    }
+    if (parent !== '/' && parent !== source && path.startsWith(`${parent}/`))
+      return `it is an absolute path outside the source ${source}, ${outside}`;
+  }
+  // Wildcards name no one path; a literal one that exists outside the source is a path, not a pattern.
+  if (names.length >= 2 && !/[*?[\\]/.test(path) && lstatSync(path, { throwIfNoEntry: false }) !== undefined) {
+    return `${path} is an existing path outside the source ${sources[0] ?? ''}, ${outside}`;
   }
   return undefined;
 }
@@ -151,6 +158,8 @@ function checkPattern(pattern: string, where: string, sources: readonly string[]
       `${where} ${JSON.stringify(pattern)} is a comment in .gitignore syntax and matches nothing; write ${JSON.stringify(`\\${pattern}`)} for a name starting with #`,
     );
   }
+  if (/^!?\/+$/.test(pattern.trimEnd()))
+    throw new UsageError(`${where} ${JSON.stringify(pattern)} can never match: it names no entry (the source folder itself is never excluded)`);
   const why = absoluteProblem(pattern, sources, sourceHas);
   if (why) throw new UsageError(`${where} ${JSON.stringify(pattern)} can never match: ${why}`);
 }
