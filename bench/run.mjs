@@ -8,8 +8,8 @@
 // Options: --runs <n> (folder-sync and rsync), --floor-runs <n> (the floor tools, default 3), --cache <dir> (default $FOLDER_SYNC_BENCH_CACHE or /var/tmp/folder-sync-bench),
 //          --only <id,id>, --json <file> (write the results), --no-install, --no-drop (never drop the page cache),
 //          --no-tmpfs (skip the rows with both trees on a tmpfs).
-// Rows from other modules: bench/filters.mjs, when present, exports `scenarios(ctx)` returning rows of the same
-// shape as `scenarios` below (see `ctx`). See docs/benchmark.md for the method and bench/PROFILING.md for profiling.
+// The exclude-pattern rows (row id `filters`) come from bench/filters.mjs (issue 13): its filterRows() and
+// formatRows(). See docs/benchmark.md for the method and bench/PROFILING.md for profiling.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -297,10 +297,10 @@ const scenarios = [
     floors: ['tar-read x2'],
   },
 ];
-const ctx = { trees, untimed, removeTree, presync };
-const extra = join(benchDir, 'filters.mjs');
-if (existsSync(extra)) scenarios.push(...(await import(pathToFileURL(extra).href)).scenarios(ctx));
-const rowIds = [...scenarios.map((s) => s.id), 'rss'];
+// The exclude-pattern rows (issue 13): folder-sync with patterns against itself without, from bench/filters.mjs.
+const filtersModule = join(benchDir, 'filters.mjs');
+const filters = existsSync(filtersModule) ? await import(pathToFileURL(filtersModule).href) : undefined;
+const rowIds = [...scenarios.map((s) => s.id), 'rss', ...(filters ? ['filters'] : [])];
 if (opts.list) {
   process.stdout.write(`${rowIds.join('\n')}\n`);
   process.exit(0);
@@ -475,6 +475,15 @@ if (!only || only.has('rss')) {
   noopRss('small');
   if (huge) noopRss('huge');
 }
+let filterResults;
+if (filters && (!only || only.has('filters'))) {
+  say('\n== exclude patterns (bench/filters.mjs): folder-sync with patterns vs without');
+  try {
+    filterResults = filters.filterRows({ cache, runs, smoke: opts.smoke });
+  } catch (error) {
+    failures.push(`filters: ${error.message}`);
+  }
+}
 const loadAfter = loadavg();
 
 // ---- report ----------------------------------------------------------------------------------------------
@@ -524,6 +533,8 @@ const header = [
   `floor = the faster of the floor tools: cp -a / tar c + tar x (copies), two concurrent find -printf %s lstat walks (no-op), two concurrent tar -cf /dev/zero reading every file (checksum).`,
 ].join('\n');
 process.stdout.write(`\n${header}\n\n${lines.join('\n')}\n\nRaw runs:\n\n${raw.join('\n')}\n`);
+if (filterResults)
+  process.stdout.write(`\nExclude patterns (folder-sync against itself, medians of ${runs}):\n\n${filters.formatRows(filterResults)}\n`);
 if (skipped.length) process.stdout.write(`\nSkipped rows:\n${skipped.map((s) => `- ${s}`).join('\n')}\n`);
 say(`\nbench took ${((performance.now() - started) / 1000).toFixed(0)} s`);
 if (opts.json) {
@@ -540,6 +551,7 @@ if (opts.json) {
         load: { before: loadBefore, after: loadAfter },
         results,
         memoryMiB: memory,
+        filters: filterResults ?? [],
         failures,
         skipped,
       },

@@ -22,6 +22,7 @@ describe('bench (smoke mode, so the benchmark script cannot rot)', () => {
       results: { id: string; complete: boolean; ratio: number; ratioFloor: number; floors: Record<string, number> }[];
       failures: string[];
       memoryMiB: { small: number };
+      filters: { id: string }[];
     };
     expect(out.failures).toEqual([]);
     expect(out.results.map((x) => x.id)).toEqual([
@@ -46,6 +47,9 @@ describe('bench (smoke mode, so the benchmark script cannot rot)', () => {
     expect(out.results.find((x) => x.id === 'checksum-noop-large')!.floors).toHaveProperty(['tar-read x2']);
     expect(out.memoryMiB.small).toBeGreaterThan(1);
     expect(r.stdout).toContain('| initial copy, small | disk, cold |');
+    // The exclude-pattern rows of bench/filters.mjs are part of the same invocation.
+    expect(out.filters.map((x) => x.id)).toEqual(['filter-noop-small', 'filter-noop-modules']);
+    expect(r.stdout).toContain('Exclude patterns (folder-sync against itself');
     expect(r.stdout).toContain('| initial copy, small | tmpfs |');
   }, 100_000);
 
