@@ -7,6 +7,7 @@ import { setMeta } from './apply.js';
 import { describeLimits, fileSystemType, fsFamily, ReplicaCapsBook, replicaCapabilities, type ReplicaCaps } from './capabilities.js';
 import { countRemovals } from './count-removals.js';
 import { entryFromStats, listDir, type Entry } from './entry.js';
+import { PassFilter, WalkFilter, type DirFilter, type FilterSpec } from './filter.js';
 import { checkEmptySource, checkMaxDelete, checkPassPaths, checkReplicaWritable, type PassPaths } from './guards.js';
 import { ReplicaLock } from './lock.js';
 import { PassReport, StopPass } from './pass-report.js';
@@ -33,6 +34,10 @@ export interface SyncOptions {
   onProgress?: (stats: Readonly<SyncStats>) => void;
   /** How often `onProgress` is called, in ms (default 100; 0: at every folder and every change). */
   progressEveryMs?: number;
+  /** What to leave out: exclude rules, ignore files, markers (docs/filters.md). Bad rules throw UsageError. */
+  filter?: FilterSpec;
+  /** Remove replica entries that match an exclude, like any other extra (default: they are left alone). */
+  deleteExcluded?: boolean;
 }
 
 export interface SyncResult extends SyncStats {
@@ -56,7 +61,9 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
   const paths = checkPassPaths(source, replica);
   const checksum = options.checksum ?? false;
   const dryRun = options.dryRun ?? false;
-  if (!options.allowEmptySource) checkEmptySource(paths);
+  const filter = passFilter(paths, options, (message) => log.debug(message));
+  if (!options.allowEmptySource)
+    checkEmptySource(paths, filter && (() => filter.walk.mirrorsAnything(filter.root, paths.source, filter.rootEntries)));
   if (!dryRun) checkReplicaWritable(paths);
 
   const lock = options.lock === false || dryRun ? undefined : new ReplicaLock(paths.replica);
@@ -65,14 +72,17 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
     // What the replica keeps: assumed from its type for the guard (no write before a refusal can happen)...
     const assumed = replicaCapabilities(paths.replica, { dryRun: true });
     if (options.maxDelete !== undefined && !paths.replicaMissing) {
-      checkMaxDelete(countRemovals(paths.source, paths.replica, assumed.caps), options.maxDelete);
+      // Counted with the same rules (no debug lines: the pass itself says what it leaves out).
+      const counting = filter && { walk: new WalkFilter(filter.walk.pass, options.deleteExcluded ?? false), root: filter.root };
+      checkMaxDelete(countRemovals(paths.source, paths.replica, counting, assumed.caps), options.maxDelete);
     }
     // ...then measured in the replica itself, before the first change (a dry run keeps the assumption).
     if (paths.replicaMissing && !dryRun) createReplicaRoot(paths.replica);
     const { caps } = dryRun ? assumed : replicaCapabilities(paths.replica, { dryRun: false });
     const srcLocalTime = fsFamily(fileSystemType(paths.source)) === 'vfat';
 
-    const start: LogEvent = { type: 'start', source: paths.source, replica: paths.replica, mode: checksum ? 'checksum' : 'quick', dryRun };
+    const mode = checksum ? 'checksum' : 'quick';
+    const start: LogEvent = { type: 'start', source: paths.source, replica: paths.replica, mode, dryRun, filter: filter?.walk.pass.describe() };
     const limits = describeLimits(caps);
     if (limits) start.replicaFs = limits;
     emit(log, 'info', start);
@@ -91,11 +101,8 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
           message: `replica folder ${JSON.stringify(path)} is on another file system: ${what}${note ? ` (${note})` : ''}`,
         });
       });
-      await mirrorRoot(new MirrorWalk(report, { checksum, dryRun, book, srcLocalTime }), report, paths, dryRun, {
-        caps,
-        timesKept: book.timesKept(paths.replica),
-        srcLocalTime,
-      });
+      const walk = new MirrorWalk(report, { checksum, dryRun, filter: filter?.walk, book, srcLocalTime });
+      await mirrorRoot(walk, report, paths, dryRun, filter?.root, { caps, timesKept: book.timesKept(paths.replica), srcLocalTime });
     } catch (error) {
       if (!(error instanceof StopPass)) throw error;
       stoppedBy = error.message;
@@ -117,6 +124,7 @@ async function mirrorRoot(
   report: PassReport,
   paths: PassPaths,
   dryRun: boolean,
+  filter: DirFilter | undefined,
   fs: { caps: ReplicaCaps; timesKept: boolean; srcLocalTime: boolean },
 ): Promise<void> {
   const srcRoot = rootEntry(paths.source);
@@ -129,7 +137,7 @@ async function mirrorRoot(
   }
   let inner = false;
   try {
-    inner = await walk.mirrorDir('', paths.source, paths.replica, listDir(paths.source), dstRoot, paths.replicaMissing && !dryRun, fs.caps);
+    inner = await walk.mirrorDir('', paths.source, paths.replica, listDir(paths.source), dstRoot, paths.replicaMissing && !dryRun, filter, fs.caps);
   } catch (error) {
     report.handle('dir', '.', error);
   }
@@ -143,6 +151,23 @@ async function mirrorRoot(
   } catch (error) {
     report.handle('dir', '.', error);
   }
+}
+
+/**
+ * The pass's filter, when it has one: rules checked (UsageError, exit 2), the source root's ignore files read
+ * (RefusedError when one cannot be: the pass cannot know what to leave out), the root listing it was read from.
+ */
+function passFilter(
+  paths: PassPaths,
+  options: SyncOptions,
+  debug: (message: string) => void,
+): { walk: WalkFilter; root: DirFilter; rootEntries: Entry[] } | undefined {
+  if (!options.filter) return undefined;
+  const pass = PassFilter.load(options.filter, paths.source);
+  if (pass.inactive) return undefined;
+  const walk = new WalkFilter(pass, options.deleteExcluded ?? false, debug);
+  const rootEntries = pass.ignoreFiles.length > 0 || !options.allowEmptySource ? listDir(paths.source).entries : [];
+  return { walk, root: walk.root(paths.source, rootEntries), rootEntries };
 }
 
 /** Entry for a folder root (source or replica), following a link the user named on the command line. */

@@ -26,16 +26,21 @@ import {
   SourceChangedError,
   symlinkToTemp,
 } from './apply.js';
-import { sameContents } from './compare.js';
+import { compareFiles, type Verdict } from './compare.js';
 import { listDir, listOrDenied, lstatEntry, type Entry, type Listing } from './entry.js';
+import type { DirFilter, WalkFilter } from './filter.js';
 import { kindOf, type PassReport } from './pass-report.js';
 import { isProbeName, type ReplicaCaps, type ReplicaCapsBook } from './capabilities.js';
 import { afterCompare, metaDiff, planDirOn, type PlannedStep, type Step } from './plan.js';
 import { removeEntry } from './remove.js';
 
+type CompareStep = Extract<Step, { op: 'compare' }>;
+
 export interface WalkOptions {
   checksum: boolean;
   dryRun: boolean;
+  /** Exclude rules (docs/filters.md): each folder's listings are filtered before planning. */
+  filter?: WalkFilter;
   /** What the replica keeps, per device below it (measured before the first change on each). */
   book: ReplicaCapsBook;
   /** The source keeps local time (FAT: a camera card): a shift of exactly one hour is no change. */
@@ -58,7 +63,8 @@ export class MirrorWalk {
   /**
    * Mirror one folder whose source listing is already taken. `dst` is the replica folder's entry as listed
    * before any change (undefined when it does not exist yet, only possible in a dry run); `fresh` when this
-   * pass just created it (empty and owner-writable). Returns true when anything inside was changed.
+   * pass just created it (empty and owner-writable); `filter` the rules in force in this folder, if any.
+   * Returns true when anything inside was changed.
    */
   async mirrorDir(
     rel: string,
@@ -67,11 +73,12 @@ export class MirrorWalk {
     srcListing: Listing,
     dst: Entry | undefined,
     fresh = false,
+    filter?: DirFilter,
     caps: ReplicaCaps = this.opts.book.at(dstPath, this.opts.book.root),
   ): Promise<boolean> {
     await this.report.breathe();
     const keep = this.report.sourceIssues(rel, srcListing);
-    const srcEntries = srcListing.entries;
+    let srcEntries = srcListing.entries;
 
     let dstEntries: Entry[] = [];
     let dstMode = dst?.mode ?? 0o700;
@@ -86,19 +93,24 @@ export class MirrorWalk {
       }
       if (keep.size) dstEntries = dstEntries.filter((e) => !keep.has(e.name));
     }
+    // Excluded names leave both listings here: neither copied nor removed (nor walked, for folders).
+    if (filter && this.opts.filter)
+      ({ src: srcEntries, dst: dstEntries } = this.opts.filter.listings(filter, srcPath, dstPath, srcEntries, dstEntries));
 
     this.report.stats.checked += srcEntries.length;
     // Best effort against a folder swapped for a link mid-pass: its identity is re-checked before each change.
     const home = this.opts.dryRun ? undefined : folderId(dstPath);
     let changed = false;
-    const plan = planDirOn(srcEntries, dstEntries, { checksum: this.opts.checksum, caps, srcLocalTime: this.opts.srcLocalTime });
-    for (const planned of plan) {
+    const steps = planDirOn(srcEntries, dstEntries, { checksum: this.opts.checksum, caps, srcLocalTime: this.opts.srcLocalTime });
+    // --checksum: the folder's content checks run first, as one batch both cores share (compare.ts).
+    const verdicts = await this.compareAll(steps, srcPath, dstPath);
+    for (const planned of steps) {
       await this.report.breathe();
       let step: PlannedStep | undefined = planned;
       const entry = 'src' in step ? step.src : step.dst;
       try {
         // Contents decide first, so a re-copy below opens a read-only folder like any other change.
-        if (step.op === 'compare') step = await this.compare(step, srcPath, dstPath, caps);
+        if (step.op === 'compare') step = this.compared(step, verdicts.get(step), caps);
         if (!step) continue;
         if (home !== undefined && step.op !== 'skip') {
           const now = folderId(dstPath);
@@ -113,7 +125,7 @@ export class MirrorWalk {
           if (dst && ensureOwnerAccess(dstPath, dstMode)) dstMode |= 0o700;
           opened = true;
         }
-        if (await this.apply(step, rel, srcPath, dstPath, caps)) changed = true;
+        if (await this.apply(step, rel, srcPath, dstPath, caps, filter)) changed = true;
       } catch (error) {
         this.report.handle(kindOf(entry), join(rel, entry.name), error);
         if (step && step.op !== 'descend' && step.op !== 'skip') changed = true;
@@ -163,11 +175,19 @@ export class MirrorWalk {
     return { entries: listing.entries, opened: true };
   }
 
-  /** --checksum: compare both files by hash, block by block; an unreadable replica copy counts as different. */
-  private async compare(step: Extract<Step, { op: 'compare' }>, srcDir: string, dstDir: string, caps: ReplicaCaps): Promise<Step | undefined> {
-    const { src, dst } = step;
-    const equal = await sameContents(join(srcDir, src.name), join(dstDir, dst.name), src.size);
-    return afterCompare(src, dst, equal, { caps, srcLocalTime: this.opts.srcLocalTime });
+  /** --checksum: compare the contents of a folder's `compare` steps (an unreadable replica copy counts as different). */
+  private async compareAll(steps: readonly PlannedStep[], srcDir: string, dstDir: string): Promise<Map<PlannedStep, Verdict>> {
+    const checks = steps.filter((s): s is CompareStep => s.op === 'compare');
+    if (checks.length === 0) return new Map();
+    const pairs = checks.map(({ src, dst }) => ({ src: join(srcDir, src.name), dst: join(dstDir, dst.name), size: src.size }));
+    const verdicts = await compareFiles(pairs);
+    return new Map(checks.map((s, i) => [s, verdicts[i]!]));
+  }
+
+  /** What a compared file needs: a copy, its metadata, or nothing. The source failing to read is that file's error. */
+  private compared(step: CompareStep, verdict: Verdict | undefined, caps: ReplicaCaps): Step | undefined {
+    if (verdict instanceof Error) throw verdict;
+    return afterCompare(step.src, step.dst, verdict ?? false, { caps, srcLocalTime: this.opts.srcLocalTime });
   }
 
   /** A file's or folder's metadata that differ, as far as `caps` keeps them (and no times where it holds none). */
@@ -177,7 +197,7 @@ export class MirrorWalk {
   }
 
   /** Apply one step; returns true when the replica folder was changed. */
-  private async apply(step: PlannedStep, rel: string, srcDir: string, dstDir: string, caps: ReplicaCaps): Promise<boolean> {
+  private async apply(step: PlannedStep, rel: string, srcDir: string, dstDir: string, caps: ReplicaCaps, filter?: DirFilter): Promise<boolean> {
     const dry = this.opts.dryRun;
     switch (step.op) {
       case 'rename': {
@@ -214,13 +234,14 @@ export class MirrorWalk {
         const { src } = step;
         const path = join(rel, src.name);
         const target = join(dstDir, src.name);
-        // List the source first: an unreadable source folder leaves the replica's entry alone.
+        // List the source first (and read its ignore files): an unreadable one leaves the replica's entry alone.
         const listing = listDir(join(srcDir, src.name));
+        const inside = filter && this.opts.filter?.child(filter, src.name, join(srcDir, src.name), listing.entries);
         if (step.replace) await removeEntry(this.report, dry, target, path, step.replace);
         if (!dry) makeDir(target);
         this.report.op('created', 'dir', path);
         const placeholder: Entry | undefined = dry ? undefined : { ...src, mode: 0o700, mtimeMs: -1 };
-        await this.mirrorDir(path, join(srcDir, src.name), target, listing, placeholder, !dry, caps);
+        await this.mirrorDir(path, join(srcDir, src.name), target, listing, placeholder, !dry, inside, caps);
         if (!dry) setMeta(target, src, caps.modes);
         return true;
       }
@@ -230,9 +251,10 @@ export class MirrorWalk {
         const target = join(dstDir, src.name);
         // An unreadable source folder throws here: its replica copy and everything below it stay as they are.
         const listing = listDir(join(srcDir, src.name));
+        const inside = filter && this.opts.filter?.child(filter, src.name, join(srcDir, src.name), listing.entries);
         // A folder on another device (a mount point below the replica) is judged by that file system.
         const own = this.opts.book.at(target, caps);
-        const inner = await this.mirrorDir(path, join(srcDir, src.name), target, listing, dst, false, own);
+        const inner = await this.mirrorDir(path, join(srcDir, src.name), target, listing, dst, false, inside, own);
         const diff = this.metaDiffOn(src, dst, own, target);
         if (diff.length > 0 || inner) {
           if (!dry) setMeta(target, src, own.modes && (src.mode !== dst.mode || inner), this.opts.book.timesKept(target));
@@ -253,7 +275,14 @@ export class MirrorWalk {
         this.report.skip(kindOf(step.src), join(rel, step.src.name), step.reason ?? 'not a regular file, folder or symlink');
         return false;
       case 'remove':
-        await removeEntry(this.report, dry, join(dstDir, step.dst.name), join(rel, step.dst.name), step.dst);
+        await removeEntry(
+          this.report,
+          dry,
+          join(dstDir, step.dst.name),
+          join(rel, step.dst.name),
+          step.dst,
+          filter && this.opts.filter?.insideRemoved(filter, step.dst.name),
+        );
         return true;
       case 'purge-temp':
         // A leftover temporary file, or a capability probe folder of a killed pass: this tool's own, removed quietly.
