@@ -2,7 +2,9 @@ import { defineCommand } from 'citty';
 import { parseInterval } from '../schedule/interval.js';
 import { scheduleJob } from '../schedule/scheduler.js';
 import { formatTime } from '../schedule/status.js';
-import { folderArgs, intervalArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
+import { describeNotify, notifySettingsFromArgs, writeJobNotify } from '../notify/settings.js';
+import { stateDir } from '../state.js';
+import { folderArgs, intervalArgs, notifyArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
 
 export const scheduleArgs = {
   ...folderArgs,
@@ -14,6 +16,7 @@ export const scheduleArgs = {
     description: 'Job name (letters, digits, - and _); default: the replica folder name. An existing name is replaced',
   },
   ...passArgs,
+  ...notifyArgs,
 } as const;
 
 export default defineCommand({
@@ -29,6 +32,7 @@ export default defineCommand({
   args: scheduleArgs,
   async run({ args }): Promise<number> {
     const interval = parseInterval(args.interval, args.unit);
+    const notify = notifySettingsFromArgs(args);
     const outcome = await scheduleJob({
       source: args.source,
       replica: args.replica,
@@ -41,6 +45,8 @@ export default defineCommand({
       logFormat: parseLogFormat(args['log-format']),
     });
     const { job } = outcome;
+    // Alerts: kept in the state folder (0600), not in the scheduler's entry, which names only the job.
+    writeJobNotify(job.name, notify, stateDir());
     const verb = outcome.replaced ? 'replaced' : 'scheduled';
     const apart = job.interval.words.replace(/^every /, '');
     const how = outcome.exact
@@ -51,7 +57,8 @@ export default defineCommand({
     process.stdout.write(
       `${verb} job ${job.name}: ${job.interval.words}: ${job.source} -> ${job.replica}, log ${job.log}\n` +
         `${outcome.backend}: ${outcome.timing}${how}\n` +
-        (outcome.nextRun !== undefined ? `next run: ${formatTime(outcome.nextRun)}\n` : ''),
+        (outcome.nextRun !== undefined ? `next run: ${formatTime(outcome.nextRun)}\n` : '') +
+        (notify ? `notify: ${describeNotify(notify)}\n` : ''),
     );
     return 0;
   },

@@ -1,11 +1,13 @@
 import { defineCommand, type ParsedArgs } from 'citty';
+import type { ConsolaReporter } from 'consola';
 import { BusyError, ExitCode, FolderSyncError } from '../errors.js';
 import { createLogger, type FileReporter } from '../log.js';
 import { consoleWithProgress, stderrProgress } from '../progress.js';
 import { checkPassPaths } from '../sync/guards.js';
 import { syncOnce } from '../sync/mirror.js';
 import type { PassHooks } from '../schedule/scheduled-run.js';
-import { folderArgs, outputArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
+import { stateDir } from '../state.js';
+import { folderArgs, notifyArgs, outputArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
 import { openLogFile } from './_pass.js';
 
 export const syncOnceArgs = {
@@ -14,6 +16,7 @@ export const syncOnceArgs = {
   ...passArgs,
   'dry-run': { type: 'boolean', description: 'Log what would be done, marked as a dry run; change nothing' },
   ...outputArgs,
+  ...notifyArgs,
   // Hidden from --help in spirit (written by `schedule` into the scheduler entry, see src/schedule/scheduled-run.ts).
   job: { type: 'string', valueHint: 'name', description: '(scheduled runs) the job name: keep its last-pass record' },
   every: { type: 'string', valueHint: 'seconds', description: '(scheduled runs) the job interval: skip when not due' },
@@ -34,7 +37,19 @@ export default defineCommand({
     if (args.job !== undefined || args.every !== undefined || args.grid !== undefined) {
       const { runScheduled, scheduledRunFromArgs } = await import('../schedule/scheduled-run.js');
       const scheduled = scheduledRunFromArgs(args);
-      if (scheduled) return runScheduled(scheduled, (hooks) => runPass(args, hooks));
+      if (scheduled) {
+        // Alerts: the job's stored settings (docs/alerts.md), pinged and hooked around each pass attempt.
+        const { scheduledAround, syncOnceNotifier } = await import('../notify/pass.js');
+        const dir = stateDir();
+        const notifier = syncOnceNotifier(args, { name: scheduled.job, dir });
+        if (notifier) scheduled.around = scheduledAround(notifier, args, scheduled.job, dir);
+        return runScheduled(scheduled, (hooks) => runPass(args, hooks, notifier?.observer));
+      }
+    }
+    if (args['notify-url'] !== undefined || args['on-failure'] !== undefined || args['on-success'] !== undefined) {
+      const { notifiedPass, syncOnceNotifier } = await import('../notify/pass.js');
+      const notifier = syncOnceNotifier(args);
+      if (notifier) return notifiedPass(notifier, args, () => runPass(args, undefined, notifier.observer));
     }
     return runPass(args);
   },
@@ -44,7 +59,7 @@ export default defineCommand({
  * One pass. With `hooks` (a scheduled run) the console stays silent, since the job's output is appended to the
  * log file, and a refusal written to the log is returned as an exit code rather than printed a second time.
  */
-async function runPass(args: ParsedArgs<typeof syncOnceArgs>, hooks?: PassHooks): Promise<number> {
+async function runPass(args: ParsedArgs<typeof syncOnceArgs>, hooks?: PassHooks, observer?: ConsolaReporter): Promise<number> {
   const maxDelete = parseCount(args['max-delete'], '--max-delete');
   const logFormat = parseLogFormat(args['log-format']);
   const paths = checkPassPaths(args.source, args.replica, args.log);
@@ -60,7 +75,7 @@ async function runPass(args: ParsedArgs<typeof syncOnceArgs>, hooks?: PassHooks)
     });
   }
   const console = consoleWithProgress(progress, { quiet: Boolean(args.quiet), verbose: Boolean(args.verbose) });
-  const logger = createLogger(file ? (hooks ? [file] : [console, file]) : [console]);
+  const logger = createLogger([...(file ? (hooks ? [file] : [console, file]) : [console]), ...(observer ? [observer] : [])]);
   try {
     const result = await syncOnce(paths.source, paths.replica, {
       checksum: Boolean(args.checksum),

@@ -14,8 +14,9 @@ import { cronDaemonRunning, crontabBackend } from './crontab.js';
 import { nextPassTime, type DueRule } from './due.js';
 import type { Interval } from './interval.js';
 import { currentInvocation, uniqueJobName, type JobSpec } from './jobs.js';
-import { readJobRecord, removeJobRecord, writeJobRecord, type PassRecord } from './record.js';
+import { readJobRecord, removeJobRecord, writeJobRecord, type JobRecord, type PassRecord } from './record.js';
 import { schtasksBackend } from './schtasks.js';
+import { maskedSettings, readJobNotify, type NotifySettings } from '../notify/settings.js';
 
 export interface InstallResult {
   /** A job of that name existed and was replaced. */
@@ -123,7 +124,7 @@ export async function scheduleJob(req: ScheduleRequest, opts: SchedulerOptions =
   const old = readJobRecord(name, inv.stateDir);
   const same = old.source === source && old.replica === replica;
   writeJobRecord(
-    { version: 1, name, scheduledAt: new Date(now).toISOString(), source, replica, ...(same ? { last: old.last, lastCompleted: old.lastCompleted } : {}) },
+    { version: 1, name, scheduledAt: new Date(now).toISOString(), source, replica, ...(same ? { last: old.last, lastCompleted: old.lastCompleted, lastSuccess: old.lastSuccess, lastNotification: old.lastNotification } : {}) },
     inv.stateDir,
   );
   const fresh = (await backend.list()).find((j) => j.name === name);
@@ -171,6 +172,9 @@ export interface JobStatus {
   nextDue?: string;
   /** A process holding the replica's lock right now (a pass, or a foreground `run`). */
   running?: { pid: number; mode: string; since: string };
+  /** Alerts: the job's settings, masked, and its last notification (src/notify). */
+  notify?: NotifySettings;
+  lastNotification?: JobRecord['lastNotification'];
   warnings: string[];
 }
 
@@ -260,6 +264,10 @@ export async function listJobs(opts: SchedulerOptions = {}): Promise<ListResult>
     const reference = lastStart(record.lastCompleted) ?? (record.scheduledAt ? Date.parse(record.scheduledAt) : undefined);
     const overdue = lock ? undefined : overdueWarning(spec.interval.seconds, reference, now, spec.interval.words);
     if (overdue) status.warnings.push(overdue);
+    const notify = readJobNotify(j.name, dir);
+    if (notify) status.notify = maskedSettings(notify);
+    if (record.lastNotification) status.lastNotification = record.lastNotification;
+    if (record.lastNotification && !record.lastNotification.ok) status.warnings.push(`last notification failed: ${record.lastNotification.detail}`);
     if (record.last && ['refused', 'error', 'log-failed'].includes(record.last.result)) {
       status.warnings.push(`last pass ${record.last.result}${record.last.message ? `: ${record.last.message}` : ''}`);
     }

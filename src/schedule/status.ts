@@ -1,6 +1,7 @@
 /** How `schedule` and `list` show times and jobs to a person (`list --json` prints the ListResult as is). */
 import type { PassRecord } from './record.js';
 import type { ListResult } from './scheduler.js';
+import { formatMasked } from '../notify/settings.js';
 
 function pad(n: number): string {
   return String(n).padStart(2, '0');
@@ -46,6 +47,8 @@ export function formatList(result: ListResult): string {
       ['last completed', job.lastCompleted && job.lastCompleted !== job.lastPass && job.lastCompleted.startedAt !== job.lastPass?.startedAt ? formatPass(job.lastCompleted) : undefined],
       ['running', job.running ? `${job.running.mode === 'run' ? 'foreground folder-sync run' : 'a pass'} (pid ${job.running.pid}, since ${formatTime(job.running.since)})` : undefined],
       ['next due', job.nextDue ? formatTime(job.nextDue) : undefined],
+      ['notify', job.notify ? formatMasked(job.notify) : undefined],
+      ['last notified', job.lastNotification ? `${formatTime(job.lastNotification.at)} ${job.lastNotification.ok ? 'ok' : 'failed'}: ${job.lastNotification.detail}` : undefined],
     ];
     for (const [label, value] of rows) if (value !== undefined) out.push(`  ${`${label}:`.padEnd(16)}${value}`);
     for (const w of job.warnings) out.push(`  warning: ${w}`);
