@@ -34,12 +34,12 @@ export default defineCommand({
     const interval = parseInterval(args.interval, args.unit);
     const maxDelete = parseCount(args['max-delete'], '--max-delete');
     const logFormat = parseLogFormat(args['log-format']);
-    const paths = checkPassPaths(args.source, args.replica, args['log-file']);
-    const logPath = paths.log as string;
     // Alerts (docs/alerts.md): a start ping before each pass, the end ping and hook after it.
     const notifyFlags = args['notify-url'] !== undefined || args['on-failure'] !== undefined || args['on-success'] !== undefined;
     const notify = notifyFlags ? await import('../notify/pass.js') : undefined;
-    const notifier = notify?.runNotifier(args, logPath);
+    const notifier = notify?.runNotifier(args, args['log-file']);
+    const paths = await (notify ? notify.notifyRefusal(notifier, () => checkPassPaths(args.source, args.replica, args['log-file'])) : checkPassPaths(args.source, args.replica, args['log-file']));
+    const logPath = paths.log as string;
 
     let broken = false;
     const file: FileReporter = openLogFile(logPath, logFormat, (reason) => {

@@ -135,3 +135,15 @@ export function runPassEnd(outcome: PassOutcome): PassEnd {
     ...(s ? { counts: { created: s.created, updated: s.updated, removed: s.removed, failed: s.failed, skipped: s.skipped, bytes: s.bytes } } : {}),
   };
 }
+
+/** `run` before its log is open: a refusal of `check` (source missing, nested folders) is notified, then thrown. */
+export async function notifyRefusal<T>(n: PassNotifier | undefined, check: () => T): Promise<T> {
+  try {
+    return check();
+  } catch (error) {
+    if (n && error instanceof FolderSyncError) {
+      await withLog({ format: 'text', console: new ConsoleReporter() }, (log) => n.finish({ exitCode: error.exitCode, message: `run not started: ${error.message}` }, log));
+    }
+    throw error;
+  }
+}

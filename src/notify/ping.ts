@@ -131,9 +131,15 @@ export interface PingResult {
 export interface PingDeps {
   fetch: typeof fetch;
   sleep: (ms: number) => Promise<void>;
+  /** The abort signal of one request (tests: a fake clock). */
+  timeout: (ms: number) => AbortSignal;
 }
 
-const realDeps: PingDeps = { fetch: (...a) => fetch(...a), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+const realDeps: PingDeps = {
+  fetch: (...a) => fetch(...a),
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  timeout: (ms) => AbortSignal.timeout(ms),
+};
 
 function reasonOf(error: unknown, timeoutMs: number): string {
   const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
@@ -164,7 +170,7 @@ export async function sendPing(req: PingRequest, limits: PingLimits, budget: Pin
       const response = await deps.fetch(req.url, {
         method: req.method,
         ...(req.body !== undefined ? { body: req.body, headers: { 'content-type': 'text/plain; charset=utf-8' } } : {}),
-        signal: AbortSignal.timeout(timeout),
+        signal: deps.timeout(timeout),
         redirect: 'follow',
       });
       // Read (and drop) the answer so the connection is released; a body that never ends is cut by the timeout.
