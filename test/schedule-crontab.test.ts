@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { cronDaemonRunning } from '../src/schedule/crontab.js';
 import { runCli, userTempDir, type CliResult } from './_cli.js';
-import { cronCommandAsRun, cronEnvironment } from './_cron.js';
+import { fakeCrontab, runLineAsCron } from './_cron.js';
 import { buildTree, compareTrees, giveToTestUser, isRoot, TEST_USER } from './_tree.js';
 
 const asUser = (argv: string[], input?: string): { status: number | null; stdout: string; stderr: string } => {
@@ -64,23 +64,6 @@ function folders(name = 'rep'): { base: string; src: string; rep: string; log: s
   const src = buildTree(join(base, 'src'), { 'a.txt': 'alpha', sub: { 'b.txt': 'beta' } });
   giveToTestUser(base);
   return { base, src, rep: join(base, name), log: join(base, 'logs', 'sync.log') };
-}
-
-/**
- * A stand-in `crontab` (FOLDER_SYNC_CRONTAB) that keeps the table in a file: for tests of the line itself,
- * so the running cron daemon cannot fire the job in the middle of the test.
- */
-function fakeCrontab(): { env: { FOLDER_SYNC_CRONTAB: string }; table: () => string } {
-  const dir = userTempDir('fs-fake-crontab-');
-  const file = join(dir, 'table');
-  const bin = join(dir, 'crontab');
-  writeFileSync(
-    bin,
-    `#!/bin/sh\ncase "$1" in\n  -l) [ -f '${file}' ] || { echo "no crontab for $(id -un)" >&2; exit 1; }; cat '${file}' ;;\n  -) cat > '${file}' ;;\n  *) exit 2 ;;\nesac\n`,
-  );
-  chmodSync(bin, 0o755);
-  giveToTestUser(dir);
-  return { env: { FOLDER_SYNC_CRONTAB: bin }, table: () => (existsSync(file) ? readFileSync(file, 'utf8') : '') };
 }
 
 function ourLines(table: string): string[] {
@@ -295,14 +278,9 @@ describe.sequential('crontab jobs', () => {
 describe.sequential('the installed line, run the way cron runs it', () => {
   /** Run our job line as cron would: its command part, cron's % handling, env -i with cron's variables, /bin/sh -c, cwd HOME. */
   function runAsCron(line: string): { status: number | null; output: string } {
-    const command = line.replace(/^(\S+\s+){5}/, '');
-    const { command: sh, stdin } = cronCommandAsRun(command);
+    const { status, output, stdin } = runLineAsCron(line, { home, user, asTestUser: isRoot });
     expect(stdin).toBe('');
-    const env = Object.entries(cronEnvironment(home, user)).map(([k, v]) => `${k}=${v}`);
-    const argv = ['env', '-i', ...env, '/bin/sh', '-c', sh];
-    const cmd = isRoot ? ['runuser', '-u', TEST_USER, '--', ...argv] : argv;
-    const r = spawnSync(cmd[0] as string, cmd.slice(1), { cwd: home, encoding: 'utf8' });
-    return { status: r.status, output: r.stdout + r.stderr };
+    return { status, output };
   }
   // The table lives in a stand-in crontab here: the daemon must not fire these jobs between our own runs.
   const fake = fakeCrontab();
