@@ -167,9 +167,25 @@ const scenarios = [
     },
     bytes: true,
   },
-  { id: 'checksum-noop-small', label: '--checksum no-op, small (vs rsync -c)', target: 0.5, src: 'small', setup: 'presync', checksum: true, bytes: false },
+  {
+    id: 'checksum-noop-small',
+    label: '--checksum no-op, small (vs rsync -c)',
+    target: 0.5,
+    src: 'small',
+    setup: 'presync',
+    checksum: true,
+    bytes: false,
+  },
   { id: 'initial-large', label: 'initial copy, large', target: 0.8, src: 'large', before: () => freshReplica(), bytes: true },
-  { id: 'checksum-noop-large', label: '--checksum no-op, large (vs rsync -c)', target: 1.0, src: 'large', setup: 'presync', checksum: true, bytes: false },
+  {
+    id: 'checksum-noop-large',
+    label: '--checksum no-op, large (vs rsync -c)',
+    target: 1.0,
+    src: 'large',
+    setup: 'presync',
+    checksum: true,
+    bytes: false,
+  },
 ];
 
 const median = (xs) => {
@@ -269,14 +285,20 @@ lines.push(`| figure | folder-sync (s) | rsync (s) | ratio | target | |`);
 lines.push(`| --- | ---: | ---: | ---: | ---: | --- |`);
 for (const r of results) {
   const ok = r.complete && Number.isFinite(r.ratio) ? r.ratio <= r.target : false;
-  lines.push(`| ${r.label} | ${fmt(r.folderSync)} | ${fmt(r.rsync)} | ${fmt(r.ratio)} | <= ${r.target} | ${r.complete ? verdict(ok) : 'FAILED runs'} |`);
+  lines.push(
+    `| ${r.label} | ${fmt(r.folderSync)} | ${fmt(r.rsync)} | ${fmt(r.ratio)} | <= ${r.target} | ${r.complete ? verdict(ok) : 'FAILED runs'} |`,
+  );
 }
 if (memory.small !== undefined) {
-  lines.push(`| peak RSS, no-op over ${smallSpec.files.toLocaleString('en')} files | ${fmt(memory.small, 1)} MiB | | | <= 100 MiB | ${verdict(memory.small <= 100)} |`);
+  lines.push(
+    `| peak RSS, no-op over ${smallSpec.files.toLocaleString('en')} files | ${fmt(memory.small, 1)} MiB | | | <= 100 MiB | ${verdict(memory.small <= 100)} |`,
+  );
 }
 if (memory.huge !== undefined) {
   const ratio = memory.huge / memory.small;
-  lines.push(`| peak RSS, no-op over ${HUGE.files.toLocaleString('en')} files | ${fmt(memory.huge, 1)} MiB | | ${fmt(ratio)} x | <= 1.3 x | ${verdict(ratio <= 1.3)} |`);
+  lines.push(
+    `| peak RSS, no-op over ${HUGE.files.toLocaleString('en')} files | ${fmt(memory.huge, 1)} MiB | | ${fmt(ratio)} x | <= 1.3 x | ${verdict(ratio <= 1.3)} |`,
+  );
 }
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${nodeVersion}, ${rsyncVersion.replace(/\s+/g, ' ')}`;
 const header =
@@ -286,7 +308,10 @@ const header =
 process.stdout.write(`\n${header}\n\n${lines.join('\n')}\n`);
 say(`\nbench took ${((performance.now() - started) / 1000).toFixed(0)} s`);
 if (opts.json) {
-  writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), machine, runs, smoke: opts.smoke, results, memoryMiB: memory, failures }, null, 2));
+  writeFileSync(
+    opts.json,
+    JSON.stringify({ date: new Date().toISOString(), machine, runs, smoke: opts.smoke, results, memoryMiB: memory, failures }, null, 2),
+  );
 }
 if (failures.length) {
   process.stdout.write(`\nFAILED RUNS (not timed):\n${failures.map((f) => `- ${f}`).join('\n')}\n`);

@@ -98,7 +98,7 @@ export function makeLargeTree(root, { seed, bigFiles = 4, bigSize = 256 << 20, s
   }
   for (let i = 0; i < smallFiles; i++) {
     const path = join(root, 'small', `s${i}.bin`);
-    writeFileSync(path, bytes(Math.floor(rand() * ((smallMax) + 1))));
+    writeFileSync(path, bytes(Math.floor(rand() * (smallMax + 1))));
     setTime(path, mtimeFor(rand));
   }
   setTime(join(root, 'big'), mtimeFor(rand));

@@ -11,7 +11,7 @@ function sameBytes(a, b, size) {
   const fa = openSync(a, 'r');
   const fb = openSync(b, 'r');
   try {
-    for (let off = 0; off < size; ) {
+    for (let off = 0; off < size;) {
       const n = readSync(fa, bufA, 0, CHUNK, off);
       const m = readSync(fb, bufB, 0, CHUNK, off);
       if (n !== m || n === 0 || bufA.compare(bufB, 0, m, 0, n) !== 0) return false;

@@ -7,6 +7,7 @@ import { oneLine } from './log.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each command has its own args type; citty's own SubCommandsDef uses any here
 type Loader = () => Promise<CommandDef<any>>;
 /** Subcommands load lazily, so a sync pass never loads the scheduler code. */
 const commands: Record<string, Loader> = {
@@ -17,6 +18,9 @@ const commands: Record<string, Loader> = {
   list: () => import('./commands/list.js').then((m) => m.default),
   check: () => import('./commands/check.js').then((m) => m.default),
   demo: () => import('./commands/demo.js').then((m) => m.default),
+  // issue 14: versions folder
+  versions: () => import('./commands/versions.js').then((m) => m.default),
+  restore: () => import('./commands/restore.js').then((m) => m.default),
 };
 
 /** One line per command for the root --help, in this order; only registered commands are shown. */
@@ -28,6 +32,9 @@ const synopsis: [name: string, usage: string, what: string][] = [
   ['check', '[--max-age <age>]', 'exit 1 naming the jobs with no successful pass within their allowed age'],
   ['run', '<source> <replica> <interval> <unit> <log-file>', 'run passes in the foreground (hosts without cron)'],
   ['demo', '[dir] [--seed <n>]', 'write a seeded demo folder tree to try the others on'],
+  // issue 14: versions folder
+  ['versions', '<versions-dir> [<path>]', 'show what a versions folder keeps, or the kept versions of one path'],
+  ['restore', '<versions-dir> <path> <target> [--at <time>]', 'copy a kept version back out of a versions folder'],
 ];
 
 function rootHelp(): string {

@@ -41,7 +41,7 @@ function stateDirFor(asUser: boolean): string {
 /** Spawn `node dist/cli.js ...args` and collect its exit code and output. Never throws on a non-zero exit. */
 export function runCli(args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
   const asUser = opts.asUser ?? false;
-  const cli = asUser && isRoot ? inject('asUserCli') ?? repoCli : repoCli;
+  const cli = asUser && isRoot ? (inject('asUserCli') ?? repoCli) : repoCli;
   const argv = [process.execPath, cli, ...args];
   const [cmd, ...rest] = asUser && isRoot ? ['runuser', '-u', TEST_USER, '--', ...argv] : argv;
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FOLDER_SYNC_STATE_DIR: stateDirFor(asUser) };

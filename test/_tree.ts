@@ -191,9 +191,7 @@ export function testUser(): { uid: number; gid: number } {
       const gid = Number(execFileSync('id', ['-g', TEST_USER], { encoding: 'utf8' }).trim());
       testUserIds = { uid, gid };
     } catch {
-      throw new Error(
-        `the unprivileged user ${TEST_USER} does not exist; run "bash scripts/test-setup.sh" as root (npm test does)`,
-      );
+      throw new Error(`the unprivileged user ${TEST_USER} does not exist; run "bash scripts/test-setup.sh" as root (npm test does)`);
     }
   }
   return testUserIds;

@@ -25,7 +25,8 @@ describe('parseCount', () => {
 describe('parseLogFormat', () => {
   it('defaults to text', () => expect(parseLogFormat(undefined)).toBe('text'));
   for (const f of ['text', 'json'] as const) it(f, () => expect(parseLogFormat(f)).toBe(f));
-  for (const f of ['JSON', 'xml', '', 'jsonl']) it(`${JSON.stringify(f)} is a usage error`, () => expect(() => parseLogFormat(f)).toThrow(UsageError));
+  for (const f of ['JSON', 'xml', '', 'jsonl'])
+    it(`${JSON.stringify(f)} is a usage error`, () => expect(() => parseLogFormat(f)).toThrow(UsageError));
 });
 
 describe('checkArgs (sync-once)', () => {

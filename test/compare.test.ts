@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import { PARALLEL_FROM, sameContents } from '../src/sync/compare.js';
-import { syncOnce } from '../src/sync/mirror.js';
+import { syncOnce } from '../src/sync/sync-once.js';
 import { buildTree, bytes, compareTrees, file, inodeMap, tempDir } from './_tree.js';
 
 const MiB = 1 << 20;
@@ -31,7 +31,13 @@ describe('sameContents (--checksum compares 1 MiB blocks by hash)', () => {
     { name: 'large (two-core) files, equal', src: huge, dst: Buffer.from(huge), want: true },
     { name: 'large (two-core) files differing in a middle block', src: huge, dst: flip(huge, 5 * MiB + 1), want: false },
     { name: 'large (two-core) files differing in the last byte', src: huge, dst: flip(huge, huge.length - 1), want: false },
-    { name: 'large (two-core) source grew since it was listed', src: huge, dst: huge.subarray(0, huge.length - 1), size: huge.length - 1, want: false },
+    {
+      name: 'large (two-core) source grew since it was listed',
+      src: huge,
+      dst: huge.subarray(0, huge.length - 1),
+      size: huge.length - 1,
+      want: false,
+    },
     { name: 'replica copy is missing', src: bytes(10, 3), dst: 'missing', want: false },
     { name: 'replica copy became a symlink to an equal file (never followed)', src: bytes(10, 3), dst: 'symlink', want: false },
   ];

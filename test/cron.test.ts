@@ -66,7 +66,8 @@ describe('checkJobName', () => {
   for (const good of ['Photos', 'a', 'my_backup-2', 'x'.repeat(64)]) it(`accepts ${good.slice(0, 20)}`, () => expect(checkJobName(good)).toBe(good));
   for (const bad of ['', '*', 'a b', 'a/b', '..', 'x'.repeat(65), 'naïve', 'a\nb', '-', 'a;b', '$(x)']) {
     it(`refuses ${JSON.stringify(bad.slice(0, 20))}`, () => {
-      if (bad === '-') expect(checkJobName(bad)).toBe('-'); // letters, digits, - and _ only: "-" is one of them
+      if (bad === '-')
+        expect(checkJobName(bad)).toBe('-'); // letters, digits, - and _ only: "-" is one of them
       else expect(() => checkJobName(bad)).toThrow(UsageError);
     });
   }
@@ -183,7 +184,10 @@ describe('crontab text edits keep foreign lines byte for byte', () => {
   const lineFor = (name: string, n = '7'): string[] => {
     const j = job({ name, interval: parseInterval(n, 'minutes') });
     const t = cronTiming(j.interval.seconds);
-    return [`# folder-sync job ${name}: ${j.interval.words} (managed by folder-sync; change it with folder-sync schedule/unschedule)`, buildCronLine(name, t.expr, inv, jobPassArgs(j, t.rule), j.log)];
+    return [
+      `# folder-sync job ${name}: ${j.interval.words} (managed by folder-sync; change it with folder-sync schedule/unschedule)`,
+      buildCronLine(name, t.expr, inv, jobPassArgs(j, t.rule), j.log),
+    ];
   };
 
   it('adds, replaces in place, removes one, removes all, and the foreign text is untouched each time', () => {
@@ -234,7 +238,10 @@ describe('FOREIGN_TO_JSON (JSON logs): foreign output becomes one JSON object pe
   it('quotes, backslashes, tabs and escape codes still give valid JSON', () => {
     const text = 'Error: Cannot find module \'/x/"cli".js\'\n\tat C:\\path\x1b[31m red\n\n';
     const out = execFileSync('/bin/sh', ['-c', FOREIGN_TO_JSON], { input: text, encoding: 'utf8' });
-    const lines = out.trimEnd().split('\n').map((l) => JSON.parse(l) as { level: string; type: string; message: string });
+    const lines = out
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { level: string; type: string; message: string });
     expect(lines.map((l) => l.message)).toEqual(['Error: Cannot find module \'/x/"cli".js\'', '?at C:\\path?[31m red', '']);
     expect(lines.every((l) => l.level === 'error' && l.type === 'foreign')).toBe(true);
   });

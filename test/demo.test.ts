@@ -94,7 +94,11 @@ describe('planDemoTree (pure)', () => {
       // Unique even on case-insensitive, normalising file systems; nothing Windows forbids in a name.
       const folded = names.map((p) => p.normalize('NFC').toLowerCase());
       expect(new Set(folded).size).toBe(folded.length);
-      for (const p of names) expect(p.split('/').every((part) => !/[<>:"\\|?*\x00-\x1f]|[ .]$/.test(part)), p).toBe(true);
+      for (const p of names)
+        expect(
+          p.split('/').every((part) => !/[<>:"\\|?*\x00-\x1f]|[ .]$/.test(part)),
+          p,
+        ).toBe(true);
       // Every file's content is exactly its size.
       for (const e of plan) if (e.type === 'file') expect(demoFileContent(e).length).toBe(e.size);
     });
@@ -142,7 +146,10 @@ describe('folder-sync demo (built CLI)', () => {
 
     const first = await runCli(['sync-once', 'source', 'replica', '--log', log, '--log-format', 'json', '--quiet'], { cwd: base });
     expect(first.code, first.stderr).toBe(0);
-    const events = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const events = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const created = events.filter((e) => e['action'] === 'created' && e['kind'] === 'file');
     expect(created.length).toBe(61); // 60 files + the marker
     expect(created.filter((e) => (e['size'] as number) > LARGE_FILE_BYTES).length).toBeGreaterThanOrEqual(2);

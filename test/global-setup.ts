@@ -35,8 +35,7 @@ export default function setup(project: TestProject): () => void {
     if (spawnSync('id', ['-u', TEST_USER]).status !== 0) {
       throw new Error(`the unprivileged user ${TEST_USER} does not exist: run "bash scripts/test-setup.sh" as root`);
     }
-    const probe = (path: string): boolean =>
-      spawnSync('runuser', ['-u', TEST_USER, '--', 'test', '-r', path], { cwd: '/' }).status === 0;
+    const probe = (path: string): boolean => spawnSync('runuser', ['-u', TEST_USER, '--', 'test', '-r', path], { cwd: '/' }).status === 0;
     if (!probe(cli) || !probe(join(repo, 'node_modules', 'citty', 'package.json'))) {
       copy = mkdtempSync(join(tmpdir(), 'folder-sync-cli-'));
       for (const part of ['dist', 'package.json', 'node_modules']) {

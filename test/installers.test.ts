@@ -56,7 +56,9 @@ describe('installers/runme.sh --no-install', () => {
     const large = /  (\d+) files over 64 KiB in all/.exec(out);
     expect(Number(large?.[1])).toBeGreaterThan(0);
     // The second pass of the run: nothing to do.
-    expect(out).toMatch(/A second pass.*\n.*INFO pass started: .*\n.*INFO pass finished: created 0, updated 0, removed 0, failed 0, skipped 0, bytes 0,/);
+    expect(out).toMatch(
+      /A second pass.*\n.*INFO pass started: .*\n.*INFO pass finished: created 0, updated 0, removed 0, failed 0, skipped 0, bytes 0,/,
+    );
     // The exact commands to schedule, list and unschedule, with absolute paths; nothing scheduled.
     const cli = join(repo, 'dist', 'cli.js');
     expect(out).toContain(`  node ${cli} schedule ${demo}/source ${demo}/replica 5 minutes ${demo}/folder-sync.log --name folder-sync-demo\n`);

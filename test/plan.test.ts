@@ -32,7 +32,12 @@ const TMP = '.folder-sync-partial-0123456789abcdef';
 const cases: Case[] = [
   { name: 'both empty: nothing', src: [], dst: [], want: [] },
   { name: 'new entries of each type', src: [f('a'), d('b'), l('c', 'a'), p('q')], dst: [], want: ['copy a', 'mkdir b', 'symlink c', 'skip q'] },
-  { name: 'extra entries of each type are removed', src: [], dst: [f('a'), d('b'), l('c', 'x'), p('q')], want: ['remove a', 'remove b', 'remove c', 'remove q'] },
+  {
+    name: 'extra entries of each type are removed',
+    src: [],
+    dst: [f('a'), d('b'), l('c', 'x'), p('q')],
+    want: ['remove a', 'remove b', 'remove c', 'remove q'],
+  },
   { name: 'identical file: nothing', src: [f('a')], dst: [f('a')], want: [] },
   { name: 'size differs: copy', src: [f('a', { size: 4 })], dst: [f('a')], want: ['copy a'] },
   { name: 'mtime differs: copy (quick check)', src: [f('a', { mtimeMs: T + 1 })], dst: [f('a')], want: ['copy a'] },

@@ -41,7 +41,7 @@ afterEach(() => {
 /** Start `folder-sync run ...args` in the background (as the unprivileged test user with `asUser`, when root). */
 function startRun(args: string[], opts: { stateDir: string; asUser?: boolean }): RunProc {
   const user = opts.asUser && isRoot ? testUser() : undefined;
-  const cli = user ? inject('asUserCli') ?? repoCli : repoCli;
+  const cli = user ? (inject('asUserCli') ?? repoCli) : repoCli;
   const child = spawn(process.execPath, [cli, 'run', ...args], {
     cwd: tmpdir(),
     env: { ...process.env, NO_COLOR: '1', FOLDER_SYNC_STATE_DIR: opts.stateDir },
@@ -149,12 +149,7 @@ describe('folder-sync run', () => {
 
     // SIGTERM while the big file's temporary exists: the copy is in progress.
     const batch = join(replica, 'batch');
-    await waitFor(
-      'the copy of the big file to start',
-      () => existsSync(batch) && readdirSync(batch).some(isTempName),
-      10_000,
-      run,
-    );
+    await waitFor('the copy of the big file to start', () => existsSync(batch) && readdirSync(batch).some(isTempName), 10_000, run);
     run.child.kill('SIGTERM');
     const { code, signal } = await run.exit;
     expect(signal).toBeNull();
@@ -330,7 +325,10 @@ describe('folder-sync run', () => {
     await waitFor('pass 1', () => read(log).includes('"type":"summary"'), 20_000, run);
     run.child.kill('SIGTERM');
     expect((await run.exit).code).toBe(0);
-    const records = read(log).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const records = read(log)
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(records[0]).toMatchObject({ level: 'info', type: 'note', run: 'started', intervalSeconds: 3600, source: src });
     expect(records.map((r) => r['type'])).toEqual(['note', 'start', 'op', 'op', 'summary', 'note', 'note']);
     expect(records.at(-2)).toMatchObject({ run: 'stopping', signal: 'SIGTERM' });
@@ -347,7 +345,9 @@ describe('folder-sync run', () => {
     run.child.kill('SIGTERM');
     expect((await run.exit).code).toBe(0);
     expect(compareTrees(src, replica)).toEqual([]);
-    const failures = run.stderr().match(/^error: the log file \/dev\/full can no longer be written: no space left on device \(ENOSPC\); retrying before each pass$/gm);
+    const failures = run
+      .stderr()
+      .match(/^error: the log file \/dev\/full can no longer be written: no space left on device \(ENOSPC\); retrying before each pass$/gm);
     expect(failures?.length).toBeGreaterThanOrEqual(2); // the first write, and again after a retry
     expect(run.stderr()).not.toContain('writable again'); // reopening works on /dev/full, writing does not
     expect(run.stdout()).toMatch(/run stopped \(SIGTERM\)/);
@@ -356,14 +356,42 @@ describe('folder-sync run', () => {
 
 describe('folder-sync run: bad input', () => {
   const cases: { name: string; args: (src: string, out: string) => string[]; message: RegExp }[] = [
-    { name: 'an unknown unit', args: (s, o) => [s, join(o, 'r'), '5', 'fortnights', join(o, 'l.log')], message: /unit must be one of seconds, minutes, hours, days, weeks/ },
-    { name: 'a zero interval', args: (s, o) => [s, join(o, 'r'), '0', 'minutes', join(o, 'l.log')], message: /interval must be a positive whole number, got "0"/ },
-    { name: 'a fractional interval', args: (s, o) => [s, join(o, 'r'), '1.5', 'hours', join(o, 'l.log')], message: /interval must be a positive whole number/ },
+    {
+      name: 'an unknown unit',
+      args: (s, o) => [s, join(o, 'r'), '5', 'fortnights', join(o, 'l.log')],
+      message: /unit must be one of seconds, minutes, hours, days, weeks/,
+    },
+    {
+      name: 'a zero interval',
+      args: (s, o) => [s, join(o, 'r'), '0', 'minutes', join(o, 'l.log')],
+      message: /interval must be a positive whole number, got "0"/,
+    },
+    {
+      name: 'a fractional interval',
+      args: (s, o) => [s, join(o, 'r'), '1.5', 'hours', join(o, 'l.log')],
+      message: /interval must be a positive whole number/,
+    },
     { name: 'a missing log file argument', args: (s, o) => [s, join(o, 'r'), '5', 'minutes'], message: /missing argument <log-file>/ },
-    { name: 'a log file inside the source', args: (s, o) => [s, join(o, 'r'), '5', 'minutes', join(s, 'l.log')], message: /log file .* is inside the source/ },
-    { name: 'a missing source', args: (_s, o) => [join(o, 'nope'), join(o, 'r'), '5', 'minutes', join(o, 'l.log')], message: /source folder does not exist/ },
-    { name: 'the replica inside the source', args: (s, o) => [s, join(s, 'r'), '5', 'minutes', join(o, 'l.log')], message: /replica .* is inside the source/ },
-    { name: 'an unknown flag', args: (s, o) => [s, join(o, 'r'), '5', 'minutes', join(o, 'l.log'), '--dry-run'], message: /unknown option "--dry-run"/ },
+    {
+      name: 'a log file inside the source',
+      args: (s, o) => [s, join(o, 'r'), '5', 'minutes', join(s, 'l.log')],
+      message: /log file .* is inside the source/,
+    },
+    {
+      name: 'a missing source',
+      args: (_s, o) => [join(o, 'nope'), join(o, 'r'), '5', 'minutes', join(o, 'l.log')],
+      message: /source folder does not exist/,
+    },
+    {
+      name: 'the replica inside the source',
+      args: (s, o) => [s, join(s, 'r'), '5', 'minutes', join(o, 'l.log')],
+      message: /replica .* is inside the source/,
+    },
+    {
+      name: 'an unknown flag',
+      args: (s, o) => [s, join(o, 'r'), '5', 'minutes', join(o, 'l.log'), '--dry-run'],
+      message: /unknown option "--dry-run"/,
+    },
   ];
   for (const c of cases) {
     it(`${c.name}: exit 2, one line, nothing created`, async () => {

@@ -48,9 +48,24 @@ async function startsFor(intervalMs: number, durations: number[], clock = new Fa
 
 describe('run loop timing', () => {
   const cases: { name: string; interval: number; durations: number[]; starts: number[] }[] = [
-    { name: 'first pass at once, then every interval from the start of the previous pass', interval: 10 * S, durations: [1 * S, 2 * S, 3 * S, 0], starts: [0, 10 * S, 20 * S, 30 * S] },
-    { name: 'a pass lasting exactly the interval is followed at once', interval: 10 * S, durations: [10 * S, 10 * S, 0], starts: [0, 10 * S, 20 * S] },
-    { name: 'an overrunning pass is followed at once, and the spacing restarts from that pass', interval: 10 * S, durations: [25 * S, 1 * S, 1 * S], starts: [0, 25 * S, 35 * S] },
+    {
+      name: 'first pass at once, then every interval from the start of the previous pass',
+      interval: 10 * S,
+      durations: [1 * S, 2 * S, 3 * S, 0],
+      starts: [0, 10 * S, 20 * S, 30 * S],
+    },
+    {
+      name: 'a pass lasting exactly the interval is followed at once',
+      interval: 10 * S,
+      durations: [10 * S, 10 * S, 0],
+      starts: [0, 10 * S, 20 * S],
+    },
+    {
+      name: 'an overrunning pass is followed at once, and the spacing restarts from that pass',
+      interval: 10 * S,
+      durations: [25 * S, 1 * S, 1 * S],
+      starts: [0, 25 * S, 35 * S],
+    },
     { name: 'mixed short and long passes', interval: 10 * S, durations: [3 * S, 12 * S, 0, 9_999], starts: [0, 10 * S, 22 * S, 32 * S] },
     { name: 'one-second interval with instant passes', interval: 1 * S, durations: [0, 0, 0, 0, 0], starts: [0, S, 2 * S, 3 * S, 4 * S] },
     { name: 'an interval longer than setTimeout allows (5 weeks)', interval: 5 * WEEK, durations: [HOUR, 0, 0], starts: [0, 5 * WEEK, 10 * WEEK] },
@@ -191,9 +206,9 @@ describe('run loop timing', () => {
 
   it('refuses an interval that is not positive', async () => {
     for (const intervalMs of [0, -1, Number.NaN]) {
-      await expect(
-        runLoop({ intervalMs, clock: new FakeClock(), signal: new AbortController().signal, pass: async () => {} }),
-      ).rejects.toThrow(RangeError);
+      await expect(runLoop({ intervalMs, clock: new FakeClock(), signal: new AbortController().signal, pass: async () => {} })).rejects.toThrow(
+        RangeError,
+      );
     }
   });
 

@@ -94,7 +94,9 @@ describe('runForeground', () => {
       expect.stringMatching(/^ERROR pass 3 refused: source folder does not exist: .*; nothing was changed, retrying every minute$/),
     ]);
     expect(compareTrees(src, replica)).toEqual([]);
-    expect(lines.at(-1)).toBe('INFO run stopped (pass limit reached) after 5 passes: 3 complete, 0 with failures, 0 interrupted, 2 refused, 0 failed');
+    expect(lines.at(-1)).toBe(
+      'INFO run stopped (pass limit reached) after 5 passes: 3 complete, 0 with failures, 0 interrupted, 2 refused, 0 failed',
+    );
 
     // The record `list` can show: the last pass, the last completed one, the interval.
     const record = readRunRecord(replica, stateDir);

@@ -34,7 +34,7 @@ const cli = (args: string[], env: Record<string, string> = {}): Promise<CliResul
   runCli(args, { asUser: true, env: { FOLDER_SYNC_STATE_DIR: state, ...env }, timeoutMs: 30_000 });
 
 const FOREIGN = [
-  '# the user\'s own table: comments, variables, odd spacing and % must survive byte for byte',
+  "# the user's own table: comments, variables, odd spacing and % must survive byte for byte",
   'MAILTO=""',
   'SHELL=/bin/sh',
   '',
@@ -89,7 +89,9 @@ describe.sequential('crontab jobs', () => {
     const lines = log.split('\n').filter(Boolean);
     for (const l of lines) expect(l).toMatch(/^\d{4}-\d\d-\d\dT\S+ (INFO|WARN|ERROR) /); // only our own lines, nothing foreign
     expect(new Set(lines).size).toBe(lines.length); // nothing written twice
-    const list = JSON.parse((await cli(['list', '--json'])).stdout) as { jobs: { name: string; lastPass?: { result: string; counts?: { created: number } } }[] };
+    const list = JSON.parse((await cli(['list', '--json'])).stdout) as {
+      jobs: { name: string; lastPass?: { result: string; counts?: { created: number } } }[];
+    };
     const job = list.jobs.find((j) => j.name === 'e2e');
     expect(job?.lastPass?.result).toBe('ok');
     expect(job?.lastPass?.counts?.created).toBe(4);
@@ -104,7 +106,9 @@ describe.sequential('crontab jobs', () => {
     const r1 = await cli(['schedule', a.src, a.rep, '7', 'minutes', a.log, '--checksum', '--max-delete', '5']);
     expect(r1.code, r1.stderr).toBe(0);
     expect(r1.stdout).toMatch(/^scheduled job Photos: every 7 minutes: /);
-    expect(r1.stdout).toContain('crontab: * * * * * (finer than the interval; each run checks the pass is due, so passes stay exactly 7 minutes apart)');
+    expect(r1.stdout).toContain(
+      'crontab: * * * * * (finer than the interval; each run checks the pass is due, so passes stay exactly 7 minutes apart)',
+    );
     const t1 = crontabL();
     expect(t1.startsWith(FOREIGN)).toBe(true);
     expect(ourLines(t1)).toHaveLength(1);
@@ -125,7 +129,9 @@ describe.sequential('crontab jobs', () => {
     expect(t2.startsWith(FOREIGN)).toBe(true);
     expect(ourLines(t2).map((l) => l.split(' ').slice(0, 5).join(' '))).toEqual(['*/15 * * * *', '0 */2 * * *', '0 0 * * *']);
 
-    const list = JSON.parse((await cli(['list', '--json'])).stdout) as { jobs: { name: string; interval: string; source: string; replica: string; log: string; nextDue: string }[] };
+    const list = JSON.parse((await cli(['list', '--json'])).stdout) as {
+      jobs: { name: string; interval: string; source: string; replica: string; log: string; nextDue: string }[];
+    };
     expect(list.jobs.map((j) => [j.name.replace(/-[0-9a-f]{6}$/, '-#'), j.interval])).toEqual([
       ['Photos', 'every 15 minutes'],
       ['Music', 'every 2 hours'],
@@ -155,14 +161,20 @@ describe.sequential('crontab jobs', () => {
 
   it('four schedules at the same moment: every job ends up in the table (the edit is serialised)', async () => {
     const names = ['c1', 'c2', 'c3', 'c4'];
-    const runs = await Promise.all(names.map((name) => {
-      const f = folders(name);
-      return cli(['schedule', f.src, f.rep, '1', 'day', f.log, '--name', name]);
-    }));
+    const runs = await Promise.all(
+      names.map((name) => {
+        const f = folders(name);
+        return cli(['schedule', f.src, f.rep, '1', 'day', f.log, '--name', name]);
+      }),
+    );
     for (const r of runs) expect(r.code, r.stderr).toBe(0);
     const table = crontabL();
     expect(table.startsWith(FOREIGN)).toBe(true);
-    expect(ourLines(table).map((l) => l.slice(l.lastIndexOf('=') + 1)).sort()).toEqual(names);
+    expect(
+      ourLines(table)
+        .map((l) => l.slice(l.lastIndexOf('=') + 1))
+        .sort(),
+    ).toEqual(names);
     const all = await cli(['unschedule', '--all']);
     expect(all.code).toBe(0);
     expect(crontabL()).toBe(FOREIGN);
@@ -172,7 +184,10 @@ describe.sequential('crontab jobs', () => {
     const f = folders();
     const fake = join(f.base, 'fake-crontab');
     const marker = join(f.base, 'written');
-    writeFileSync(fake, `#!/bin/sh\nif [ "$1" = "-l" ]; then echo "crontab: cannot open your crontab: Permission denied" >&2; exit 1; fi\ntouch '${marker}'\n`);
+    writeFileSync(
+      fake,
+      `#!/bin/sh\nif [ "$1" = "-l" ]; then echo "crontab: cannot open your crontab: Permission denied" >&2; exit 1; fi\ntouch '${marker}'\n`,
+    );
     chmodSync(fake, 0o755);
     giveToTestUser(fake);
     const r = await cli(['schedule', f.src, f.rep, '5', 'minutes', f.log], { FOLDER_SYNC_CRONTAB: fake });
@@ -194,7 +209,11 @@ describe.sequential('crontab jobs', () => {
   });
 
   const refusals: [string, (f: ReturnType<typeof folders>) => string[], RegExp][] = [
-    ['a unit that is not one', (f) => [f.src, f.rep, '5', 'fortnights', f.log], /^folder-sync: unit must be one of seconds, minutes, hours, days, weeks/],
+    [
+      'a unit that is not one',
+      (f) => [f.src, f.rep, '5', 'fortnights', f.log],
+      /^folder-sync: unit must be one of seconds, minutes, hours, days, weeks/,
+    ],
     ['interval 0', (f) => [f.src, f.rep, '0', 'minutes', f.log], /^folder-sync: interval must be a positive whole number, got "0"/],
     ['interval 2.5', (f) => [f.src, f.rep, '2.5', 'hours', f.log], /positive whole number/],
     ['a missing interval', (f) => [f.src, f.rep, '5', f.log], /^folder-sync: (missing argument|unit must be)/],
@@ -203,11 +222,15 @@ describe.sequential('crontab jobs', () => {
     ['a missing source', (f) => [join(f.base, 'nope'), f.rep, '5', 'minutes', f.log], /^folder-sync: source folder does not exist/],
     ['a replica inside the source', (f) => [f.src, join(f.src, 'r'), '5', 'minutes', f.log], /is inside the source/],
     ['a log inside the replica', (f) => [f.src, f.rep, '5', 'minutes', join(f.rep, 'x.log')], /log file .* is inside the replica/],
-    ['a source path with a newline', (f) => {
-      mkdirSync(join(f.base, 'new\nline'));
-      giveToTestUser(join(f.base, 'new\nline'));
-      return [join(f.base, 'new\nline'), f.rep, '5', 'minutes', f.log];
-    }, /line break, which cannot be written into a scheduler entry: ".*new\\nline"/],
+    [
+      'a source path with a newline',
+      (f) => {
+        mkdirSync(join(f.base, 'new\nline'));
+        giveToTestUser(join(f.base, 'new\nline'));
+        return [join(f.base, 'new\nline'), f.rep, '5', 'minutes', f.log];
+      },
+      /line break, which cannot be written into a scheduler entry: ".*new\\nline"/,
+    ],
     ['an unknown flag', (f) => [f.src, f.rep, '5', 'minutes', f.log, '--every', '3'], /unknown option "--every"/],
   ];
   for (const [label, args, message] of refusals) {
@@ -239,7 +262,14 @@ describe.sequential('crontab jobs', () => {
     const recordFile = join(state, 'jobs', 'late.json');
     const record = JSON.parse(readFileSync(recordFile, 'utf8')) as Record<string, unknown>;
     const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
-    const pass = { startedAt: hourAgo, finishedAt: hourAgo, result: 'ok', exitCode: 0, pid: 1, counts: { created: 1, updated: 0, removed: 0, failed: 0, skipped: 0, bytes: 5 } };
+    const pass = {
+      startedAt: hourAgo,
+      finishedAt: hourAgo,
+      result: 'ok',
+      exitCode: 0,
+      pid: 1,
+      counts: { created: 1, updated: 0, removed: 0, failed: 0, skipped: 0, bytes: 5 },
+    };
     writeFileSync(recordFile, JSON.stringify({ ...record, last: pass, lastCompleted: pass }));
     const text = (await cli(['list'], fake.env)).stdout;
     expect(text).toMatch(/^late: every 7 minutes/m);
@@ -256,7 +286,10 @@ describe.sequential('crontab jobs', () => {
       // Ends when its stdin closes (runuser would not pass a kill on), or after two minutes at the most.
       `process.stdout.write('held\\n'); process.stdin.resume().on('end', () => process.exit(0)); setTimeout(() => process.exit(0), 120000);`;
     const argv = [process.execPath, '--input-type=module', '-e', script];
-    const holder = spawn(isRoot ? 'runuser' : (argv[0] as string), isRoot ? ['-u', TEST_USER, '--', ...argv] : argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], cwd: '/' });
+    const holder = spawn(isRoot ? 'runuser' : (argv[0] as string), isRoot ? ['-u', TEST_USER, '--', ...argv] : argv.slice(1), {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      cwd: '/',
+    });
     onTestFinished(() => void holder.stdin?.end());
     await new Promise<void>((resolve) => holder.stdout?.on('data', (d: Buffer) => d.toString().includes('held') && resolve()));
     const json = JSON.parse((await cli(['list', '--json'], fake.env)).stdout) as { foreground: { replica: string; source?: string; pid: number }[] };
@@ -267,7 +300,15 @@ describe.sequential('crontab jobs', () => {
   it('--help of each command shows its arguments, units, defaults and an example', async () => {
     const s = await cli(['schedule', '--help']);
     expect(s.code).toBe(0);
-    for (const word of ['<interval>', '<unit>', 'seconds, minutes, hours, days or weeks', 'Defaults:', 'Example: folder-sync schedule', '--name', '--log-format']) {
+    for (const word of [
+      '<interval>',
+      '<unit>',
+      'seconds, minutes, hours, days or weeks',
+      'Defaults:',
+      'Example: folder-sync schedule',
+      '--name',
+      '--log-format',
+    ]) {
       expect(s.stdout + s.stderr).toContain(word);
     }
     expect((await cli(['unschedule', '--help'])).stdout).toContain('Example: folder-sync unschedule');
@@ -306,7 +347,9 @@ describe.sequential('the installed line, run the way cron runs it', () => {
     const run2 = runAsCron(line); // a minute later by cron's clock: 7 minutes have not passed
     expect(run2).toEqual({ status: 0, output: '' });
     expect(readFileSync(f.log, 'utf8')).toBe(log1);
-    const list = JSON.parse((await cli(['list', '--json'], fake.env)).stdout) as { jobs: { name: string; lastPass: { result: string }; nextDue: string }[] };
+    const list = JSON.parse((await cli(['list', '--json'], fake.env)).stdout) as {
+      jobs: { name: string; lastPass: { result: string }; nextDue: string }[];
+    };
     const job = list.jobs.find((j) => j.name === 'ascron');
     expect(job?.lastPass.result).toBe('ok');
     expect(Date.parse(job?.nextDue ?? '') - Date.now()).toBeGreaterThan(5 * 60_000);
@@ -364,7 +407,10 @@ describe.sequential('the installed line, run the way cron runs it', () => {
     expect(runAsCron(line)).toEqual({ status: 0, output: '' });
     const ended = Date.now();
     expect(ended).toBeLessThan(minuteEnd + 2_000);
-    const starts = readFileSync(f.log, 'utf8').split('\n').filter((l) => l.includes('pass started')).map((l) => Date.parse(l.split(' ')[0] as string));
+    const starts = readFileSync(f.log, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('pass started'))
+      .map((l) => Date.parse(l.split(' ')[0] as string));
     // The slot running when the job starts is run at once; the later ones start on their 15 s boundary.
     const slotsLeft = Math.ceil((minuteEnd - started) / 15_000);
     expect(starts.length).toBeGreaterThanOrEqual(Math.max(2, slotsLeft - 1));

@@ -8,7 +8,7 @@ import { parseInterval } from '../src/schedule/interval.js';
 import { readJobRecord } from '../src/schedule/record.js';
 import { runScheduled, scheduledRunFromArgs, type PassHooks, type ScheduledRun } from '../src/schedule/scheduled-run.js';
 import { overdueWarning } from '../src/schedule/scheduler.js';
-import type { SyncResult } from '../src/sync/mirror.js';
+import type { SyncResult } from '../src/sync/sync-once.js';
 import { tempDir } from './_tree.js';
 
 const MIN = 60_000;
@@ -106,7 +106,9 @@ describe('nextPassTime', () => {
     expect(nextPassTime(rule, now, undefined, nextMinute)).toBe(Date.UTC(2026, 0, 5, 10, 1, 0));
     expect(nextPassTime(rule, now, Date.UTC(2026, 0, 5, 9, 59, 45, 200), nextMinute)).toBe(Date.UTC(2026, 0, 5, 10, 1, 0));
     expect(nextPassTime(rule, now, Date.UTC(2026, 0, 5, 10, 0, 15, 200), nextMinute)).toBe(Date.UTC(2026, 0, 5, 10, 0, 30));
-    expect(nextPassTime(rule, Date.UTC(2026, 0, 5, 10, 0, 50), Date.UTC(2026, 0, 5, 10, 0, 45, 200), nextMinute)).toBe(Date.UTC(2026, 0, 5, 10, 1, 0));
+    expect(nextPassTime(rule, Date.UTC(2026, 0, 5, 10, 0, 50), Date.UTC(2026, 0, 5, 10, 0, 45, 200), nextMinute)).toBe(
+      Date.UTC(2026, 0, 5, 10, 1, 0),
+    );
   });
 });
 
@@ -129,7 +131,10 @@ describe('slotsInMinute', () => {
 });
 
 /** A fake clock that advances when the runner sleeps and while a pass "runs". */
-function fakeDeps(start: number, dir: string): { deps: { now: () => number; sleep: (ms: number) => Promise<void>; dir: string }; advance: (ms: number) => void } {
+function fakeDeps(
+  start: number,
+  dir: string,
+): { deps: { now: () => number; sleep: (ms: number) => Promise<void>; dir: string }; advance: (ms: number) => void } {
   let now = start;
   return {
     deps: { now: () => now, sleep: async (ms: number) => void (now += ms), dir },
@@ -180,15 +185,19 @@ describe('runScheduled', () => {
     const { deps, advance } = fakeDeps(Date.UTC(2026, 0, 5, 10, 0, 0), dir);
     const starts: number[] = [];
     let running = 0;
-    const code = await runScheduled(run(15), async (hooks) => {
-      expect(running).toBe(0);
-      running++;
-      starts.push(deps.now() - Date.UTC(2026, 0, 5, 10, 0, 0));
-      advance(20_000);
-      hooks.finished(result());
-      running--;
-      return 0;
-    }, deps);
+    const code = await runScheduled(
+      run(15),
+      async (hooks) => {
+        expect(running).toBe(0);
+        running++;
+        starts.push(deps.now() - Date.UTC(2026, 0, 5, 10, 0, 0));
+        advance(20_000);
+        hooks.finished(result());
+        running--;
+        return 0;
+      },
+      deps,
+    );
     expect(code).toBe(0);
     expect(starts).toEqual([0, 20_000, 40_000]);
   });
@@ -197,11 +206,15 @@ describe('runScheduled', () => {
     const dir = tempDir();
     const { deps } = fakeDeps(Date.UTC(2026, 0, 5, 10, 0, 0), dir);
     let calls = 0;
-    const code = await runScheduled(run(15), async (hooks) => {
-      calls++;
-      hooks.failed(new BusyError('another pass is running on /r'));
-      return ExitCode.busy;
-    }, deps);
+    const code = await runScheduled(
+      run(15),
+      async (hooks) => {
+        calls++;
+        hooks.failed(new BusyError('another pass is running on /r'));
+        return ExitCode.busy;
+      },
+      deps,
+    );
     expect([code, calls]).toEqual([75, 1]);
     const rec = readJobRecord('j', dir);
     expect(rec.last?.result).toBe('busy');
@@ -215,11 +228,15 @@ describe('runScheduled', () => {
     const starts: number[] = [];
     for (let m = 0; m < 30; m++) {
       advance(t0 + m * MIN + 500 - deps.now());
-      await runScheduled(run(420, 60), async (hooks) => {
-        starts.push(Math.round((deps.now() - t0) / MIN));
-        hooks.finished(result());
-        return 0;
-      }, deps);
+      await runScheduled(
+        run(420, 60),
+        async (hooks) => {
+          starts.push(Math.round((deps.now() - t0) / MIN));
+          hooks.finished(result());
+          return 0;
+        },
+        deps,
+      );
     }
     expect(starts).toEqual([0, 7, 14, 21, 28]);
   });
@@ -228,9 +245,13 @@ describe('runScheduled', () => {
     const dir = tempDir();
     const log = join(tempDir(), 'job.log');
     const { deps } = fakeDeps(Date.UTC(2026, 0, 5, 10, 0, 0), dir);
-    const code = await runScheduled(run(60, undefined, log), async () => {
-      throw new RefusedError('source folder does not exist: /gone');
-    }, deps);
+    const code = await runScheduled(
+      run(60, undefined, log),
+      async () => {
+        throw new RefusedError('source folder does not exist: /gone');
+      },
+      deps,
+    );
     expect(code).toBe(ExitCode.usage);
     const lines = readFileSync(log, 'utf8').trimEnd().split('\n');
     expect(lines).toHaveLength(1);
@@ -242,9 +263,15 @@ describe('runScheduled', () => {
   it('an unexpected error is recorded and rethrown (the CLI prints it; cron appends it to the log)', async () => {
     const dir = tempDir();
     const { deps } = fakeDeps(Date.UTC(2026, 0, 5, 10, 0, 0), dir);
-    await expect(runScheduled(run(60), async () => {
-      throw new TypeError('boom');
-    }, deps)).rejects.toThrow('boom');
+    await expect(
+      runScheduled(
+        run(60),
+        async () => {
+          throw new TypeError('boom');
+        },
+        deps,
+      ),
+    ).rejects.toThrow('boom');
     expect(readJobRecord('j', dir).last?.result).toBe('error');
   });
 
@@ -254,10 +281,14 @@ describe('runScheduled', () => {
     writeFileSync(notAFolder, 'x');
     const { deps } = fakeDeps(Date.UTC(2026, 0, 5, 10, 0, 0), join(notAFolder, 'state'));
     let ran = false;
-    const code = await runScheduled(run(60, undefined, log), async () => {
-      ran = true;
-      return 0;
-    }, deps);
+    const code = await runScheduled(
+      run(60, undefined, log),
+      async () => {
+        ran = true;
+        return 0;
+      },
+      deps,
+    );
     expect([code, ran]).toEqual([ExitCode.usage, false]);
     expect(readFileSync(log, 'utf8')).toMatch(/pass refused: the state folder .* cannot be written/);
   });

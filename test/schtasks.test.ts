@@ -55,12 +55,32 @@ const cmd = `${state}\\tasks\\photos.cmd`;
 describe('schtasks argv', () => {
   it('create: task in the folder-sync folder, schedule, short /TR pointing at the wrapper, /F', () => {
     expect(buildCreateArgs('photos', schtasksTiming(420), vbs)).toEqual([
-      '/Create', '/TN', 'folder-sync\\photos', '/SC', 'MINUTE', '/MO', '7',
-      '/TR', `wscript.exe //B //NoLogo "${vbs}"`, '/F',
+      '/Create',
+      '/TN',
+      'folder-sync\\photos',
+      '/SC',
+      'MINUTE',
+      '/MO',
+      '7',
+      '/TR',
+      `wscript.exe //B //NoLogo "${vbs}"`,
+      '/F',
     ]);
     expect(buildCreateArgs('photos', schtasksTiming(604_800 * 2), vbs)).toEqual([
-      '/Create', '/TN', 'folder-sync\\photos', '/SC', 'WEEKLY', '/MO', '2',
-      '/TR', `wscript.exe //B //NoLogo "${vbs}"`, '/ST', '00:00', '/D', 'SUN', '/F',
+      '/Create',
+      '/TN',
+      'folder-sync\\photos',
+      '/SC',
+      'WEEKLY',
+      '/MO',
+      '2',
+      '/TR',
+      `wscript.exe //B //NoLogo "${vbs}"`,
+      '/ST',
+      '00:00',
+      '/D',
+      'SUN',
+      '/F',
     ]);
     expect(buildCreateArgs('photos', schtasksTiming(86_400), vbs)).toContain('/ST');
   });

@@ -44,10 +44,12 @@ describe('log file, text format', () => {
     expect(all.at(-1)).toMatch(
       new RegExp(`^${TS} INFO pass finished: created 6, updated 2, removed 1, failed 0, skipped 1, bytes \\d+, duration \\d+\\.\\d{3}s$`),
     );
-    const ops = all.filter((l) => OP_LINE.test(l)).map((l) => {
-      const m = OP_LINE.exec(l) as RegExpExecArray;
-      return { action: m[3], kind: m[4], path: JSON.parse(m[5] as string) as string, note: m[6] };
-    });
+    const ops = all
+      .filter((l) => OP_LINE.test(l))
+      .map((l) => {
+        const m = OP_LINE.exec(l) as RegExpExecArray;
+        return { action: m[3], kind: m[4], path: JSON.parse(m[5] as string) as string, note: m[6] };
+      });
     // The paths decode back to the real names, newline and all; nothing else looks like an operation.
     expect(ops.map((o) => `${o.action} ${o.kind} ${o.path}`).sort()).toEqual(
       [
@@ -79,10 +81,12 @@ describe('log file, text format', () => {
     await runCli(['sync-once', src, dst, '--log', log]);
     const both = lines(log);
     expect(both.slice(0, first.length)).toEqual(first);
-    expect(both.slice(first.length).filter((l) => OP_LINE.test(l)).map((l) => l.replace(/^\S+ /, ''))).toEqual([
-      'INFO created file "later.txt"',
-      'INFO updated dir "." (metadata: mtime)',
-    ]);
+    expect(
+      both
+        .slice(first.length)
+        .filter((l) => OP_LINE.test(l))
+        .map((l) => l.replace(/^\S+ /, '')),
+    ).toEqual(['INFO created file "later.txt"', 'INFO updated dir "." (metadata: mtime)']);
   });
 });
 

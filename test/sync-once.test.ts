@@ -36,7 +36,7 @@ function setMtime(path: string, ms: number): void {
 
 const awkward: Spec = {
   'with space.txt': 'spaces',
-  'quote"s and \'single\'.txt': 'quotes',
+  "quote\"s and 'single'.txt": 'quotes',
   'new\nline.txt': 'a newline in the name',
   'back\\slash\ttab.txt': 'escapes',
   '100%.txt': 'percent',

@@ -59,7 +59,9 @@ export default defineCommand({
         `${s.folders} folders (${s.emptyFolders} empty)${links} to ${dir} (seed ${seed})\n`,
     );
     const next = siblings(args.dir ?? demoArgs.dir.default);
-    process.stdout.write(`next: folder-sync sync-once ${quoteArg(args.dir ?? demoArgs.dir.default)} ${quoteArg(next.replica)} --log ${quoteArg(next.log)}\n`);
+    process.stdout.write(
+      `next: folder-sync sync-once ${quoteArg(args.dir ?? demoArgs.dir.default)} ${quoteArg(next.replica)} --log ${quoteArg(next.log)}\n`,
+    );
     return 0;
   },
 });

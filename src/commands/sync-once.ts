@@ -2,9 +2,9 @@ import { defineCommand, type ParsedArgs } from 'citty';
 import type { ConsolaReporter } from 'consola';
 import { BusyError, ExitCode, FolderSyncError } from '../errors.js';
 import { createLogger, type FileReporter } from '../log.js';
-import { consoleWithProgress, stderrProgress } from '../progress.js';
+import { consoleWithProgress, progressEvery, stderrProgress } from '../progress.js';
 import { checkPassPaths } from '../sync/guards.js';
-import { syncOnce } from '../sync/mirror.js';
+import { syncOnce } from '../sync/sync-once.js';
 import type { PassHooks } from '../schedule/scheduled-run.js';
 import { stateDir } from '../state.js';
 import { folderArgs, notifyArgs, outputArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
@@ -84,6 +84,7 @@ async function runPass(args: ParsedArgs<typeof syncOnceArgs>, hooks?: PassHooks,
       allowEmptySource: Boolean(args['allow-empty-source']),
       logger,
       onProgress: progress && ((stats) => progress.update(stats)),
+      progressEveryMs: progressEvery(process.env['FOLDER_SYNC_PROGRESS_EVERY_MS']),
     });
     hooks?.finished(result);
     // Flush before deciding the exit code: lines still buffered (the summary) may be the ones that fail.

@@ -46,17 +46,20 @@ export interface DemoSummary {
 }
 
 // Names a real shared folder might hold: spaces, accents, non-Latin scripts, an apostrophe; nothing Windows forbids.
+// prettier-ignore -- a packed word list reads better than one word a line
 const FOLDER_NAMES = [
   'Documents', 'Photos', 'Projects', 'Invoices 2024', 'Q3 reports', 'Archive', 'Café menus', 'Unterlagen Übersicht',
   'résumés', '日本語のメモ', 'Προσφορές', 'drafts', 'old stuff', 'src', 'assets', "Marta's notes", 'Scans', 'contracts',
   'Ελληνικά', 'Zürich trip', 'backup of backup', 'raw', 'exports', 'données',
 ] as const;
+// prettier-ignore -- a packed word list reads better than one word a line
 const FILE_NAMES = [
   'report', 'notes', 'budget', 'IMG', 'scan', 'meeting notes', 'Überblick', 'naïve plan', 'café receipt', 'データ',
   'σημειώσεις', 'todo', 'draft v2', 'invoice', 'contract (signed)', 'ideas & plans', 'São Paulo itinerary', 'README',
 ] as const;
 const TEXT_EXTENSIONS = ['.txt', '.md', '.csv', '.json'] as const;
 const BINARY_EXTENSIONS = ['.jpg', '.pdf', '.bin', '.png', '.zip'] as const;
+// prettier-ignore -- a packed word list reads better than one word a line
 const WORDS = [
   'alpha', 'budget', 'copy', 'delta', 'échéance', 'folder', 'große', 'mirror', 'naïve', 'offsite', 'replica', 'source',
   'sync', 'team', 'quarter', 'über', 'værelse', '東京', 'λόγος', 'and', 'the', 'of', 'to', 'in',

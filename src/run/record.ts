@@ -5,10 +5,8 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ExitCode } from '../errors.js';
-import type { PassRecord, PassResult as RecordResult } from '../schedule/record.js';
+import type { PassRecord } from '../schedule/record.js';
 import { replicaKey, stateDir } from '../state.js';
-import type { PassOutcome, PassResult } from './runner.js';
 
 export interface RunRecord {
   version: 1;
@@ -47,31 +45,4 @@ export function writeRunRecord(record: RunRecord, dir = stateDir()): void {
   const temp = `${path}.${process.pid}.tmp`;
   writeFileSync(temp, `${JSON.stringify(record)}\n`, { mode: 0o600 });
   renameSync(temp, path);
-}
-
-const asRecord: Record<PassResult, [RecordResult, ExitCode]> = {
-  complete: ['ok', ExitCode.ok],
-  partial: ['partial', ExitCode.partial],
-  interrupted: ['partial', ExitCode.partial],
-  refused: ['refused', ExitCode.usage],
-  error: ['error', ExitCode.partial],
-};
-
-/** A pass of a run as a PassRecord (the shape `list` already shows for scheduled jobs). */
-export function passRecordOf(outcome: PassOutcome): PassRecord {
-  const [result, exitCode] = asRecord[outcome.result];
-  const record: PassRecord = {
-    startedAt: outcome.startedAt.toISOString(),
-    finishedAt: new Date(outcome.startedAt.getTime() + outcome.durationMs).toISOString(),
-    result,
-    exitCode,
-    pid: process.pid,
-    durationMs: Math.round(outcome.durationMs),
-  };
-  if (outcome.stats) {
-    const { created, updated, removed, failed, skipped, bytes } = outcome.stats;
-    record.counts = { created, updated, removed, failed, skipped, bytes };
-  }
-  if (outcome.message) record.message = outcome.message;
-  return record;
 }

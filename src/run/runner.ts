@@ -1,14 +1,16 @@
 import { resolve } from 'node:path';
 import type { ConsolaInstance } from 'consola';
-import { BusyError, describeError, FolderSyncError, RefusedError } from '../errors.js';
-import { quotePath, type LogEvent } from '../log.js';
+import { BusyError, describeError, ExitCode, FolderSyncError, RefusedError } from '../errors.js';
+import { emit, quotePath } from '../log.js';
 import type { Interval } from '../schedule/interval.js';
+import type { PassRecord, PassResult as RecordResult } from '../schedule/record.js';
 import { stateDir } from '../state.js';
 import { checkPassPaths } from '../sync/guards.js';
 import { readLock, ReplicaLock } from '../sync/lock.js';
-import { syncOnce, type SyncOptions, type SyncStats } from '../sync/mirror.js';
+import type { SyncStats } from '../sync/pass-stats.js';
+import { syncOnce, type SyncOptions } from '../sync/sync-once.js';
 import { runLoop, systemClock, type LoopClock } from './loop.js';
-import { passRecordOf, writeRunRecord, type RunRecord } from './record.js';
+import { writeRunRecord, type RunRecord } from './record.js';
 
 export interface RunOptions {
   /** How often a pass starts (from the start of the previous one). */
@@ -49,6 +51,33 @@ export interface PassOutcome {
   busy?: boolean;
 }
 
+const asRecord: Record<PassResult, [RecordResult, ExitCode]> = {
+  complete: ['ok', ExitCode.ok],
+  partial: ['partial', ExitCode.partial],
+  interrupted: ['partial', ExitCode.partial],
+  refused: ['refused', ExitCode.usage],
+  error: ['error', ExitCode.partial],
+};
+
+/** A pass of a run as a PassRecord (the shape `list` already shows for scheduled jobs). */
+export function passRecordOf(outcome: PassOutcome): PassRecord {
+  const [result, exitCode] = asRecord[outcome.result];
+  const record: PassRecord = {
+    startedAt: outcome.startedAt.toISOString(),
+    finishedAt: new Date(outcome.startedAt.getTime() + outcome.durationMs).toISOString(),
+    result,
+    exitCode,
+    pid: process.pid,
+    durationMs: Math.round(outcome.durationMs),
+  };
+  if (outcome.stats) {
+    const { created, updated, removed, failed, skipped, bytes } = outcome.stats;
+    record.counts = { created, updated, removed, failed, skipped, bytes };
+  }
+  if (outcome.message) record.message = outcome.message;
+  return record;
+}
+
 export interface RunSummary {
   passes: number;
   counts: Record<PassResult, number>;
@@ -56,8 +85,7 @@ export interface RunSummary {
 
 /** A `run` line: plain text in a text log, a `note` object with `extra` fields in JSON Lines. */
 export function note(log: ConsolaInstance, level: 'info' | 'warn' | 'error' | 'debug', message: string, extra = {}): void {
-  const event: LogEvent = { type: 'note', message, ...extra };
-  log[level]({ args: [], event });
+  emit(log, level, { type: 'note', message, ...extra });
 }
 
 /**
@@ -89,13 +117,18 @@ export async function runForeground(source: string, replica: string, opts: RunOp
   let passes = 0;
   let ended = 'pass limit reached';
   try {
-    note(log, 'info', `run started (pid ${process.pid}): ${opts.interval.words}, source ${quotePath(paths.source)} replica ${quotePath(paths.replica)}`, {
-      run: 'started',
-      pid: process.pid,
-      intervalSeconds: opts.interval.seconds,
-      source: paths.source,
-      replica: paths.replica,
-    });
+    note(
+      log,
+      'info',
+      `run started (pid ${process.pid}): ${opts.interval.words}, source ${quotePath(paths.source)} replica ${quotePath(paths.replica)}`,
+      {
+        run: 'started',
+        pid: process.pid,
+        intervalSeconds: opts.interval.seconds,
+        source: paths.source,
+        replica: paths.replica,
+      },
+    );
     // Each pass resolves the paths again (a source may be unmounted and remounted); the lock is on the first answer.
     const sourceAbs = resolve(source);
     const replicaAbs = resolve(replica);

@@ -108,7 +108,12 @@ export function buildCronLine(
   logFormat: 'text' | 'json' = 'text',
 ): string {
   checkJobName(name);
-  for (const [what, path] of [['Node', inv.node], ['CLI script', inv.cli], ['state folder', inv.stateDir], ['log file', log]] as const) {
+  for (const [what, path] of [
+    ['Node', inv.node],
+    ['CLI script', inv.cli],
+    ['state folder', inv.stateDir],
+    ['log file', log],
+  ] as const) {
     checkLinePath(path, what);
   }
   for (const arg of passArgs) checkLinePath(arg, 'argument');
@@ -266,13 +271,7 @@ export function nextCronTime(expr: string, afterMs: number): number {
   let t = Math.floor(afterMs / 60_000) * 60_000 + 60_000;
   for (let i = 0; i < 60 * 24 * 8; i++, t += 60_000) {
     const d = new Date(t);
-    if (
-      min!(d.getMinutes()) &&
-      hour!(d.getHours()) &&
-      dom!(d.getDate()) &&
-      mon!(d.getMonth() + 1) &&
-      dow!(d.getDay())
-    ) {
+    if (min!(d.getMinutes()) && hour!(d.getHours()) && dom!(d.getDate()) && mon!(d.getMonth() + 1) && dow!(d.getDay())) {
       return t;
     }
   }

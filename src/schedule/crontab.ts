@@ -6,9 +6,19 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { BusyError, describeError, OperationError } from '../errors.js';
 import { ReplicaLock } from '../sync/lock.js';
-import { buildCronLine, cronComment, cronTiming, findCronJobs, nextCronTime, removeCronJobs, upsertCronJob, type CronJobLine, type Invocation } from './cron.js';
+import {
+  buildCronLine,
+  cronComment,
+  cronTiming,
+  findCronJobs,
+  nextCronTime,
+  removeCronJobs,
+  upsertCronJob,
+  type CronJobLine,
+  type Invocation,
+} from './cron.js';
 import { jobPassArgs, parseJobPassArgs, type JobSpec } from './jobs.js';
-import type { InstalledJob, InstallResult, SchedulerBackend } from './scheduler.js';
+import type { InstalledJob, InstallResult, SchedulerBackend } from './backend.js';
 
 /** The crontab command; FOLDER_SYNC_CRONTAB points elsewhere (tests of failure paths). */
 function crontabCommand(): string {
@@ -19,7 +29,12 @@ function failure(what: string, error: { stderr?: unknown; shortMessage?: string;
   if (error.code === 'ENOENT') {
     return new OperationError(`cannot ${what}: the crontab command is not installed (Debian/Ubuntu: apt-get install cron)`);
   }
-  const detail = String(error.stderr ?? '').trim().split('\n')[0] || error.shortMessage || 'failed';
+  const detail =
+    String(error.stderr ?? '')
+      .trim()
+      .split('\n')[0] ||
+    error.shortMessage ||
+    'failed';
   return new OperationError(`cannot ${what}: ${detail}`);
 }
 

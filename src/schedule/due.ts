@@ -62,12 +62,7 @@ export function minuteStart(ms: number): number {
  * The next time a pass will start, given the scheduler's next firing after a moment (`nextFiring`), the rule
  * and the last pass. For seconds intervals: the next slot start not yet run.
  */
-export function nextPassTime(
-  rule: DueRule,
-  nowMs: number,
-  lastStartMs: number | undefined,
-  nextFiring: (afterMs: number) => number,
-): number {
+export function nextPassTime(rule: DueRule, nowMs: number, lastStartMs: number | undefined, nextFiring: (afterMs: number) => number): number {
   const mode = runMode(rule);
   const step = rule.every * 1000;
   if (mode === 'seconds-loop') {

@@ -5,7 +5,7 @@
  */
 import { BusyError, describeError, ExitCode, FolderSyncError, RefusedError, UsageError } from '../errors.js';
 import { createLogger, FileReporter, type LogFormat } from '../log.js';
-import type { SyncResult } from '../sync/mirror.js';
+import type { SyncResult } from '../sync/sync-once.js';
 import { stateDir } from '../state.js';
 import { isDue, minuteStart, runMode, type DueRule } from './due.js';
 import { JOB_NAME } from './cron.js';
@@ -137,7 +137,7 @@ export async function runScheduled(run: ScheduledRun, pass: ScheduledPass, deps:
 }
 
 async function runOne(run: ScheduledRun, pass: ScheduledPass, deps: ScheduledDeps): Promise<number> {
-  let record: JobRecord = readJobRecord(run.job, deps.dir);
+  const record: JobRecord = readJobRecord(run.job, deps.dir);
   const attempt: PassRecord = { startedAt: new Date(deps.now()).toISOString(), result: 'running', pid: process.pid };
   await run.around?.started();
   try {

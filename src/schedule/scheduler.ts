@@ -11,43 +11,15 @@ import { checkPassPaths, resolveEventual } from '../sync/guards.js';
 import { isLocked, readLock, isLockAlive, type LockRecord } from '../sync/lock.js';
 import { checkJobName, type Invocation } from './cron.js';
 import { cronDaemonRunning, crontabBackend } from './crontab.js';
-import { nextPassTime, type DueRule } from './due.js';
+import { nextPassTime } from './due.js';
 import type { Interval } from './interval.js';
 import { currentInvocation, uniqueJobName, type JobSpec } from './jobs.js';
 import { readJobRecord, removeJobRecord, writeJobRecord, type JobRecord, type PassRecord } from './record.js';
 import { schtasksBackend } from './schtasks.js';
+import type { SchedulerBackend } from './backend.js';
 import { maskedSettings, readJobNotify, type NotifySettings } from '../notify/settings.js';
 
-export interface InstallResult {
-  /** A job of that name existed and was replaced. */
-  replaced: boolean;
-  /** The scheduler's own schedule: a cron expression, or "MINUTE /MO 7". */
-  timing: string;
-  /** True when the scheduler alone keeps the spacing exact (no due-check). */
-  exact: boolean;
-}
-
-/** A job as read back from the OS scheduler. */
-export interface InstalledJob {
-  name: string;
-  backend: 'crontab' | 'schtasks';
-  timing: string;
-  /** Undefined when the entry is ours by its tag but cannot be read (edited by hand). */
-  spec?: JobSpec & { rule: DueRule };
-  /** The scheduler's next firing strictly after a moment, when it can be computed here. */
-  nextFiring?: (afterMs: number) => number;
-  /** What the scheduler itself reports as the next run (Task Scheduler). */
-  nextRunText?: string;
-  /** The state folder baked into the entry (where its passes keep their record). */
-  stateDir?: string;
-}
-
-export interface SchedulerBackend {
-  name: 'crontab' | 'schtasks';
-  install(job: JobSpec, inv: Invocation): Promise<InstallResult>;
-  remove(names: readonly string[] | 'all'): Promise<string[]>;
-  list(): Promise<InstalledJob[]>;
-}
+export type { InstalledJob, InstallResult, SchedulerBackend } from './backend.js';
 
 export function backendFor(platform: NodeJS.Platform = process.platform): SchedulerBackend {
   return platform === 'win32' ? schtasksBackend : crontabBackend;
@@ -124,11 +96,19 @@ export async function scheduleJob(req: ScheduleRequest, opts: SchedulerOptions =
   const old = readJobRecord(name, inv.stateDir);
   const same = old.source === source && old.replica === replica;
   writeJobRecord(
-    { version: 1, name, scheduledAt: new Date(now).toISOString(), source, replica, ...(same ? { last: old.last, lastCompleted: old.lastCompleted, lastSuccess: old.lastSuccess, lastNotification: old.lastNotification } : {}) },
+    {
+      version: 1,
+      name,
+      scheduledAt: new Date(now).toISOString(),
+      source,
+      replica,
+      ...(same ? { last: old.last, lastCompleted: old.lastCompleted, lastSuccess: old.lastSuccess, lastNotification: old.lastNotification } : {}),
+    },
     inv.stateDir,
   );
   const fresh = (await backend.list()).find((j) => j.name === name);
-  const nextRun = fresh?.spec && fresh.nextFiring ? nextPassTime(fresh.spec.rule, now, same ? lastStart(old.last) : undefined, fresh.nextFiring) : undefined;
+  const nextRun =
+    fresh?.spec && fresh.nextFiring ? nextPassTime(fresh.spec.rule, now, same ? lastStart(old.last) : undefined, fresh.nextFiring) : undefined;
   return { job, ...result, nextRun, backend: backend.name };
 }
 

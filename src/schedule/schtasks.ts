@@ -12,7 +12,7 @@ import { stateDir } from '../state.js';
 import { checkJobName, type Invocation } from './cron.js';
 import type { DueRule } from './due.js';
 import { jobPassArgs, parseJobPassArgs, type JobSpec } from './jobs.js';
-import type { InstalledJob, InstallResult, SchedulerBackend } from './scheduler.js';
+import type { InstalledJob, InstallResult, SchedulerBackend } from './backend.js';
 
 export type ScheduleKind = 'MINUTE' | 'HOURLY' | 'DAILY' | 'WEEKLY';
 
@@ -112,7 +112,12 @@ function cmdWord(word: string): string {
 /** The .cmd wrapper: UTF-8 code page (non-ASCII paths), state folder, Node with full paths, output appended to the log. */
 export function buildWrapperCmd(name: string, words: string, inv: Invocation, passArgs: readonly string[], log: string): string {
   checkJobName(name);
-  for (const [what, p] of [['Node', inv.node], ['CLI script', inv.cli], ['state folder', inv.stateDir], ['log file', log]] as const) {
+  for (const [what, p] of [
+    ['Node', inv.node],
+    ['CLI script', inv.cli],
+    ['state folder', inv.stateDir],
+    ['log file', log],
+  ] as const) {
     checkWindowsPath(p, what);
   }
   const command = [cmdQuote(inv.node), cmdQuote(inv.cli), ...passArgs.map(cmdWord)].join(' ');
@@ -186,7 +191,12 @@ export function ourTasks(rows: readonly string[][]): Map<string, string> {
 async function schtasks(args: readonly string[], what: string): Promise<string> {
   const r = await execa('schtasks', args, { reject: false, windowsHide: true });
   if (r.exitCode !== 0 || r.failed) {
-    const detail = String(r.stderr ?? '').trim().split(/\r?\n/)[0] || r.shortMessage || 'failed';
+    const detail =
+      String(r.stderr ?? '')
+        .trim()
+        .split(/\r?\n/)[0] ||
+      r.shortMessage ||
+      'failed';
     throw new OperationError(`cannot ${what}: ${detail}`);
   }
   return String(r.stdout);

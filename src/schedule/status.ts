@@ -44,8 +44,18 @@ export function formatList(result: ListResult): string {
       ['replica', job.replica],
       ['log', job.log],
       ['last pass', formatPass(job.lastPass)],
-      ['last completed', job.lastCompleted && job.lastCompleted !== job.lastPass && job.lastCompleted.startedAt !== job.lastPass?.startedAt ? formatPass(job.lastCompleted) : undefined],
-      ['running', job.running ? `${job.running.mode === 'run' ? 'foreground folder-sync run' : 'a pass'} (pid ${job.running.pid}, since ${formatTime(job.running.since)})` : undefined],
+      [
+        'last completed',
+        job.lastCompleted && job.lastCompleted !== job.lastPass && job.lastCompleted.startedAt !== job.lastPass?.startedAt
+          ? formatPass(job.lastCompleted)
+          : undefined,
+      ],
+      [
+        'running',
+        job.running
+          ? `${job.running.mode === 'run' ? 'foreground folder-sync run' : 'a pass'} (pid ${job.running.pid}, since ${formatTime(job.running.since)})`
+          : undefined,
+      ],
       ['next due', job.nextDue ? formatTime(job.nextDue) : undefined],
       ['notify', job.notify ? formatMasked(job.notify) : undefined],
       ['last notified', job.lastNotification ? `${formatTime(job.lastNotification.at)} ${job.lastNotification.ok ? 'ok' : 'failed'}: ${job.lastNotification.detail}` : undefined],

@@ -97,7 +97,7 @@ function copyBytes(inFd: number, outFd: number, expected: number, srcPath: strin
     if (n === 0) break;
     total += n;
     if (total > expected) throw new SourceChangedError(srcPath);
-    for (let off = 0; off < n; ) off += writeSync(outFd, buf, off, n - off);
+    for (let off = 0; off < n;) off += writeSync(outFd, buf, off, n - off);
   }
   if (total !== expected) throw new SourceChangedError(srcPath);
 }

@@ -59,9 +59,7 @@ export async function sameContents(srcPath: string, dstPath: string, size: numbe
         }
         const na = readFull(fa, a, want, pos);
         if (na !== nb) return false;
-        const equal = parallel
-          ? await sameHashOnTwoCores(a.subarray(0, na), b.subarray(0, nb))
-          : sameHash(a.subarray(0, na), b.subarray(0, nb));
+        const equal = parallel ? await sameHashOnTwoCores(a.subarray(0, na), b.subarray(0, nb)) : sameHash(a.subarray(0, na), b.subarray(0, nb));
         if (!equal) return false;
         if (na < want) return pos + na === size;
       }

@@ -118,9 +118,7 @@ export class ReplicaLock {
       }
       const holder = readLock(this.path);
       if (holder && isLockAlive(holder)) {
-        throw new BusyError(
-          `another pass is running on ${this.replica} (pid ${holder.pid}, since ${holder.startedAt})`,
-        );
+        throw new BusyError(`another pass is running on ${this.replica} (pid ${holder.pid}, since ${holder.startedAt})`);
       }
       this.removeStale();
     }

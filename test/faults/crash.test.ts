@@ -63,6 +63,7 @@ function stir(rng: Prng, src: string, dst: string, round: number): void {
       const r = join(rdir, name);
       try {
         if (rng.chance(0.15)) unlinkSync(r);
+        // eslint-disable-next-line no-dupe-else-if -- each rng.chance() call draws a new number
         else if (rng.chance(0.15)) chmodSync(r, 0o600);
         else if (rng.chance(0.1)) writeFileSync(r, `stale ${round}`);
       } catch {
@@ -203,4 +204,3 @@ describe('kill -9 at any moment of a pass', () => {
     }
   });
 });
-

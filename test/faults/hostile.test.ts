@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { LogObject } from 'consola';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, type LogEvent } from '../../src/log.js';
-import { syncOnce } from '../../src/sync/mirror.js';
+import { syncOnce } from '../../src/sync/sync-once.js';
 import { runCli } from '../_cli.js';
 import { buildTree, bytes, compareTrees, dir, file, nested, snapshotTree, symlink, tempDir, type Spec } from '../_tree.js';
 import { tempsIn } from './_faults.js';
@@ -26,7 +26,14 @@ afterAll(() => {
 
 /** Build `levels` nested folders of `name` below `at` with a file at the bottom, using relative paths (cd). */
 function deepChain(at: string, name: string, levels: number): void {
-  execFileSync('bash', ['-c', `cd "$1" && for i in $(seq "$2"); do mkdir "$3" && cd "$3"; done && echo bottom > leaf`, '_', at, String(levels), name]);
+  execFileSync('bash', [
+    '-c',
+    `cd "$1" && for i in $(seq "$2"); do mkdir "$3" && cd "$3"; done && echo bottom > leaf`,
+    '_',
+    at,
+    String(levels),
+    name,
+  ]);
 }
 
 const LOG_LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (INFO|WARN|ERROR) \S/;

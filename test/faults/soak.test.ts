@@ -10,7 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { syncOnce } from '../../src/sync/mirror.js';
+import { syncOnce } from '../../src/sync/sync-once.js';
 import { compareTrees, msToTimeSpec, snapshotTree, tempDir } from '../_tree.js';
 import { Prng, tempsIn } from './_faults.js';
 
@@ -122,6 +122,8 @@ describe('soak', () => {
     for (const k of ['edit', 'delete', 'rename', 'swap', 'mode', 'subtree', 'link', 'new']) expect(kinds.get(k) ?? 0, k).toBeGreaterThan(5);
     expect(end.fds - (warm?.fds ?? 0), 'open file descriptors').toBeLessThanOrEqual(0);
     expect(end.heap - (warm?.heap ?? 0), 'heap growth in bytes').toBeLessThan(4 << 20);
-    console.info(`soak: ${PASSES} passes, ${snapshotTree(src).size} entries at the end; fds ${warm?.fds} -> ${end.fds}, heap ${warm?.heap} -> ${end.heap}`);
+    console.info(
+      `soak: ${PASSES} passes, ${snapshotTree(src).size} entries at the end; fds ${warm?.fds} -> ${end.fds}, heap ${warm?.heap} -> ${end.heap}`,
+    );
   });
 });

@@ -1,0 +1,62 @@
+/**
+ * Retention: at the end of a pass, the pass folders the policy no longer keeps are removed, each logged as
+ * `pruned versions <pass> (<n> entries, <size>)`. Only folders folder-sync made (pass-name pattern AND its
+ * marker) are ever touched; without a limit nothing is.
+ */
+import { chmodSync, lstatSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { describeError } from '../errors.js';
+import { formatBytes } from '../progress.js';
+import { measurePass, readCatalog, type Measure, type PassFolder } from './catalog.js';
+import { passesToPrune, type Retention } from './names.js';
+import { markerPath } from './store.js';
+
+export interface Pruned extends Measure {
+  pass: string;
+  /** Set when it could not be removed (entirely); what is left stays and is tried again next pass. */
+  error?: string;
+}
+
+export function prunedLine(p: Pruned, dryRun = false): string {
+  return `pruned versions ${p.pass} (${p.entries} entries, ${formatBytes(p.bytes)})${dryRun ? ' (dry run)' : ''}`;
+}
+
+/**
+ * Remove the pass folders `policy` does not keep (as of `nowMs`, the pass's start). In a dry run, only says
+ * which. The current pass's own folder is the newest, so every policy keeps it.
+ */
+export function pruneVersions(dir: string, policy: Retention, nowMs: number, dryRun = false): Pruned[] {
+  const doomed = passesToPrune(readCatalog(dir).passes, policy, nowMs);
+  return doomed.map((pass) => {
+    const m = measurePass(pass);
+    const result: Pruned = { pass: pass.name, ...m };
+    if (dryRun) return result;
+    try {
+      removePass(dir, pass);
+    } catch (error) {
+      result.error = describeError(error);
+    }
+    return result;
+  });
+}
+
+/** The folder first, its marker last: a kill in between leaves a marked remainder that the next pass prunes. */
+function removePass(dir: string, pass: PassFolder): void {
+  removeTree(pass.path);
+  unlinkSync(markerPath(dir, pass.name));
+}
+
+/**
+ * Remove a tree inside a pass folder: links are unlinked, never followed; folders kept read-only (a replica's
+ * 0o555 folder moved whole) are opened by their owner first.
+ */
+export function removeTree(path: string): void {
+  const st = lstatSync(path);
+  if (!st.isDirectory()) {
+    unlinkSync(path);
+    return;
+  }
+  if ((st.mode & 0o700) !== 0o700) chmodSync(path, (st.mode & 0o7777) | 0o700);
+  for (const name of readdirSync(path)) removeTree(join(path, name));
+  rmdirSync(path);
+}
