@@ -25,7 +25,12 @@ export interface PingServer {
 export async function pingServer(): Promise<PingServer> {
   const sockets = new Set<Socket>();
   const waiters: { n: number; resolve: () => void }[] = [];
-  const state: PingServer = { origin: '', pings: [], mode: 'ok', waitFor: (n) => new Promise((resolve) => (state.pings.length >= n ? resolve() : waiters.push({ n, resolve }))) };
+  const state: PingServer = {
+    origin: '',
+    pings: [],
+    mode: 'ok',
+    waitFor: (n) => new Promise((resolve) => (state.pings.length >= n ? resolve() : waiters.push({ n, resolve }))),
+  };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let body = '';
     req.setEncoding('utf8').on('data', (d: string) => (body += d));

@@ -106,9 +106,15 @@ describe('pings of sync-once (healthchecks protocol)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(compareTrees(f.src, f.rep)).toEqual([]);
     expect(c.paths()).toEqual([...Array(3).fill('POST /ping/T/start'), ...Array(3).fill('POST /ping/T')]);
-    const warns = readFileSync(f.log, 'utf8').split('\n').filter((l) => / WARN /.test(l));
+    const warns = readFileSync(f.log, 'utf8')
+      .split('\n')
+      .filter((l) => / WARN /.test(l));
     expect(warns).toEqual([
-      expect.stringMatching(new RegExp(`WARN notification failed: ${server.origin}/…${c.token.slice(-4)}: start: no answer within 0\\.3s after 3 tries; the pass goes on$`)),
+      expect.stringMatching(
+        new RegExp(
+          `WARN notification failed: ${server.origin}/…${c.token.slice(-4)}: start: no answer within 0\\.3s after 3 tries; the pass goes on$`,
+        ),
+      ),
       expect.stringMatching(/WARN notification failed: .*: exit 0: no answer within 0\.3s after 3 tries; the pass's exit code stays 0$/),
     ]);
     expect(r.stderr).toContain('warning: notification failed:');
@@ -174,7 +180,12 @@ describe('hooks', () => {
 
   it('--on-failure runs after a refused pass; a failing hook is a WARN and the exit code stays', async () => {
     const f = folders();
-    const r = await runSync(join(f.src, 'gone'), f.rep, ['--log', f.log, '--on-failure', 'echo "failed with $FOLDER_SYNC_EXIT_CODE: $FOLDER_SYNC_MESSAGE"; exit 3']);
+    const r = await runSync(join(f.src, 'gone'), f.rep, [
+      '--log',
+      f.log,
+      '--on-failure',
+      'echo "failed with $FOLDER_SYNC_EXIT_CODE: $FOLDER_SYNC_MESSAGE"; exit 3',
+    ]);
     expect(r.code).toBe(2);
     const log = readFileSync(f.log, 'utf8');
     expect(log).toMatch(/ INFO hook on-failure: failed with 2: source folder does not exist: .*gone\n/);
@@ -214,7 +225,9 @@ describe('run', () => {
     expect(c.pings()[1]?.body).toMatch(/^folder-sync pass ok \(exit 0\)[\s\S]*created 4,/);
     expect(readFileSync(f.log, 'utf8')).not.toContain(c.token.slice(0, 12));
 
-    const refused = await runCli(['run', join(f.src, 'gone'), f.rep, '1', 'hour', f.log, '--notify-url', c.url], { env: { FOLDER_SYNC_STATE_DIR: tempDir('fs-state-') } });
+    const refused = await runCli(['run', join(f.src, 'gone'), f.rep, '1', 'hour', f.log, '--notify-url', c.url], {
+      env: { FOLDER_SYNC_STATE_DIR: tempDir('fs-state-') },
+    });
     expect(refused.code).toBe(2);
     expect(c.paths().slice(2)).toEqual(['POST /ping/T/2']);
   });

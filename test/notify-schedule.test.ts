@@ -18,7 +18,8 @@ const home = execFileSync('getent', ['passwd', isRoot ? TEST_USER : String(proce
 const user = isRoot ? TEST_USER : execFileSync('id', ['-un'], { encoding: 'utf8' }).trim();
 const state = userTempDir('fs-notify-state-');
 const fake = fakeCrontab();
-const cli = (args: string[]): Promise<CliResult> => runCli(args, { asUser: true, env: { FOLDER_SYNC_STATE_DIR: state, ...fake.env }, timeoutMs: 30_000 });
+const cli = (args: string[]): Promise<CliResult> =>
+  runCli(args, { asUser: true, env: { FOLDER_SYNC_STATE_DIR: state, ...fake.env }, timeoutMs: 30_000 });
 
 describe.sequential('a scheduled job with alerts', () => {
   const token = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
@@ -32,7 +33,11 @@ describe.sequential('a scheduled job with alerts', () => {
   mkdirSync(src);
   buildTree(src, { 'a.txt': 'alpha' });
   giveToTestUser(base);
-  const line = (): string => fake.table().split('\n').find((l) => l.includes('# folder-sync:job=alerts')) ?? '';
+  const line = (): string =>
+    fake
+      .table()
+      .split('\n')
+      .find((l) => l.includes('# folder-sync:job=alerts')) ?? '';
   const pings = (): string[] => server.pings.filter((p) => p.path.includes(token)).map((p) => `${p.method} ${p.path.replace(token, 'T')}`);
   // Not spawnSync: this process's ping server must answer the job while it runs.
   const asCron = (): Promise<{ status: number | null; output: string }> => runLineAsCronAsync(line(), { home, user, asTestUser: isRoot });
@@ -64,7 +69,9 @@ describe.sequential('a scheduled job with alerts', () => {
     expect(text).toContain(`  notify:         ${masked}, on-failure: echo …\n`);
     expect(text).toMatch(/\n {2}last notified: +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:\d\d ok: ping exit 0: HTTP 200\n/);
     const json = (await cli(['list', '--json'])).stdout;
-    const job = (JSON.parse(json) as { jobs: { name: string; notify: unknown; lastNotification: { ok: boolean } }[] }).jobs.find((j) => j.name === 'alerts');
+    const job = (JSON.parse(json) as { jobs: { name: string; notify: unknown; lastNotification: { ok: boolean } }[] }).jobs.find(
+      (j) => j.name === 'alerts',
+    );
     expect(job?.notify).toEqual({ url: masked, onFailure: 'echo …' });
     expect(job?.lastNotification.ok).toBe(true);
     for (const out of [text, json, readFileSync(log, 'utf8')]) expect(out).not.toContain(token.slice(0, 12));
@@ -80,7 +87,9 @@ describe.sequential('a scheduled job with alerts', () => {
     expect(pings().slice(2)).toEqual(['POST /ping/T/start', 'POST /ping/T/2']);
     expect(readFileSync(hookOut, 'utf8')).toBe('exit 2 job alerts\n');
     const logText = readFileSync(log, 'utf8');
-    expect(logText).toMatch(/ERROR pass refused: source .* is empty[^\n]*\n.* INFO notification sent to .*: exit 2 \(HTTP 200\)\n.* INFO hook on-failure: hook says hello\n/);
+    expect(logText).toMatch(
+      /ERROR pass refused: source .* is empty[^\n]*\n.* INFO notification sent to .*: exit 2 \(HTTP 200\)\n.* INFO hook on-failure: hook says hello\n/,
+    );
     expect((await cli(['list'])).stdout).toMatch(/last notified: .* ok: ping exit 2: HTTP 200; on-failure hook: exit 0\n/);
   });
 

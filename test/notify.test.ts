@@ -21,7 +21,12 @@ describe('ping URLs', () => {
     { name: 'refused: /2', url: HC, event: end(2), want: `${HC}/2` },
     { name: 'busy: /75, told apart from refused', url: HC, event: end(75), want: `${HC}/75` },
     { name: 'a trailing slash is not doubled', url: `${HC}/`, event: end(2), want: `${HC}/2` },
-    { name: 'a query string stays after the path', url: 'https://hc.example/ping/key/slug?create=1', event: 'start', want: 'https://hc.example/ping/key/slug/start?create=1' },
+    {
+      name: 'a query string stays after the path',
+      url: 'https://hc.example/ping/key/slug?create=1',
+      event: 'start',
+      want: 'https://hc.example/ping/key/slug/start?create=1',
+    },
     { name: 'Uptime Kuma: no start ping', url: 'https://kuma.example/api/push/AbC123', event: 'start', want: undefined },
     {
       name: 'Uptime Kuma: status=up, message and duration in the query, GET',
@@ -30,7 +35,13 @@ describe('ping URLs', () => {
       want: 'https://kuma.example/api/push/AbC123?status=up&msg=m&ping=1234',
       method: 'GET',
     },
-    { name: 'Uptime Kuma: status=down', url: 'https://kuma.example/api/push/AbC123', event: end(2), want: 'https://kuma.example/api/push/AbC123?status=down&msg=m&ping=1234', method: 'GET' },
+    {
+      name: 'Uptime Kuma: status=down',
+      url: 'https://kuma.example/api/push/AbC123',
+      event: end(2),
+      want: 'https://kuma.example/api/push/AbC123?status=down&msg=m&ping=1234',
+      method: 'GET',
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -125,7 +136,11 @@ describe('sendPing: retries, timeout and the 30 s budget', () => {
 
   it('a 500 then a 200: success on the retry', async () => {
     const net = fakeNet((n) => (n === 1 ? 500 : 200));
-    expect(await sendPing({ url: HC, method: 'POST' }, limits, new PingBudget(30_000, net.now), Infinity, net)).toEqual({ ok: true, attempts: 2, status: 200 });
+    expect(await sendPing({ url: HC, method: 'POST' }, limits, new PingBudget(30_000, net.now), Infinity, net)).toEqual({
+      ok: true,
+      attempts: 2,
+      status: 200,
+    });
   });
 
   it('no connection: the reason, without the URL', async () => {
@@ -184,7 +199,11 @@ describe('the summary', () => {
   });
 
   it('is capped at 10 KB, text and JSON alike (JSON stays valid)', () => {
-    const long = summary({ errors: Array.from({ length: 10 }, () => 'e'.repeat(500)), source: `/${'s'.repeat(4000)}`, replica: `/${'r'.repeat(4000)}` });
+    const long = summary({
+      errors: Array.from({ length: 10 }, () => 'e'.repeat(500)),
+      source: `/${'s'.repeat(4000)}`,
+      replica: `/${'r'.repeat(4000)}`,
+    });
     expect(Buffer.byteLength(summaryText(long))).toBeLessThanOrEqual(MAX_BODY_BYTES);
     expect(summaryText(long)).toMatch(/\[cut at 10 KB\]\n$/);
     const json = JSON.parse(summaryJson(long)) as PassSummary & { truncated?: boolean };
@@ -212,7 +231,10 @@ describe('the summary', () => {
     });
     expect(JSON.parse(env['FOLDER_SYNC_SUMMARY_JSON'] as string)).toEqual(summary());
     // A refused pass ran nothing: its counts are empty, not 0.
-    const refused = hookEnv(summary({ result: 'refused', exitCode: 2, counts: undefined, checked: undefined, message: 'source folder does not exist' }), 'on-failure');
+    const refused = hookEnv(
+      summary({ result: 'refused', exitCode: 2, counts: undefined, checked: undefined, message: 'source folder does not exist' }),
+      'on-failure',
+    );
     expect(refused).toMatchObject({ FOLDER_SYNC_EXIT_CODE: '2', FOLDER_SYNC_CREATED: '', FOLDER_SYNC_MESSAGE: 'source folder does not exist' });
   });
 });
@@ -220,16 +242,64 @@ describe('the summary', () => {
 describe('check', () => {
   const now = Date.parse('2026-11-28T08:00:00Z');
   const ago = (minutes: number): string => new Date(now - minutes * 60_000).toISOString();
-  const pass = (minutes: number, result: 'ok' | 'partial' | 'refused' = 'ok') => ({ startedAt: ago(minutes), result, pid: 1, exitCode: result === 'ok' ? 0 : result === 'partial' ? 1 : 2 });
+  const pass = (minutes: number, result: 'ok' | 'partial' | 'refused' = 'ok') => ({
+    startedAt: ago(minutes),
+    result,
+    pid: 1,
+    exitCode: result === 'ok' ? 0 : result === 'partial' ? 1 : 2,
+  });
   const rec = (r: Partial<JobRecord>): JobRecord => ({ version: 1, name: 'j', ...r });
   const cases: { name: string; every?: number; record: JobRecord; maxAge?: number; ok: boolean; text: RegExp }[] = [
-    { name: 'a success within twice the interval', every: 900, record: rec({ lastSuccess: pass(20) }), ok: true, text: /^j: last successful pass 20 minutes ago \(allowed 30 minutes\)$/ },
-    { name: 'older than twice the interval', every: 900, record: rec({ lastSuccess: pass(31), last: pass(1, 'refused') }), ok: false, text: /^j: no successful pass for 31 minutes \(allowed 30 minutes\); last pass refused$/ },
-    { name: 'partial passes are not successes', every: 900, record: rec({ lastSuccess: pass(45), lastCompleted: pass(5, 'partial'), last: pass(5, 'partial') }), ok: false, text: /no successful pass for 45 minutes.*last pass partial/ },
-    { name: '--max-age overrides the interval', every: 900, record: rec({ lastSuccess: pass(45) }), maxAge: 3600, ok: true, text: /allowed 60 minutes/ },
-    { name: 'records from before lastSuccess: an ok lastCompleted counts', every: 900, record: rec({ lastCompleted: pass(10) }), ok: true, text: /last successful pass 10 minutes ago/ },
-    { name: 'never successful: counted from when it was scheduled (fresh)', every: 900, record: rec({ scheduledAt: ago(5) }), ok: true, text: /scheduled 5 minutes ago, no pass yet/ },
-    { name: 'never successful, scheduled long ago', every: 60, record: rec({ scheduledAt: ago(3) }), ok: false, text: /no successful pass since it was scheduled 3 minutes ago \(allowed 2 minutes\)/ },
+    {
+      name: 'a success within twice the interval',
+      every: 900,
+      record: rec({ lastSuccess: pass(20) }),
+      ok: true,
+      text: /^j: last successful pass 20 minutes ago \(allowed 30 minutes\)$/,
+    },
+    {
+      name: 'older than twice the interval',
+      every: 900,
+      record: rec({ lastSuccess: pass(31), last: pass(1, 'refused') }),
+      ok: false,
+      text: /^j: no successful pass for 31 minutes \(allowed 30 minutes\); last pass refused$/,
+    },
+    {
+      name: 'partial passes are not successes',
+      every: 900,
+      record: rec({ lastSuccess: pass(45), lastCompleted: pass(5, 'partial'), last: pass(5, 'partial') }),
+      ok: false,
+      text: /no successful pass for 45 minutes.*last pass partial/,
+    },
+    {
+      name: '--max-age overrides the interval',
+      every: 900,
+      record: rec({ lastSuccess: pass(45) }),
+      maxAge: 3600,
+      ok: true,
+      text: /allowed 60 minutes/,
+    },
+    {
+      name: 'records from before lastSuccess: an ok lastCompleted counts',
+      every: 900,
+      record: rec({ lastCompleted: pass(10) }),
+      ok: true,
+      text: /last successful pass 10 minutes ago/,
+    },
+    {
+      name: 'never successful: counted from when it was scheduled (fresh)',
+      every: 900,
+      record: rec({ scheduledAt: ago(5) }),
+      ok: true,
+      text: /scheduled 5 minutes ago, no pass yet/,
+    },
+    {
+      name: 'never successful, scheduled long ago',
+      every: 60,
+      record: rec({ scheduledAt: ago(3) }),
+      ok: false,
+      text: /no successful pass since it was scheduled 3 minutes ago \(allowed 2 minutes\)/,
+    },
     { name: 'no record at all', every: 60, record: rec({}), ok: false, text: /no successful pass recorded/ },
     { name: 'an entry changed by hand', record: rec({ lastSuccess: pass(1) }), ok: false, text: /changed by hand/ },
   ];
@@ -242,9 +312,15 @@ describe('check', () => {
   }
 
   it('--max-age forms', () => {
-    expect([parseMaxAge('90s'), parseMaxAge('30m'), parseMaxAge('2h'), parseMaxAge('1d'), parseMaxAge('1w'), parseMaxAge('2 hours'), parseMaxAge('45min')]).toEqual([
-      90, 1800, 7200, 86_400, 604_800, 7200, 2700,
-    ]);
+    expect([
+      parseMaxAge('90s'),
+      parseMaxAge('30m'),
+      parseMaxAge('2h'),
+      parseMaxAge('1d'),
+      parseMaxAge('1w'),
+      parseMaxAge('2 hours'),
+      parseMaxAge('45min'),
+    ]).toEqual([90, 1800, 7200, 86_400, 604_800, 7200, 2700]);
     for (const bad of ['', '2', 'h', '2x', '-1h', '0m', '400d']) expect(() => parseMaxAge(bad), bad).toThrowError();
     expect([ageWords(59), ageWords(150), ageWords(7300), ageWords(200_000)]).toEqual(['59 seconds', '2 minutes', '2 hours', '2 days']);
   });

@@ -118,6 +118,10 @@ export const notifyArgs = {
     valueHint: 'url',
     description: 'Ping this URL (healthchecks.io style: /start, then the URL on success or /<exit code>; Uptime Kuma push URLs too)',
   },
-  'on-failure': { type: 'string', valueHint: 'command', description: 'Run this /bin/sh command after a pass that exits non-zero (FOLDER_SYNC_* variables, summary on stdin)' },
+  'on-failure': {
+    type: 'string',
+    valueHint: 'command',
+    description: 'Run this /bin/sh command after a pass that exits non-zero (FOLDER_SYNC_* variables, summary on stdin)',
+  },
   'on-success': { type: 'string', valueHint: 'command', description: 'Run this /bin/sh command after a pass that exits 0' },
 } as const satisfies ArgsDef;

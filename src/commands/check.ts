@@ -13,7 +13,11 @@ export default defineCommand({
       'Example: folder-sync check --max-age 2h || mail -s "folder-sync is stale" me@example.com </dev/null',
   },
   args: {
-    'max-age': { type: 'string', valueHint: 'age', description: 'Allowed age for every job: 90s, 30m, 2h, 1d, 1w (default: twice each job interval)' },
+    'max-age': {
+      type: 'string',
+      valueHint: 'age',
+      description: 'Allowed age for every job: 90s, 30m, 2h, 1d, 1w (default: twice each job interval)',
+    },
     json: { type: 'boolean', description: 'Print JSON: { ok, jobs: [{ name, ok, maxAgeSeconds, lastSuccess, ageSeconds, text }] }' },
   },
   async run({ args }): Promise<number> {

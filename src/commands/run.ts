@@ -38,7 +38,9 @@ export default defineCommand({
     const notifyFlags = args['notify-url'] !== undefined || args['on-failure'] !== undefined || args['on-success'] !== undefined;
     const notify = notifyFlags ? await import('../notify/pass.js') : undefined;
     const notifier = notify?.runNotifier(args, args['log-file']);
-    const paths = await (notify ? notify.notifyRefusal(notifier, () => checkPassPaths(args.source, args.replica, args['log-file'])) : checkPassPaths(args.source, args.replica, args['log-file']));
+    const paths = await (notify
+      ? notify.notifyRefusal(notifier, () => checkPassPaths(args.source, args.replica, args['log-file']))
+      : checkPassPaths(args.source, args.replica, args['log-file']));
     const logPath = paths.log as string;
 
     let broken = false;

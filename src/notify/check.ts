@@ -35,7 +35,14 @@ export function parseMaxAge(text: string): number {
 /** "47 minutes", "3 hours", "2 days": whole units, rounded down. */
 export function ageWords(seconds: number): string {
   const s = Math.max(0, Math.floor(seconds));
-  const [n, unit] = s < 120 ? [s, 'second'] : s < 7200 ? [Math.floor(s / 60), 'minute'] : s < 172_800 ? [Math.floor(s / 3600), 'hour'] : [Math.floor(s / 86_400), 'day'];
+  const [n, unit] =
+    s < 120
+      ? [s, 'second']
+      : s < 7200
+        ? [Math.floor(s / 60), 'minute']
+        : s < 172_800
+          ? [Math.floor(s / 3600), 'hour']
+          : [Math.floor(s / 86_400), 'day'];
   return `${n} ${unit}${n === 1 ? '' : 's'}`;
 }
 
@@ -52,14 +59,17 @@ export function checkJob(name: string, everySeconds: number | undefined, record:
   const allowed = maxAgeSeconds ?? 2 * Math.max(everySeconds, 60);
   const success = lastSuccessOf(record);
   const reference = success ?? record.scheduledAt;
-  const last = record.last && record.last.result !== 'ok' ? `; last pass ${record.last.result}${record.last.message ? `: ${record.last.message}` : ''}` : '';
+  const last =
+    record.last && record.last.result !== 'ok' ? `; last pass ${record.last.result}${record.last.message ? `: ${record.last.message}` : ''}` : '';
   if (reference === undefined) {
     return { name, ok: false, maxAgeSeconds: allowed, text: `${name}: no successful pass recorded (allowed age ${ageWords(allowed)})${last}` };
   }
   const age = (now - Date.parse(reference)) / 1000;
   const base = { name, maxAgeSeconds: allowed, ageSeconds: Math.floor(age), ...(success ? { lastSuccess: success } : {}) };
   if (age <= allowed) {
-    const text = success ? `${name}: last successful pass ${ageWords(age)} ago (allowed ${ageWords(allowed)})` : `${name}: scheduled ${ageWords(age)} ago, no pass yet (allowed ${ageWords(allowed)})`;
+    const text = success
+      ? `${name}: last successful pass ${ageWords(age)} ago (allowed ${ageWords(allowed)})`
+      : `${name}: scheduled ${ageWords(age)} ago, no pass yet (allowed ${ageWords(allowed)})`;
     return { ...base, ok: true, text };
   }
   const text = success
@@ -71,5 +81,7 @@ export function checkJob(name: string, everySeconds: number | undefined, record:
 export async function checkJobs(opts: { maxAgeSeconds?: number; backend?: SchedulerBackend; now?: number } = {}): Promise<JobCheck[]> {
   const backend = opts.backend ?? backendFor();
   const now = opts.now ?? Date.now();
-  return (await backend.list()).map((j) => checkJob(j.name, j.spec?.interval.seconds, readJobRecord(j.name, j.stateDir ?? stateDir()), now, opts.maxAgeSeconds));
+  return (await backend.list()).map((j) =>
+    checkJob(j.name, j.spec?.interval.seconds, readJobRecord(j.name, j.stateDir ?? stateDir()), now, opts.maxAgeSeconds),
+  );
 }

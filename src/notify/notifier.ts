@@ -90,7 +90,9 @@ export class PassNotifier {
         details.push(`ping ${what}: HTTP ${r.status}`);
       } else {
         ok = false;
-        log.warn(`notification failed: ${maskUrl(url)}: ${what}: ${r.error} after ${tries(r.attempts)}; the pass's exit code stays ${summary.exitCode}`);
+        log.warn(
+          `notification failed: ${maskUrl(url)}: ${what}: ${r.error} after ${tries(r.attempts)}; the pass's exit code stays ${summary.exitCode}`,
+        );
         details.push(`ping ${what}: failed (${r.error})`);
       }
     }

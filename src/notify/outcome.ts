@@ -89,7 +89,10 @@ export function capBytes(text: string, max = MAX_BODY_BYTES): string {
   if (bytes.length <= max) return text;
   const mark = '\n[cut at 10 KB]\n';
   // toString drops a character split by the cut (it becomes U+FFFD, removed here).
-  return `${bytes.subarray(0, max - Buffer.byteLength(mark)).toString('utf8').replace(/\uFFFD$/, '')}${mark}`;
+  return `${bytes
+    .subarray(0, max - Buffer.byteLength(mark))
+    .toString('utf8')
+    .replace(/\uFFFD$/, '')}${mark}`;
 }
 
 /** The human summary: a ping body, a hook's stdin (the body of a mail). */

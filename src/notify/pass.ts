@@ -142,7 +142,9 @@ export async function notifyRefusal<T>(n: PassNotifier | undefined, check: () =>
     return check();
   } catch (error) {
     if (n && error instanceof FolderSyncError) {
-      await withLog({ format: 'text', console: new ConsoleReporter() }, (log) => n.finish({ exitCode: error.exitCode, message: `run not started: ${error.message}` }, log));
+      await withLog({ format: 'text', console: new ConsoleReporter() }, (log) =>
+        n.finish({ exitCode: error.exitCode, message: `run not started: ${error.message}` }, log),
+      );
     }
     throw error;
   }

@@ -44,7 +44,11 @@ export function pingStyle(url: string): PingStyle {
  * (Kuma has no start signal). Healthchecks counts `/<exit status>` 0 as success and anything else as failure,
  * and shows the status: 1 (entries failed), 2 (refused), 74 (log failed) and 75 (busy) stay apart.
  */
-export function pingRequest(url: string, event: 'start' | { exitCode: number; message: string; durationMs: number }, body?: string): PingRequest | undefined {
+export function pingRequest(
+  url: string,
+  event: 'start' | { exitCode: number; message: string; durationMs: number },
+  body?: string,
+): PingRequest | undefined {
   const u = new URL(url);
   if (pingStyle(url) === 'kuma') {
     if (event === 'start') return undefined;
@@ -153,7 +157,13 @@ function reasonOf(error: unknown, timeoutMs: number): string {
  * tries and `limit` last. `limit` caps this ping's share of the budget (the start ping leaves room for the end).
  * Never throws.
  */
-export async function sendPing(req: PingRequest, limits: PingLimits, budget: PingBudget, limit = Infinity, deps: PingDeps = realDeps): Promise<PingResult> {
+export async function sendPing(
+  req: PingRequest,
+  limits: PingLimits,
+  budget: PingBudget,
+  limit = Infinity,
+  deps: PingDeps = realDeps,
+): Promise<PingResult> {
   const stopAt = budget.remaining() - Math.min(limit, budget.remaining());
   const left = (): number => budget.remaining() - stopAt;
   let attempts = 0;

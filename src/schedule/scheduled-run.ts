@@ -184,7 +184,9 @@ async function runOne(run: ScheduledRun, pass: ScheduledPass, deps: ScheduledDep
     await run.around?.ended(finish(run, deps, attempt, outcome, true));
   } else {
     const kind = failure instanceof BusyError ? 'busy' : failure instanceof RefusedError || failure instanceof UsageError ? 'refused' : 'error';
-    await run.around?.ended(finish(run, deps, attempt, { finishedAt, result: kind, exitCode: code, ...(failure ? { message: failure.message } : {}) }));
+    await run.around?.ended(
+      finish(run, deps, attempt, { finishedAt, result: kind, exitCode: code, ...(failure ? { message: failure.message } : {}) }),
+    );
   }
   return code;
 }

@@ -58,7 +58,12 @@ export function formatList(result: ListResult): string {
       ],
       ['next due', job.nextDue ? formatTime(job.nextDue) : undefined],
       ['notify', job.notify ? formatMasked(job.notify) : undefined],
-      ['last notified', job.lastNotification ? `${formatTime(job.lastNotification.at)} ${job.lastNotification.ok ? 'ok' : 'failed'}: ${job.lastNotification.detail}` : undefined],
+      [
+        'last notified',
+        job.lastNotification
+          ? `${formatTime(job.lastNotification.at)} ${job.lastNotification.ok ? 'ok' : 'failed'}: ${job.lastNotification.detail}`
+          : undefined,
+      ],
     ];
     for (const [label, value] of rows) if (value !== undefined) out.push(`  ${`${label}:`.padEnd(16)}${value}`);
     for (const w of job.warnings) out.push(`  warning: ${w}`);
