@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { repoCli, runCli, runSync, userTempDir } from './_cli.js';
+import { holdLock, repoCli, runCli, runSync, userTempDir } from './_cli.js';
 import { pingServer, type Ping } from './_ping.js';
 import { buildTree, compareTrees, file, giveToTestUser, tempDir } from './_tree.js';
 
@@ -232,19 +232,3 @@ describe('run', () => {
     expect(c.paths().slice(2)).toEqual(['POST /ping/T/2']);
   });
 });
-
-/** A process that takes the real ReplicaLock on `replica` and holds it until killed (as in lock.test.ts). */
-async function holdLock(replica: string, stateDir: string): Promise<ChildProcess> {
-  const lockModule = join(dirname(repoCli), 'sync', 'lock.js');
-  const script =
-    `const { ReplicaLock } = await import(${JSON.stringify(lockModule)});` +
-    `new ReplicaLock(${JSON.stringify(replica)}, 'sync-once', ${JSON.stringify(stateDir)}).acquire();` +
-    `process.stdout.write('held\\n'); setInterval(() => {}, 1000);`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.on('data', (d: Buffer) => d.toString().includes('held') && resolve());
-    child.on('exit', (code) => reject(new Error(`holder exited with ${code}`)));
-  });
-  return child;
-}

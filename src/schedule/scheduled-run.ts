@@ -170,6 +170,7 @@ async function runOne(run: ScheduledRun, pass: ScheduledPass, deps: ScheduledDep
   }
 
   const finishedAt = new Date(deps.now()).toISOString();
+  let ended: PassRecord;
   if (result) {
     const { created, updated, removed, failed, skipped, bytes } = result;
     const outcome: PassRecord = {
@@ -181,13 +182,12 @@ async function runOne(run: ScheduledRun, pass: ScheduledPass, deps: ScheduledDep
       durationMs: Math.round(result.durationMs),
       ...(result.stoppedBy ? { message: `stopped: ${result.stoppedBy}` } : {}),
     };
-    await run.around?.ended(finish(run, deps, attempt, outcome, true));
+    ended = finish(run, deps, attempt, outcome, true);
   } else {
     const kind = failure instanceof BusyError ? 'busy' : failure instanceof RefusedError || failure instanceof UsageError ? 'refused' : 'error';
-    await run.around?.ended(
-      finish(run, deps, attempt, { finishedAt, result: kind, exitCode: code, ...(failure ? { message: failure.message } : {}) }),
-    );
+    ended = finish(run, deps, attempt, { finishedAt, result: kind, exitCode: code, ...(failure ? { message: failure.message } : {}) });
   }
+  await run.around?.ended(ended);
   return code;
 }
 
