@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { holdLock, repoCli, runCli, runSync, userTempDir } from './_cli.js';
 import { pingServer, type Ping } from './_ping.js';
-import { buildTree, compareTrees, file, giveToTestUser, tempDir } from './_tree.js';
+import { buildTree, compareTrees, file, giveToTestUser, snapshotTree, tempDir } from './_tree.js';
 
 const server = await pingServer();
 
@@ -131,6 +131,21 @@ describe('pings of sync-once (healthchecks protocol)', () => {
     expect(r.code).toBe(2); // the refusal's own code, not the notification's
     expect(c.paths()).toEqual([...Array(3).fill('POST /ping/T/start'), ...Array(3).fill('POST /ping/T/2')]);
     expect(readFileSync(f.log, 'utf8')).toMatch(/WARN notification failed: .*: exit 2: HTTP 500 after 3 tries; the pass's exit code stays 2\n/);
+  });
+
+  it('a log file inside the source is refused as ever, and a failing server leaves the source untouched too', async () => {
+    const c = check();
+    const f = folders();
+    server.mode = '500';
+    const before = snapshotTree(f.src);
+    const r = await runSync(f.src, f.rep, ['--log', join(f.src, 'pass.log'), '--notify-url', c.url], {
+      env: { FOLDER_SYNC_NOTIFY_BACKOFF_MS: '50' },
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/warning: notification failed: .*: start: HTTP 500 after 3 tries/);
+    expect(compareTrees(before, snapshotTree(f.src))).toEqual([]);
+    expect(existsSync(f.rep)).toBe(false);
+    expect(c.paths()).toEqual([...Array(3).fill('POST /ping/T/start'), ...Array(3).fill('POST /ping/T/2')]);
   });
 
   it('a bad --notify-url: exit 2, one line without the token, nothing done', async () => {

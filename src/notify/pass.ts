@@ -4,9 +4,10 @@
  * only while they are written, and for a manual pass to the console too.
  */
 import { resolve } from 'node:path';
-import type { ConsolaInstance } from 'consola';
+import type { ConsolaInstance, ConsolaReporter, LogObject } from 'consola';
 import { describeError, ExitCode, FolderSyncError } from '../errors.js';
 import { ConsoleReporter, createLogger, FileReporter, type LogFormat } from '../log.js';
+import { isInside, resolveEventual } from '../sync/guards.js';
 import { readJobRecord, writeJobRecord, type PassRecord } from '../schedule/record.js';
 import type { PassOutcome } from '../run/runner.js';
 import type { PassAround } from '../schedule/scheduled-run.js';
@@ -20,21 +21,43 @@ interface LogTarget {
   console?: ConsoleReporter;
 }
 
-/** Run `fn` with a logger on the log file (appended to, then closed) and the console if asked. */
-async function withLog<T>(target: LogTarget, fn: (log: ConsolaInstance) => Promise<T>): Promise<T> {
-  const reporters = [];
-  let file: FileReporter | undefined;
-  if (target.path !== undefined) {
-    file = new FileReporter(target.path, target.format);
-    try {
-      file.open();
-      reporters.push(file);
-    } catch {
-      file = undefined; // the pass reports an unopenable log itself
+/**
+ * The log file as a reporter that opens it (for appending) at its first line only: a pass that has nothing to
+ * say about its notifications never creates or touches the file. One that cannot be opened falls back to stderr
+ * (`fallback`), as the pass itself reports an unopenable log.
+ */
+class LogFileOnDemand implements ConsolaReporter {
+  private file: FileReporter | undefined;
+  private failed = false;
+  constructor(
+    private readonly path: string,
+    private readonly format: LogFormat,
+    private readonly fallback: ConsolaReporter | undefined,
+  ) {}
+  log(obj: LogObject, ctx: Parameters<ConsolaReporter['log']>[1]): void {
+    if (obj.level >= 4) return; // debug lines never reach a log file
+    if (!this.file && !this.failed) {
+      const file = new FileReporter(this.path, this.format);
+      try {
+        file.open();
+        this.file = file;
+      } catch {
+        this.failed = true;
+      }
     }
+    if (this.file) this.file.log(obj);
+    else this.fallback?.log(obj, ctx);
   }
-  if (target.console) reporters.push(target.console);
-  else if (!file) reporters.push(new ConsoleReporter({ quiet: true }));
+  close(): void {
+    this.file?.close();
+  }
+}
+
+/** Run `fn` with a logger on the log file (opened at its first line, closed after) and the console if asked. */
+async function withLog<T>(target: LogTarget, fn: (log: ConsolaInstance) => Promise<T>): Promise<T> {
+  const stderr = new ConsoleReporter({ quiet: true });
+  const file = target.path !== undefined ? new LogFileOnDemand(target.path, target.format, target.console ? undefined : stderr) : undefined;
+  const reporters: ConsolaReporter[] = [...(file ? [file] : []), ...(target.console ? [target.console] : file ? [] : [stderr])];
   try {
     return await fn(createLogger(reporters));
   } finally {
@@ -59,6 +82,14 @@ export function syncOnceNotifier(args: Record<string, unknown>, job?: { name: st
   });
 }
 
+/** The pass's own rule for a log (never inside the source or the replica), whether or not those exist. */
+function logPathAccepted(args: Record<string, unknown>): boolean {
+  const log = args['log'];
+  if (typeof log !== 'string' || log.trim() === '') return false;
+  const logReal = resolveEventual(resolve(log));
+  return [args['source'], args['replica']].every((folder) => !isInside(logReal, resolveEventual(resolve(String(folder)))));
+}
+
 function logTarget(args: Record<string, unknown>, console?: ConsoleReporter): LogTarget {
   return {
     ...(typeof args['log'] === 'string' ? { path: args['log'] } : {}),
@@ -69,7 +100,9 @@ function logTarget(args: Record<string, unknown>, console?: ConsoleReporter): Lo
 
 /** A manual pass: start ping, the pass, end ping and hook; the pass's exit code or error comes out unchanged. */
 export async function notifiedPass(n: PassNotifier, args: Record<string, unknown>, pass: () => Promise<number>): Promise<number> {
-  const target = logTarget(args, new ConsoleReporter({ quiet: Boolean(args['quiet']), verbose: Boolean(args['verbose']) }));
+  const console = new ConsoleReporter({ quiet: Boolean(args['quiet']), verbose: Boolean(args['verbose']) });
+  // A log path the pass will refuse (inside the source or replica) is never written to: the console only.
+  const target = logPathAccepted(args) ? logTarget(args, console) : { format: 'text' as const, console };
   await withLog(target, (log) => n.start(log));
   let end: PassEnd;
   try {
