@@ -81,7 +81,8 @@ export function checkJob(name: string, everySeconds: number | undefined, record:
 export async function checkJobs(opts: { maxAgeSeconds?: number; backend?: SchedulerBackend; now?: number } = {}): Promise<JobCheck[]> {
   const backend = opts.backend ?? backendFor();
   const now = opts.now ?? Date.now();
-  return (await backend.list()).map((j) =>
-    checkJob(j.name, j.spec?.interval.seconds, readJobRecord(j.name, j.stateDir ?? stateDir()), now, opts.maxAgeSeconds),
+  const home = stateDir();
+  return (await backend.list(home)).map((j) =>
+    checkJob(j.name, j.spec?.interval.seconds, readJobRecord(j.name, j.stateDir ?? home), now, opts.maxAgeSeconds),
   );
 }

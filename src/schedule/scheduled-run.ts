@@ -4,7 +4,8 @@
  * (seconds intervals), and keep the job's last-pass record. The pass itself is sync-once's own code path.
  */
 import { BusyError, describeError, ExitCode, FolderSyncError, RefusedError, UsageError } from '../errors.js';
-import { createLogger, FileReporter, type LogFormat } from '../log.js';
+import type { LogFormat } from '../log.js';
+import { logRefusal, refusalLine } from '../pass-log.js';
 import type { SyncResult } from '../sync/sync-once.js';
 import { stateDir } from '../state.js';
 import { isDue, minuteStart, runMode, type DueRule } from './due.js';
@@ -80,24 +81,6 @@ export function scheduledRunFromArgs(args: Record<string, unknown>): ScheduledRu
   return { job, rule, log, logFormat: args['log-format'] === 'json' ? 'json' : 'text' };
 }
 
-/** Append one error line to the job's log (a refusal that happened before sync-once opened it). */
-function logLine(run: ScheduledRun, line: string): void {
-  if (run.log === undefined) {
-    process.stderr.write(`error: ${line}\n`);
-    return;
-  }
-  const file = new FileReporter(run.log, run.logFormat);
-  try {
-    file.open();
-  } catch {
-    // the log cannot be opened: stderr is all there is (cron mails it, or it is lost with the log)
-    process.stderr.write(`error: ${line}\n`);
-    return;
-  }
-  createLogger([file]).error(line);
-  file.close();
-}
-
 /**
  * Run a scheduled invocation: nothing when not due, one pass, or (seconds intervals) every slot that starts
  * within the current minute. Returns the exit code of the last pass (0 when none was due).
@@ -145,7 +128,7 @@ async function runOne(run: ScheduledRun, pass: ScheduledPass, deps: ScheduledDep
     writeJobRecord({ ...record, last: attempt }, deps.dir);
   } catch (error) {
     const line = `pass refused: the state folder ${deps.dir} cannot be written: ${describeError(error)}`;
-    logLine(run, line);
+    logRefusal({ path: run.log, format: run.logFormat }, line);
     await run.around?.ended({ ...attempt, result: 'refused', exitCode: ExitCode.usage, message: line });
     return ExitCode.usage;
   }
@@ -164,7 +147,7 @@ async function runOne(run: ScheduledRun, pass: ScheduledPass, deps: ScheduledDep
       throw error; // a bug: the CLI prints it to stderr, which the job's redirection appends to the log
     }
     // Thrown before the pass opened its log (a guard, an unwritable log): the line goes to the log here.
-    logLine(run, `${error instanceof BusyError ? 'pass skipped' : 'pass refused'}: ${error.message}`);
+    logRefusal({ path: run.log, format: run.logFormat }, refusalLine(error));
     failure = error;
     code = error.exitCode;
   }
@@ -200,7 +183,7 @@ function finish(run: ScheduledRun, deps: ScheduledDeps, attempt: PassRecord, out
   try {
     writeJobRecord({ ...record, last: done, ...(completed ? { lastCompleted: done } : {}), ...success }, deps.dir);
   } catch (error) {
-    logLine(run, `the last-pass record in ${deps.dir} cannot be written: ${describeError(error)}`);
+    logRefusal({ path: run.log, format: run.logFormat }, `the last-pass record in ${deps.dir} cannot be written: ${describeError(error)}`);
   }
   return done;
 }
