@@ -4,18 +4,15 @@
  * line; the line run the way cron runs it (`env -i`, /bin/sh) pings and runs the hook; `list` shows the last
  * notification, masked; `check` exit codes; unschedule removes the settings.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, userTempDir, type CliResult } from './_cli.js';
 import { fakeCrontab, runLineAsCronAsync } from './_cron.js';
 import { pingServer } from './_ping.js';
-import { buildTree, compareTrees, giveToTestUser, isRoot, TEST_USER } from './_tree.js';
+import { buildTree, compareTrees, giveToTestUser } from './_tree.js';
 
 const server = await pingServer();
-const home = execFileSync('getent', ['passwd', isRoot ? TEST_USER : String(process.getuid?.())], { encoding: 'utf8' }).split(':')[5] as string;
-const user = isRoot ? TEST_USER : execFileSync('id', ['-un'], { encoding: 'utf8' }).trim();
 const state = userTempDir('fs-notify-state-');
 const fake = fakeCrontab();
 const cli = (args: string[]): Promise<CliResult> =>
@@ -40,7 +37,7 @@ describe.sequential('a scheduled job with alerts', () => {
       .find((l) => l.includes('# folder-sync:job=alerts')) ?? '';
   const pings = (): string[] => server.pings.filter((p) => p.path.includes(token)).map((p) => `${p.method} ${p.path.replace(token, 'T')}`);
   // Not spawnSync: this process's ping server must answer the job while it runs.
-  const asCron = (): Promise<{ status: number | null; output: string }> => runLineAsCronAsync(line(), { home, user, asTestUser: isRoot });
+  const asCron = (): Promise<{ status: number | null; output: string }> => runLineAsCronAsync(line());
   const hook = `echo "exit $FOLDER_SYNC_EXIT_CODE job $FOLDER_SYNC_JOB" >> '${hookOut}'; echo hook says hello`;
 
   it('schedule stores the URL and hook in a 0600 file, prints them masked, and the crontab line holds neither', async () => {

@@ -1,10 +1,12 @@
 import { defineCommand } from 'citty';
 import { parseInterval } from '../schedule/interval.js';
+import { describeJobFilter } from '../schedule/job-filter.js';
 import { scheduleJob } from '../schedule/scheduler.js';
 import { formatTime } from '../schedule/status.js';
 import { describeNotify, notifySettingsFromArgs, writeJobNotify } from '../notify/settings.js';
 import { stateDir } from '../state.js';
 import { folderArgs, intervalArgs, notifyArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
+import { filterArgs, parseFilterArgs } from './_filter-args.js';
 
 export const scheduleArgs = {
   ...folderArgs,
@@ -16,6 +18,7 @@ export const scheduleArgs = {
     description: 'Job name (letters, digits, - and _); default: the replica folder name. An existing name is replaced',
   },
   ...passArgs,
+  ...filterArgs,
   ...notifyArgs,
 } as const;
 
@@ -30,7 +33,7 @@ export default defineCommand({
       'Example: folder-sync schedule ~/Photos /mnt/backup/Photos 15 minutes ~/folder-sync.log',
   },
   args: scheduleArgs,
-  async run({ args }): Promise<number> {
+  async run({ args, rawArgs }): Promise<number> {
     const interval = parseInterval(args.interval, args.unit);
     const notify = notifySettingsFromArgs(args);
     const outcome = await scheduleJob({
@@ -43,6 +46,7 @@ export default defineCommand({
       maxDelete: parseCount(args['max-delete'], '--max-delete'),
       allowEmptySource: Boolean(args['allow-empty-source']),
       logFormat: parseLogFormat(args['log-format']),
+      ...parseFilterArgs(rawArgs, scheduleArgs, args),
     });
     const { job } = outcome;
     // Alerts: kept in the state folder (0600), not in the scheduler's entry, which names only the job.
@@ -57,6 +61,7 @@ export default defineCommand({
     process.stdout.write(
       `${verb} job ${job.name}: ${job.interval.words}: ${job.source} -> ${job.replica}, log ${job.log}\n` +
         `${outcome.backend}: ${outcome.timing}${how}\n` +
+        (describeJobFilter(job) !== undefined ? `filters: ${describeJobFilter(job)}\n` : '') +
         (outcome.nextRun !== undefined ? `next run: ${formatTime(outcome.nextRun)}\n` : '') +
         (notify ? `notify: ${describeNotify(notify)}\n` : ''),
     );
