@@ -24,12 +24,14 @@ import {
   SourceChangedError,
   symlinkToTemp,
 } from './apply.js';
-import { sameContents } from './compare.js';
+import { compareFiles, type Verdict } from './compare.js';
 import { listDir, listOrDenied, lstatEntry, type Entry, type Listing } from './entry.js';
 import type { DirFilter, WalkFilter } from './filter.js';
 import { kindOf, type PassReport } from './pass-report.js';
 import { afterCompare, metaDiff, planDir, type Step } from './plan.js';
 import { removeEntry } from './remove.js';
+
+type CompareStep = Extract<Step, { op: 'compare' }>;
 
 export interface WalkOptions {
   checksum: boolean;
@@ -85,13 +87,16 @@ export class MirrorWalk {
     // Best effort against a folder swapped for a link mid-pass: its identity is re-checked before each change.
     const home = this.opts.dryRun ? undefined : folderId(dstPath);
     let changed = false;
-    for (const planned of planDir(srcEntries, dstEntries, { checksum: this.opts.checksum })) {
+    const steps = planDir(srcEntries, dstEntries, { checksum: this.opts.checksum });
+    // --checksum: the folder's content checks run first, as one batch both cores share (compare.ts).
+    const verdicts = await this.compareAll(steps, srcPath, dstPath);
+    for (const planned of steps) {
       await this.report.breathe();
       let step: Step | undefined = planned;
       const entry = 'src' in step ? step.src : step.dst;
       try {
         // Contents decide first, so a re-copy below opens a read-only folder like any other change.
-        if (step.op === 'compare') step = await this.compare(step, srcPath, dstPath);
+        if (step.op === 'compare') step = this.compared(step, verdicts.get(step));
         if (!step) continue;
         if (home !== undefined && step.op !== 'skip') {
           const now = folderId(dstPath);
@@ -156,10 +161,19 @@ export class MirrorWalk {
     return { entries: listing.entries, opened: true };
   }
 
-  /** --checksum: compare both files by hash, block by block; an unreadable replica copy counts as different. */
-  private async compare(step: Extract<Step, { op: 'compare' }>, srcDir: string, dstDir: string): Promise<Step | undefined> {
-    const { src, dst } = step;
-    return afterCompare(src, dst, await sameContents(join(srcDir, src.name), join(dstDir, dst.name), src.size));
+  /** --checksum: compare the contents of a folder's `compare` steps (an unreadable replica copy counts as different). */
+  private async compareAll(steps: readonly Step[], srcDir: string, dstDir: string): Promise<Map<Step, Verdict>> {
+    const checks = steps.filter((s): s is CompareStep => s.op === 'compare');
+    if (checks.length === 0) return new Map();
+    const pairs = checks.map(({ src, dst }) => ({ src: join(srcDir, src.name), dst: join(dstDir, dst.name), size: src.size }));
+    const verdicts = await compareFiles(pairs);
+    return new Map(checks.map((s, i) => [s, verdicts[i]!]));
+  }
+
+  /** What a compared file needs: a copy, its metadata, or nothing. The source failing to read is that file's error. */
+  private compared(step: CompareStep, verdict: Verdict | undefined): Step | undefined {
+    if (verdict instanceof Error) throw verdict;
+    return afterCompare(step.src, step.dst, verdict ?? false);
   }
 
   /** Apply one step; returns true when the replica folder was changed. */
