@@ -4,7 +4,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
-import { OpenFolder, unpinWorkingFolder } from '../src/sync/access.js';
 import { countRemovals } from '../src/sync/count-removals.js';
 import { syncOnce } from '../src/sync/sync-once.js';
 import { tempName } from '../src/sync/temp.js';
@@ -13,18 +12,6 @@ import { buildTree, compareTrees, dir, snapshotTree, symlink, tempDir, type Spec
 // A temporary's name verifies only under the key of the state folder that made it: a private one for this file.
 process.env['FOLDER_SYNC_STATE_DIR'] = tempDir('fs-state-');
 const TEMP = tempName();
-
-/** countRemovals works on the pass's opened roots. */
-function count(src: string, dst: string): ReturnType<typeof countRemovals> {
-  const [s, d] = [OpenFolder.openRoot(src), OpenFolder.openRoot(dst)];
-  try {
-    return countRemovals(s, d);
-  } finally {
-    s.close();
-    d.close();
-    unpinWorkingFolder();
-  }
-}
 
 const cases: { name: string; src: Spec; dst: Spec; removed: number }[] = [
   { name: 'nothing to remove', src: { a: 'a', d: dir({ b: 'b' }) }, dst: { a: 'old', d: dir({}) }, removed: 0 },
@@ -60,7 +47,7 @@ describe('countRemovals', () => {
       const src = buildTree(tempDir(), c.src);
       const dst = buildTree(tempDir(), c.dst);
       const before = snapshotTree(dst);
-      expect(count(src, dst)).toEqual({ removed: c.removed });
+      expect(countRemovals(src, dst)).toEqual({ removed: c.removed });
       expect(compareTrees(before, snapshotTree(dst)), 'counting changes nothing').toEqual([]);
       const dry = await syncOnce(src, dst, { dryRun: true, logger: createLogger([]) });
       expect(dry.removed, "the dry run's removals").toBe(c.removed);

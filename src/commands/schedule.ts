@@ -1,9 +1,13 @@
 import { defineCommand } from 'citty';
 import { terminalText } from '../log.js';
 import { parseInterval } from '../schedule/interval.js';
+import { describeJobFilter } from '../schedule/job-filter.js';
 import { scheduleJob } from '../schedule/scheduler.js';
 import { formatTime } from '../schedule/status.js';
-import { folderArgs, intervalArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
+import { describeNotify, notifySettingsFromArgs, writeJobNotify } from '../notify/settings.js';
+import { stateDir } from '../state.js';
+import { folderArgs, intervalArgs, notifyArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
+import { filterArgs, parseFilterArgs } from './_filter-args.js';
 
 export const scheduleArgs = {
   ...folderArgs,
@@ -15,6 +19,8 @@ export const scheduleArgs = {
     description: 'Job name (letters, digits, - and _); default: the replica folder name. An existing name is replaced',
   },
   ...passArgs,
+  ...filterArgs,
+  ...notifyArgs,
 } as const;
 
 export default defineCommand({
@@ -28,8 +34,9 @@ export default defineCommand({
       'Example: folder-sync schedule ~/Photos /mnt/backup/Photos 15 minutes ~/folder-sync.log',
   },
   args: scheduleArgs,
-  async run({ args }): Promise<number> {
+  async run({ args, rawArgs }): Promise<number> {
     const interval = parseInterval(args.interval, args.unit);
+    const notify = notifySettingsFromArgs(args);
     const outcome = await scheduleJob({
       source: args.source,
       replica: args.replica,
@@ -40,8 +47,11 @@ export default defineCommand({
       maxDelete: parseCount(args['max-delete'], '--max-delete'),
       allowEmptySource: Boolean(args['allow-empty-source']),
       logFormat: parseLogFormat(args['log-format']),
+      ...parseFilterArgs(rawArgs, scheduleArgs, args),
     });
     const { job } = outcome;
+    // Alerts: kept in the state folder (0600), not in the scheduler's entry, which names only the job.
+    writeJobNotify(job.name, notify, stateDir());
     const verb = outcome.replaced ? 'replaced' : 'scheduled';
     const apart = job.interval.words.replace(/^every /, '');
     const how = outcome.exact
@@ -53,7 +63,9 @@ export default defineCommand({
       terminalText(
         `${verb} job ${job.name}: ${job.interval.words}: ${job.source} -> ${job.replica}, log ${job.log}\n` +
           `${outcome.backend}: ${outcome.timing}${how}\n` +
-          (outcome.nextRun !== undefined ? `next run: ${formatTime(outcome.nextRun)}\n` : ''),
+          (describeJobFilter(job) !== undefined ? `filters: ${describeJobFilter(job)}\n` : '') +
+          (outcome.nextRun !== undefined ? `next run: ${formatTime(outcome.nextRun)}\n` : '') +
+          (notify ? `notify: ${describeNotify(notify)}\n` : ''),
       ),
     );
     return 0;

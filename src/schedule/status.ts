@@ -10,7 +10,9 @@ import { isLocked, isLockAlive, readLock, type LockRecord } from '../sync/lock.j
 import type { SchedulerBackend } from './backend.js';
 import { cronDaemonRunning } from './crontab.js';
 import { futureRecordWarning, isFutureRecord, nextPassTime } from './due.js';
-import { readJobRecord, startedAtMs, type PassRecord } from './record.js';
+import { describeJobFilter } from './job-filter.js';
+import { readJobRecord, startedAtMs, type JobRecord, type PassRecord } from './record.js';
+import { formatMasked, maskedSettings, readJobNotify, type NotifySettings } from '../notify/settings.js';
 import { backendFor, invocationStateDir, type SchedulerOptions } from './scheduler.js';
 
 /** A job's status for `list`. */
@@ -23,12 +25,17 @@ export interface JobStatus {
   source?: string;
   replica?: string;
   log?: string;
+  /** The job's exclude flags as they could be typed (docs/filters.md). */
+  filters?: string;
   scheduledAt?: string;
   lastPass?: PassRecord;
   lastCompleted?: PassRecord;
   nextDue?: string;
   /** A process holding the replica's lock right now (a pass, or a foreground `run`). */
   running?: { pid: number; mode: string; since: string };
+  /** Alerts: the job's settings, masked, and its last notification (src/notify). */
+  notify?: NotifySettings;
+  lastNotification?: JobRecord['lastNotification'];
   warnings: string[];
 }
 
@@ -109,6 +116,7 @@ export async function listJobs(opts: SchedulerOptions = {}): Promise<ListResult>
       source: spec.source,
       replica: spec.replica,
       log: spec.log,
+      filters: describeJobFilter(spec),
       scheduledAt: record.scheduledAt,
       lastPass: record.last,
       lastCompleted: record.lastCompleted,
@@ -122,6 +130,10 @@ export async function listJobs(opts: SchedulerOptions = {}): Promise<ListResult>
     const reference = startedAtMs(record.lastCompleted) ?? (record.scheduledAt ? Date.parse(record.scheduledAt) : undefined);
     const overdue = lock ? undefined : overdueWarning(spec.interval.seconds, reference, now, spec.interval.words);
     if (overdue) status.warnings.push(overdue);
+    const notify = readJobNotify(j.name, dir);
+    if (notify) status.notify = maskedSettings(notify);
+    if (record.lastNotification) status.lastNotification = record.lastNotification;
+    if (record.lastNotification && !record.lastNotification.ok) status.warnings.push(`last notification failed: ${record.lastNotification.detail}`);
     if (record.last && ['refused', 'error', 'log-failed'].includes(record.last.result)) {
       status.warnings.push(`last pass ${record.last.result}${record.last.message ? `: ${record.last.message}` : ''}`);
     }
@@ -171,6 +183,7 @@ export function formatList(result: ListResult): string {
       ['source', job.source],
       ['replica', job.replica],
       ['log', job.log],
+      ['filters', job.filters],
       ['last pass', formatPass(job.lastPass)],
       [
         'last completed',
@@ -178,6 +191,8 @@ export function formatList(result: ListResult): string {
           ? formatPass(job.lastCompleted)
           : undefined,
       ],
+      // Said once per job: what its replica's file system does not keep (from the last pass that ran).
+      ['file system', (job.lastCompleted ?? job.lastPass)?.replicaFs],
       [
         'running',
         job.running
@@ -185,6 +200,13 @@ export function formatList(result: ListResult): string {
           : undefined,
       ],
       ['next due', job.nextDue ? formatTime(job.nextDue) : undefined],
+      ['notify', job.notify ? formatMasked(job.notify) : undefined],
+      [
+        'last notified',
+        job.lastNotification
+          ? `${formatTime(job.lastNotification.at)} ${job.lastNotification.ok ? 'ok' : 'failed'}: ${job.lastNotification.detail}`
+          : undefined,
+      ],
     ];
     for (const [label, value] of rows) if (value !== undefined) out.push(`  ${`${label}:`.padEnd(16)}${value}`);
     for (const w of job.warnings) out.push(`  warning: ${w}`);

@@ -1,19 +1,39 @@
-import { closeSync, fchmodSync, fchownSync, fstatSync, ftruncateSync, futimesSync, readSync, writeSync, type BigIntStats } from 'node:fs';
-import { join } from 'node:path';
-import { describeError } from '../errors.js';
-import { EntryChangedError, timeArg, type OpenFolder } from './access.js';
-import { sameMtime, toMs, type Entry } from './entry.js';
-import { mirroredMode } from './plan.js';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  ftruncateSync,
+  futimesSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  rmSync,
+  rmdirSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
+import { exists, RefusedNameError } from './capabilities.js';
+import { timeArg } from './access.js';
+import { lstatEntry, sameMtime, type Entry } from './entry.js';
+import { tempName } from './temp.js';
 
 /**
- * The file-system side effects of a pass, one function per kind of change, all through opened folders
- * (access.ts): every source file is read by name from its opened folder, every replica change is made by name
- * in its opened folder, metadata through descriptors. Nothing is done through a path the kernel re-resolves.
- *
- * Ownership follows `rsync -a` / `cp -a`: a pass run as root (`owners`) gives copies the source's numeric owner
- * and group (links too, with lchown) before their mode, so a setuid/setgid file is only ever owned by the
- * source file's owner; a pass that cannot set owners drops the setuid/setgid bits from files (as GNU cp does).
+ * The file-system side effects of a pass, one function per kind of change. Every write goes to a path
+ * built from a folder this pass has lstat-ed as a real folder, so nothing is written through a link.
  */
+
+/** utimes' seconds for a millisecond, before 1970 and after 2106 too (see access.ts's timeArg). */
+export function toTimeSpec(ms: number): number | string {
+  return timeArg(ms);
+}
 
 /** The source changed while it was copied: the copy is discarded, never installed. */
 export class SourceChangedError extends Error {
@@ -24,75 +44,66 @@ export class SourceChangedError extends Error {
 
 const COPY_CHUNK = 1 << 20;
 let copyBuffer: Buffer | undefined;
-const SET_ID_BITS = 0o6000;
-
-/** Is this pass mirroring owners (run as root)? */
-export const mirrorsOwners = (): boolean => process.getuid?.() === 0;
-
-export interface CopyOptions {
-  owners: boolean;
-  /** Told when the setuid/setgid bits of a copy were dropped (for a debug line). */
-  onDropped?: (reason: string) => void;
-}
 
 /**
- * Copy the regular file `src` (listed in `from`) into a new temporary in `to`, with the source's owner (root),
- * mode and times already set. Returns the temporary's name; the caller installs it with `installTemp` (or drops
- * it with `discardTemp`).
+ * Copy a regular file into a new temporary beside its target, with the source's mode and times already set.
+ * Returns the temporary's path; the caller installs it with `installTemp` (or drops it with `discardTemp`).
  *
  * Our own read/write loop, not fs.copyFileSync: Node 20's copyFileSync (libuv 1.46) loops forever when the
  * source shrinks during the copy (copy_file_range returns 0 before the size it expects), which hung the pass
  * with its lock held. Here the end of the file ends the copy and a size change is caught at once.
  */
-export function copyToTemp(from: OpenFolder, to: OpenFolder, src: Entry, opts: CopyOptions): string {
-  const where = join(from.path, src.name);
-  // No-follow, non-blocking, and the inode listed: a link, a FIFO or another file in its place is a change.
-  let opened: { fd: number; stat: BigIntStats };
+export function copyToTemp(srcPath: string, dstDir: string, src: Entry, opts: { modes?: boolean } = {}): string {
+  const tmp = join(dstDir, tempName());
   try {
-    opened = from.openFile(src.name, src);
+    // No-follow and non-blocking: a source swapped for a link or a FIFO since the listing is a change, not a hang.
+    let inFd: number;
+    try {
+      inFd = openSync(srcPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new SourceChangedError(srcPath);
+      throw error;
+    }
+    try {
+      const opened = fstatSync(inFd, { bigint: true });
+      if (!opened.isFile()) throw new SourceChangedError(srcPath);
+      const outFd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      try {
+        // A file with holes (fewer blocks than its size needs) is copied sparse: its holes stay holes.
+        const sparse = opened.blocks * 512n < opened.size;
+        copyBytes(inFd, outFd, src.size, srcPath, sparse ? Number(opened.blksize) || 4096 : 0);
+        // Any write during the copy moves ctime (which no one can set back), even a same-size one within the
+        // same millisecond that the size/mtime check below cannot see.
+        if (fstatSync(inFd, { bigint: true }).ctimeNs !== opened.ctimeNs) throw new SourceChangedError(srcPath);
+        if (opts.modes ?? true) chmodKeepingData(() => fchmodSync(outFd, src.mode));
+        futimesSync(outFd, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
+      } finally {
+        closeSync(outFd);
+      }
+    } finally {
+      closeSync(inFd);
+    }
+    const after = lstatEntry(srcPath, src.name);
+    if (after.type !== 'file' || after.size !== src.size || !sameMtime(after.mtimeMs, src.mtimeMs)) {
+      throw new SourceChangedError(srcPath);
+    }
+    return tmp;
   } catch (error) {
-    if (error instanceof EntryChangedError) throw new SourceChangedError(where);
+    discardTemp(tmp);
     throw error;
   }
-  let tmp: string | undefined;
+}
+
+/** Errors of a file system that has no permission bits to set (fusefat, some NAS shares): not the data's problem. */
+const NO_MODES = new Set(['ENOSYS', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP']);
+
+/** Set permission bits on a new copy; where the file system cannot keep them, the copy is installed all the same. */
+function chmodKeepingData(chmod: () => void): void {
   try {
-    const out = to.createTemp();
-    tmp = out.name;
-    try {
-      // A file with holes (fewer blocks than its size needs) is copied sparse: its holes stay holes.
-      const sparse = opened.stat.blocks * 512n < opened.stat.size;
-      copyBytes(opened.fd, out.fd, src.size, where, sparse ? Number(opened.stat.blksize) || 4096 : 0);
-      // Any write during the copy moves ctime (which no one can set back), even a same-size one within the
-      // same millisecond that the size/mtime check below cannot see.
-      if (fstatSync(opened.fd, { bigint: true }).ctimeNs !== opened.stat.ctimeNs) throw new SourceChangedError(where);
-      let mode = mirroredMode(src, opts.owners);
-      if (opts.owners && src.uid !== undefined && src.gid !== undefined) {
-        try {
-          fchownSync(out.fd, src.uid, src.gid);
-        } catch (error) {
-          // A file system without owners (or a squashed root): never a setuid file owned by someone else.
-          mode &= ~SET_ID_BITS;
-          if (src.mode & SET_ID_BITS) opts.onDropped?.(`its owner cannot be set (${describeError(error)})`);
-        }
-      } else if (src.mode & SET_ID_BITS) {
-        opts.onDropped?.('not running as root');
-      }
-      fchmodSync(out.fd, mode);
-      futimesSync(out.fd, timeArg(src.atimeMs), timeArg(src.mtimeMs));
-    } finally {
-      closeSync(out.fd);
-    }
-    const after = from.lstat(src.name);
-    if (!after.isFile() || after.ino !== opened.stat.ino || Number(after.size) !== src.size || !sameMtime(toMs(after.mtimeNs), src.mtimeMs)) {
-      throw new SourceChangedError(where);
-    }
+    chmod();
   } catch (error) {
-    if (tmp !== undefined) discardTemp(to, tmp);
-    throw (error as NodeJS.ErrnoException).code === 'ENOENT' && tmp !== undefined ? new SourceChangedError(where) : error;
-  } finally {
-    closeSync(opened.fd);
+    if (!NO_MODES.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
   }
-  return tmp;
 }
 
 /**
@@ -140,79 +151,117 @@ function writeAt(fd: number, buf: Buffer, from: number, to: number, position: nu
   for (let off = from; off < to;) off += writeSync(fd, buf, off, to - off, position + off);
 }
 
-/** A temporary symlink in `to` (owned like the source's when owners are mirrored), to be installed with `installTemp`. */
-export function symlinkToTemp(to: OpenFolder, src: Pick<Entry, 'target' | 'uid' | 'gid'>, owners: boolean): string {
-  const tmp = to.createTempLink(src.target ?? '');
-  if (owners && src.uid !== undefined && src.gid !== undefined) {
-    try {
-      to.lchown(tmp, src.uid, src.gid);
-    } catch (error) {
-      discardTemp(to, tmp);
-      throw error;
-    }
-  }
+/** A temporary symlink beside its target, to be installed with `installTemp`. */
+export function symlinkToTemp(dstDir: string, target: string): string {
+  const tmp = join(dstDir, tempName());
+  symlinkSync(target, tmp);
   return tmp;
 }
 
-/** Rename a complete temporary over `name` in the same folder (atomic; replaces a file or link, never a folder). */
-export function installTemp(folder: OpenFolder, tmp: string, name: string): void {
+/**
+ * Errors with which a file system refuses a name (exFAT: ENOENT for ":"; others EINVAL, EILSEQ). Not EPERM,
+ * although fusefat uses it: it also means "not allowed here" (a sticky folder), and fusefat's refusals are
+ * known from the probe and skipped by the plan before any attempt.
+ */
+const NAME_REFUSALS = new Set(['ENOENT', 'EINVAL', 'EILSEQ', 'ENAMETOOLONG']);
+
+/** Rename a complete temporary over its target (atomic; replaces a file or link, never a folder). */
+export function installTemp(tmp: string, target: string): void {
   try {
-    folder.rename(tmp, name);
+    renameSync(tmp, target);
   } catch (error) {
-    discardTemp(folder, tmp);
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    // The temporary is still there, so nothing vanished: the replica refused the target's name.
+    const refused = NAME_REFUSALS.has(code) && exists(tmp);
+    discardTemp(tmp);
+    throw refused ? new RefusedNameError(code) : error;
+  }
+}
+
+/** A replica entry was swapped (for a link, or another folder) while the pass ran: nothing is written through it. */
+export class ReplicaChangedError extends Error {
+  constructor(readonly path: string) {
+    super('it was replaced while the pass ran (by a link or another folder); nothing was written through it');
+  }
+}
+
+/** Identity of a replica folder (device and inode), 'not a folder' (e.g. now a link), or 'gone'. */
+export function folderId(path: string): string {
+  try {
+    const st = lstatSync(path, { bigint: true });
+    return st.isDirectory() ? `${st.dev}:${st.ino}` : 'not a folder';
+  } catch {
+    return 'gone';
+  }
+}
+
+/**
+ * Set a file's or folder's permission bits and times to the source's. `times: false` where the replica holds
+ * none (the root of a FAT or exFAT volume: fusefat even dies on utimes there).
+ */
+export function setMeta(path: string, src: Entry, fixMode: boolean, times = true): void {
+  // chmod and utimes follow links: one swapped in since the listing must not redirect them outside the replica.
+  if (lstatSync(path).isSymbolicLink()) throw new ReplicaChangedError(path);
+  if (fixMode) chmodSync(path, src.mode);
+  if (times) utimesSync(path, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
+}
+
+/**
+ * Rename a replica entry in place to another spelling of the same name (a case- or normalisation-only rename
+ * on a replica that compares names without them). A file system that takes it as a no-op (the name does not
+ * change in its listing) gets it in two steps through a temporary name.
+ */
+export function renameInPlace(dir: string, from: string, to: string): void {
+  renameSync(join(dir, from), join(dir, to));
+  if (readdirSync(dir).includes(to)) return;
+  const tmp = join(dir, tempName());
+  renameSync(join(dir, from), tmp);
+  renameSync(tmp, join(dir, to));
+}
+
+/** Remove a capability probe folder left by a killed pass (this tool's own, holding only its own entries). */
+export function removeProbeLeftover(path: string): void {
+  rmSync(path, { recursive: true, force: true });
+}
+
+/** Put a folder's permission bits back (after opening it did not help). */
+export function setMode(path: string, mode: number): void {
+  chmodSync(path, mode);
+}
+
+/** A new folder starts owner-writable so its contents can be written; its real mode is set after them. */
+export function makeDir(path: string): void {
+  try {
+    mkdirSync(path, 0o700);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    // Its parent was just listed (or made) by this pass: a missing-entry error here is the name refused.
+    if (NAME_REFUSALS.has(code) && exists(dirname(path))) throw new RefusedNameError(code);
     throw error;
   }
 }
 
-/** Remove a temporary that will not be installed (quietly: it may be gone already). */
-export function discardTemp(folder: OpenFolder, tmp: string): void {
-  try {
-    folder.unlink(tmp);
-  } catch {
-    // already gone
-  }
+/** Remove one non-folder entry: the link itself, never what it points to. */
+export function removeNonDir(path: string): void {
+  unlinkSync(path);
 }
 
-export interface Meta {
-  mode?: number;
-  atimeMs: number;
-  mtimeMs: number;
-  uid?: number;
-  gid?: number;
+export function removeEmptyDir(path: string): void {
+  rmdirSync(path);
 }
 
-/** What a folder's or file's metadata becomes: mode (when `fixMode`), times, and the owner when mirrored and different. */
-function metaOf(src: Entry, dst: Partial<Pick<Entry, 'uid' | 'gid'>> | undefined, fixMode: boolean, owners: boolean): Meta {
-  const meta: Meta = { atimeMs: src.atimeMs, mtimeMs: src.mtimeMs };
-  const chown = owners && src.uid !== undefined && src.gid !== undefined && (dst?.uid !== src.uid || dst?.gid !== src.gid);
-  if (chown) Object.assign(meta, { uid: src.uid, gid: src.gid });
-  // chown clears setuid/setgid: the mode is set again after it.
-  if (fixMode || chown) meta.mode = mirroredMode(src, owners);
-  return meta;
-}
-
-/** Give an opened replica folder the source folder's metadata (owner first, then mode, then times). */
-export function setFolderMeta(
-  folder: OpenFolder,
-  src: Entry,
-  dst: Partial<Pick<Entry, 'uid' | 'gid'>> | undefined,
-  fixMode: boolean,
-  owners: boolean,
-): void {
-  const meta = metaOf(src, dst, fixMode, owners);
-  if (meta.uid !== undefined && meta.gid !== undefined) folder.setOwner(meta.uid, meta.gid);
-  if (meta.mode !== undefined) folder.setMode(meta.mode);
-  folder.setTimes(meta.atimeMs, meta.mtimeMs);
-}
-
-/** Fix a replica file's metadata in place (the 'meta' step), through a descriptor: never through a swapped-in link. */
-export function setFileMeta(folder: OpenFolder, src: Entry, dst: Entry, owners: boolean): void {
-  folder.setFileMeta(src.name, dst, metaOf(src, dst, mirroredMode(src, owners) !== dst.mode, owners));
-}
-
-/** Make an opened replica folder writable and searchable by its owner (read-only folders are still mirrored into). */
-export function ensureOwnerAccess(folder: OpenFolder, mode: number): boolean {
+/** Make a replica folder writable and searchable by its owner (read-only folders must still be mirrored into). */
+export function ensureOwnerAccess(path: string, mode: number): boolean {
   if ((mode & 0o700) === 0o700) return false;
-  folder.setMode(mode | 0o700);
+  chmodSync(path, mode | 0o700);
   return true;
+}
+
+/** Remove a temporary that will not be installed (quietly: it may never have been created). */
+export function discardTemp(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // never created, or already gone
+  }
 }

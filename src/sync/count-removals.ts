@@ -5,9 +5,10 @@
  * the count impossible: that folder is named instead.
  */
 import { join } from 'node:path';
-import { listOrDenied, type OpenFolder } from './access.js';
-import { isUndecodableName, type Entry, type Listing } from './entry.js';
-import { planDir } from './plan.js';
+import { isUndecodableName, listDir, listOrDenied, type Entry, type Listing } from './entry.js';
+import type { ReplicaCaps } from './capabilities.js';
+import type { DirFilter, RemovalGuard, WalkFilter } from './filter.js';
+import { planDirOn } from './plan.js';
 import { isTempName } from './temp.js';
 
 export type RemovalCount = { removed: number; uncountable?: undefined } | { removed?: undefined; uncountable: string };
@@ -19,10 +20,13 @@ class Uncountable extends Error {
   }
 }
 
-/** Count through the pass's opened roots (read-only: nothing is opened up, nothing followed). */
-export function countRemovals(source: OpenFolder, replica: OpenFolder): RemovalCount {
+/**
+ * With `filter`, the pass's exclude rules: what they leave alone is not counted (docs/filters.md). `caps`: what
+ * the replica is assumed to keep (a case-only rename there is no removal; nothing is probed here).
+ */
+export function countRemovals(source: string, replica: string, filter?: { walk: WalkFilter; root: DirFilter }, caps?: ReplicaCaps): RemovalCount {
   try {
-    return { removed: countDir('', source, replica, source.list()) };
+    return { removed: countDir('', source, replica, listDir(source), caps, filter?.walk, filter?.root) };
   } catch (error) {
     if (error instanceof Uncountable) return { uncountable: error.rel };
     throw error;
@@ -30,49 +34,52 @@ export function countRemovals(source: OpenFolder, replica: OpenFolder): RemovalC
 }
 
 /** What the pass would remove in one folder and below; `srcListing` is the source folder's. */
-function countDir(rel: string, src: OpenFolder, dst: OpenFolder, srcListing: Listing): number {
+function countDir(
+  rel: string,
+  srcPath: string,
+  dstPath: string,
+  srcListing: Listing,
+  caps: ReplicaCaps | undefined,
+  walk?: WalkFilter,
+  filter?: DirFilter,
+): number {
   let taken: ReturnType<typeof listOrDenied>;
   try {
-    taken = listOrDenied(dst);
+    taken = listOrDenied(dstPath);
   } catch {
     throw new Uncountable(rel || '.');
   }
   if (!taken.listing) throw new Uncountable(rel || '.');
   // As in the pass: the replica's copy of a source entry that could not be looked at stays.
   const keep = new Set(srcListing.issues.map((i) => i.name));
-  const dstEntries = taken.listing.entries.filter((e) => !keep.has(e.name));
+  let dstEntries = taken.listing.entries.filter((e) => !keep.has(e.name));
+  let srcEntries = srcListing.entries;
+  if (walk && filter) ({ src: srcEntries, dst: dstEntries } = walk.listings(filter, srcPath, dstPath, srcEntries, dstEntries));
 
   let removed = 0;
-  for (const step of planDir(srcListing.entries, dstEntries, { checksum: false })) {
+  for (const step of planDirOn(srcEntries, dstEntries, { checksum: false, caps })) {
     try {
       switch (step.op) {
         case 'copy':
         case 'symlink':
         case 'mkdir':
-          if (step.replace) removed += countRemoval(dst, join(rel, step.src.name), step.replace).count;
+          if (step.replace) removed += countRemoval(join(dstPath, step.src.name), join(rel, step.src.name), step.replace).count;
           break;
         case 'descend': {
           const name = step.src.name;
-          // An unreadable (or swapped) source folder is left alone by the pass: nothing below it is removed.
-          const srcChild = src.openChild(name, step.src);
-          try {
-            const listing = srcChild.list();
-            const dstChild = dst.openChild(name, step.dst);
-            try {
-              removed += countDir(join(rel, name), srcChild, dstChild, listing);
-            } finally {
-              dstChild.close();
-            }
-          } finally {
-            srcChild.close();
-          }
+          // An unreadable source folder is left alone by the pass: nothing below it is removed.
+          const listing = listDir(join(srcPath, name));
+          const inside = walk && filter && walk.child(filter, name, join(srcPath, name), listing.entries);
+          removed += countDir(join(rel, name), join(srcPath, name), join(dstPath, name), listing, caps, walk, inside);
           break;
         }
-        case 'remove':
-          removed += countRemoval(dst, join(rel, step.dst.name), step.dst).count;
+        case 'remove': {
+          const guard = walk && filter && walk.insideRemoved(filter, step.dst.name);
+          removed += countRemoval(join(dstPath, step.dst.name), join(rel, step.dst.name), step.dst, guard).count;
           break;
+        }
         default:
-          break; // compare, meta, skip, purge-temp: nothing a user would lose
+          break; // compare, meta, rename, skip, purge-temp: nothing a user would lose
       }
     } catch (error) {
       if (error instanceof Uncountable) throw error;
@@ -86,24 +93,19 @@ function countDir(rel: string, src: OpenFolder, dst: OpenFolder, srcListing: Lis
  * What removing one replica entry would remove (remove.ts's rules): a folder goes with all its contents, and
  * stays (`whole` false) when something inside cannot be looked at. A leftover temporary is not counted.
  */
-function countRemoval(parent: OpenFolder, rel: string, entry: Entry): { count: number; whole: boolean } {
+function countRemoval(path: string, rel: string, entry: Entry, guard?: RemovalGuard): { count: number; whole: boolean } {
   if (entry.type !== 'dir') return { count: isTempName(entry.name) ? 0 : 1, whole: true };
-  const folder = parent.openChild(entry.name, entry);
-  try {
-    return countInside(folder, rel);
-  } finally {
-    folder.close();
-  }
-}
-
-function countInside(folder: OpenFolder, rel: string): { count: number; whole: boolean } {
-  const taken = listOrDenied(folder);
+  const taken = listOrDenied(path);
   if (!taken.listing) throw new Uncountable(rel);
   let kept = taken.listing.issues.filter((i) => i.error.code !== 'ENOENT' || isUndecodableName(i.name)).length;
   let count = 0;
   for (const child of taken.listing.entries) {
+    if (guard?.keeps(child, path)) {
+      kept++;
+      continue;
+    }
     try {
-      const inner = countRemoval(folder, join(rel, child.name), child);
+      const inner = countRemoval(join(path, child.name), join(rel, child.name), child, guard?.inside(child.name));
       count += inner.count;
       if (!inner.whole) kept++;
     } catch (error) {

@@ -1,12 +1,13 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ConsolaInstance } from 'consola';
 import { describeError, ExitCode, RefusedError } from '../errors.js';
-import { defaultLogger, emit } from '../log.js';
-import { identityKey, OpenFolder, unpinWorkingFolder } from './access.js';
-import { mirrorsOwners, setFolderMeta } from './apply.js';
+import { defaultLogger, emit, type LogEvent } from '../log.js';
+import { setMeta } from './apply.js';
+import { describeLimits, fileSystemType, fsFamily, ReplicaCapsBook, replicaCapabilities, type ReplicaCaps } from './capabilities.js';
 import { countRemovals } from './count-removals.js';
-import { entryFromStats, type Entry } from './entry.js';
+import { entryFromStats, listDir, type Entry } from './entry.js';
+import { PassFilter, WalkFilter, type DirFilter, type FilterSpec } from './filter.js';
 import { checkEmptySource, checkMaxDelete, checkPassPaths, checkReplicaWritable, type PassPaths } from './guards.js';
 import { ReplicaLock } from './lock.js';
 import { PassReport, StopPass } from './pass-report.js';
@@ -33,6 +34,10 @@ export interface SyncOptions {
   onProgress?: (stats: Readonly<SyncStats>) => void;
   /** How often `onProgress` is called, in ms (default 100; 0: at every folder and every change). */
   progressEveryMs?: number;
+  /** What to leave out: exclude rules, ignore files, markers (docs/filters.md). Bad rules throw UsageError. */
+  filter?: FilterSpec;
+  /** Remove replica entries that match an exclude, like any other extra (default: they are left alone). */
+  deleteExcluded?: boolean;
 }
 
 export interface SyncResult extends SyncStats {
@@ -41,6 +46,8 @@ export interface SyncResult extends SyncStats {
   exitCode: ExitCode;
   /** Set when the pass stopped early (disk full, aborted). */
   stoppedBy?: string;
+  /** What the replica's file system does not keep, as the start line said it (absent on ext4-like replicas). */
+  replicaFs?: string;
 }
 
 /**
@@ -54,31 +61,48 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
   const paths = checkPassPaths(source, replica);
   const checksum = options.checksum ?? false;
   const dryRun = options.dryRun ?? false;
-  if (!options.allowEmptySource) checkEmptySource(paths);
+  const filter = passFilter(paths, options, (message) => log.debug(message));
+  if (!options.allowEmptySource)
+    checkEmptySource(paths, filter && (() => filter.walk.mirrorsAnything(filter.root, paths.source, filter.rootEntries)));
   if (!dryRun) checkReplicaWritable(paths);
 
   const lock = options.lock === false || dryRun ? undefined : new ReplicaLock(paths.replica);
   lock?.acquire();
-  const roots: Roots = {};
   try {
-    // The folders the guards checked, opened once: everything below is reached from these handles.
-    roots.source = openChecked(paths.source, paths.sourceId, 'source');
-    if (!paths.replicaMissing) roots.replica = openChecked(paths.replica, paths.replicaId, 'replica');
-    if (options.maxDelete !== undefined && roots.replica) {
-      checkMaxDelete(countRemovals(roots.source, roots.replica), options.maxDelete);
+    // What the replica keeps: assumed from its type for the guard (no write before a refusal can happen)...
+    const assumed = replicaCapabilities(paths.replica, { dryRun: true });
+    if (options.maxDelete !== undefined && !paths.replicaMissing) {
+      // Counted with the same rules (no debug lines: the pass itself says what it leaves out).
+      const counting = filter && { walk: new WalkFilter(filter.walk.pass, options.deleteExcluded ?? false), root: filter.root };
+      checkMaxDelete(countRemovals(paths.source, paths.replica, counting, assumed.caps), options.maxDelete);
     }
+    // ...then measured in the replica itself, before the first change (a dry run keeps the assumption).
+    if (paths.replicaMissing && !dryRun) createReplicaRoot(paths.replica);
+    const { caps } = dryRun ? assumed : replicaCapabilities(paths.replica, { dryRun: false });
+    const srcLocalTime = fsFamily(fileSystemType(paths.source)) === 'vfat';
 
-    emit(log, 'info', { type: 'start', source: paths.source, replica: paths.replica, mode: checksum ? 'checksum' : 'quick', dryRun });
+    const mode = checksum ? 'checksum' : 'quick';
+    const start: LogEvent = { type: 'start', source: paths.source, replica: paths.replica, mode, dryRun, filter: filter?.walk.pass.describe() };
+    const limits = describeLimits(caps);
+    if (limits) start.replicaFs = limits;
+    emit(log, 'info', start);
     const report = new PassReport(log, {
       dryRun,
       signal: options.signal,
       onProgress: options.onProgress,
       progressEveryMs: options.progressEveryMs,
     });
-    const owners = mirrorsOwners();
     let stoppedBy: string | undefined;
     try {
-      await mirrorRoot(new MirrorWalk(report, { checksum, dryRun, owners }), report, paths, roots, { dryRun, owners });
+      const book = new ReplicaCapsBook(caps, paths.replica, dryRun, (path, other, note) => {
+        const what = describeLimits(other) ?? `the file system there (${other.fsType}) keeps everything a mirror needs`;
+        emit(log, 'info', {
+          type: 'note',
+          message: `replica folder ${JSON.stringify(path)} is on another file system: ${what}${note ? ` (${note})` : ''}`,
+        });
+      });
+      const walk = new MirrorWalk(report, { checksum, dryRun, filter: filter?.walk, book, srcLocalTime });
+      await mirrorRoot(walk, report, paths, dryRun, filter?.root, { caps, timesKept: book.timesKept(paths.replica), srcLocalTime });
     } catch (error) {
       if (!(error instanceof StopPass)) throw error;
       stoppedBy = error.message;
@@ -88,72 +112,67 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
     const stats = report.stats;
     emit(log, 'info', { type: 'summary', ...stats, durationMs, dryRun });
     const exitCode = stats.failed > 0 || stoppedBy ? ExitCode.partial : ExitCode.ok;
-    return { ...stats, durationMs, exitCode, stoppedBy };
+    return { ...stats, durationMs, exitCode, stoppedBy, ...(limits ? { replicaFs: limits } : {}) };
   } finally {
-    roots.source?.close();
-    roots.replica?.close();
-    unpinWorkingFolder();
     lock?.release();
   }
 }
 
-interface Roots {
-  source?: OpenFolder;
-  replica?: OpenFolder;
-}
-
-/** Open a root the guards checked; a different folder at that path now (swapped since) refuses the pass. */
-function openChecked(path: string, id: string | undefined, side: string): OpenFolder {
-  let folder: OpenFolder;
-  try {
-    folder = OpenFolder.openRoot(path);
-  } catch (error) {
-    throw new RefusedError(`${side} folder cannot be opened: ${path}: ${describeError(error)}`);
-  }
-  if (id !== undefined && identityKey(folder) !== id) {
-    folder.close();
-    throw new RefusedError(`${side} folder ${path} was replaced after the guards checked it; nothing was changed`);
-  }
-  return folder;
-}
-
-/** The walk from the top: create a missing replica, mirror into it, then give it the source root's metadata. */
+/** The walk from the top: create a missing replica, mirror into it, then give it the source root's mode and mtime. */
 async function mirrorRoot(
   walk: MirrorWalk,
   report: PassReport,
   paths: PassPaths,
-  roots: Roots,
-  opts: { dryRun: boolean; owners: boolean },
+  dryRun: boolean,
+  filter: DirFilter | undefined,
+  fs: { caps: ReplicaCaps; timesKept: boolean; srcLocalTime: boolean },
 ): Promise<void> {
-  const source = roots.source as OpenFolder;
-  const srcRoot = entryFromStats('', source.stat());
+  const srcRoot = rootEntry(paths.source);
   let dstRoot: Entry | undefined;
   if (paths.replicaMissing) {
-    if (!opts.dryRun) {
-      createReplicaRoot(paths.replica);
-      roots.replica = openChecked(paths.replica, undefined, 'replica');
-    }
-    report.op('created', 'dir', '.');
-    dstRoot = opts.dryRun ? undefined : { ...srcRoot, mode: 0o700, mtimeMs: -1, uid: undefined, gid: undefined };
+    report.op('created', 'dir', '.'); // created (real pass) before the capabilities were measured in it
+    dstRoot = dryRun ? undefined : { ...srcRoot, mode: 0o700, mtimeMs: -1 };
   } else {
-    dstRoot = entryFromStats('', (roots.replica as OpenFolder).stat());
+    dstRoot = rootEntry(paths.replica);
   }
-  const replica = roots.replica;
   let inner = false;
   try {
-    inner = await walk.mirrorDir('', source, replica, source.list(), dstRoot, paths.replicaMissing && !opts.dryRun);
+    inner = await walk.mirrorDir('', paths.source, paths.replica, listDir(paths.source), dstRoot, paths.replicaMissing && !dryRun, filter, fs.caps);
   } catch (error) {
     report.handle('dir', '.', error);
   }
-  if (!dstRoot || !replica) return;
-  const diff = metaDiff(srcRoot, dstRoot, opts.owners);
+  if (!dstRoot) return;
+  // As far as the replica keeps them: no modes on exFAT/FAT/NTFS, no times at all on a FAT or exFAT volume's root.
+  const diff = metaDiff(srcRoot, dstRoot, { caps: fs.caps, srcLocalTime: fs.srcLocalTime }).filter((d) => fs.timesKept || d !== 'mtime');
   if (diff.length === 0 && !inner) return;
   try {
-    if (!opts.dryRun) setFolderMeta(replica, srcRoot, dstRoot, diff.includes('mode') || inner, opts.owners);
+    if (!dryRun) setMeta(paths.replica, srcRoot, fs.caps.modes && (srcRoot.mode !== dstRoot.mode || inner), fs.timesKept);
     if (diff.length > 0 && !paths.replicaMissing) report.op('updated', 'dir', '.', { note: `metadata: ${diff.join(', ')}` });
   } catch (error) {
     report.handle('dir', '.', error);
   }
+}
+
+/**
+ * The pass's filter, when it has one: rules checked (UsageError, exit 2), the source root's ignore files read
+ * (RefusedError when one cannot be: the pass cannot know what to leave out), the root listing it was read from.
+ */
+function passFilter(
+  paths: PassPaths,
+  options: SyncOptions,
+  debug: (message: string) => void,
+): { walk: WalkFilter; root: DirFilter; rootEntries: Entry[] } | undefined {
+  if (!options.filter) return undefined;
+  const pass = PassFilter.load(options.filter, paths.source);
+  if (pass.inactive) return undefined;
+  const walk = new WalkFilter(pass, options.deleteExcluded ?? false, debug);
+  const rootEntries = pass.ignoreFiles.length > 0 || !options.allowEmptySource ? listDir(paths.source).entries : [];
+  return { walk, root: walk.root(paths.source, rootEntries), rootEntries };
+}
+
+/** Entry for a folder root (source or replica), following a link the user named on the command line. */
+function rootEntry(path: string): Entry {
+  return entryFromStats('', statSync(path, { bigint: true }));
 }
 
 /** Create a missing replica: parents get the usual mode, the replica starts owner-only (the source's mode comes last). */

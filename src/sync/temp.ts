@@ -61,17 +61,28 @@ function tagOf(nonce: string): string {
 
 /** A short name (well under 255 bytes whatever the target's length), unique enough for O_EXCL creation. */
 export function tempName(): string {
+  return taggedName(TEMP_PREFIX);
+}
+
+/** `prefix` + a nonce + its tag: a name only this user's passes can make (temporaries, capability probe folders). */
+export function taggedName(prefix: string): string {
   // A random half per process and a counter: unique within a pass without a random call per file.
   counter = (counter + 1) >>> 0;
   const nonce = processPart + counter.toString(16).padStart(8, '0');
-  return TEMP_PREFIX + nonce + tagOf(nonce);
+  return prefix + nonce + tagOf(nonce);
+}
+
+/** True when `name` is `prefix` + a nonce + a tag that verifies under this user's key. */
+export function hasOwnTag(prefix: string, name: string): boolean {
+  if (!name.startsWith(prefix) || name.length !== prefix.length + NONCE_HEX + TAG_HEX) return false;
+  const rest = name.slice(prefix.length);
+  if (!/^[0-9a-f]+$/.test(rest)) return false;
+  return rest.slice(NONCE_HEX) === tagOf(rest.slice(0, NONCE_HEX));
 }
 
 /** True only for a temporary this user's passes made (its tag verifies); a leftover one is purged by the next pass. */
 export function isTempName(name: string): boolean {
-  if (!looksLikeTempName(name)) return false;
-  const nonce = name.slice(TEMP_PREFIX.length, TEMP_PREFIX.length + NONCE_HEX);
-  return name.slice(TEMP_PREFIX.length + NONCE_HEX) === tagOf(nonce);
+  return hasOwnTag(TEMP_PREFIX, name);
 }
 
 /** The shape of a temporary's name, whoever made it (tests look for leftovers with it). */

@@ -8,41 +8,49 @@
  * - Acting: `apply` is the one switch over planned steps; apply.ts does the writes, remove.ts every removal
  *   (where a versions store would keep entries instead of deleting them). A dry run goes through the same
  *   switch minus the writes. `--max-delete` counts with the same listings and planner (count-removals.ts).
- * - Access: both sides are walked through opened folders (access.ts), each child opened from its parent's handle
- *   without following links and checked against its listing; every read and change is by name in an opened
- *   folder. A folder swapped for a link or another folder is reported and the pass goes on.
  */
-import { closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { EntryChangedError, listOrDenied, sameIdentity, unpinWorkingFolder, type OpenFolder } from './access.js';
 import {
   copyToTemp,
   discardTemp,
   ensureOwnerAccess,
+  folderId,
   installTemp,
-  setFileMeta,
-  setFolderMeta,
+  makeDir,
+  removeNonDir,
+  removeProbeLeftover,
+  renameInPlace,
+  ReplicaChangedError,
+  setMeta,
+  setMode,
   SourceChangedError,
   symlinkToTemp,
-  type CopyOptions,
 } from './apply.js';
-import { PARALLEL_FROM, sameContentsOf } from './compare.js';
-import type { Entry, Listing } from './entry.js';
+import { compareFiles, type Verdict } from './compare.js';
+import { listDir, listOrDenied, lstatEntry, type Entry, type Listing } from './entry.js';
+import type { DirFilter, WalkFilter } from './filter.js';
 import { kindOf, type PassReport } from './pass-report.js';
-import { afterCompare, metaDiff, planDir, type Step } from './plan.js';
+import { isProbeName, type ReplicaCaps, type ReplicaCapsBook } from './capabilities.js';
+import { afterCompare, metaDiff, planDirOn, type PlannedStep, type Step } from './plan.js';
 import { removeEntry } from './remove.js';
+
+type CompareStep = Extract<Step, { op: 'compare' }>;
 
 export interface WalkOptions {
   checksum: boolean;
   dryRun: boolean;
-  /** Mirror owners (the pass runs as root); otherwise setuid/setgid bits are dropped from copies. */
-  owners: boolean;
+  /** Exclude rules (docs/filters.md): each folder's listings are filtered before planning. */
+  filter?: WalkFilter;
+  /** What the replica keeps, per device below it (measured before the first change on each). */
+  book: ReplicaCapsBook;
+  /** The source keeps local time (FAT: a camera card): a shift of exactly one hour is no change. */
+  srcLocalTime: boolean;
 }
 
-/** Where an opened replica folder sits: its parent's handle and its name there (to see it swapped away). */
-interface Place {
-  parent: OpenFolder;
-  name: string;
+/** A replica entry's times as they must be set to read back the same (undoing a driver's read shift). */
+function unshifted(entry: Entry, caps: ReplicaCaps): Entry {
+  const shift = caps.mtimeOffsetMs;
+  return shift === 0 ? entry : { ...entry, mtimeMs: entry.mtimeMs - shift, atimeMs: entry.atimeMs - shift };
 }
 
 /** One mirror pass over a tree: walk both sides a folder at a time, plan each folder, apply the plan. */
@@ -53,29 +61,30 @@ export class MirrorWalk {
   ) {}
 
   /**
-   * Mirror one opened folder whose source listing is already taken. `dst` is the opened replica folder (undefined
-   * only in a dry run, when it does not exist yet), `dstEntry` its entry as listed before any change; `fresh`
-   * when this pass just created it (empty and owner-writable); `place` where it sits, so a folder swapped away
-   * while the pass works in it is reported. Returns true when anything inside was changed.
+   * Mirror one folder whose source listing is already taken. `dst` is the replica folder's entry as listed
+   * before any change (undefined when it does not exist yet, only possible in a dry run); `fresh` when this
+   * pass just created it (empty and owner-writable); `filter` the rules in force in this folder, if any.
+   * Returns true when anything inside was changed.
    */
   async mirrorDir(
     rel: string,
-    src: OpenFolder,
-    dst: OpenFolder | undefined,
+    srcPath: string,
+    dstPath: string,
     srcListing: Listing,
-    dstEntry: Entry | undefined,
+    dst: Entry | undefined,
     fresh = false,
-    place?: Place,
+    filter?: DirFilter,
+    caps: ReplicaCaps = this.opts.book.at(dstPath, this.opts.book.root),
   ): Promise<boolean> {
     await this.report.breathe();
     const keep = this.report.sourceIssues(rel, srcListing);
-    const srcEntries = srcListing.entries;
+    let srcEntries = srcListing.entries;
 
     let dstEntries: Entry[] = [];
-    let dstMode = dstEntry?.mode ?? 0o700;
+    let dstMode = dst?.mode ?? 0o700;
     let opened = fresh;
-    if (dst && dstEntry && !fresh) {
-      const listed = this.listReplica(rel || '.', dst, dstMode);
+    if (dst && !fresh) {
+      const listed = this.listReplica(rel || '.', dstPath, dstMode);
       if (!listed) return false;
       dstEntries = listed.entries;
       if (listed.opened) {
@@ -84,28 +93,39 @@ export class MirrorWalk {
       }
       if (keep.size) dstEntries = dstEntries.filter((e) => !keep.has(e.name));
     }
+    // Excluded names leave both listings here: neither copied nor removed (nor walked, for folders).
+    if (filter && this.opts.filter)
+      ({ src: srcEntries, dst: dstEntries } = this.opts.filter.listings(filter, srcPath, dstPath, srcEntries, dstEntries));
 
     this.report.stats.checked += srcEntries.length;
+    // Best effort against a folder swapped for a link mid-pass: its identity is re-checked before each change.
+    const home = this.opts.dryRun ? undefined : folderId(dstPath);
     let changed = false;
-    for (const planned of planDir(srcEntries, dstEntries, { checksum: this.opts.checksum, owners: this.opts.owners })) {
+    const steps = planDirOn(srcEntries, dstEntries, { checksum: this.opts.checksum, caps, srcLocalTime: this.opts.srcLocalTime });
+    // --checksum: the folder's content checks run first, as one batch both cores share (compare.ts).
+    const verdicts = await this.compareAll(steps, srcPath, dstPath);
+    for (const planned of steps) {
       await this.report.breathe();
-      let step: Step | undefined = planned;
+      let step: PlannedStep | undefined = planned;
       const entry = 'src' in step ? step.src : step.dst;
       try {
         // Contents decide first, so a re-copy below opens a read-only folder like any other change.
-        if (step.op === 'compare') step = await this.compare(step, src, dst);
+        if (step.op === 'compare') step = this.compared(step, verdicts.get(step), caps);
         if (!step) continue;
-        if (place && dst && !this.opts.dryRun && step.op !== 'skip' && step.op !== 'descend' && !stillThere(place, dst)) {
-          // Writes would still land in the folder that was opened, wherever it went; it is reported instead.
-          this.report.fail('dir', rel || '.', new EntryChangedError(dst.path));
-          return false; // and its metadata is not touched either
+        if (home !== undefined && step.op !== 'skip') {
+          const now = folderId(dstPath);
+          if (now !== home) {
+            if (now === 'gone') this.report.skip('dir', rel || '.', 'vanished while the pass ran');
+            else this.report.fail('dir', rel || '.', new ReplicaChangedError(dstPath));
+            return false; // and its metadata is not touched either
+          }
         }
         if (!this.opts.dryRun && !opened && step.op !== 'descend' && step.op !== 'skip' && step.op !== 'meta') {
           // First change in this folder: make sure its owner can write it (read-only folders are still mirrored).
-          if (dst && dstEntry && ensureOwnerAccess(dst, dstMode)) dstMode |= 0o700;
+          if (dst && ensureOwnerAccess(dstPath, dstMode)) dstMode |= 0o700;
           opened = true;
         }
-        if (await this.apply(step, rel, src, dst)) changed = true;
+        if (await this.apply(step, rel, srcPath, dstPath, caps, filter)) changed = true;
       } catch (error) {
         this.report.handle(kindOf(entry), join(rel, entry.name), error);
         if (step && step.op !== 'descend' && step.op !== 'skip') changed = true;
@@ -116,14 +136,14 @@ export class MirrorWalk {
   }
 
   /**
-   * List an opened replica folder. One its owner cannot list or search (mode 0, or r-- without x) is opened
-   * first, except in a dry run, which says so and does not look inside. Undefined when it cannot be listed (reported).
+   * List a replica folder. One its owner cannot list or search (mode 0, or r-- without x) is opened first,
+   * except in a dry run, which says so and does not look inside. Undefined when it cannot be listed (reported).
    */
-  private listReplica(rel: string, folder: OpenFolder, mode: number): { entries: Entry[]; opened: boolean } | undefined {
+  private listReplica(rel: string, path: string, mode: number): { entries: Entry[]; opened: boolean } | undefined {
     const issuesAt = rel === '.' ? '' : rel;
     let denied: unknown;
     try {
-      const taken = listOrDenied(folder);
+      const taken = listOrDenied(path);
       if (taken.listing) {
         this.report.replicaIssues(issuesAt, taken.listing);
         return { entries: taken.listing.entries, opened: false };
@@ -138,16 +158,16 @@ export class MirrorWalk {
       this.report.skip('dir', rel, 'cannot be listed without opening it (a real pass does); not looked into');
       return undefined;
     }
-    if (!ensureOwnerAccess(folder, mode)) {
+    if (!ensureOwnerAccess(path, mode)) {
       this.report.handle('dir', rel, denied); // its owner can already list it: not ours to open
       return undefined;
     }
     let listing: Listing;
     try {
-      listing = folder.list();
+      listing = listDir(path);
     } catch (error) {
       this.report.handle('dir', rel, error);
-      folder.setMode(mode);
+      setMode(path, mode);
       return undefined;
     }
     // Opened or not, what the listing could not look at is reported (an undecodable name inside stays).
@@ -155,184 +175,166 @@ export class MirrorWalk {
     return { entries: listing.entries, opened: true };
   }
 
-  /** --checksum: compare both files by hash, block by block; an unreadable replica copy counts as different. */
-  private async compare(step: Extract<Step, { op: 'compare' }>, src: OpenFolder, dst: OpenFolder | undefined): Promise<Step | undefined> {
-    const { src: s, dst: d } = step;
-    const a = src.openFile(s.name, s);
-    try {
-      let b: { fd: number } | undefined;
-      try {
-        b = dst?.openFile(d.name, d);
-      } catch {
-        b = undefined;
-      }
-      if (!b) return afterCompare(s, d, false, this.opts.owners);
-      try {
-        // The two-core path awaits hasha's worker: the working folder goes back to its owner meanwhile.
-        if (s.size >= PARALLEL_FROM) unpinWorkingFolder();
-        return afterCompare(s, d, await sameContentsOf(a.fd, b.fd, s.size), this.opts.owners);
-      } finally {
-        closeQuietly(b.fd);
-      }
-    } finally {
-      closeQuietly(a.fd);
-    }
+  /** --checksum: compare the contents of a folder's `compare` steps (an unreadable replica copy counts as different). */
+  private async compareAll(steps: readonly PlannedStep[], srcDir: string, dstDir: string): Promise<Map<PlannedStep, Verdict>> {
+    const checks = steps.filter((s): s is CompareStep => s.op === 'compare');
+    if (checks.length === 0) return new Map();
+    const pairs = checks.map(({ src, dst }) => ({ src: join(srcDir, src.name), dst: join(dstDir, dst.name), size: src.size }));
+    const verdicts = await compareFiles(pairs);
+    return new Map(checks.map((s, i) => [s, verdicts[i]!]));
+  }
+
+  /** What a compared file needs: a copy, its metadata, or nothing. The source failing to read is that file's error. */
+  private compared(step: CompareStep, verdict: Verdict | undefined, caps: ReplicaCaps): Step | undefined {
+    if (verdict instanceof Error) throw verdict;
+    return afterCompare(step.src, step.dst, verdict ?? false, { caps, srcLocalTime: this.opts.srcLocalTime });
+  }
+
+  /** A file's or folder's metadata that differ, as far as `caps` keeps them (and no times where it holds none). */
+  private metaDiffOn(src: Entry, dst: Entry, caps: ReplicaCaps, path?: string): string[] {
+    const diff = metaDiff(src, dst, { caps, srcLocalTime: this.opts.srcLocalTime });
+    return path !== undefined && !this.opts.book.timesKept(path) ? diff.filter((d) => d !== 'mtime') : diff;
   }
 
   /** Apply one step; returns true when the replica folder was changed. */
-  private async apply(step: Step, rel: string, src: OpenFolder, dst: OpenFolder | undefined): Promise<boolean> {
+  private async apply(step: PlannedStep, rel: string, srcDir: string, dstDir: string, caps: ReplicaCaps, filter?: DirFilter): Promise<boolean> {
     const dry = this.opts.dryRun;
-    const owners = this.opts.owners;
     switch (step.op) {
+      case 'rename': {
+        // The replica's entry under another spelling of the source's name: renamed in place, never copied again.
+        if (!dry) {
+          renameInPlace(dstDir, step.dst.name, step.src.name);
+          // fusefat stamps a renamed entry with "now": give it back the time it had.
+          if (!caps.renameKeepsTimes) setMeta(join(dstDir, step.src.name), unshifted(step.dst, caps), false);
+        }
+        this.report.op('updated', kindOf(step.dst), join(rel, step.src.name), { note: `renamed from ${JSON.stringify(step.dst.name)}` });
+        return true;
+      }
       case 'copy': {
-        const s = step.src;
-        const path = join(rel, s.name);
+        const { src } = step;
+        const path = join(rel, src.name);
+        const target = join(dstDir, src.name);
         // Copy first, then clear the way: a source file that cannot be read leaves the replica's entry alone.
-        await this.put(() => this.copyWithRetry(src, need(dst), s, path), dst, s.name, path, step.replace);
-        this.report.stats.bytes += s.size;
-        this.report.op(step.dst ? 'updated' : 'created', 'file', path, { size: s.size });
+        await this.put(() => this.copyWithRetry(join(srcDir, src.name), dstDir, src, path, caps), target, path, step.replace);
+        // fusefat stamps the renamed temporary with "now": the source's times are set again on the installed file.
+        if (!dry && !caps.renameKeepsTimes) setMeta(target, src, false);
+        this.report.stats.bytes += src.size;
+        this.report.op(step.dst ? 'updated' : 'created', 'file', path, { size: src.size });
         return true;
       }
       case 'compare':
         return false; // resolved by mirrorDir before apply
       case 'meta': {
-        const { src: s, dst: d } = step;
-        if (!dry) setFileMeta(need(dst), s, d, owners);
-        this.report.op('updated', 'file', join(rel, s.name), { note: `metadata: ${metaDiff(s, d, owners).join(', ')}` });
+        const { src, dst } = step;
+        if (!dry) setMeta(join(dstDir, src.name), src, caps.modes && src.mode !== dst.mode);
+        this.report.op('updated', 'file', join(rel, src.name), { note: `metadata: ${this.metaDiffOn(src, dst, caps).join(', ')}` });
         return true;
       }
       case 'mkdir': {
-        const s = step.src;
-        const path = join(rel, s.name);
-        // Open and list the source first: an unreadable source folder leaves the replica's entry alone.
-        const srcChild = src.openChild(s.name, s);
-        try {
-          const listing = srcChild.list();
-          if (step.replace) await removeEntry(this.report, dry, need(dst), s.name, path, step.replace);
-          const dstChild = dry ? undefined : need(dst).mkdir(s.name);
-          try {
-            this.report.op('created', 'dir', path);
-            const placeholder: Entry | undefined = dry ? undefined : { ...s, mode: 0o700, mtimeMs: -1, uid: undefined, gid: undefined };
-            const at = dstChild && dst ? { parent: dst, name: s.name } : undefined;
-            await this.mirrorDir(path, srcChild, dstChild, listing, placeholder, !dry, at);
-            if (dstChild) setFolderMeta(dstChild, s, undefined, true, owners);
-          } finally {
-            dstChild?.close();
-          }
-        } finally {
-          srcChild.close();
-        }
+        const { src } = step;
+        const path = join(rel, src.name);
+        const target = join(dstDir, src.name);
+        // List the source first (and read its ignore files): an unreadable one leaves the replica's entry alone.
+        const listing = listDir(join(srcDir, src.name));
+        const inside = filter && this.opts.filter?.child(filter, src.name, join(srcDir, src.name), listing.entries);
+        if (step.replace) await removeEntry(this.report, dry, target, path, step.replace);
+        if (!dry) makeDir(target);
+        this.report.op('created', 'dir', path);
+        const placeholder: Entry | undefined = dry ? undefined : { ...src, mode: 0o700, mtimeMs: -1 };
+        await this.mirrorDir(path, join(srcDir, src.name), target, listing, placeholder, !dry, inside, caps);
+        if (!dry) setMeta(target, src, caps.modes);
         return true;
       }
       case 'descend': {
-        const { src: s, dst: d } = step;
-        const path = join(rel, s.name);
+        const { src, dst } = step;
+        const path = join(rel, src.name);
+        const target = join(dstDir, src.name);
         // An unreadable source folder throws here: its replica copy and everything below it stay as they are.
-        const srcChild = src.openChild(s.name, s);
-        try {
-          const listing = srcChild.list();
-          const target = need(dst);
-          const dstChild = target.openChild(d.name, d);
-          try {
-            const inner = await this.mirrorDir(path, srcChild, dstChild, listing, d, false, { parent: target, name: d.name });
-            const diff = metaDiff(s, d, owners);
-            if (diff.length > 0 || inner) {
-              if (!dry) setFolderMeta(dstChild, s, d, diff.includes('mode') || inner, owners);
-              if (diff.length > 0) this.report.op('updated', 'dir', path, { note: `metadata: ${diff.join(', ')}` });
-            }
-          } finally {
-            dstChild.close();
-          }
-        } finally {
-          srcChild.close();
+        const listing = listDir(join(srcDir, src.name));
+        const inside = filter && this.opts.filter?.child(filter, src.name, join(srcDir, src.name), listing.entries);
+        // A folder on another device (a mount point below the replica) is judged by that file system.
+        const own = this.opts.book.at(target, caps);
+        const inner = await this.mirrorDir(path, join(srcDir, src.name), target, listing, dst, false, inside, own);
+        const diff = this.metaDiffOn(src, dst, own, target);
+        if (diff.length > 0 || inner) {
+          if (!dry) setMeta(target, src, own.modes && (src.mode !== dst.mode || inner), this.opts.book.timesKept(target));
+          if (diff.length > 0) this.report.op('updated', 'dir', path, { note: `metadata: ${diff.join(', ')}` });
         }
         return false; // a subfolder's metadata does not touch this folder's mtime
       }
       case 'symlink': {
-        const s = step.src;
-        const path = join(rel, s.name);
-        await this.put(() => symlinkToTemp(need(dst), s, owners), dst, s.name, path, step.replace);
+        const { src } = step;
+        const path = join(rel, src.name);
+        const target = join(dstDir, src.name);
+        await this.put(() => symlinkToTemp(dstDir, src.target ?? ''), target, path, step.replace);
         this.report.op(step.dst ? 'updated' : 'created', 'symlink', path);
         return true;
       }
       case 'skip':
-        this.report.skip(kindOf(step.src), join(rel, step.src.name), 'not a regular file, folder or symlink');
+        // What the replica cannot hold (a link, a refused name, a name clash) comes with its reason from the plan.
+        this.report.skip(kindOf(step.src), join(rel, step.src.name), step.reason ?? 'not a regular file, folder or symlink');
         return false;
       case 'remove':
-        await removeEntry(this.report, dry, need(dst), step.dst.name, join(rel, step.dst.name), step.dst);
+        await removeEntry(
+          this.report,
+          dry,
+          join(dstDir, step.dst.name),
+          join(rel, step.dst.name),
+          step.dst,
+          filter && this.opts.filter?.insideRemoved(filter, step.dst.name),
+        );
         return true;
       case 'purge-temp':
-        if (!dry) need(dst).unlink(step.dst.name);
-        this.report.debug(`removed leftover temporary ${JSON.stringify(join(rel, step.dst.name))}`);
+        // A leftover temporary file, or a capability probe folder of a killed pass: this tool's own, removed quietly.
+        if (!dry && step.dst.type === 'dir' && isProbeName(step.dst.name)) removeProbeLeftover(join(dstDir, step.dst.name));
+        else if (!dry) removeNonDir(join(dstDir, step.dst.name));
+        this.report.debug(`removed leftover ${step.dst.type === 'dir' ? 'probe folder' : 'temporary'} ${JSON.stringify(join(rel, step.dst.name))}`);
         return true;
     }
   }
 
   /**
-   * Put a new file or link in place: `make` writes it to a temporary in `folder`, renamed over `name` after
-   * clearing a folder out of the way. Anything else in the way is replaced by the rename itself, atomically, and
-   * logged as removed only once the rename has happened. A dry run makes nothing and logs what would be replaced.
+   * Put a new file or link in place: `make` writes it to a temporary, renamed over `target` after clearing a
+   * folder out of the way. Anything else in the way is replaced by the rename itself, atomically, and logged as
+   * removed only once the rename has happened. A dry run makes nothing and logs what would be replaced.
    */
-  private async put(make: () => string, folder: OpenFolder | undefined, name: string, rel: string, replace: Entry | undefined): Promise<void> {
+  private async put(make: () => string, target: string, rel: string, replace: Entry | undefined): Promise<void> {
     if (this.opts.dryRun) {
-      if (replace?.type === 'dir') await removeEntry(this.report, true, need(folder), name, rel, replace);
-      else if (replace) this.report.removed(replace, rel);
+      if (replace) await this.clearFor(target, rel, replace);
       return;
     }
-    const target = need(folder);
     const tmp = make();
     if (replace?.type === 'dir') {
       try {
-        await removeEntry(this.report, false, target, name, rel, replace);
+        await removeEntry(this.report, false, target, rel, replace);
       } catch (error) {
-        discardTemp(target, tmp);
+        discardTemp(tmp);
         throw error;
       }
     }
-    installTemp(target, tmp, name);
+    installTemp(tmp, target);
     if (replace && replace.type !== 'dir') this.report.removed(replace, rel);
   }
 
-  private copyWithRetry(src: OpenFolder, dst: OpenFolder, s: Entry, rel: string): string {
-    const opts: CopyOptions = {
-      owners: this.opts.owners,
-      onDropped: (reason) => this.report.debug(`${JSON.stringify(rel)}: setuid/setgid bits not copied (${reason})`),
-    };
+  /** Dry run: what `put` would remove to make way for an entry of another type. */
+  private async clearFor(target: string, rel: string, old: Entry): Promise<void> {
+    if (old.type === 'dir') await removeEntry(this.report, true, target, rel, old);
+    else this.report.removed(old, rel);
+  }
+
+  private copyWithRetry(srcPath: string, dstDir: string, src: Entry, rel: string, caps: ReplicaCaps): string {
+    const modes = { modes: caps.modes };
     try {
-      return copyToTemp(src, dst, s, opts);
+      return copyToTemp(srcPath, dstDir, src, modes);
     } catch (error) {
       if (!(error instanceof SourceChangedError)) throw error;
       // Changed under us: take a fresh look and try once more; a second change is reported as failed.
-      const fresh = src.entry(s.name);
+      const fresh = lstatEntry(srcPath, src.name);
       if (fresh.type !== 'file') throw error;
-      Object.assign(s, fresh);
-      const tmp = copyToTemp(src, dst, s, opts);
+      Object.assign(src, fresh);
+      const tmp = copyToTemp(srcPath, dstDir, src, modes);
       this.report.debug(`${JSON.stringify(rel)} changed during the copy; copied again`);
       return tmp;
     }
-  }
-}
-
-/** The replica folder a step works in: always there for a change (a dry run of a missing replica plans none). */
-function need(folder: OpenFolder | undefined): OpenFolder {
-  if (!folder) throw new Error('internal: a change was planned in a replica folder that is not open');
-  return folder;
-}
-
-/** Is the opened replica folder still the one at its place (not moved away or swapped for a link)? */
-function stillThere(place: Place, folder: OpenFolder): boolean {
-  try {
-    const st = place.parent.lstat(place.name);
-    return st.isDirectory() && sameIdentity(st, folder);
-  } catch {
-    return false;
-  }
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // already closed
   }
 }

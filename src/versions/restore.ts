@@ -3,12 +3,11 @@
  * target, exactly (bytes, permission bits, modification time; links recreated, never followed). The versions
  * folder is only read. Refusals are checked before anything is written.
  */
-import { lstatSync, mkdirSync, statSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { describeError, RefusedError, UsageError } from '../errors.js';
-import { OpenFolder, unpinWorkingFolder } from '../sync/access.js';
-import { copyToTemp, discardTemp, installTemp, mirrorsOwners, setFolderMeta, symlinkToTemp } from '../sync/apply.js';
-import { entryFromStats } from '../sync/entry.js';
+import { copyToTemp, discardTemp, installTemp, makeDir, setMeta, symlinkToTemp } from '../sync/apply.js';
+import { lstatEntry } from '../sync/entry.js';
 import { isInside, resolveEventual } from '../sync/guards.js';
 import { tempName } from '../sync/temp.js';
 import { keptBelow, readCatalog, versionsOf, type Catalog, type Version } from './catalog.js';
@@ -127,78 +126,54 @@ export function restoreVersion(req: RestoreRequest): RestoreResult {
 
   // Built beside the target under a temporary name, then renamed into place: never a half-restored target.
   const result: RestoreResult = { version, rel, target, entries: 0, bytes: 0, failures: [] };
-  // Through opened folders (src/sync/access.ts), like a pass: nothing is read or written through a swapped link.
-  const owners = mirrorsOwners();
-  const into = OpenFolder.openRoot(parent);
-  try {
-    let tmp: string;
-    if (version.kind === 'dir') {
-      tmp = tempName();
-      const made = into.mkdir(tmp);
-      const from = OpenFolder.openRoot(version.path);
-      try {
-        copyTree(from, made, '', result, owners);
-      } catch (error) {
-        removeTree(join(parent, tmp));
-        throw error;
-      } finally {
-        from.close();
-        made.close();
-      }
-    } else {
-      const from = OpenFolder.openRoot(dirname(version.path));
-      try {
-        const entry = from.entry(basename(version.path));
-        tmp = entry.type === 'symlink' ? symlinkToTemp(into, entry, owners) : copyToTemp(from, into, entry, { owners });
-        result.entries = 1;
-        result.bytes = entry.type === 'file' ? entry.size : 0;
-      } finally {
-        from.close();
-      }
-    }
+  let tmp: string;
+  if (version.kind === 'dir') {
+    tmp = join(parent, tempName());
+    makeDir(tmp);
     try {
-      // A replaced folder goes first (rename cannot replace a non-empty folder); a file or link is replaced atomically.
-      if (existing && lstatSync(target).isDirectory()) removeTree(target);
-      if (version.kind === 'dir') into.rename(tmp, basename(target));
-      else installTemp(into, tmp, basename(target));
+      copyTree(version.path, tmp, '', result);
     } catch (error) {
-      if (version.kind === 'dir') removeTree(join(parent, tmp));
-      else discardTemp(into, tmp);
-      throw new RefusedError(`target ${target} could not be replaced: ${describeError(error)}`);
+      removeTree(tmp);
+      throw error;
     }
-  } finally {
-    into.close();
-    unpinWorkingFolder();
+  } else {
+    const entry = lstatEntry(version.path, basename(target));
+    tmp = entry.type === 'symlink' ? symlinkToTemp(parent, readlinkSync(version.path)) : copyToTemp(version.path, parent, entry);
+    result.entries = 1;
+    result.bytes = entry.type === 'file' ? entry.size : 0;
+  }
+  try {
+    // A replaced folder goes first (rename cannot replace a non-empty folder); a file or link is replaced atomically.
+    if (existing && lstatSync(target).isDirectory()) removeTree(target);
+    if (version.kind === 'dir') renameSync(tmp, target);
+    else installTemp(tmp, target);
+  } catch (error) {
+    if (version.kind === 'dir') removeTree(tmp);
+    else discardTemp(tmp);
+    throw new RefusedError(`target ${target} could not be replaced: ${describeError(error)}`);
   }
   return result;
 }
 
-/** Copy the opened folder `from` into the new opened folder `to` (post-order: contents, then its owner, mode and times). */
-function copyTree(from: OpenFolder, to: OpenFolder, rel: string, result: RestoreResult, owners: boolean): void {
-  const self = entryFromStats(basename(from.path), from.stat());
+/** Copy the folder `from` into the new folder `to` (post-order: contents, then its mode and times). */
+function copyTree(from: string, to: string, rel: string, result: RestoreResult): void {
+  const self = lstatEntry(from, basename(from));
   result.entries++;
-  for (const entry of from.list().entries) {
-    const name = entry.name;
+  for (const name of readdirSync(from).sort()) {
+    const src = join(from, name);
+    const dst = join(to, name);
     const path = rel === '' ? name : `${rel}/${name}`;
     try {
+      const entry = lstatEntry(src, name);
       if (entry.type === 'dir') {
-        const child = from.openChild(name, entry);
-        try {
-          const made = to.mkdir(name);
-          try {
-            copyTree(child, made, path, result, owners);
-          } finally {
-            made.close();
-          }
-        } finally {
-          child.close();
-        }
+        makeDir(dst);
+        copyTree(src, dst, path, result);
       } else if (entry.type === 'file') {
-        installTemp(to, copyToTemp(from, to, entry, { owners }), name);
+        installTemp(copyToTemp(src, to, entry), dst);
         result.entries++;
         result.bytes += entry.size;
       } else if (entry.type === 'symlink') {
-        installTemp(to, symlinkToTemp(to, entry, owners), name);
+        installTemp(symlinkToTemp(to, readlinkSync(src)), dst);
         result.entries++;
       } else {
         result.failures.push(`${JSON.stringify(path)}: not a file, folder or symlink (left out)`);
@@ -207,5 +182,5 @@ function copyTree(from: OpenFolder, to: OpenFolder, rel: string, result: Restore
       result.failures.push(`${JSON.stringify(path)}: ${describeError(error)}`);
     }
   }
-  setFolderMeta(to, self, undefined, true, owners);
+  setMeta(to, self, true);
 }
