@@ -7,7 +7,8 @@
  * FOLDER_SYNC_TEST_MID_COPY=<action>:<absolute path of the source file>, where action is
  *   grow | shrink | rewrite   another writer changes the file (appends, cuts, or rewrites it with other bytes
  *                             of the same size and a newer mtime), at every copy of it, retries included;
- *   sigterm                   the pass's process receives SIGTERM (once).
+ *   sigterm                   the pass's process receives SIGTERM (once);
+ *   pause                     the pass stops there for good, its temporary open (for a test to kill it).
  * Each time prints "test hook: <action> <path> (<n>)" on stderr, so a test can check it fired as expected.
  */
 import fs from 'node:fs';
@@ -17,7 +18,7 @@ const spec = process.env.FOLDER_SYNC_TEST_MID_COPY ?? '';
 const colon = spec.indexOf(':');
 const action = spec.slice(0, colon);
 const path = spec.slice(colon + 1);
-if (!['grow', 'shrink', 'rewrite', 'sigterm'].includes(action) || !path) {
+if (!['grow', 'shrink', 'rewrite', 'sigterm', 'pause'].includes(action) || !path) {
   throw new Error(`FOLDER_SYNC_TEST_MID_COPY: bad value ${JSON.stringify(spec)}`);
 }
 const readSync = fs.readSync;
@@ -60,8 +61,9 @@ fs.readSync = function (fd, buffer, ...rest) {
   if (n > 0 && (position === 0 || position === 0n) && !(action === 'sigterm' && fired > 0) && isTarget(fd)) {
     fired++;
     if (action === 'sigterm') process.kill(process.pid, 'SIGTERM');
-    else change();
+    else if (action !== 'pause') change();
     fs.writeSync(2, `test hook: ${action} ${path} (${fired})\n`);
+    if (action === 'pause') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); // until killed
   }
   return n;
 };

@@ -29,9 +29,10 @@ async function passKilledWhen(
   state: string,
   when: (child: ChildProcess) => Promise<unknown>,
   flags: readonly string[] = [],
+  env: Record<string, string> = {},
 ): Promise<Killed> {
   const spawned: { child?: ChildProcess } = {};
-  const running = runCli(['sync-once', src, dst, ...flags], { env: { FOLDER_SYNC_STATE_DIR: state }, onSpawn: (c) => (spawned.child = c) });
+  const running = runCli(['sync-once', src, dst, ...flags], { env: { FOLDER_SYNC_STATE_DIR: state, ...env }, onSpawn: (c) => (spawned.child = c) });
   const c = spawned.child;
   if (!c) throw new Error('the CLI was not spawned');
   let exited = false;
@@ -136,10 +137,21 @@ describe('kill -9 at any moment of a pass', () => {
     const dst = tempDir('fs-kill-dst-');
     const state = tempDir('fs-kill-state-');
     buildTree(dst, { big: bytes(1 << 20, 3), keep: 'same' });
-    buildTree(src, { big: new Prng(7).fill(Buffer.alloc(200 << 20)), keep: 'same' });
+    buildTree(src, { big: new Prng(7).fill(Buffer.alloc(4 << 20)), keep: 'same' });
     const before = snapshotTree(dst);
     const source = snapshotTree(src);
-    const { killed } = await passKilledWhen(src, dst, state, () => waitFor(() => tempsIn(dst).length > 0));
+    // The pass stops for good right after reading the first block of the copy (test/_mid-copy.mjs): the kill
+    // lands during the copy at any machine speed.
+    const midCopy = {
+      NODE_OPTIONS: `--import ${join(import.meta.dirname, '..', '_mid-copy.mjs')}`,
+      FOLDER_SYNC_TEST_MID_COPY: `pause:${join(src, 'big')}`,
+    };
+    const paused = (child: ChildProcess): Promise<void> =>
+      new Promise((resolve) => {
+        child.stderr?.on('data', (d: string | Buffer) => d.toString().includes('test hook: pause') && resolve());
+        child.once('exit', () => resolve());
+      });
+    const { killed } = await passKilledWhen(src, dst, state, paused, [], midCopy);
     expect(killed).toBe(true);
     expect(tempsIn(dst), 'the kill landed during the copy').toHaveLength(1);
     expect(tornFiles(snapshotTree(dst), source, before)).toEqual([]);
