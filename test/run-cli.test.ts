@@ -270,21 +270,22 @@ describe('folder-sync run', () => {
     const mirrored = compareTrees(src, replica);
     expect(mirrored).toEqual([]);
 
-    // An empty source (an unmounted disk looks empty): refused, the replica keeps everything.
-    const away = join(tempDir(), 'away');
-    mkdirSync(away);
-    for (const name of ['a', 'd']) renameSync(join(src, name), join(away, name));
+    // An empty source (an unmounted disk looks empty): refused, the replica keeps everything. Each state of the
+    // source comes in one rename, so no pass can see half of a change (such as only one of two entries gone).
+    const full = `${src}.full`;
+    renameSync(src, full); // for a moment no source at all: also refused
+    const empty = `${src}.empty`;
+    mkdirSync(empty);
+    renameSync(empty, src);
     await waitFor('a refused pass', () => /ERROR pass \d+ refused: source .* is empty/.test(read(log)), 20_000, run);
     // The source folder itself disappears: refused too.
-    const parked = `${src}.parked`;
-    renameSync(src, parked);
+    rmdirSync(src);
     await waitFor('a refusal for the missing source', () => read(log).includes('refused: source folder does not exist'), 20_000, run);
     expect(readdirSync(replica).sort()).toEqual(['a', 'd']);
 
-    // Back again: the next pass mirrors as usual.
-    renameSync(parked, src);
-    for (const name of ['a', 'd']) renameSync(join(away, name), join(src, name));
-    writeFileSync(join(src, 'later'), 'added after the outage');
+    // Back again, with a new file: the next pass mirrors as usual.
+    writeFileSync(join(full, 'later'), 'added after the outage');
+    renameSync(full, src);
     await waitFor('the mirror to catch up', () => existsSync(join(replica, 'later')), 20_000, run);
     await waitFor('that pass to finish', () => /created file "later"[\s\S]*pass finished/.test(read(log)), 20_000, run);
     run.child.kill('SIGTERM');
