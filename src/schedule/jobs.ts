@@ -10,8 +10,9 @@ import { stateDir } from '../state.js';
 import type { DueRule } from './due.js';
 import { intervalFromSeconds, type Interval } from './interval.js';
 import { JOB_NAME, type Invocation } from './cron.js';
+import { jobFilterArgs, parseJobFilterArgs, type JobFilter } from './job-filter.js';
 
-export interface JobSpec {
+export interface JobSpec extends JobFilter {
   name: string;
   /** Absolute paths. */
   source: string;
@@ -32,6 +33,7 @@ export function jobPassArgs(job: JobSpec, rule: DueRule): string[] {
   if (job.maxDelete !== undefined) args.push('--max-delete', String(job.maxDelete));
   if (job.allowEmptySource) args.push('--allow-empty-source');
   if (job.logFormat === 'json') args.push('--log-format', 'json');
+  args.push(...jobFilterArgs(job));
   return args;
 }
 
@@ -73,6 +75,7 @@ export function parseJobPassArgs(args: readonly string[]): (JobSpec & { rule: Du
     allowEmptySource: flags.has('--allow-empty-source'),
     logFormat: flags.get('--log-format') === 'json' ? 'json' : 'text',
     rule: grid === undefined ? { every } : { every, grid },
+    ...parseJobFilterArgs(args.slice(at + 3)),
   };
 }
 

@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { isUndecodableName, listDir, listOrDenied, type Entry, type Listing } from './entry.js';
+import type { DirFilter, RemovalGuard, WalkFilter } from './filter.js';
 import { planDir } from './plan.js';
 import { isTempName } from './temp.js';
 
@@ -18,9 +19,10 @@ class Uncountable extends Error {
   }
 }
 
-export function countRemovals(source: string, replica: string): RemovalCount {
+/** With `filter`, the pass's exclude rules: what they leave alone is not counted (docs/filters.md). */
+export function countRemovals(source: string, replica: string, filter?: { walk: WalkFilter; root: DirFilter }): RemovalCount {
   try {
-    return { removed: countDir('', source, replica, listDir(source)) };
+    return { removed: countDir('', source, replica, listDir(source), filter?.walk, filter?.root) };
   } catch (error) {
     if (error instanceof Uncountable) return { uncountable: error.rel };
     throw error;
@@ -28,7 +30,7 @@ export function countRemovals(source: string, replica: string): RemovalCount {
 }
 
 /** What the pass would remove in one folder and below; `srcListing` is the source folder's. */
-function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Listing): number {
+function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Listing, walk?: WalkFilter, filter?: DirFilter): number {
   let taken: ReturnType<typeof listOrDenied>;
   try {
     taken = listOrDenied(dstPath);
@@ -38,10 +40,12 @@ function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Lis
   if (!taken.listing) throw new Uncountable(rel || '.');
   // As in the pass: the replica's copy of a source entry that could not be looked at stays.
   const keep = new Set(srcListing.issues.map((i) => i.name));
-  const dstEntries = taken.listing.entries.filter((e) => !keep.has(e.name));
+  let dstEntries = taken.listing.entries.filter((e) => !keep.has(e.name));
+  let srcEntries = srcListing.entries;
+  if (walk && filter) ({ src: srcEntries, dst: dstEntries } = walk.listings(filter, srcPath, dstPath, srcEntries, dstEntries));
 
   let removed = 0;
-  for (const step of planDir(srcListing.entries, dstEntries, { checksum: false })) {
+  for (const step of planDir(srcEntries, dstEntries, { checksum: false })) {
     try {
       switch (step.op) {
         case 'copy':
@@ -53,12 +57,15 @@ function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Lis
           const name = step.src.name;
           // An unreadable source folder is left alone by the pass: nothing below it is removed.
           const listing = listDir(join(srcPath, name));
-          removed += countDir(join(rel, name), join(srcPath, name), join(dstPath, name), listing);
+          const inside = walk && filter && walk.child(filter, name, join(srcPath, name), listing.entries);
+          removed += countDir(join(rel, name), join(srcPath, name), join(dstPath, name), listing, walk, inside);
           break;
         }
-        case 'remove':
-          removed += countRemoval(join(dstPath, step.dst.name), join(rel, step.dst.name), step.dst).count;
+        case 'remove': {
+          const guard = walk && filter && walk.insideRemoved(filter, step.dst.name);
+          removed += countRemoval(join(dstPath, step.dst.name), join(rel, step.dst.name), step.dst, guard).count;
           break;
+        }
         default:
           break; // compare, meta, skip, purge-temp: nothing a user would lose
       }
@@ -74,15 +81,19 @@ function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Lis
  * What removing one replica entry would remove (remove.ts's rules): a folder goes with all its contents, and
  * stays (`whole` false) when something inside cannot be looked at. A leftover temporary is not counted.
  */
-function countRemoval(path: string, rel: string, entry: Entry): { count: number; whole: boolean } {
+function countRemoval(path: string, rel: string, entry: Entry, guard?: RemovalGuard): { count: number; whole: boolean } {
   if (entry.type !== 'dir') return { count: isTempName(entry.name) ? 0 : 1, whole: true };
   const taken = listOrDenied(path);
   if (!taken.listing) throw new Uncountable(rel);
   let kept = taken.listing.issues.filter((i) => i.error.code !== 'ENOENT' || isUndecodableName(i.name)).length;
   let count = 0;
   for (const child of taken.listing.entries) {
+    if (guard?.keeps(child, path)) {
+      kept++;
+      continue;
+    }
     try {
-      const inner = countRemoval(join(path, child.name), join(rel, child.name), child);
+      const inner = countRemoval(join(path, child.name), join(rel, child.name), child, guard?.inside(child.name));
       count += inner.count;
       if (!inner.whole) kept++;
     } catch (error) {

@@ -5,13 +5,22 @@
 import { join } from 'node:path';
 import { ensureOwnerAccess, removeEmptyDir, removeNonDir } from './apply.js';
 import { listDir, listOrDenied, type Entry } from './entry.js';
+import type { RemovalGuard } from './filter.js';
 import { kindOf, type PassReport } from './pass-report.js';
 
 /**
  * Remove a replica entry and, for a folder, everything below it (each one logged); links are unlinked, never
  * followed. Returns false when something inside had to stay (reported), so the folder stays too.
  */
-export async function removeEntry(report: PassReport, dryRun: boolean, path: string, rel: string, entry: Entry): Promise<boolean> {
+export async function removeEntry(
+  report: PassReport,
+  dryRun: boolean,
+  path: string,
+  rel: string,
+  entry: Entry,
+  /** Exclude rules: what inside a removed folder matches one stays (docs/filters.md). */
+  guard?: RemovalGuard,
+): Promise<boolean> {
   if (entry.type === 'dir') {
     await report.breathe();
     let { listing } = listOrDenied(path);
@@ -30,8 +39,12 @@ export async function removeEntry(report: PassReport, dryRun: boolean, path: str
     // Its children can only be unlinked from a writable folder (read-only folders are removed all the same).
     if (!dryRun && children.length > 0) ensureOwnerAccess(path, entry.mode);
     for (const child of children) {
+      if (guard?.keeps(child, path)) {
+        kept++;
+        continue;
+      }
       try {
-        if (!(await removeEntry(report, dryRun, join(path, child.name), join(rel, child.name), child))) kept++;
+        if (!(await removeEntry(report, dryRun, join(path, child.name), join(rel, child.name), child, guard?.inside(child.name)))) kept++;
       } catch (error) {
         report.handle(kindOf(child), join(rel, child.name), error);
         kept++;

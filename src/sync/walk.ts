@@ -26,6 +26,7 @@ import {
 } from './apply.js';
 import { sameContents } from './compare.js';
 import { listDir, listOrDenied, lstatEntry, type Entry, type Listing } from './entry.js';
+import type { DirFilter, WalkFilter } from './filter.js';
 import { kindOf, type PassReport } from './pass-report.js';
 import { afterCompare, metaDiff, planDir, type Step } from './plan.js';
 import { removeEntry } from './remove.js';
@@ -33,6 +34,8 @@ import { removeEntry } from './remove.js';
 export interface WalkOptions {
   checksum: boolean;
   dryRun: boolean;
+  /** Exclude rules (docs/filters.md): each folder's listings are filtered before planning. */
+  filter?: WalkFilter;
 }
 
 /** One mirror pass over a tree: walk both sides a folder at a time, plan each folder, apply the plan. */
@@ -45,12 +48,21 @@ export class MirrorWalk {
   /**
    * Mirror one folder whose source listing is already taken. `dst` is the replica folder's entry as listed
    * before any change (undefined when it does not exist yet, only possible in a dry run); `fresh` when this
-   * pass just created it (empty and owner-writable). Returns true when anything inside was changed.
+   * pass just created it (empty and owner-writable); `filter` the rules in force in this folder, if any.
+   * Returns true when anything inside was changed.
    */
-  async mirrorDir(rel: string, srcPath: string, dstPath: string, srcListing: Listing, dst: Entry | undefined, fresh = false): Promise<boolean> {
+  async mirrorDir(
+    rel: string,
+    srcPath: string,
+    dstPath: string,
+    srcListing: Listing,
+    dst: Entry | undefined,
+    fresh = false,
+    filter?: DirFilter,
+  ): Promise<boolean> {
     await this.report.breathe();
     const keep = this.report.sourceIssues(rel, srcListing);
-    const srcEntries = srcListing.entries;
+    let srcEntries = srcListing.entries;
 
     let dstEntries: Entry[] = [];
     let dstMode = dst?.mode ?? 0o700;
@@ -65,6 +77,9 @@ export class MirrorWalk {
       }
       if (keep.size) dstEntries = dstEntries.filter((e) => !keep.has(e.name));
     }
+    // Excluded names leave both listings here: neither copied nor removed (nor walked, for folders).
+    if (filter && this.opts.filter)
+      ({ src: srcEntries, dst: dstEntries } = this.opts.filter.listings(filter, srcPath, dstPath, srcEntries, dstEntries));
 
     this.report.stats.checked += srcEntries.length;
     // Best effort against a folder swapped for a link mid-pass: its identity is re-checked before each change.
@@ -91,7 +106,7 @@ export class MirrorWalk {
           if (dst && ensureOwnerAccess(dstPath, dstMode)) dstMode |= 0o700;
           opened = true;
         }
-        if (await this.apply(step, rel, srcPath, dstPath)) changed = true;
+        if (await this.apply(step, rel, srcPath, dstPath, filter)) changed = true;
       } catch (error) {
         this.report.handle(kindOf(entry), join(rel, entry.name), error);
         if (step && step.op !== 'descend' && step.op !== 'skip') changed = true;
@@ -148,7 +163,7 @@ export class MirrorWalk {
   }
 
   /** Apply one step; returns true when the replica folder was changed. */
-  private async apply(step: Step, rel: string, srcDir: string, dstDir: string): Promise<boolean> {
+  private async apply(step: Step, rel: string, srcDir: string, dstDir: string, filter?: DirFilter): Promise<boolean> {
     const dry = this.opts.dryRun;
     switch (step.op) {
       case 'copy': {
@@ -173,13 +188,14 @@ export class MirrorWalk {
         const { src } = step;
         const path = join(rel, src.name);
         const target = join(dstDir, src.name);
-        // List the source first: an unreadable source folder leaves the replica's entry alone.
+        // List the source first (and read its ignore files): an unreadable one leaves the replica's entry alone.
         const listing = listDir(join(srcDir, src.name));
+        const inside = filter && this.opts.filter?.child(filter, src.name, join(srcDir, src.name), listing.entries);
         if (step.replace) await removeEntry(this.report, dry, target, path, step.replace);
         if (!dry) makeDir(target);
         this.report.op('created', 'dir', path);
         const placeholder: Entry | undefined = dry ? undefined : { ...src, mode: 0o700, mtimeMs: -1 };
-        await this.mirrorDir(path, join(srcDir, src.name), target, listing, placeholder, !dry);
+        await this.mirrorDir(path, join(srcDir, src.name), target, listing, placeholder, !dry, inside);
         if (!dry) setMeta(target, src, true);
         return true;
       }
@@ -189,7 +205,8 @@ export class MirrorWalk {
         const target = join(dstDir, src.name);
         // An unreadable source folder throws here: its replica copy and everything below it stay as they are.
         const listing = listDir(join(srcDir, src.name));
-        const inner = await this.mirrorDir(path, join(srcDir, src.name), target, listing, dst);
+        const inside = filter && this.opts.filter?.child(filter, src.name, join(srcDir, src.name), listing.entries);
+        const inner = await this.mirrorDir(path, join(srcDir, src.name), target, listing, dst, false, inside);
         const diff = metaDiff(src, dst);
         if (diff.length > 0 || inner) {
           if (!dry) setMeta(target, src, src.mode !== dst.mode || inner);
@@ -209,7 +226,14 @@ export class MirrorWalk {
         this.report.skip(kindOf(step.src), join(rel, step.src.name), 'not a regular file, folder or symlink');
         return false;
       case 'remove':
-        await removeEntry(this.report, dry, join(dstDir, step.dst.name), join(rel, step.dst.name), step.dst);
+        await removeEntry(
+          this.report,
+          dry,
+          join(dstDir, step.dst.name),
+          join(rel, step.dst.name),
+          step.dst,
+          filter && this.opts.filter?.insideRemoved(filter, step.dst.name),
+        );
         return true;
       case 'purge-temp':
         if (!dry) removeNonDir(join(dstDir, step.dst.name));
