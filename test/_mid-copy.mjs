@@ -7,7 +7,9 @@
  * FOLDER_SYNC_TEST_MID_COPY=<action>:<absolute path of the source file>, where action is
  *   grow | shrink | rewrite   another writer changes the file (appends, cuts, or rewrites it with other bytes
  *                             of the same size and a newer mtime), at every copy of it, retries included;
- *   sigterm                   the pass's process receives SIGTERM (once);
+ *   sigterm                   the pass's process receives SIGTERM (once), and this copy lasts 200 ms more: a long
+ *                             copy, past the 100 ms after which the pass lets signals in (PROGRESS_EVERY_MS), so
+ *                             the signal is seen right after this file whatever the machine's speed;
  *   pause                     the pass stops there for good, its temporary open (for a test to kill it).
  * Each time prints "test hook: <action> <path> (<n>)" on stderr, so a test can check it fired as expected.
  */
@@ -60,8 +62,10 @@ fs.readSync = function (fd, buffer, ...rest) {
   const position = rest.length >= 3 ? rest[2] : undefined;
   if (n > 0 && (position === 0 || position === 0n) && !(action === 'sigterm' && fired > 0) && isTarget(fd)) {
     fired++;
-    if (action === 'sigterm') process.kill(process.pid, 'SIGTERM');
-    else if (action !== 'pause') change();
+    if (action === 'sigterm') {
+      process.kill(process.pid, 'SIGTERM');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    } else if (action !== 'pause') change();
     fs.writeSync(2, `test hook: ${action} ${path} (${fired})\n`);
     if (action === 'pause') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); // until killed
   }
