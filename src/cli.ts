@@ -4,6 +4,7 @@ import { defineCommand, runCommand, type CommandDef } from 'citty';
 import { checkArgs } from './commands/_args.js';
 import { renderHelp } from './commands/_help.js';
 import { ExitCode, FolderSyncError, UsageError } from './errors.js';
+import { keepYoungGenerationSmall } from './heap.js';
 import { oneLine } from './log.js';
 import { allowChdirListing } from './sync/entry.js';
 
@@ -18,6 +19,7 @@ const commands: Record<string, Loader> = {
   schedule: () => import('./commands/schedule.js').then((m) => m.default),
   unschedule: () => import('./commands/unschedule.js').then((m) => m.default),
   list: () => import('./commands/list.js').then((m) => m.default),
+  check: () => import('./commands/check.js').then((m) => m.default),
   demo: () => import('./commands/demo.js').then((m) => m.default),
   // issue 14: versions folder
   versions: () => import('./commands/versions.js').then((m) => m.default),
@@ -30,6 +32,7 @@ const synopsis: [name: string, usage: string, what: string][] = [
   ['schedule', '<source> <replica> <interval> <unit> <log-file>', 'register a periodic pass with cron or Task Scheduler'],
   ['unschedule', '[<name>] [--all]', 'remove scheduled jobs'],
   ['list', '[--json]', 'show scheduled jobs, their last pass and next run'],
+  ['check', '[--max-age <age>]', 'exit 1 naming the jobs with no successful pass within their allowed age'],
   ['run', '<source> <replica> <interval> <unit> <log-file>', 'run passes in the foreground (hosts without cron)'],
   ['demo', '[dir] [--seed <n>]', 'write a seeded demo folder tree to try the others on'],
   // issue 14: versions folder
@@ -130,4 +133,5 @@ function reportError(error: unknown, verbose: boolean): number {
 
 // The CLI alone lists folders from inside them (faster; why only the CLI: see allowChdirListing).
 allowChdirListing();
+keepYoungGenerationSmall(); // process-wide V8 flag: the CLI's choice, not the library's (src/heap.ts)
 process.exitCode = await runCli(process.argv.slice(2));

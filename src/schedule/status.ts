@@ -11,7 +11,8 @@ import type { SchedulerBackend } from './backend.js';
 import { cronDaemonRunning } from './crontab.js';
 import { nextPassTime } from './due.js';
 import { describeJobFilter } from './job-filter.js';
-import { readJobRecord, startedAtMs, type PassRecord } from './record.js';
+import { readJobRecord, startedAtMs, type JobRecord, type PassRecord } from './record.js';
+import { formatMasked, maskedSettings, readJobNotify, type NotifySettings } from '../notify/settings.js';
 import { backendFor, invocationStateDir, type SchedulerOptions } from './scheduler.js';
 
 /** A job's status for `list`. */
@@ -32,6 +33,9 @@ export interface JobStatus {
   nextDue?: string;
   /** A process holding the replica's lock right now (a pass, or a foreground `run`). */
   running?: { pid: number; mode: string; since: string };
+  /** Alerts: the job's settings, masked, and its last notification (src/notify). */
+  notify?: NotifySettings;
+  lastNotification?: JobRecord['lastNotification'];
   warnings: string[];
 }
 
@@ -123,6 +127,10 @@ export async function listJobs(opts: SchedulerOptions = {}): Promise<ListResult>
     const reference = startedAtMs(record.lastCompleted) ?? (record.scheduledAt ? Date.parse(record.scheduledAt) : undefined);
     const overdue = lock ? undefined : overdueWarning(spec.interval.seconds, reference, now, spec.interval.words);
     if (overdue) status.warnings.push(overdue);
+    const notify = readJobNotify(j.name, dir);
+    if (notify) status.notify = maskedSettings(notify);
+    if (record.lastNotification) status.lastNotification = record.lastNotification;
+    if (record.lastNotification && !record.lastNotification.ok) status.warnings.push(`last notification failed: ${record.lastNotification.detail}`);
     if (record.last && ['refused', 'error', 'log-failed'].includes(record.last.result)) {
       status.warnings.push(`last pass ${record.last.result}${record.last.message ? `: ${record.last.message}` : ''}`);
     }
@@ -180,6 +188,8 @@ export function formatList(result: ListResult): string {
           ? formatPass(job.lastCompleted)
           : undefined,
       ],
+      // Said once per job: what its replica's file system does not keep (from the last pass that ran).
+      ['file system', (job.lastCompleted ?? job.lastPass)?.replicaFs],
       [
         'running',
         job.running
@@ -187,6 +197,13 @@ export function formatList(result: ListResult): string {
           : undefined,
       ],
       ['next due', job.nextDue ? formatTime(job.nextDue) : undefined],
+      ['notify', job.notify ? formatMasked(job.notify) : undefined],
+      [
+        'last notified',
+        job.lastNotification
+          ? `${formatTime(job.lastNotification.at)} ${job.lastNotification.ok ? 'ok' : 'failed'}: ${job.lastNotification.detail}`
+          : undefined,
+      ],
     ];
     for (const [label, value] of rows) if (value !== undefined) out.push(`  ${`${label}:`.padEnd(16)}${value}`);
     for (const w of job.warnings) out.push(`  warning: ${w}`);
