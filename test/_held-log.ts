@@ -1,50 +1,46 @@
 /**
- * Test helper: hold a pass mid-way without timing. Give the pass `--log <fifo>` and do not read the FIFO: the
- * file reporter writes its lines synchronously, 64 KiB at a time, so once about 128 KiB of lines are out (one
- * buffer in the full pipe, the next one waiting) the pass blocks inside its work, holding its lock, until the
- * test drains the FIFO. A pass with more log lines than that can therefore not finish before the test lets it.
+ * Test helper: hold a pass mid-way without timing. Give the pass `--log <path>` and `env`: a preload
+ * (_held-log-preload.mjs) lets the first 64 KiB of its log lines out and then holds the next write, as an unread
+ * pipe would, so the pass blocks inside its work, holding its lock, until the test drains the log. A pass with
+ * more log lines than that can therefore not finish before the test lets it. (A FIFO did this before issue 11;
+ * a log must now be a regular file.)
  */
-import { execFileSync } from 'node:child_process';
-import { constants, openSync } from 'node:fs';
-import { Socket } from 'node:net';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './_tree.js';
 
-/** Log lines comfortably past what the reporter's buffer and a 64 KiB pipe hold (~128 KiB of ~50-byte lines). */
+/** Log lines comfortably past the 64 KiB held (~50-byte lines) and the reporter's own buffer. */
 export const LINES_TO_HOLD = 4000;
 
 export interface HeldLog {
-  /** The FIFO to pass as `--log`. */
+  /** The log file to pass as `--log`. */
   path: string;
+  /** Environment for the pass's process (the preload and where to find the release). */
+  env: Record<string, string>;
   /**
-   * Start reading: the pass goes on; resolves with everything it logged once it closed the log (exited or was
-   * killed). Call it only once the pass has opened the log (it has logged, or holds its lock).
+   * Let the pass go on; awaiting the result gives everything it logged so far (await it once the pass has
+   * ended or was killed, to get all of it).
    */
-  drain(): Promise<string>;
+  drain(): PromiseLike<string>;
 }
 
 export function heldLog(): HeldLog {
-  const path = join(tempDir('fs-held-'), 'pass.log');
-  execFileSync('mkfifo', [path]);
-  // Our read end is open from the start, so the pass's open for writing never waits; non-blocking so the
-  // test never does, and wrapped in a socket (libuv reads a FIFO like a pipe) only when the test drains it.
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  let drained: Promise<string> | undefined;
+  const dir = tempDir('fs-held-');
+  const path = join(dir, 'pass.log');
+  const release = join(dir, 'release');
+  const preload = join(import.meta.dirname, '_held-log-preload.mjs');
   return {
     path,
+    env: { NODE_OPTIONS: `--import ${preload}`, FOLDER_SYNC_TEST_HELD_LOG: `${path}:${release}` },
     drain() {
-      drained ??= new Promise((resolve, reject) => {
-        const socket = new Socket({ fd, readable: true, writable: false });
-        let text = '';
-        socket.setEncoding('utf8');
-        socket.on('data', (d: string) => (text += d));
-        socket.on('error', reject);
-        socket.on('end', () => {
-          socket.destroy();
-          resolve(text);
-        });
-      });
-      return drained;
+      writeFileSync(release, '');
+      // Read when awaited: by then the caller has waited for the pass to end.
+      return {
+        then: (ok, fail) =>
+          Promise.resolve()
+            .then(() => readFileSync(path, 'utf8'))
+            .then(ok, fail),
+      };
     },
   };
 }

@@ -33,13 +33,13 @@ function setup(): { src: string; rep: string; log: string; state: string } {
 describe('one pass per replica', () => {
   it('a second pass while one runs logs "another pass is running" and exits 75 at once; the first completes', async () => {
     const { src, rep, log, state } = setup();
-    // More log lines than an unread FIFO takes (see _held-log.ts): the first pass cannot end, nor release its
+    // More log lines than a held log takes (see _held-log.ts): the first pass cannot end, nor release its
     // lock, until the test drains its log, so catching it holding the lock is certain rather than a race.
     const many: Record<string, string> = {};
     for (let i = 0; i < LINES_TO_HOLD; i++) many[`f${i}`] = `file ${i}`;
     buildTree(src, { many });
     const held = heldLog();
-    const env = { ...process.env, FOLDER_SYNC_STATE_DIR: state };
+    const env = { ...process.env, FOLDER_SYNC_STATE_DIR: state, ...held.env };
     const first = spawn(process.execPath, [repoCli, 'sync-once', src, rep, '--log', held.path], { env, stdio: 'ignore' });
     children.push(first);
     const locks = join(state, 'locks');

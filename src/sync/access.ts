@@ -167,6 +167,37 @@ export class OpenFolder implements Identity {
   }
 
   /**
+   * Open the folder at `path` without following its last name: `path` is `/proc/self/fd/<fd>/<name>` of an
+   * opened parent ('fd' mode, see `io`), so nothing before the last name is re-resolved either. `expected` (the
+   * listing's inode): a link, a file or another folder in its place throws EntryChangedError.
+   */
+  static openNoFollow(path: string, expected?: Pick<Entry, 'ino'>): OpenFolder {
+    let fd: number;
+    try {
+      fd = openDir(path, true);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP' || code === 'ENOTDIR') throw new EntryChangedError(path);
+      throw error;
+    }
+    const st = fd >= 0 ? fstatSync(fd, BIG) : lstatSync(path, BIG);
+    if (!st.isDirectory() || (expected?.ino !== undefined && st.ino !== expected.ino)) {
+      closeFd(fd);
+      throw new EntryChangedError(path);
+    }
+    return new OpenFolder(fd, st.dev, st.ino, path);
+  }
+
+  /**
+   * A path that designates this very folder for path-taking code (apply.ts, filters, --checksum's helper
+   * thread): `/proc/self/fd/<fd>` in 'fd' mode, so `join(io, name)` names an entry of the opened folder and
+   * only `name` is resolved; the folder's path in 'path' mode (no such links there).
+   */
+  get io(): string {
+    return mode === 'fd' ? `/proc/self/fd/${this.fd}` : this.path;
+  }
+
+  /**
    * Open the folder `name` inside this one without following a link. `expected` (the listing's inode): a
    * folder that is not that one any more throws EntryChangedError, as does a link or file in its place.
    */

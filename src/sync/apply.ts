@@ -200,11 +200,30 @@ export function folderId(path: string): string {
  * none (the root of a FAT or exFAT volume: fusefat even dies on utimes there).
  */
 export function setMeta(path: string, src: Entry, fixMode: boolean, times = true): void {
+  // An opened folder's own handle path (access.ts `io`): it designates exactly that folder.
+  if (HANDLE_PATH.test(path)) {
+    if (fixMode) chmodSync(path, src.mode);
+    if (times) utimesSync(path, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
+    return;
+  }
   // chmod and utimes follow links: one swapped in since the listing must not redirect them outside the replica.
-  if (lstatSync(path).isSymbolicLink()) throw new ReplicaChangedError(path);
-  if (fixMode) chmodSync(path, src.mode);
-  if (times) utimesSync(path, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
+  // On Linux the entry is opened first without following it (O_PATH) and changed through that descriptor.
+  const fd = O_PATH ? openSync(path, O_PATH | constants.O_NOFOLLOW) : undefined;
+  const target = fd === undefined ? path : `/proc/self/fd/${fd}`;
+  try {
+    const st = fd === undefined ? lstatSync(path) : fstatSync(fd);
+    if (st.isSymbolicLink()) throw new ReplicaChangedError(path);
+    if (fixMode) chmodSync(target, src.mode);
+    if (times) utimesSync(target, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
+
+/** `/proc/self/fd/<n>`: an opened folder's handle path (access.ts). */
+const HANDLE_PATH = /^\/proc\/self\/fd\/\d+$/;
+/** Linux O_PATH (not in fs.constants); 0 where there is no /proc to reach the descriptor through. */
+const O_PATH = process.platform === 'linux' ? 0o10000000 : 0;
 
 /**
  * Rename a replica entry in place to another spelling of the same name (a case- or normalisation-only rename

@@ -1,10 +1,14 @@
 /**
  * Removing replica entries: a folder with everything below it, each entry logged as it goes. The only place a
  * pass deletes a user's entry (a future versions store keeps them here instead of `removeNonDir`/`removeEmptyDir`).
+ * A folder is opened without following a link and checked against its listing before anything in it is
+ * removed, and its entries are named through that handle (access.ts): a folder swapped for a link (or another
+ * folder) mid-pass never leads the removal outside the replica.
  */
 import { join } from 'node:path';
+import { listOrDenied, OpenFolder } from './access.js';
 import { ensureOwnerAccess, removeEmptyDir, removeNonDir } from './apply.js';
-import { listDir, listOrDenied, type Entry } from './entry.js';
+import type { Entry } from './entry.js';
 import type { RemovalGuard } from './filter.js';
 import { kindOf, type PassReport } from './pass-report.js';
 
@@ -23,35 +27,41 @@ export async function removeEntry(
 ): Promise<boolean> {
   if (entry.type === 'dir') {
     await report.breathe();
-    let { listing } = listOrDenied(path);
-    if (!listing) {
-      if (dryRun) {
-        // A real pass opens and empties it; a dry run cannot look inside without changing its mode.
-        report.op('removed', 'dir', rel, { note: 'contents not listed' });
-        return true;
+    const folder = OpenFolder.openNoFollow(path, entry);
+    try {
+      const inside = folder.io;
+      let { listing } = listOrDenied(folder);
+      if (!listing) {
+        if (dryRun) {
+          // A real pass opens and empties it; a dry run cannot look inside without changing its mode.
+          report.op('removed', 'dir', rel, { note: 'contents not listed' });
+          return true;
+        }
+        ensureOwnerAccess(inside, entry.mode);
+        listing = folder.list();
       }
-      ensureOwnerAccess(path, entry.mode);
-      listing = listDir(path);
+      const children = listing.entries;
+      // Entries that could not even be looked at (an undecodable name): reported, and their folder stays.
+      let kept = report.replicaIssues(rel, listing);
+      // Its children can only be unlinked from a writable folder (read-only folders are removed all the same).
+      if (!dryRun && children.length > 0) ensureOwnerAccess(inside, entry.mode);
+      for (const child of children) {
+        if (guard?.keeps(child, inside)) {
+          kept++;
+          continue;
+        }
+        try {
+          if (!(await removeEntry(report, dryRun, join(inside, child.name), join(rel, child.name), child, guard?.inside(child.name)))) kept++;
+        } catch (error) {
+          report.handle(kindOf(child), join(rel, child.name), error);
+          kept++;
+        }
+      }
+      // Something inside stays (each one reported): the folder stays too, without a "not empty" line per level.
+      if (kept > 0) return false;
+    } finally {
+      folder.close();
     }
-    const children = listing.entries;
-    // Entries that could not even be looked at (a path past PATH_MAX): reported, and their folder stays.
-    let kept = report.replicaIssues(rel, listing);
-    // Its children can only be unlinked from a writable folder (read-only folders are removed all the same).
-    if (!dryRun && children.length > 0) ensureOwnerAccess(path, entry.mode);
-    for (const child of children) {
-      if (guard?.keeps(child, path)) {
-        kept++;
-        continue;
-      }
-      try {
-        if (!(await removeEntry(report, dryRun, join(path, child.name), join(rel, child.name), child, guard?.inside(child.name)))) kept++;
-      } catch (error) {
-        report.handle(kindOf(child), join(rel, child.name), error);
-        kept++;
-      }
-    }
-    // Something inside stays (each one reported): the folder stays too, without a "not empty" line per level.
-    if (kept > 0) return false;
     if (!dryRun) removeEmptyDir(path);
   } else if (!dryRun) {
     removeNonDir(path);

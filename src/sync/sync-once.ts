@@ -1,8 +1,9 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ConsolaInstance } from 'consola';
 import { describeError, ExitCode, RefusedError } from '../errors.js';
 import { defaultLogger, emit, type LogEvent } from '../log.js';
+import { identityKey, OpenFolder, unpinWorkingFolder } from './access.js';
 import { setMeta } from './apply.js';
 import { describeLimits, fileSystemType, fsFamily, ReplicaCapsBook, replicaCapabilities, type ReplicaCaps } from './capabilities.js';
 import { countRemovals } from './count-removals.js';
@@ -68,6 +69,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
 
   const lock = options.lock === false || dryRun ? undefined : new ReplicaLock(paths.replica);
   lock?.acquire();
+  const roots: Roots = {};
   try {
     // What the replica keeps: assumed from its type for the guard (no write before a refusal can happen)...
     const assumed = replicaCapabilities(paths.replica, { dryRun: true });
@@ -102,7 +104,10 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
         });
       });
       const walk = new MirrorWalk(report, { checksum, dryRun, filter: filter?.walk, book, srcLocalTime });
-      await mirrorRoot(walk, report, paths, dryRun, filter?.root, { caps, timesKept: book.timesKept(paths.replica), srcLocalTime });
+      // The folders the guards checked, opened once: everything below is reached from these handles.
+      roots.source = openChecked(paths.source, paths.sourceId, 'source');
+      if (!(paths.replicaMissing && dryRun)) roots.replica = openChecked(paths.replica, paths.replicaId, 'replica');
+      await mirrorRoot(walk, report, paths, roots, dryRun, filter?.root, { caps, timesKept: book.timesKept(paths.replica), srcLocalTime });
     } catch (error) {
       if (!(error instanceof StopPass)) throw error;
       stoppedBy = error.message;
@@ -114,8 +119,31 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
     const exitCode = stats.failed > 0 || stoppedBy ? ExitCode.partial : ExitCode.ok;
     return { ...stats, durationMs, exitCode, stoppedBy, ...(limits ? { replicaFs: limits } : {}) };
   } finally {
+    roots.source?.close();
+    roots.replica?.close();
+    unpinWorkingFolder();
     lock?.release();
   }
+}
+
+interface Roots {
+  source?: OpenFolder;
+  replica?: OpenFolder;
+}
+
+/** Open a root the guards checked; a different folder at that path now (swapped since) refuses the pass. */
+function openChecked(path: string, id: string | undefined, side: string): OpenFolder {
+  let folder: OpenFolder;
+  try {
+    folder = OpenFolder.openRoot(path);
+  } catch (error) {
+    throw new RefusedError(`${side} folder cannot be opened: ${path}: ${describeError(error)}`);
+  }
+  if (id !== undefined && identityKey(folder) !== id) {
+    folder.close();
+    throw new RefusedError(`${side} folder ${path} was replaced after the guards checked it; nothing was changed`);
+  }
+  return folder;
 }
 
 /** The walk from the top: create a missing replica, mirror into it, then give it the source root's mode and mtime. */
@@ -123,30 +151,33 @@ async function mirrorRoot(
   walk: MirrorWalk,
   report: PassReport,
   paths: PassPaths,
+  roots: Roots,
   dryRun: boolean,
   filter: DirFilter | undefined,
   fs: { caps: ReplicaCaps; timesKept: boolean; srcLocalTime: boolean },
 ): Promise<void> {
-  const srcRoot = rootEntry(paths.source);
+  const source = roots.source as OpenFolder;
+  const srcRoot = entryFromStats('', source.stat());
   let dstRoot: Entry | undefined;
   if (paths.replicaMissing) {
     report.op('created', 'dir', '.'); // created (real pass) before the capabilities were measured in it
     dstRoot = dryRun ? undefined : { ...srcRoot, mode: 0o700, mtimeMs: -1 };
   } else {
-    dstRoot = rootEntry(paths.replica);
+    dstRoot = entryFromStats('', (roots.replica as OpenFolder).stat());
   }
   let inner = false;
   try {
-    inner = await walk.mirrorDir('', paths.source, paths.replica, listDir(paths.source), dstRoot, paths.replicaMissing && !dryRun, filter, fs.caps);
+    const fresh = paths.replicaMissing && !dryRun;
+    inner = await walk.mirrorDir('', source, roots.replica, source.list(), dstRoot, fresh, filter, fs.caps, paths.replica, paths.source);
   } catch (error) {
     report.handle('dir', '.', error);
   }
-  if (!dstRoot) return;
+  if (!dstRoot || !roots.replica) return;
   // As far as the replica keeps them: no modes on exFAT/FAT/NTFS, no times at all on a FAT or exFAT volume's root.
   const diff = metaDiff(srcRoot, dstRoot, { caps: fs.caps, srcLocalTime: fs.srcLocalTime }).filter((d) => fs.timesKept || d !== 'mtime');
   if (diff.length === 0 && !inner) return;
   try {
-    if (!dryRun) setMeta(paths.replica, srcRoot, fs.caps.modes && (srcRoot.mode !== dstRoot.mode || inner), fs.timesKept);
+    if (!dryRun) setMeta(roots.replica.io, srcRoot, fs.caps.modes && (srcRoot.mode !== dstRoot.mode || inner), fs.timesKept);
     if (diff.length > 0 && !paths.replicaMissing) report.op('updated', 'dir', '.', { note: `metadata: ${diff.join(', ')}` });
   } catch (error) {
     report.handle('dir', '.', error);
@@ -168,11 +199,6 @@ function passFilter(
   const walk = new WalkFilter(pass, options.deleteExcluded ?? false, debug);
   const rootEntries = pass.ignoreFiles.length > 0 || !options.allowEmptySource ? listDir(paths.source).entries : [];
   return { walk, root: walk.root(paths.source, rootEntries), rootEntries };
-}
-
-/** Entry for a folder root (source or replica), following a link the user named on the command line. */
-function rootEntry(path: string): Entry {
-  return entryFromStats('', statSync(path, { bigint: true }));
 }
 
 /** Create a missing replica: parents get the usual mode, the replica starts owner-only (the source's mode comes last). */

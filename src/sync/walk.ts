@@ -8,26 +8,30 @@
  * - Acting: `apply` is the one switch over planned steps; apply.ts does the writes, remove.ts every removal
  *   (where a versions store would keep entries instead of deleting them). A dry run goes through the same
  *   switch minus the writes. `--max-delete` counts with the same listings and planner (count-removals.ts).
+ * - Access (issue 11): both trees are walked through opened folders (access.ts). Each folder is opened from its
+ *   parent's handle without following a link and checked against its listing, listed through its handle, and
+ *   everything below is named through it: the paths handed to apply.ts, remove.ts, the filter and --checksum
+ *   are `/proc/self/fd/<fd>/<name>` on Linux (`OpenFolder.io`), so only the last name is ever resolved. The
+ *   capabilities book keys folders by their real paths (`dstReal`), which only choose the rules to compare by.
  */
 import { join } from 'node:path';
+import { EntryChangedError, listOrDenied, OpenFolder, sameIdentity } from './access.js';
 import {
   copyToTemp,
   discardTemp,
   ensureOwnerAccess,
-  folderId,
   installTemp,
   makeDir,
   removeNonDir,
   removeProbeLeftover,
   renameInPlace,
-  ReplicaChangedError,
   setMeta,
   setMode,
   SourceChangedError,
   symlinkToTemp,
 } from './apply.js';
 import { compareFiles, type Verdict } from './compare.js';
-import { listDir, listOrDenied, lstatEntry, type Entry, type Listing } from './entry.js';
+import { lstatEntry, type Entry, type Listing } from './entry.js';
 import type { DirFilter, WalkFilter } from './filter.js';
 import { kindOf, type PassReport } from './pass-report.js';
 import { isProbeName, type ReplicaCaps, type ReplicaCapsBook } from './capabilities.js';
@@ -53,6 +57,22 @@ function unshifted(entry: Entry, caps: ReplicaCaps): Entry {
   return shift === 0 ? entry : { ...entry, mtimeMs: entry.mtimeMs - shift, atimeMs: entry.atimeMs - shift };
 }
 
+/** Where an opened replica folder sits: its parent's handle and its name there (to see it swapped away). */
+interface Place {
+  parent: OpenFolder;
+  name: string;
+}
+
+/** Is the opened replica folder still the one at its place (not moved away or swapped for a link)? */
+function stillThere(place: Place, folder: OpenFolder): boolean {
+  try {
+    const st = place.parent.lstat(place.name);
+    return st.isDirectory() && sameIdentity(st, folder);
+  } catch {
+    return false;
+  }
+}
+
 /** One mirror pass over a tree: walk both sides a folder at a time, plan each folder, apply the plan. */
 export class MirrorWalk {
   constructor(
@@ -68,14 +88,21 @@ export class MirrorWalk {
    */
   async mirrorDir(
     rel: string,
-    srcPath: string,
-    dstPath: string,
+    srcFolder: OpenFolder,
+    dstFolder: OpenFolder | undefined,
     srcListing: Listing,
     dst: Entry | undefined,
-    fresh = false,
-    filter?: DirFilter,
-    caps: ReplicaCaps = this.opts.book.at(dstPath, this.opts.book.root),
+    fresh: boolean,
+    filter: DirFilter | undefined,
+    caps: ReplicaCaps,
+    /** The replica folder's real path (capabilities, and where it would be when it does not exist: a dry run). */
+    dstReal: string,
+    /** The source folder's real path: its ignore files are read and named by it (patterns, not mirrored data). */
+    srcReal: string,
+    place?: Place,
   ): Promise<boolean> {
+    const srcPath = srcFolder.io;
+    const dstPath = dstFolder?.io ?? dstReal;
     await this.report.breathe();
     const keep = this.report.sourceIssues(rel, srcListing);
     let srcEntries = srcListing.entries;
@@ -83,8 +110,8 @@ export class MirrorWalk {
     let dstEntries: Entry[] = [];
     let dstMode = dst?.mode ?? 0o700;
     let opened = fresh;
-    if (dst && !fresh) {
-      const listed = this.listReplica(rel || '.', dstPath, dstMode);
+    if (dst && dstFolder && !fresh) {
+      const listed = this.listReplica(rel || '.', dstFolder, dstMode);
       if (!listed) return false;
       dstEntries = listed.entries;
       if (listed.opened) {
@@ -98,8 +125,6 @@ export class MirrorWalk {
       ({ src: srcEntries, dst: dstEntries } = this.opts.filter.listings(filter, srcPath, dstPath, srcEntries, dstEntries));
 
     this.report.stats.checked += srcEntries.length;
-    // Best effort against a folder swapped for a link mid-pass: its identity is re-checked before each change.
-    const home = this.opts.dryRun ? undefined : folderId(dstPath);
     let changed = false;
     const steps = planDirOn(srcEntries, dstEntries, { checksum: this.opts.checksum, caps, srcLocalTime: this.opts.srcLocalTime });
     // --checksum: the folder's content checks run first, as one batch both cores share (compare.ts).
@@ -112,20 +137,17 @@ export class MirrorWalk {
         // Contents decide first, so a re-copy below opens a read-only folder like any other change.
         if (step.op === 'compare') step = this.compared(step, verdicts.get(step), caps);
         if (!step) continue;
-        if (home !== undefined && step.op !== 'skip') {
-          const now = folderId(dstPath);
-          if (now !== home) {
-            if (now === 'gone') this.report.skip('dir', rel || '.', 'vanished while the pass ran');
-            else this.report.fail('dir', rel || '.', new ReplicaChangedError(dstPath));
-            return false; // and its metadata is not touched either
-          }
+        if (place && dstFolder && !this.opts.dryRun && step.op !== 'skip' && step.op !== 'descend' && !stillThere(place, dstFolder)) {
+          // Writes would still land in the folder that was opened, wherever it went; it is reported instead.
+          this.report.fail('dir', rel || '.', new EntryChangedError(dstReal));
+          return false; // and its metadata is not touched either
         }
         if (!this.opts.dryRun && !opened && step.op !== 'descend' && step.op !== 'skip' && step.op !== 'meta') {
           // First change in this folder: make sure its owner can write it (read-only folders are still mirrored).
           if (dst && ensureOwnerAccess(dstPath, dstMode)) dstMode |= 0o700;
           opened = true;
         }
-        if (await this.apply(step, rel, srcPath, dstPath, caps, filter)) changed = true;
+        if (await this.apply(step, rel, srcFolder, dstFolder, { src: srcReal, dst: dstReal }, caps, filter)) changed = true;
       } catch (error) {
         this.report.handle(kindOf(entry), join(rel, entry.name), error);
         if (step && step.op !== 'descend' && step.op !== 'skip') changed = true;
@@ -139,11 +161,12 @@ export class MirrorWalk {
    * List a replica folder. One its owner cannot list or search (mode 0, or r-- without x) is opened first,
    * except in a dry run, which says so and does not look inside. Undefined when it cannot be listed (reported).
    */
-  private listReplica(rel: string, path: string, mode: number): { entries: Entry[]; opened: boolean } | undefined {
+  private listReplica(rel: string, folder: OpenFolder, mode: number): { entries: Entry[]; opened: boolean } | undefined {
     const issuesAt = rel === '.' ? '' : rel;
+    const path = folder.io;
     let denied: unknown;
     try {
-      const taken = listOrDenied(path);
+      const taken = listOrDenied(folder);
       if (taken.listing) {
         this.report.replicaIssues(issuesAt, taken.listing);
         return { entries: taken.listing.entries, opened: false };
@@ -164,7 +187,7 @@ export class MirrorWalk {
     }
     let listing: Listing;
     try {
-      listing = listDir(path);
+      listing = folder.list();
     } catch (error) {
       this.report.handle('dir', rel, error);
       setMode(path, mode);
@@ -197,8 +220,19 @@ export class MirrorWalk {
   }
 
   /** Apply one step; returns true when the replica folder was changed. */
-  private async apply(step: PlannedStep, rel: string, srcDir: string, dstDir: string, caps: ReplicaCaps, filter?: DirFilter): Promise<boolean> {
+  private async apply(
+    step: PlannedStep,
+    rel: string,
+    srcFolder: OpenFolder,
+    dstFolder: OpenFolder | undefined,
+    real: { src: string; dst: string },
+    caps: ReplicaCaps,
+    filter?: DirFilter,
+  ): Promise<boolean> {
     const dry = this.opts.dryRun;
+    const srcDir = srcFolder.io;
+    const dstReal = real.dst;
+    const dstDir = dstFolder?.io ?? dstReal;
     switch (step.op) {
       case 'rename': {
         // The replica's entry under another spelling of the source's name: renamed in place, never copied again.
@@ -234,31 +268,65 @@ export class MirrorWalk {
         const { src } = step;
         const path = join(rel, src.name);
         const target = join(dstDir, src.name);
-        // List the source first (and read its ignore files): an unreadable one leaves the replica's entry alone.
-        const listing = listDir(join(srcDir, src.name));
-        const inside = filter && this.opts.filter?.child(filter, src.name, join(srcDir, src.name), listing.entries);
-        if (step.replace) await removeEntry(this.report, dry, target, path, step.replace);
-        if (!dry) makeDir(target);
-        this.report.op('created', 'dir', path);
-        const placeholder: Entry | undefined = dry ? undefined : { ...src, mode: 0o700, mtimeMs: -1 };
-        await this.mirrorDir(path, join(srcDir, src.name), target, listing, placeholder, !dry, inside, caps);
-        if (!dry) setMeta(target, src, caps.modes);
+        // Open and list the source first (and read its ignore files): an unreadable one leaves the replica's entry alone.
+        const srcChild = OpenFolder.openNoFollow(join(srcDir, src.name), src);
+        try {
+          const listing = srcChild.list();
+          const inside = filter && this.opts.filter?.child(filter, src.name, join(real.src, src.name), listing.entries);
+          if (step.replace) await removeEntry(this.report, dry, target, path, step.replace);
+          if (!dry) makeDir(target);
+          const dstChild = dry ? undefined : OpenFolder.openNoFollow(target);
+          try {
+            this.report.op('created', 'dir', path);
+            const placeholder: Entry | undefined = dry ? undefined : { ...src, mode: 0o700, mtimeMs: -1 };
+            const at = dstChild && dstFolder ? { parent: dstFolder, name: src.name } : undefined;
+            await this.mirrorDir(
+              path,
+              srcChild,
+              dstChild,
+              listing,
+              placeholder,
+              !dry,
+              inside,
+              caps,
+              join(dstReal, src.name),
+              join(real.src, src.name),
+              at,
+            );
+            if (dstChild) setMeta(dstChild.io, src, caps.modes);
+          } finally {
+            dstChild?.close();
+          }
+        } finally {
+          srcChild.close();
+        }
         return true;
       }
       case 'descend': {
         const { src, dst } = step;
         const path = join(rel, src.name);
-        const target = join(dstDir, src.name);
-        // An unreadable source folder throws here: its replica copy and everything below it stay as they are.
-        const listing = listDir(join(srcDir, src.name));
-        const inside = filter && this.opts.filter?.child(filter, src.name, join(srcDir, src.name), listing.entries);
-        // A folder on another device (a mount point below the replica) is judged by that file system.
-        const own = this.opts.book.at(target, caps);
-        const inner = await this.mirrorDir(path, join(srcDir, src.name), target, listing, dst, false, inside, own);
-        const diff = this.metaDiffOn(src, dst, own, target);
-        if (diff.length > 0 || inner) {
-          if (!dry) setMeta(target, src, own.modes && (src.mode !== dst.mode || inner), this.opts.book.timesKept(target));
-          if (diff.length > 0) this.report.op('updated', 'dir', path, { note: `metadata: ${diff.join(', ')}` });
+        const dstHere = join(dstReal, src.name);
+        // An unreadable (or swapped) source folder throws here: its replica copy and everything below it stay as they are.
+        const srcChild = OpenFolder.openNoFollow(join(srcDir, src.name), src);
+        try {
+          const listing = srcChild.list();
+          const inside = filter && this.opts.filter?.child(filter, src.name, join(real.src, src.name), listing.entries);
+          const dstChild = OpenFolder.openNoFollow(join(dstDir, dst.name), dst);
+          try {
+            // A folder on another device (a mount point below the replica) is judged by that file system.
+            const own = this.opts.book.at(dstHere, caps);
+            const at = dstFolder ? { parent: dstFolder, name: dst.name } : undefined;
+            const inner = await this.mirrorDir(path, srcChild, dstChild, listing, dst, false, inside, own, dstHere, join(real.src, src.name), at);
+            const diff = this.metaDiffOn(src, dst, own, dstHere);
+            if (diff.length > 0 || inner) {
+              if (!dry) setMeta(dstChild.io, src, own.modes && (src.mode !== dst.mode || inner), this.opts.book.timesKept(dstHere));
+              if (diff.length > 0) this.report.op('updated', 'dir', path, { note: `metadata: ${diff.join(', ')}` });
+            }
+          } finally {
+            dstChild.close();
+          }
+        } finally {
+          srcChild.close();
         }
         return false; // a subfolder's metadata does not touch this folder's mtime
       }

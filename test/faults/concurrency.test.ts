@@ -31,12 +31,12 @@ describe('concurrent passes', () => {
     const state = tempDir('fs-conc-state-');
     const env = { FOLDER_SYNC_STATE_DIR: state };
     const log = join(tempDir('fs-conc-log-'), 'second.log');
-    // The first pass logs more than an unread FIFO takes (_held-log.ts): it cannot end, nor release its lock,
+    // The first pass logs more than a held log takes (_held-log.ts): it cannot end, nor release its lock,
     // until the test drains its log after the second pass, so the overlap does not depend on timing. A second
     // pass that waited for the lock instead of giving up could never end (it would be killed at the CLI's
     // timeout, with no exit code): its exit 75 proves it gave up at once.
     const held = heldLog();
-    const first = runCli(['sync-once', src, dst, '--log', held.path], { env });
+    const first = runCli(['sync-once', src, dst, '--log', held.path], { env: { ...env, ...held.env } });
     expect(await waitFor(() => lockFiles(state).length > 0, 20_000)).toBe(true);
     const second = await runCli(['sync-once', src, dst, '--log', log], { env });
     const firstLog = held.drain();

@@ -172,10 +172,10 @@ describe('kill -9 at any moment of a pass', () => {
     const before = snapshotTree(dst);
     const source = snapshotTree(src);
     const left = (): number => readdirSync(join(dst, 'extra')).length;
-    // Its log is a FIFO the test does not read: one line per removal, so the pass blocks long before the last
+    // Its log is held (see _held-log.ts): one line per removal, so the pass blocks long before the last
     // one (see _held-log.ts) and the kill after the first removal lands mid-deletions at any machine speed.
     const log = heldLog();
-    const { killed } = await passKilledWhen(src, dst, state, () => waitFor(() => left() < 6000), ['--log', log.path]);
+    const { killed } = await passKilledWhen(src, dst, state, () => waitFor(() => left() < 6000), ['--log', log.path], log.env);
     await log.drain();
     expect(killed).toBe(true);
     expect(left()).toBeGreaterThan(6000 - LINES_TO_HOLD);
@@ -197,7 +197,7 @@ describe('kill -9 at any moment of a pass', () => {
     const fixed = (name: string): boolean => (lstatSync(join(dst, 'meta', name)).mode & 0o777) !== 0o600;
     // As above: the unread log holds the pass before its last fix, so the kill after the first one is mid-fixes.
     const log = heldLog();
-    const { killed } = await passKilledWhen(src, dst, state, () => waitFor(() => fixed('m00000')), ['--log', log.path]);
+    const { killed } = await passKilledWhen(src, dst, state, () => waitFor(() => fixed('m00000')), ['--log', log.path], log.env);
     await log.drain();
     expect(killed).toBe(true);
     expect(fixed(`m${String(LINES_TO_HOLD - 1).padStart(5, '0')}`), 'the kill landed before the last fix').toBe(false);
