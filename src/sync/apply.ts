@@ -1,11 +1,14 @@
 import {
   chmodSync,
+  chownSync,
   closeSync,
   constants,
   fchmodSync,
+  fchownSync,
   fstatSync,
   ftruncateSync,
   futimesSync,
+  lchownSync,
   lstatSync,
   mkdirSync,
   openSync,
@@ -23,6 +26,7 @@ import { dirname, join } from 'node:path';
 import { exists, RefusedNameError } from './capabilities.js';
 import { timeArg } from './access.js';
 import { lstatEntry, sameMtime, type Entry } from './entry.js';
+import { mirroredMode } from './plan.js';
 import { tempName } from './temp.js';
 
 /**
@@ -53,7 +57,19 @@ let copyBuffer: Buffer | undefined;
  * source shrinks during the copy (copy_file_range returns 0 before the size it expects), which hung the pass
  * with its lock held. Here the end of the file ends the copy and a size change is caught at once.
  */
-export function copyToTemp(srcPath: string, dstDir: string, src: Entry, opts: { modes?: boolean } = {}): string {
+export interface CopyOptions {
+  /** Permission bits stick on the replica (capabilities). */
+  modes?: boolean;
+  /** Owners are mirrored (root, on a replica that keeps them): the copy gets the source's owner and group. */
+  owners?: boolean;
+  /** Told when a copy's setuid/setgid bits were dropped (for a debug line). */
+  onDropped?: (reason: string) => void;
+}
+
+/** Is this pass run as root (owners can be given away)? */
+export const runsAsRoot = (): boolean => process.getuid?.() === 0;
+
+export function copyToTemp(srcPath: string, dstDir: string, src: Entry, opts: CopyOptions = {}): string {
   const tmp = join(dstDir, tempName());
   try {
     // No-follow and non-blocking: a source swapped for a link or a FIFO since the listing is a change, not a hang.
@@ -75,7 +91,20 @@ export function copyToTemp(srcPath: string, dstDir: string, src: Entry, opts: { 
         // Any write during the copy moves ctime (which no one can set back), even a same-size one within the
         // same millisecond that the size/mtime check below cannot see.
         if (fstatSync(inFd, { bigint: true }).ctimeNs !== opened.ctimeNs) throw new SourceChangedError(srcPath);
-        if (opts.modes ?? true) chmodKeepingData(() => fchmodSync(outFd, src.mode));
+        // Owner first (chown clears setuid/setgid), then the mode: a setuid/setgid copy is only ever owned by
+        // the source file's owner; where that cannot be (not root, or no owners there) the bits are dropped.
+        let mode = mirroredMode(src, opts.owners ?? false);
+        if (opts.owners && src.uid !== undefined && src.gid !== undefined) {
+          try {
+            fchownSync(outFd, src.uid, src.gid);
+          } catch (error) {
+            mode = mirroredMode(src, false);
+            if (mode !== src.mode) opts.onDropped?.(`its owner cannot be set (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+          }
+        } else if (mode !== src.mode) {
+          opts.onDropped?.('its owner is not mirrored (not running as root, or the replica keeps no owners)');
+        }
+        if (opts.modes ?? true) chmodKeepingData(() => fchmodSync(outFd, mode));
         futimesSync(outFd, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
       } finally {
         closeSync(outFd);
@@ -152,9 +181,17 @@ function writeAt(fd: number, buf: Buffer, from: number, to: number, position: nu
 }
 
 /** A temporary symlink beside its target, to be installed with `installTemp`. */
-export function symlinkToTemp(dstDir: string, target: string): string {
+export function symlinkToTemp(dstDir: string, target: string, owner?: { uid?: number; gid?: number }): string {
   const tmp = join(dstDir, tempName());
   symlinkSync(target, tmp);
+  if (owner?.uid !== undefined && owner.gid !== undefined) {
+    try {
+      lchownSync(tmp, owner.uid, owner.gid); // the link's own owner (rsync -a), never its target's
+    } catch (error) {
+      discardTemp(tmp);
+      throw error;
+    }
+  }
   return tmp;
 }
 
@@ -199,10 +236,14 @@ export function folderId(path: string): string {
  * Set a file's or folder's permission bits and times to the source's. `times: false` where the replica holds
  * none (the root of a FAT or exFAT volume: fusefat even dies on utimes there).
  */
-export function setMeta(path: string, src: Entry, fixMode: boolean, times = true): void {
+export function setMeta(path: string, src: Entry, fixMode: boolean, times = true, owner?: { uid?: number; gid?: number }): void {
+  // Owner first (chown clears setuid/setgid bits), then the mode, then the times.
+  const chown = owner?.uid !== undefined && owner.gid !== undefined ? [owner.uid, owner.gid] : undefined;
+  const mode = mirroredMode(src, chown !== undefined);
   // An opened folder's own handle path (access.ts `io`): it designates exactly that folder.
   if (HANDLE_PATH.test(path)) {
-    if (fixMode) chmodSync(path, src.mode);
+    if (chown) chownSync(path, chown[0] as number, chown[1] as number);
+    if (fixMode || chown) chmodSync(path, mode);
     if (times) utimesSync(path, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
     return;
   }
@@ -213,7 +254,8 @@ export function setMeta(path: string, src: Entry, fixMode: boolean, times = true
   try {
     const st = fd === undefined ? lstatSync(path) : fstatSync(fd);
     if (st.isSymbolicLink()) throw new ReplicaChangedError(path);
-    if (fixMode) chmodSync(target, src.mode);
+    if (chown) chownSync(target, chown[0] as number, chown[1] as number);
+    if (fixMode || chown) chmodSync(target, mode);
     if (times) utimesSync(target, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
   } finally {
     if (fd !== undefined) closeSync(fd);

@@ -43,6 +43,23 @@ export interface PlanOptions {
   caps?: ReplicaCaps;
   /** The source keeps local time (FAT): a shift of exactly one hour is no change. */
   srcLocalTime?: boolean;
+  /** Owners are mirrored (root, on a replica that keeps them): a different owner or group is a metadata change. */
+  owners?: boolean;
+}
+
+const SET_ID_BITS = 0o6000;
+
+/**
+ * The mode a replica copy of `src` gets: a file keeps its setuid/setgid bits only where its owner is mirrored
+ * too (root on a file system that keeps owners), so no setuid file is ever owned by someone else (issue 11).
+ */
+export function mirroredMode(src: Pick<Entry, 'mode' | 'type'>, owners: boolean): number {
+  return owners || src.type !== 'file' ? src.mode : src.mode & ~SET_ID_BITS;
+}
+
+/** Owner or group differ, where owners are mirrored (entries listed without them count as the same). */
+function ownerDiffers(s: Entry, d: Entry, opts: Pick<PlanOptions, 'owners'>): boolean {
+  return (opts.owners ?? false) && s.uid !== undefined && s.gid !== undefined && (s.uid !== d.uid || s.gid !== d.gid);
 }
 
 /** Comparison rules when nothing is known of the replica: ext4-like, to the millisecond. */
@@ -204,12 +221,12 @@ function planPair(s: Entry, d: Entry, opts: PlanOptions): Step | undefined {
     case 'dir':
       return { op: 'descend', src: s, dst: d };
     case 'symlink':
-      return s.target === d.target ? undefined : { op: 'symlink', src: s, dst: d };
+      return s.target === d.target && !ownerDiffers(s, d, opts) ? undefined : { op: 'symlink', src: s, dst: d };
     case 'file': {
       if (s.size !== d.size) return { op: 'copy', src: s, dst: d };
       if (opts.checksum) return { op: 'compare', src: s, dst: d };
       if (!sameTime(s, d, opts)) return { op: 'copy', src: s, dst: d };
-      return modeDiffers(s, d, opts) ? { op: 'meta', src: s, dst: d } : undefined;
+      return modeDiffers(s, d, opts) || ownerDiffers(s, d, opts) ? { op: 'meta', src: s, dst: d } : undefined;
     }
   }
   return undefined;
@@ -221,16 +238,16 @@ function sameTime(s: Entry, d: Entry, opts: Pick<PlanOptions, 'caps' | 'srcLocal
 }
 
 /** Permission bits differ, where the replica keeps them at all. */
-function modeDiffers(s: Entry, d: Entry, opts: Pick<PlanOptions, 'caps'>): boolean {
-  return (opts.caps?.modes ?? true) && s.mode !== d.mode;
+function modeDiffers(s: Entry, d: Entry, opts: Pick<PlanOptions, 'caps' | 'owners'>): boolean {
+  return (opts.caps?.modes ?? true) && mirroredMode(s, opts.owners ?? false) !== d.mode;
 }
 
-type CompareOptions = Pick<PlanOptions, 'caps' | 'srcLocalTime'>;
+type CompareOptions = Pick<PlanOptions, 'caps' | 'srcLocalTime' | 'owners'>;
 
 /** After a content comparison: re-copy, fix metadata only, or nothing. */
 export function afterCompare(s: Entry, d: Entry, equal: boolean, opts: CompareOptions = {}): Step | undefined {
   if (!equal) return { op: 'copy', src: s, dst: d };
-  if (modeDiffers(s, d, opts) || !sameTime(s, d, opts)) return { op: 'meta', src: s, dst: d };
+  if (modeDiffers(s, d, opts) || !sameTime(s, d, opts) || ownerDiffers(s, d, opts)) return { op: 'meta', src: s, dst: d };
   return undefined;
 }
 
@@ -239,5 +256,6 @@ export function metaDiff(s: Entry, d: Entry, opts: CompareOptions = {}): string[
   const parts: string[] = [];
   if (modeDiffers(s, d, opts)) parts.push('mode');
   if (!sameTime(s, d, opts)) parts.push('mtime');
+  if (ownerDiffers(s, d, opts)) parts.push('owner');
   return parts;
 }

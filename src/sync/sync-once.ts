@@ -4,7 +4,7 @@ import type { ConsolaInstance } from 'consola';
 import { describeError, ExitCode, RefusedError } from '../errors.js';
 import { defaultLogger, emit, type LogEvent } from '../log.js';
 import { identityKey, OpenFolder, unpinWorkingFolder } from './access.js';
-import { setMeta } from './apply.js';
+import { runsAsRoot, setMeta } from './apply.js';
 import { describeLimits, fileSystemType, fsFamily, ReplicaCapsBook, replicaCapabilities, type ReplicaCaps } from './capabilities.js';
 import { countRemovals } from './count-removals.js';
 import { entryFromStats, listDir, type Entry } from './entry.js';
@@ -103,7 +103,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
           message: `replica folder ${JSON.stringify(path)} is on another file system: ${what}${note ? ` (${note})` : ''}`,
         });
       });
-      const walk = new MirrorWalk(report, { checksum, dryRun, filter: filter?.walk, book, srcLocalTime });
+      const walk = new MirrorWalk(report, { checksum, dryRun, filter: filter?.walk, book, srcLocalTime, root: runsAsRoot() });
       // The folders the guards checked, opened once: everything below is reached from these handles.
       roots.source = openChecked(paths.source, paths.sourceId, 'source');
       if (!(paths.replicaMissing && dryRun)) roots.replica = openChecked(paths.replica, paths.replicaId, 'replica');
@@ -161,7 +161,7 @@ async function mirrorRoot(
   let dstRoot: Entry | undefined;
   if (paths.replicaMissing) {
     report.op('created', 'dir', '.'); // created (real pass) before the capabilities were measured in it
-    dstRoot = dryRun ? undefined : { ...srcRoot, mode: 0o700, mtimeMs: -1 };
+    dstRoot = dryRun ? undefined : { ...srcRoot, mode: 0o700, mtimeMs: -1, uid: undefined, gid: undefined };
   } else {
     dstRoot = entryFromStats('', (roots.replica as OpenFolder).stat());
   }
@@ -174,10 +174,14 @@ async function mirrorRoot(
   }
   if (!dstRoot || !roots.replica) return;
   // As far as the replica keeps them: no modes on exFAT/FAT/NTFS, no times at all on a FAT or exFAT volume's root.
-  const diff = metaDiff(srcRoot, dstRoot, { caps: fs.caps, srcLocalTime: fs.srcLocalTime }).filter((d) => fs.timesKept || d !== 'mtime');
+  const owners = runsAsRoot() && fs.caps.owners;
+  const diff = metaDiff(srcRoot, dstRoot, { caps: fs.caps, srcLocalTime: fs.srcLocalTime, owners }).filter((d) => fs.timesKept || d !== 'mtime');
   if (diff.length === 0 && !inner) return;
   try {
-    if (!dryRun) setMeta(roots.replica.io, srcRoot, fs.caps.modes && (srcRoot.mode !== dstRoot.mode || inner), fs.timesKept);
+    if (!dryRun) {
+      const chown = diff.includes('owner') ? srcRoot : undefined;
+      setMeta(roots.replica.io, srcRoot, fs.caps.modes && (srcRoot.mode !== dstRoot.mode || inner), fs.timesKept, chown);
+    }
     if (diff.length > 0 && !paths.replicaMissing) report.op('updated', 'dir', '.', { note: `metadata: ${diff.join(', ')}` });
   } catch (error) {
     report.handle('dir', '.', error);

@@ -29,13 +29,14 @@ import {
   setMode,
   SourceChangedError,
   symlinkToTemp,
+  type CopyOptions,
 } from './apply.js';
 import { compareFiles, type Verdict } from './compare.js';
 import { lstatEntry, type Entry, type Listing } from './entry.js';
 import type { DirFilter, WalkFilter } from './filter.js';
 import { kindOf, type PassReport } from './pass-report.js';
 import { isProbeName, type ReplicaCaps, type ReplicaCapsBook } from './capabilities.js';
-import { afterCompare, metaDiff, planDirOn, type PlannedStep, type Step } from './plan.js';
+import { afterCompare, metaDiff, mirroredMode, planDirOn, type PlannedStep, type Step } from './plan.js';
 import { removeEntry } from './remove.js';
 
 type CompareStep = Extract<Step, { op: 'compare' }>;
@@ -49,6 +50,8 @@ export interface WalkOptions {
   book: ReplicaCapsBook;
   /** The source keeps local time (FAT: a camera card): a shift of exactly one hour is no change. */
   srcLocalTime: boolean;
+  /** The pass runs as root: owners are mirrored wherever the replica keeps them (rsync -a). */
+  root?: boolean;
 }
 
 /** A replica entry's times as they must be set to read back the same (undoing a driver's read shift). */
@@ -126,7 +129,12 @@ export class MirrorWalk {
 
     this.report.stats.checked += srcEntries.length;
     let changed = false;
-    const steps = planDirOn(srcEntries, dstEntries, { checksum: this.opts.checksum, caps, srcLocalTime: this.opts.srcLocalTime });
+    const steps = planDirOn(srcEntries, dstEntries, {
+      checksum: this.opts.checksum,
+      caps,
+      srcLocalTime: this.opts.srcLocalTime,
+      owners: this.owners(caps),
+    });
     // --checksum: the folder's content checks run first, as one batch both cores share (compare.ts).
     const verdicts = await this.compareAll(steps, srcPath, dstPath);
     for (const planned of steps) {
@@ -210,12 +218,17 @@ export class MirrorWalk {
   /** What a compared file needs: a copy, its metadata, or nothing. The source failing to read is that file's error. */
   private compared(step: CompareStep, verdict: Verdict | undefined, caps: ReplicaCaps): Step | undefined {
     if (verdict instanceof Error) throw verdict;
-    return afterCompare(step.src, step.dst, verdict ?? false, { caps, srcLocalTime: this.opts.srcLocalTime });
+    return afterCompare(step.src, step.dst, verdict ?? false, { caps, srcLocalTime: this.opts.srcLocalTime, owners: this.owners(caps) });
   }
 
   /** A file's or folder's metadata that differ, as far as `caps` keeps them (and no times where it holds none). */
+  /** Owners are mirrored in a folder with these capabilities: root, and a file system that keeps them. */
+  private owners(caps: ReplicaCaps): boolean {
+    return (this.opts.root ?? false) && caps.owners;
+  }
+
   private metaDiffOn(src: Entry, dst: Entry, caps: ReplicaCaps, path?: string): string[] {
-    const diff = metaDiff(src, dst, { caps, srcLocalTime: this.opts.srcLocalTime });
+    const diff = metaDiff(src, dst, { caps, srcLocalTime: this.opts.srcLocalTime, owners: this.owners(caps) });
     return path !== undefined && !this.opts.book.timesKept(path) ? diff.filter((d) => d !== 'mtime') : diff;
   }
 
@@ -260,7 +273,11 @@ export class MirrorWalk {
         return false; // resolved by mirrorDir before apply
       case 'meta': {
         const { src, dst } = step;
-        if (!dry) setMeta(join(dstDir, src.name), src, caps.modes && src.mode !== dst.mode);
+        if (!dry) {
+          const owned = this.owners(caps);
+          const chown = owned && (src.uid !== dst.uid || src.gid !== dst.gid) ? src : undefined;
+          setMeta(join(dstDir, src.name), src, caps.modes && mirroredMode(src, owned) !== dst.mode, true, chown);
+        }
         this.report.op('updated', 'file', join(rel, src.name), { note: `metadata: ${this.metaDiffOn(src, dst, caps).join(', ')}` });
         return true;
       }
@@ -293,7 +310,7 @@ export class MirrorWalk {
               join(real.src, src.name),
               at,
             );
-            if (dstChild) setMeta(dstChild.io, src, caps.modes);
+            if (dstChild) setMeta(dstChild.io, src, caps.modes, true, this.owners(caps) ? src : undefined);
           } finally {
             dstChild?.close();
           }
@@ -319,7 +336,10 @@ export class MirrorWalk {
             const inner = await this.mirrorDir(path, srcChild, dstChild, listing, dst, false, inside, own, dstHere, join(real.src, src.name), at);
             const diff = this.metaDiffOn(src, dst, own, dstHere);
             if (diff.length > 0 || inner) {
-              if (!dry) setMeta(dstChild.io, src, own.modes && (src.mode !== dst.mode || inner), this.opts.book.timesKept(dstHere));
+              if (!dry) {
+                const chown = diff.includes('owner') ? src : undefined;
+                setMeta(dstChild.io, src, own.modes && (src.mode !== dst.mode || inner), this.opts.book.timesKept(dstHere), chown);
+              }
               if (diff.length > 0) this.report.op('updated', 'dir', path, { note: `metadata: ${diff.join(', ')}` });
             }
           } finally {
@@ -334,7 +354,7 @@ export class MirrorWalk {
         const { src } = step;
         const path = join(rel, src.name);
         const target = join(dstDir, src.name);
-        await this.put(() => symlinkToTemp(dstDir, src.target ?? ''), target, path, step.replace);
+        await this.put(() => symlinkToTemp(dstDir, src.target ?? '', this.owners(caps) ? src : undefined), target, path, step.replace);
         this.report.op(step.dst ? 'updated' : 'created', 'symlink', path);
         return true;
       }
@@ -391,7 +411,11 @@ export class MirrorWalk {
   }
 
   private copyWithRetry(srcPath: string, dstDir: string, src: Entry, rel: string, caps: ReplicaCaps): string {
-    const modes = { modes: caps.modes };
+    const modes: CopyOptions = {
+      modes: caps.modes,
+      owners: this.owners(caps),
+      onDropped: (reason) => this.report.debug(`${JSON.stringify(rel)}: setuid/setgid bits not copied (${reason})`),
+    };
     try {
       return copyToTemp(srcPath, dstDir, src, modes);
     } catch (error) {
