@@ -2,7 +2,7 @@ import { defineCommand } from 'citty';
 import { parseInterval } from '../schedule/interval.js';
 import { scheduleJob } from '../schedule/scheduler.js';
 import { formatTime } from '../schedule/status.js';
-import { folderArgs, intervalArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
+import { folderArgs, intervalArgs, parseCount, parseLogFormat, parseVersionsArgs, passArgs } from './_args.js';
 
 export const scheduleArgs = {
   ...folderArgs,
@@ -39,6 +39,7 @@ export default defineCommand({
       maxDelete: parseCount(args['max-delete'], '--max-delete'),
       allowEmptySource: Boolean(args['allow-empty-source']),
       logFormat: parseLogFormat(args['log-format']),
+      versions: parseVersionsArgs(args), // issue 14
     });
     const { job } = outcome;
     const verb = outcome.replaced ? 'replaced' : 'scheduled';

@@ -16,6 +16,9 @@ import type { Interval } from './interval.js';
 import { currentInvocation, uniqueJobName, type JobSpec } from './jobs.js';
 import { readJobRecord, removeJobRecord, writeJobRecord, type PassRecord } from './record.js';
 import { schtasksBackend } from './schtasks.js';
+import { storeSize, type StoreSize } from '../versions/catalog.js';
+import { checkVersionsDir } from '../versions/guards.js';
+import type { VersionsOption } from '../versions/names.js';
 import type { SchedulerBackend } from './backend.js';
 
 export type { InstalledJob, InstallResult, SchedulerBackend } from './backend.js';
@@ -34,6 +37,8 @@ export interface ScheduleRequest {
   maxDelete?: number;
   allowEmptySource?: boolean;
   logFormat?: LogFormat;
+  /** issue 14: --versions and its retention. */
+  versions?: VersionsOption;
 }
 
 export interface ScheduleOutcome {
@@ -59,7 +64,8 @@ export interface SchedulerOptions {
 export async function scheduleJob(req: ScheduleRequest, opts: SchedulerOptions = {}): Promise<ScheduleOutcome> {
   const backend = opts.backend ?? backendFor();
   const inv = opts.invocation ?? currentInvocation();
-  checkPassPaths(req.source, req.replica, req.log);
+  const paths = checkPassPaths(req.source, req.replica, req.log);
+  if (req.versions) checkVersionsDir(req.versions.dir, paths); // issue 14: a job that would be refused is not installed
   const source = resolve(req.source);
   const replica = resolve(req.replica);
   const log = resolve(req.log);
@@ -88,6 +94,7 @@ export async function scheduleJob(req: ScheduleRequest, opts: SchedulerOptions =
     maxDelete: req.maxDelete,
     allowEmptySource: req.allowEmptySource ?? false,
     logFormat: req.logFormat ?? 'text',
+    ...(req.versions && { versions: { ...req.versions, dir: resolve(req.versions.dir) } }),
   };
   const result = await backend.install(job, inv);
 
@@ -151,6 +158,8 @@ export interface JobStatus {
   nextDue?: string;
   /** A process holding the replica's lock right now (a pass, or a foreground `run`). */
   running?: { pid: number; mode: string; since: string };
+  /** issue 14: the job's versions folder, its retention and what it keeps now. */
+  versions?: VersionsOption & { size: StoreSize | { error: string } };
   warnings: string[];
 }
 
@@ -232,6 +241,7 @@ export async function listJobs(opts: SchedulerOptions = {}): Promise<ListResult>
       lastPass: record.last,
       lastCompleted: record.lastCompleted,
     });
+    if (spec.versions) status.versions = { ...spec.versions, size: storeSize(spec.versions.dir) }; // issue 14
     const last = lastStart(record.last);
     if (j.nextFiring) status.nextDue = new Date(nextPassTime(spec.rule, now, last, j.nextFiring)).toISOString();
     else if (j.nextRunText) status.nextDue = j.nextRunText;

@@ -1,6 +1,7 @@
 /** How `schedule` and `list` show times and jobs to a person (`list --json` prints the ListResult as is). */
 import type { PassRecord } from './record.js';
-import type { ListResult } from './scheduler.js';
+import type { JobStatus, ListResult } from './scheduler.js';
+import { formatBytes } from '../progress.js';
 
 function pad(n: number): string {
   return String(n).padStart(2, '0');
@@ -31,6 +32,18 @@ export function formatPass(p: PassRecord | undefined): string {
   return text;
 }
 
+/** issue 14: "<dir> (keep 30 days; 3 pass folders, 12 entries, 1.2 MiB)". */
+function formatVersionsRow(v: NonNullable<JobStatus['versions']>): string {
+  const keep = [v.keepDays !== undefined ? `${v.keepDays} days` : '', v.keepVersions !== undefined ? `${v.keepVersions} newest` : '']
+    .filter(Boolean)
+    .join(' or ');
+  const size =
+    'error' in v.size
+      ? `size unknown: ${v.size.error}`
+      : `${v.size.passes} pass folder${v.size.passes === 1 ? '' : 's'}, ${v.size.entries} entries, ${formatBytes(v.size.bytes)}`;
+  return `${v.dir} (${keep ? `keep ${keep}` : 'no limit: nothing is pruned'}; ${size})`;
+}
+
 export function formatList(result: ListResult): string {
   const out: string[] = [];
   for (const w of result.warnings) out.push(`warning: ${w}`);
@@ -56,6 +69,7 @@ export function formatList(result: ListResult): string {
           : undefined,
       ],
       ['next due', job.nextDue ? formatTime(job.nextDue) : undefined],
+      ['versions', job.versions ? formatVersionsRow(job.versions) : undefined], // issue 14
     ];
     for (const [label, value] of rows) if (value !== undefined) out.push(`  ${`${label}:`.padEnd(16)}${value}`);
     for (const w of job.warnings) out.push(`  warning: ${w}`);
