@@ -1,6 +1,6 @@
 // Summarise a .cpuprofile (from `node --cpu-prof`): self time per function and per file, top entries.
-// Usage: node bench/profile-summary.mjs <file.cpuprofile> [top]   (a pass that started the replica lister
-// writes two profiles: the main thread's is the first, the lister's the second)
+// Usage: node bench/profile-summary.mjs <file.cpuprofile> [top]   (with several profiles in the folder, the
+// main thread's is the first)
 import { readFileSync } from 'node:fs';
 
 const [file, topArg] = process.argv.slice(2);

@@ -1,5 +1,6 @@
 /** The public API, for people who embed folder-sync instead of running the CLI. */
-export { syncOnce, type SyncOptions, type SyncResult, type SyncStats } from './sync/mirror.js';
+export { syncOnce, type SyncOptions, type SyncResult } from './sync/sync-once.js';
+export type { SyncStats } from './sync/pass-stats.js';
 export { planDir, type Step, type PlanOptions } from './sync/plan.js';
 export { listDir, type Entry } from './sync/entry.js';
 export { checkPassPaths, type PassPaths } from './sync/guards.js';

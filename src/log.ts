@@ -2,6 +2,7 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createConsola, type ConsolaInstance, type ConsolaReporter, type LogObject } from 'consola';
 import { describeError } from './errors.js';
+import type { SyncStats } from './sync/pass-stats.js';
 
 export type Action = 'created' | 'updated' | 'removed';
 /** What an operation acted on; the special kinds appear only when a replica's FIFO, socket or device is removed. */
@@ -9,27 +10,21 @@ export type Kind = 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'char-device
 export type LogFormat = 'text' | 'json';
 
 /**
- * The structured payload a log line carries. The core attaches one to every consola call
- * (`logger.info({ message, event })`); reporters decide how to render it.
+ * The structured payload a log line carries. The core and `run` log events through `emit`, which passes one
+ * to consola as `{ args: [], event }`; reporters decide how to render it.
  */
 export type LogEvent =
   | { type: 'op'; action: Action; kind: Kind; path: string; size?: number; note?: string; dryRun?: boolean }
   | { type: 'skipped'; kind: string; path: string; reason: string }
   | { type: 'failed'; kind: string; path: string; reason: string }
   | { type: 'start'; source: string; replica: string; mode: string; dryRun: boolean }
-  | {
-      type: 'summary';
-      checked: number;
-      created: number;
-      updated: number;
-      removed: number;
-      failed: number;
-      skipped: number;
-      bytes: number;
-      durationMs: number;
-      dryRun: boolean;
-    }
+  | ({ type: 'summary'; durationMs: number; dryRun: boolean } & SyncStats)
   | { type: 'note'; [key: string]: unknown };
+
+/** Log one event at a level: the one way the core and `run` write an event (reporters render it). */
+export function emit(log: ConsolaInstance, level: 'info' | 'warn' | 'error' | 'debug', event: LogEvent): void {
+  log[level]({ args: [], event });
+}
 
 /** Quote a path so that no byte of a file name can break or forge a log line (newlines, quotes, control characters). */
 export function quotePath(path: string): string {

@@ -1,6 +1,7 @@
 import type { ConsolaReporter } from 'consola';
 import { ConsoleReporter } from './log.js';
-import type { SyncStats } from './sync/mirror.js';
+import { PROGRESS_EVERY_MS } from './sync/pass-report.js';
+import type { SyncStats } from './sync/pass-stats.js';
 
 /** Show nothing for passes shorter than this: a quick pass should print only its log lines. */
 export const PROGRESS_DELAY_MS = 1000;
@@ -113,8 +114,20 @@ export function stderrProgress(options: { quiet?: boolean }): ProgressLine | und
 
 /** FOLDER_SYNC_PROGRESS_DELAY_MS: how long a pass runs before the line appears (tests use 0); default 1000. */
 export function progressDelay(value: string | undefined): number {
+  return msFrom(value, PROGRESS_DELAY_MS);
+}
+
+/**
+ * FOLDER_SYNC_PROGRESS_EVERY_MS: how often the pass hands its totals to the line; default 100. Tests use 0
+ * (at every folder and every change), so even a pass of a few milliseconds draws it: no test depends on speed.
+ */
+export function progressEvery(value: string | undefined): number {
+  return msFrom(value, PROGRESS_EVERY_MS);
+}
+
+function msFrom(value: string | undefined, fallback: number): number {
   const ms = Number(value);
-  return value !== undefined && value !== '' && Number.isFinite(ms) && ms >= 0 ? ms : PROGRESS_DELAY_MS;
+  return value !== undefined && value !== '' && Number.isFinite(ms) && ms >= 0 ? ms : fallback;
 }
 
 /**

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import { PARALLEL_FROM, sameContents } from '../src/sync/compare.js';
-import { syncOnce } from '../src/sync/mirror.js';
+import { syncOnce } from '../src/sync/sync-once.js';
 import { buildTree, bytes, compareTrees, file, inodeMap, tempDir } from './_tree.js';
 
 const MiB = 1 << 20;

@@ -2,11 +2,24 @@
  * Permission cases, run as the unprivileged user `folder-sync-test` (root ignores file permissions), also in CI.
  * Trees are built as root and handed to that user; the CLI runs as that user via runuser.
  */
-import { chmodSync, existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lchownSync, lstatSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, runSync, userTempDir } from './_cli.js';
-import { buildTree, compareTrees, dir, file, giveToTestUser, inodeChanges, msToTimeSpec, snapshotTree, tempDir, type Spec } from './_tree.js';
+import {
+  buildTree,
+  compareTrees,
+  dir,
+  file,
+  giveToTestUser,
+  inodeChanges,
+  msToTimeSpec,
+  snapshotTree,
+  symlink,
+  tempDir,
+  testUser,
+  type Spec,
+} from './_tree.js';
 
 const OLD = 1_500_000_000_000;
 
@@ -216,6 +229,38 @@ describe('permissions (as the unprivileged user)', () => {
     const free = await syncAsUser(src, dst);
     expect(free.code, free.stderr).toBe(0);
     expect(existsSync(join(dst, 'hidden'))).toBe(false);
+  });
+
+  it('a replica folder that has to be opened to be listed (mode 0) still reports the names it cannot open', async () => {
+    const src = userTree({ ok: 'ok', d: dir({ a: 'a' }) });
+    const dst = userTree({ ok: 'ok', d: dir({ a: 'a' }) });
+    // A name that is not valid UTF-8, which Node cannot open again by name: it can be neither mirrored nor removed.
+    const bad = Buffer.concat([Buffer.from(`${join(dst, 'd')}/`), Buffer.from([0x62, 0xfe, 0x32])]);
+    writeFileSync(bad, 'latin-1 name in the replica');
+    const { uid, gid } = testUser();
+    lchownSync(bad, uid, gid);
+    chmodSync(join(dst, 'd'), 0o000);
+    const r = await syncAsUser(src, dst);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^error: failed entry "d\/b\ufffd2": the name is not valid UTF-8/m);
+    expect(readdirSync(join(dst, 'd'))).toContain('b\ufffd2'); // still there: reported, not silently kept
+  });
+
+  it('a replacement that cannot be installed logs no removal: the replica entry it would replace stays', async () => {
+    const src = userTree({ d: dir({ x: symlink('elsewhere') }) });
+    const dst = userTree({ d: dir({ x: 'the old file' }) });
+    // A sticky folder and a file the test user does not own: the rename over it fails (EPERM) after the link is made.
+    lchownSync(join(dst, 'd', 'x'), 0, 0);
+    lchownSync(join(dst, 'd'), 0, 0);
+    chmodSync(join(dst, 'd'), 0o1777);
+    const r = await syncAsUser(src, dst);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^error: failed symlink "d\/x": operation not permitted \(EPERM\)$/m);
+    expect(r.stdout).not.toMatch(/removed file "d\/x"/);
+    expect(r.stdout).toMatch(/pass finished: .*, removed 0, /);
+    expect(lstatSync(join(dst, 'd', 'x')).isFile()).toBe(true);
+    expect(readFileSync(join(dst, 'd', 'x'), 'utf8')).toBe('the old file');
+    expect(temps(dst)).toEqual([]);
   });
 
   describe('guards', () => {

@@ -120,24 +120,22 @@ describe('folder-sync run', () => {
     writeFileSync(join(src, 'a'), 'one, edited');
     rmSync(join(src, 'gone'));
     buildTree(src, { sub: { c: 'three' } });
-    await waitFor('pass 2', finished(2), 10_000, run);
+    await waitFor('pass 2', finished(2), 20_000, run);
     expect(compareTrees(src, replica)).toEqual([]);
 
     writeFileSync(join(src, 'keep', 'b'), 'two, longer now');
-    await waitFor('pass 3', finished(3), 10_000, run);
+    await waitFor('pass 3', finished(3), 20_000, run);
     expect(compareTrees(src, replica)).toEqual([]);
 
-    // First pass at once; then starts 2 s apart (passes here take milliseconds).
+    // Never early: each pass starts at least 2 s after the previous one did, so pass k at least (k-1) x 2 s after
+    // the run started (a few ms for the log's millisecond timestamps and the wall clock's slew against the
+    // monotonic one). How late they come depends on the machine's load, so it is not asserted here; the exact
+    // spacing is run-loop.test.ts's, on a clock it controls.
     const text = read(log);
     const started = Date.parse(text.slice(0, text.indexOf(' ')));
     expect(text.split('\n')[0]).toMatch(/INFO run started \(pid \d+\): every 2 seconds, source /);
     const starts = passStarts(text);
-    expect((starts[0] as number) - started).toBeLessThan(500);
-    for (let i = 1; i < starts.length; i++) {
-      const gap = (starts[i] as number) - (starts[i - 1] as number);
-      expect(gap).toBeGreaterThanOrEqual(1_990);
-      expect(gap).toBeLessThan(3_500); // timers may fire late on a loaded machine, never early
-    }
+    for (let i = 0; i < starts.length; i++) expect((starts[i] as number) - started).toBeGreaterThanOrEqual(i * 2_000 - 5);
 
     // A large file (300 MiB, sparse in the source, ~1.5 s to copy) followed by small ones, moved in at once.
     const stage = join(tempDir(), 'batch');
@@ -149,7 +147,7 @@ describe('folder-sync run', () => {
 
     // SIGTERM while the big file's temporary exists: the copy is in progress.
     const batch = join(replica, 'batch');
-    await waitFor('the copy of the big file to start', () => existsSync(batch) && readdirSync(batch).some(isTempName), 10_000, run);
+    await waitFor('the copy of the big file to start', () => existsSync(batch) && readdirSync(batch).some(isTempName), 20_000, run);
     run.child.kill('SIGTERM');
     const { code, signal } = await run.exit;
     expect(signal).toBeNull();
@@ -238,13 +236,13 @@ describe('folder-sync run', () => {
     renameSync(log, rotated); // what logrotate does, then it sends HUP
     const before = read(rotated);
     run.child.kill('SIGHUP');
-    await waitFor('the reopened log', () => read(log).includes('log file reopened (SIGHUP)'), 5_000, run);
-    await waitFor('a pass in the new log', () => read(log).includes('pass finished'), 5_000, run);
+    await waitFor('the reopened log', () => read(log).includes('log file reopened (SIGHUP)'), 20_000, run);
+    await waitFor('a pass in the new log', () => read(log).includes('pass finished'), 20_000, run);
     // A second rotation, to show that reopening does not leak the old descriptor.
     renameSync(log, `${rotated}.2`);
     run.child.kill('SIGHUP');
-    await waitFor('the second reopen', () => read(log).includes('log file reopened (SIGHUP)'), 5_000, run);
-    await waitFor('three more passes', () => count(read(log), 'pass finished') >= 3, 10_000, run);
+    await waitFor('the second reopen', () => read(log).includes('log file reopened (SIGHUP)'), 20_000, run);
+    await waitFor('three more passes', () => count(read(log), 'pass finished') >= 3, 20_000, run);
     const fdsLate = openFds(run.pid);
 
     run.child.kill('SIGTERM');
@@ -271,19 +269,19 @@ describe('folder-sync run', () => {
     const away = join(tempDir(), 'away');
     mkdirSync(away);
     for (const name of ['a', 'd']) renameSync(join(src, name), join(away, name));
-    await waitFor('a refused pass', () => /ERROR pass \d+ refused: source .* is empty/.test(read(log)), 5_000, run);
+    await waitFor('a refused pass', () => /ERROR pass \d+ refused: source .* is empty/.test(read(log)), 20_000, run);
     // The source folder itself disappears: refused too.
     const parked = `${src}.parked`;
     renameSync(src, parked);
-    await waitFor('a refusal for the missing source', () => read(log).includes('refused: source folder does not exist'), 5_000, run);
+    await waitFor('a refusal for the missing source', () => read(log).includes('refused: source folder does not exist'), 20_000, run);
     expect(readdirSync(replica).sort()).toEqual(['a', 'd']);
 
     // Back again: the next pass mirrors as usual.
     renameSync(parked, src);
     for (const name of ['a', 'd']) renameSync(join(away, name), join(src, name));
     writeFileSync(join(src, 'later'), 'added after the outage');
-    await waitFor('the mirror to catch up', () => existsSync(join(replica, 'later')), 5_000, run);
-    await waitFor('that pass to finish', () => /created file "later"[\s\S]*pass finished/.test(read(log)), 5_000, run);
+    await waitFor('the mirror to catch up', () => existsSync(join(replica, 'later')), 20_000, run);
+    await waitFor('that pass to finish', () => /created file "later"[\s\S]*pass finished/.test(read(log)), 20_000, run);
     run.child.kill('SIGTERM');
     expect((await run.exit).code).toBe(0);
     expect(compareTrees(src, replica)).toEqual([]);
@@ -309,7 +307,7 @@ describe('folder-sync run', () => {
     expect(existsSync(join(replica, 'ok'))).toBe(true);
 
     chmodSync(join(src, 'secret'), 0o644);
-    await waitFor('the file to arrive', () => existsSync(join(replica, 'secret')), 5_000, run);
+    await waitFor('the file to arrive', () => existsSync(join(replica, 'secret')), 20_000, run);
     run.child.kill('SIGTERM');
     expect((await run.exit).code, run.stderr()).toBe(0);
     expect(compareTrees(src, replica)).toEqual([]);
@@ -341,7 +339,7 @@ describe('folder-sync run', () => {
     const run = startRun([src, replica, '1', 'second', '/dev/full'], { stateDir: tempDir('fs-state-') });
     await waitFor('three passes on the console', () => count(run.stdout(), 'pass finished') >= 3, 20_000, run);
     writeFileSync(join(src, 'g'), 'later');
-    await waitFor('the new file', () => existsSync(join(replica, 'g')), 5_000, run);
+    await waitFor('the new file', () => existsSync(join(replica, 'g')), 20_000, run);
     run.child.kill('SIGTERM');
     expect((await run.exit).code).toBe(0);
     expect(compareTrees(src, replica)).toEqual([]);

@@ -427,18 +427,19 @@ describe.sequential('the installed line, run the way cron runs it', () => {
     const started = Date.now();
     const minuteEnd = Math.floor(started / 60_000) * 60_000 + 60_000;
     expect(runAsCron(line)).toEqual({ status: 0, output: '' });
-    const ended = Date.now();
-    expect(ended).toBeLessThan(minuteEnd + 2_000);
     const starts = readFileSync(f.log, 'utf8')
       .split('\n')
       .filter((l) => l.includes('pass started'))
       .map((l) => Date.parse(l.split(' ')[0] as string));
-    // The slot running when the job starts is run at once; the later ones start on their 15 s boundary.
+    // The slot running when the job starts is run at once; each later one in its own 15 s slot, none skipped,
+    // none twice, none in the next minute (that is the next firing's). Slots, not milliseconds: how late in
+    // its slot a pass starts depends on the machine's load (the exact timing is schedule-due.test.ts's).
     const slotsLeft = Math.ceil((minuteEnd - started) / 15_000);
     expect(starts.length).toBeGreaterThanOrEqual(Math.max(2, slotsLeft - 1));
     expect(starts.length).toBeLessThanOrEqual(4);
-    for (const t of starts.slice(1)) expect(t % 15_000).toBeLessThan(1_000);
-    for (let i = 2; i < starts.length; i++) expect(Math.abs((starts[i] as number) - (starts[i - 1] as number) - 15_000)).toBeLessThan(1_000);
+    const slots = starts.map((t) => Math.floor(t / 15_000));
+    for (let i = 1; i < slots.length; i++) expect(slots[i]).toBe((slots[i - 1] as number) + 1);
+    for (const t of starts) expect(t).toBeLessThan(minuteEnd);
   }, 90_000);
 });
 

@@ -8,7 +8,7 @@ import { parseInterval } from '../src/schedule/interval.js';
 import { readJobRecord } from '../src/schedule/record.js';
 import { runScheduled, scheduledRunFromArgs, type PassHooks, type ScheduledRun } from '../src/schedule/scheduled-run.js';
 import { overdueWarning } from '../src/schedule/scheduler.js';
-import type { SyncResult } from '../src/sync/mirror.js';
+import type { SyncResult } from '../src/sync/sync-once.js';
 import { tempDir } from './_tree.js';
 
 const MIN = 60_000;

@@ -1,9 +1,9 @@
 import { defineCommand, type ParsedArgs } from 'citty';
 import { BusyError, ExitCode, FolderSyncError } from '../errors.js';
 import { createLogger, type FileReporter } from '../log.js';
-import { consoleWithProgress, stderrProgress } from '../progress.js';
+import { consoleWithProgress, progressEvery, stderrProgress } from '../progress.js';
 import { checkPassPaths } from '../sync/guards.js';
-import { syncOnce } from '../sync/mirror.js';
+import { syncOnce } from '../sync/sync-once.js';
 import type { PassHooks } from '../schedule/scheduled-run.js';
 import { folderArgs, outputArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
 import { openLogFile } from './_pass.js';
@@ -69,6 +69,7 @@ async function runPass(args: ParsedArgs<typeof syncOnceArgs>, hooks?: PassHooks)
       allowEmptySource: Boolean(args['allow-empty-source']),
       logger,
       onProgress: progress && ((stats) => progress.update(stats)),
+      progressEveryMs: progressEvery(process.env['FOLDER_SYNC_PROGRESS_EVERY_MS']),
     });
     hooks?.finished(result);
     // Flush before deciding the exit code: lines still buffered (the summary) may be the ones that fail.

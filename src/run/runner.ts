@@ -1,13 +1,14 @@
 import { resolve } from 'node:path';
 import type { ConsolaInstance } from 'consola';
 import { BusyError, describeError, ExitCode, FolderSyncError, RefusedError } from '../errors.js';
-import { quotePath, type LogEvent } from '../log.js';
+import { emit, quotePath } from '../log.js';
 import type { Interval } from '../schedule/interval.js';
 import type { PassRecord, PassResult as RecordResult } from '../schedule/record.js';
 import { stateDir } from '../state.js';
 import { checkPassPaths } from '../sync/guards.js';
 import { readLock, ReplicaLock } from '../sync/lock.js';
-import { syncOnce, type SyncOptions, type SyncStats } from '../sync/mirror.js';
+import type { SyncStats } from '../sync/pass-stats.js';
+import { syncOnce, type SyncOptions } from '../sync/sync-once.js';
 import { runLoop, systemClock, type LoopClock } from './loop.js';
 import { writeRunRecord, type RunRecord } from './record.js';
 
@@ -82,8 +83,7 @@ export interface RunSummary {
 
 /** A `run` line: plain text in a text log, a `note` object with `extra` fields in JSON Lines. */
 export function note(log: ConsolaInstance, level: 'info' | 'warn' | 'error' | 'debug', message: string, extra = {}): void {
-  const event: LogEvent = { type: 'note', message, ...extra };
-  log[level]({ args: [], event });
+  emit(log, level, { type: 'note', message, ...extra });
 }
 
 /**

@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stateDir } from '../state.js';
-import type { SyncStats } from '../sync/mirror.js';
+import type { SyncStats } from '../sync/pass-stats.js';
 
 export type PassResult = 'running' | 'ok' | 'partial' | 'refused' | 'busy' | 'log-failed' | 'error';
 

@@ -5,7 +5,7 @@
  */
 import { BusyError, describeError, ExitCode, FolderSyncError, RefusedError, UsageError } from '../errors.js';
 import { createLogger, FileReporter, type LogFormat } from '../log.js';
-import type { SyncResult } from '../sync/mirror.js';
+import type { SyncResult } from '../sync/sync-once.js';
 import { stateDir } from '../state.js';
 import { isDue, minuteStart, runMode, type DueRule } from './due.js';
 import { JOB_NAME } from './cron.js';

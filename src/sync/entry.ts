@@ -135,3 +135,18 @@ export function sameMtime(a: number, b: number): boolean {
 export function isUndecodableName(name: string): boolean {
   return name.includes('\uFFFD');
 }
+
+/**
+ * A replica folder's listing, or the EACCES that keeps even its owner out (mode 0, or r-- without x): the
+ * caller decides whether to open it. Any other error throws.
+ */
+export function listOrDenied(path: string): { listing: Listing; denied?: undefined } | { listing?: undefined; denied: unknown } {
+  try {
+    const listing = listDir(path);
+    const denied = listing.issues.find((i) => i.error.code === 'EACCES')?.error;
+    return denied === undefined ? { listing } : { denied };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EACCES') throw error;
+    return { denied: error };
+  }
+}

@@ -1,6 +1,8 @@
-import { accessSync, constants, lstatSync, opendirSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, lstatSync, opendirSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { describeError, RefusedError } from '../errors.js';
+import type { RemovalCount } from './count-removals.js';
+import { isTempName } from './temp.js';
 
 export interface PassPaths {
   /** Absolute real path of the source folder. */
@@ -108,4 +110,66 @@ export function checkPassPaths(source: string, replica: string, log?: string): P
     paths.log = logAbs;
   }
   return paths;
+}
+
+/** True when the folder holds at least one entry `accept` takes; reads only as far as the first one. */
+function hasEntry(path: string, accept: (entry: Dirent) => boolean): boolean {
+  const dir = opendirSync(path);
+  try {
+    for (let entry = dir.readSync(); entry; entry = dir.readSync()) if (accept(entry)) return true;
+    return false;
+  } finally {
+    dir.closeSync();
+  }
+}
+
+const isMirrored = (e: Dirent): boolean => e.isFile() || e.isDirectory() || e.isSymbolicLink();
+
+/** Guard: an empty source must not silently empty a full replica (an unmounted disk looks empty). */
+export function checkEmptySource(paths: PassPaths): void {
+  if (paths.replicaMissing || hasEntry(paths.source, isMirrored)) return;
+  let replicaHolds: boolean;
+  try {
+    replicaHolds = hasEntry(paths.replica, (e) => !isTempName(e.name));
+  } catch {
+    replicaHolds = true; // cannot tell: assume the worst
+  }
+  if (replicaHolds) {
+    throw new RefusedError(
+      `source ${paths.source} is empty but the replica ${paths.replica} is not; refusing to empty it ` +
+        `(is a disk unmounted? pass --allow-empty-source to mirror an empty source)`,
+    );
+  }
+}
+
+/**
+ * Guard: a replica folder this user may not write and cannot open up (not its owner) would fail every entry
+ * one by one; refuse it up front with one line instead. A read-only replica the user owns is still mirrored.
+ */
+export function checkReplicaWritable(paths: PassPaths): void {
+  if (paths.replicaMissing) return; // creating it is its own check
+  try {
+    accessSync(paths.replica, constants.W_OK | constants.X_OK);
+    return;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EROFS') {
+      throw new RefusedError(`replica folder is on a read-only file system: ${paths.replica}; nothing was changed`);
+    }
+    if (code !== 'EACCES' || statSync(paths.replica).uid === process.getuid?.()) return;
+    throw new RefusedError(`replica folder cannot be written by this user: ${paths.replica}: ${describeError(error)}`);
+  }
+}
+
+/** Guard: --max-delete, decided from the whole plan (a read-only count) before the first change. */
+export function checkMaxDelete(count: RemovalCount, maxDelete: number): void {
+  if (count.uncountable !== undefined) {
+    throw new RefusedError(
+      `cannot count what the pass would remove in ${JSON.stringify(count.uncountable)} (it cannot be read), ` +
+        `so --max-delete ${maxDelete} cannot be checked; nothing was changed`,
+    );
+  }
+  if (count.removed > maxDelete) {
+    throw new RefusedError(`the pass would remove ${count.removed} entries, more than --max-delete ${maxDelete}; nothing was changed`);
+  }
 }

@@ -33,11 +33,11 @@ describe('concurrent passes', () => {
     const spawned: { child?: ChildProcess } = {};
     const first = runCli(['sync-once', src, dst], { env, onSpawn: (c) => (spawned.child = c) });
     expect(await waitFor(() => lockFiles(state).length > 0, 20_000)).toBe(true);
-    // Freeze the first pass while it holds the lock, so the overlap does not depend on timing.
+    // Freeze the first pass while it holds the lock, so the overlap does not depend on timing. A second pass
+    // that waited for the lock instead of giving up could never end while the first is frozen (it would be
+    // killed at the CLI's timeout, with no exit code): its exit 75 proves it gave up at once.
     spawned.child?.kill('SIGSTOP');
-    const t0 = performance.now();
     const second = await runCli(['sync-once', src, dst, '--log', log], { env });
-    const secondMs = performance.now() - t0;
     spawned.child?.kill('SIGCONT');
     const one = await first;
     expect(one.signal).toBeNull();
@@ -46,7 +46,6 @@ describe('concurrent passes', () => {
     expect(second.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(second.stdout).toBe('');
     expect(readFileSync(log, 'utf8')).toMatch(/ERROR pass skipped: another pass is running/);
-    expect(secondMs, 'the busy pass gives up at once').toBeLessThan(5_000);
     expect(one.code, one.stderr).toBe(0);
     expect(compareTrees(src, dst)).toEqual([]);
     expect(tempsIn(dst)).toEqual([]);

@@ -7,7 +7,6 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, realpathSync,
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { lockPath } from '../../src/sync/lock.js';
 import { runCli, type CliResult } from '../_cli.js';
@@ -34,6 +33,18 @@ async function passKilledWhen(src: string, dst: string, state: string, when: (ch
   if (!exited) c.kill('SIGKILL');
   const result = await running;
   return { result, killed: result.signal === 'SIGKILL' };
+}
+
+/** Resolves once the child has written `n` lines to stdout (a point inside its pass, at any speed), or has exited. */
+function afterLines(child: ChildProcess, n: number): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = 0;
+    child.stdout?.on('data', (chunk: string | Buffer) => {
+      seen += chunk.toString().split('\n').length - 1;
+      if (seen >= n) resolve();
+    });
+    child.once('exit', () => resolve());
+  });
 }
 
 async function completingPass(src: string, dst: string, state: string): Promise<void> {
@@ -88,17 +99,19 @@ describe('kill -9 at any moment of a pass', () => {
     const state = tempDir('fs-kill-state-');
     // Rounds go on until 10 kills have landed inside a pass (a kill after the pass ended proves nothing).
     const wanted = 10;
-    const maxRounds = 48; // passes got faster (perf branch): more rounds until 10 kills land inside one
+    const maxRounds = 48; // a round whose pass prints fewer lines than drawn ends without a kill
     let midPass = 0;
     let round = 0;
     for (; round < maxRounds && midPass < wanted; round++) {
       stir(rng, src, dst, round);
       const source = snapshotTree(src);
       const before = snapshotTree(dst);
-      const delay = rng.int(80, 800);
-      const { result, killed } = await passKilledWhen(src, dst, state, () => sleep(delay));
+      // Killed after a seeded number of its output lines (the first is "pass started"), not after a time: the
+      // kill lands inside the pass however fast the machine runs it.
+      const lines = rng.int(1, 250);
+      const { result, killed } = await passKilledWhen(src, dst, state, (child) => afterLines(child, lines));
       const after = snapshotTree(dst);
-      expect(tornFiles(after, source, before), `round ${round}, killed after ${delay} ms`).toEqual([]);
+      expect(tornFiles(after, source, before), `round ${round}, killed after ${lines} lines`).toEqual([]);
       expect(compareTrees(source, snapshotTree(src)), 'the source is never modified').toEqual([]);
       if (killed) {
         midPass++;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { LogObject } from 'consola';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, type LogEvent } from '../../src/log.js';
-import { syncOnce } from '../../src/sync/mirror.js';
+import { syncOnce } from '../../src/sync/sync-once.js';
 import { runCli } from '../_cli.js';
 import { buildTree, bytes, compareTrees, dir, file, nested, snapshotTree, symlink, tempDir, type Spec } from '../_tree.js';
 import { tempsIn } from './_faults.js';

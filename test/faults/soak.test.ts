@@ -10,7 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { syncOnce } from '../../src/sync/mirror.js';
+import { syncOnce } from '../../src/sync/sync-once.js';
 import { compareTrees, msToTimeSpec, snapshotTree, tempDir } from '../_tree.js';
 import { Prng, tempsIn } from './_faults.js';
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { LogObject } from 'consola';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, formatEvent, type LogEvent } from '../../src/log.js';
-import { syncOnce } from '../../src/sync/mirror.js';
+import { syncOnce } from '../../src/sync/sync-once.js';
 import { runCli } from '../_cli.js';
 import { buildTree, compareTrees, snapshotTree, tempDir } from '../_tree.js';
 import { tempsIn, waitFor } from './_faults.js';

@@ -1,0 +1,94 @@
+/**
+ * `--max-delete`'s question, answered before the pass changes anything: how many replica entries would it
+ * remove? Read-only, with the same listings and the same pure planner as the pass (walk.ts), so the count
+ * follows the plan's rules. A replica folder it cannot list without opening it (which would be a change) makes
+ * the count impossible: that folder is named instead.
+ */
+import { join } from 'node:path';
+import { isUndecodableName, listDir, listOrDenied, type Entry, type Listing } from './entry.js';
+import { planDir } from './plan.js';
+import { isTempName } from './temp.js';
+
+export type RemovalCount = { removed: number; uncountable?: undefined } | { removed?: undefined; uncountable: string };
+
+/** A replica folder that cannot be listed as it is: nothing below it can be counted. */
+class Uncountable extends Error {
+  constructor(readonly rel: string) {
+    super(`cannot list ${rel}`);
+  }
+}
+
+export function countRemovals(source: string, replica: string): RemovalCount {
+  try {
+    return { removed: countDir('', source, replica, listDir(source)) };
+  } catch (error) {
+    if (error instanceof Uncountable) return { uncountable: error.rel };
+    throw error;
+  }
+}
+
+/** What the pass would remove in one folder and below; `srcListing` is the source folder's. */
+function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Listing): number {
+  let taken: ReturnType<typeof listOrDenied>;
+  try {
+    taken = listOrDenied(dstPath);
+  } catch {
+    throw new Uncountable(rel || '.');
+  }
+  if (!taken.listing) throw new Uncountable(rel || '.');
+  // As in the pass: the replica's copy of a source entry that could not be looked at stays.
+  const keep = new Set(srcListing.issues.map((i) => i.name));
+  const dstEntries = taken.listing.entries.filter((e) => !keep.has(e.name));
+
+  let removed = 0;
+  for (const step of planDir(srcListing.entries, dstEntries, { checksum: false })) {
+    try {
+      switch (step.op) {
+        case 'copy':
+        case 'symlink':
+        case 'mkdir':
+          if (step.replace) removed += countRemoval(join(dstPath, step.src.name), join(rel, step.src.name), step.replace).count;
+          break;
+        case 'descend': {
+          const name = step.src.name;
+          // An unreadable source folder is left alone by the pass: nothing below it is removed.
+          const listing = listDir(join(srcPath, name));
+          removed += countDir(join(rel, name), join(srcPath, name), join(dstPath, name), listing);
+          break;
+        }
+        case 'remove':
+          removed += countRemoval(join(dstPath, step.dst.name), join(rel, step.dst.name), step.dst).count;
+          break;
+        default:
+          break; // compare, meta, skip, purge-temp: nothing a user would lose
+      }
+    } catch (error) {
+      if (error instanceof Uncountable) throw error;
+      // The pass would fail this entry, and remove nothing for it.
+    }
+  }
+  return removed;
+}
+
+/**
+ * What removing one replica entry would remove (remove.ts's rules): a folder goes with all its contents, and
+ * stays (`whole` false) when something inside cannot be looked at. A leftover temporary is not counted.
+ */
+function countRemoval(path: string, rel: string, entry: Entry): { count: number; whole: boolean } {
+  if (entry.type !== 'dir') return { count: isTempName(entry.name) ? 0 : 1, whole: true };
+  const taken = listOrDenied(path);
+  if (!taken.listing) throw new Uncountable(rel);
+  let kept = taken.listing.issues.filter((i) => i.error.code !== 'ENOENT' || isUndecodableName(i.name)).length;
+  let count = 0;
+  for (const child of taken.listing.entries) {
+    try {
+      const inner = countRemoval(join(path, child.name), join(rel, child.name), child);
+      count += inner.count;
+      if (!inner.whole) kept++;
+    } catch (error) {
+      if (error instanceof Uncountable) throw error;
+      kept++;
+    }
+  }
+  return kept > 0 ? { count, whole: false } : { count: count + 1, whole: true };
+}

@@ -1,0 +1,132 @@
+import { mkdirSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { ConsolaInstance } from 'consola';
+import { describeError, ExitCode, RefusedError } from '../errors.js';
+import { defaultLogger, emit } from '../log.js';
+import { setMeta } from './apply.js';
+import { countRemovals } from './count-removals.js';
+import { entryFromStats, listDir, type Entry } from './entry.js';
+import { checkEmptySource, checkMaxDelete, checkPassPaths, checkReplicaWritable, type PassPaths } from './guards.js';
+import { ReplicaLock } from './lock.js';
+import { PassReport, StopPass } from './pass-report.js';
+import type { SyncStats } from './pass-stats.js';
+import { metaDiff } from './plan.js';
+import { MirrorWalk } from './walk.js';
+
+export interface SyncOptions {
+  /** Compare contents (every byte) when sizes match, not only size and mtime. */
+  checksum?: boolean;
+  /** Log what would be done, change nothing. */
+  dryRun?: boolean;
+  /** Refuse the whole pass if it would remove more than this many entries. */
+  maxDelete?: number;
+  /** Allow an empty source to empty a non-empty replica. */
+  allowEmptySource?: boolean;
+  /** Where events go; defaults to the console. */
+  logger?: ConsolaInstance;
+  /** Take the replica's lock (default true; `run` holds it itself and passes false). */
+  lock?: boolean;
+  /** Stop between files when aborted (SIGTERM in `run`). */
+  signal?: AbortSignal;
+  /** Called with the running totals about ten times a second while the pass runs (progress display). */
+  onProgress?: (stats: Readonly<SyncStats>) => void;
+  /** How often `onProgress` is called, in ms (default 100; 0: at every folder and every change). */
+  progressEveryMs?: number;
+}
+
+export interface SyncResult extends SyncStats {
+  durationMs: number;
+  /** 0 complete, 1 some entries failed. Refusals and busy replicas throw instead. */
+  exitCode: ExitCode;
+  /** Set when the pass stopped early (disk full, aborted). */
+  stoppedBy?: string;
+}
+
+/**
+ * One mirror pass: guards first (nothing is written if one refuses), then the lock, then the walk.
+ * Refusals throw RefusedError (exit 2), a held lock BusyError (exit 75); per-entry failures are counted and
+ * logged, and give exit code 1.
+ */
+export async function syncOnce(source: string, replica: string, options: SyncOptions = {}): Promise<SyncResult> {
+  const log = options.logger ?? defaultLogger();
+  const started = performance.now();
+  const paths = checkPassPaths(source, replica);
+  const checksum = options.checksum ?? false;
+  const dryRun = options.dryRun ?? false;
+  if (!options.allowEmptySource) checkEmptySource(paths);
+  if (!dryRun) checkReplicaWritable(paths);
+
+  const lock = options.lock === false || dryRun ? undefined : new ReplicaLock(paths.replica);
+  lock?.acquire();
+  try {
+    if (options.maxDelete !== undefined && !paths.replicaMissing) {
+      checkMaxDelete(countRemovals(paths.source, paths.replica), options.maxDelete);
+    }
+
+    emit(log, 'info', { type: 'start', source: paths.source, replica: paths.replica, mode: checksum ? 'checksum' : 'quick', dryRun });
+    const report = new PassReport(log, {
+      dryRun,
+      signal: options.signal,
+      onProgress: options.onProgress,
+      progressEveryMs: options.progressEveryMs,
+    });
+    let stoppedBy: string | undefined;
+    try {
+      await mirrorRoot(new MirrorWalk(report, { checksum, dryRun }), report, paths, dryRun);
+    } catch (error) {
+      if (!(error instanceof StopPass)) throw error;
+      stoppedBy = error.message;
+      emit(log, 'error', { type: 'note', message: `pass stopped: ${stoppedBy}` });
+    }
+    const durationMs = performance.now() - started;
+    const stats = report.stats;
+    emit(log, 'info', { type: 'summary', ...stats, durationMs, dryRun });
+    const exitCode = stats.failed > 0 || stoppedBy ? ExitCode.partial : ExitCode.ok;
+    return { ...stats, durationMs, exitCode, stoppedBy };
+  } finally {
+    lock?.release();
+  }
+}
+
+/** The walk from the top: create a missing replica, mirror into it, then give it the source root's mode and mtime. */
+async function mirrorRoot(walk: MirrorWalk, report: PassReport, paths: PassPaths, dryRun: boolean): Promise<void> {
+  const srcRoot = rootEntry(paths.source);
+  let dstRoot: Entry | undefined;
+  if (paths.replicaMissing) {
+    if (!dryRun) createReplicaRoot(paths.replica);
+    report.op('created', 'dir', '.');
+    dstRoot = dryRun ? undefined : { ...srcRoot, mode: 0o700, mtimeMs: -1 };
+  } else {
+    dstRoot = rootEntry(paths.replica);
+  }
+  let inner = false;
+  try {
+    inner = await walk.mirrorDir('', paths.source, paths.replica, listDir(paths.source), dstRoot, paths.replicaMissing && !dryRun);
+  } catch (error) {
+    report.handle('dir', '.', error);
+  }
+  if (!dstRoot) return;
+  const diff = metaDiff(srcRoot, dstRoot);
+  if (diff.length === 0 && !inner) return;
+  try {
+    if (!dryRun) setMeta(paths.replica, srcRoot, srcRoot.mode !== dstRoot.mode || inner);
+    if (diff.length > 0 && !paths.replicaMissing) report.op('updated', 'dir', '.', { note: `metadata: ${diff.join(', ')}` });
+  } catch (error) {
+    report.handle('dir', '.', error);
+  }
+}
+
+/** Entry for a folder root (source or replica), following a link the user named on the command line. */
+function rootEntry(path: string): Entry {
+  return entryFromStats('', statSync(path, { bigint: true }));
+}
+
+/** Create a missing replica: parents get the usual mode, the replica starts owner-only (the source's mode comes last). */
+function createReplicaRoot(path: string): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(path, 0o700);
+  } catch (error) {
+    throw new RefusedError(`replica folder cannot be created: ${path}: ${describeError(error)}`);
+  }
+}

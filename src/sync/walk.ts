@@ -1,0 +1,264 @@
+/**
+ * The walk of one pass: a folder at a time, both sides, source order. The seams later work builds on:
+ * - Listing: `mirrorDir` has the source folder's listing (its caller took it) and takes the replica folder's
+ *   (`listReplica`), then hands both to the pure planner `planDir`. A filter drops excluded names from both
+ *   listings right there, before planning, so they are neither copied nor removed.
+ * - Deciding: `planDir` gets the options it decides with (`PlanOptions`); what the replica can hold (its
+ *   capabilities) is passed in the same way, never discovered here by failing.
+ * - Acting: `apply` is the one switch over planned steps; apply.ts does the writes, remove.ts every removal
+ *   (where a versions store would keep entries instead of deleting them). A dry run goes through the same
+ *   switch minus the writes. `--max-delete` counts with the same listings and planner (count-removals.ts).
+ */
+import { join } from 'node:path';
+import {
+  copyToTemp,
+  discardTemp,
+  ensureOwnerAccess,
+  folderId,
+  installTemp,
+  makeDir,
+  removeNonDir,
+  ReplicaChangedError,
+  setMeta,
+  setMode,
+  SourceChangedError,
+  symlinkToTemp,
+} from './apply.js';
+import { sameContents } from './compare.js';
+import { listDir, listOrDenied, lstatEntry, type Entry, type Listing } from './entry.js';
+import { kindOf, type PassReport } from './pass-report.js';
+import { afterCompare, metaDiff, planDir, type Step } from './plan.js';
+import { removeEntry } from './remove.js';
+
+export interface WalkOptions {
+  checksum: boolean;
+  dryRun: boolean;
+}
+
+/** One mirror pass over a tree: walk both sides a folder at a time, plan each folder, apply the plan. */
+export class MirrorWalk {
+  constructor(
+    private readonly report: PassReport,
+    private readonly opts: WalkOptions,
+  ) {}
+
+  /**
+   * Mirror one folder whose source listing is already taken. `dst` is the replica folder's entry as listed
+   * before any change (undefined when it does not exist yet, only possible in a dry run); `fresh` when this
+   * pass just created it (empty and owner-writable). Returns true when anything inside was changed.
+   */
+  async mirrorDir(rel: string, srcPath: string, dstPath: string, srcListing: Listing, dst: Entry | undefined, fresh = false): Promise<boolean> {
+    await this.report.breathe();
+    const keep = this.report.sourceIssues(rel, srcListing);
+    const srcEntries = srcListing.entries;
+
+    let dstEntries: Entry[] = [];
+    let dstMode = dst?.mode ?? 0o700;
+    let opened = fresh;
+    if (dst && !fresh) {
+      const listed = this.listReplica(rel || '.', dstPath, dstMode);
+      if (!listed) return false;
+      dstEntries = listed.entries;
+      if (listed.opened) {
+        opened = true;
+        dstMode |= 0o700;
+      }
+      if (keep.size) dstEntries = dstEntries.filter((e) => !keep.has(e.name));
+    }
+
+    this.report.stats.checked += srcEntries.length;
+    // Best effort against a folder swapped for a link mid-pass: its identity is re-checked before each change.
+    const home = this.opts.dryRun ? undefined : folderId(dstPath);
+    let changed = false;
+    for (const planned of planDir(srcEntries, dstEntries, { checksum: this.opts.checksum })) {
+      await this.report.breathe();
+      let step: Step | undefined = planned;
+      const entry = 'src' in step ? step.src : step.dst;
+      try {
+        // Contents decide first, so a re-copy below opens a read-only folder like any other change.
+        if (step.op === 'compare') step = await this.compare(step, srcPath, dstPath);
+        if (!step) continue;
+        if (home !== undefined && step.op !== 'skip') {
+          const now = folderId(dstPath);
+          if (now !== home) {
+            if (now === 'gone') this.report.skip('dir', rel || '.', 'vanished while the pass ran');
+            else this.report.fail('dir', rel || '.', new ReplicaChangedError(dstPath));
+            return false; // and its metadata is not touched either
+          }
+        }
+        if (!this.opts.dryRun && !opened && step.op !== 'descend' && step.op !== 'skip' && step.op !== 'meta') {
+          // First change in this folder: make sure its owner can write it (read-only folders are still mirrored).
+          if (dst && ensureOwnerAccess(dstPath, dstMode)) dstMode |= 0o700;
+          opened = true;
+        }
+        if (await this.apply(step, rel, srcPath, dstPath)) changed = true;
+      } catch (error) {
+        this.report.handle(kindOf(entry), join(rel, entry.name), error);
+        if (step && step.op !== 'descend' && step.op !== 'skip') changed = true;
+      }
+    }
+    // Opening the folder changed its mode: the caller must restore it even if nothing else changed.
+    return changed || opened;
+  }
+
+  /**
+   * List a replica folder. One its owner cannot list or search (mode 0, or r-- without x) is opened first,
+   * except in a dry run, which says so and does not look inside. Undefined when it cannot be listed (reported).
+   */
+  private listReplica(rel: string, path: string, mode: number): { entries: Entry[]; opened: boolean } | undefined {
+    const issuesAt = rel === '.' ? '' : rel;
+    let denied: unknown;
+    try {
+      const taken = listOrDenied(path);
+      if (taken.listing) {
+        this.report.replicaIssues(issuesAt, taken.listing);
+        return { entries: taken.listing.entries, opened: false };
+      }
+      denied = taken.denied;
+    } catch (error) {
+      this.report.handle('dir', rel, error);
+      return undefined;
+    }
+    if (this.opts.dryRun) {
+      // A real pass opens it; a dry run may not change its mode to look inside.
+      this.report.skip('dir', rel, 'cannot be listed without opening it (a real pass does); not looked into');
+      return undefined;
+    }
+    if (!ensureOwnerAccess(path, mode)) {
+      this.report.handle('dir', rel, denied); // its owner can already list it: not ours to open
+      return undefined;
+    }
+    let listing: Listing;
+    try {
+      listing = listDir(path);
+    } catch (error) {
+      this.report.handle('dir', rel, error);
+      setMode(path, mode);
+      return undefined;
+    }
+    // Opened or not, what the listing could not look at is reported (an undecodable name inside stays).
+    this.report.replicaIssues(issuesAt, listing);
+    return { entries: listing.entries, opened: true };
+  }
+
+  /** --checksum: compare both files by hash, block by block; an unreadable replica copy counts as different. */
+  private async compare(step: Extract<Step, { op: 'compare' }>, srcDir: string, dstDir: string): Promise<Step | undefined> {
+    const { src, dst } = step;
+    return afterCompare(src, dst, await sameContents(join(srcDir, src.name), join(dstDir, dst.name), src.size));
+  }
+
+  /** Apply one step; returns true when the replica folder was changed. */
+  private async apply(step: Step, rel: string, srcDir: string, dstDir: string): Promise<boolean> {
+    const dry = this.opts.dryRun;
+    switch (step.op) {
+      case 'copy': {
+        const { src } = step;
+        const path = join(rel, src.name);
+        const target = join(dstDir, src.name);
+        // Copy first, then clear the way: a source file that cannot be read leaves the replica's entry alone.
+        await this.put(() => this.copyWithRetry(join(srcDir, src.name), dstDir, src, path), target, path, step.replace);
+        this.report.stats.bytes += src.size;
+        this.report.op(step.dst ? 'updated' : 'created', 'file', path, { size: src.size });
+        return true;
+      }
+      case 'compare':
+        return false; // resolved by mirrorDir before apply
+      case 'meta': {
+        const { src, dst } = step;
+        if (!dry) setMeta(join(dstDir, src.name), src, src.mode !== dst.mode);
+        this.report.op('updated', 'file', join(rel, src.name), { note: `metadata: ${metaDiff(src, dst).join(', ')}` });
+        return true;
+      }
+      case 'mkdir': {
+        const { src } = step;
+        const path = join(rel, src.name);
+        const target = join(dstDir, src.name);
+        // List the source first: an unreadable source folder leaves the replica's entry alone.
+        const listing = listDir(join(srcDir, src.name));
+        if (step.replace) await removeEntry(this.report, dry, target, path, step.replace);
+        if (!dry) makeDir(target);
+        this.report.op('created', 'dir', path);
+        const placeholder: Entry | undefined = dry ? undefined : { ...src, mode: 0o700, mtimeMs: -1 };
+        await this.mirrorDir(path, join(srcDir, src.name), target, listing, placeholder, !dry);
+        if (!dry) setMeta(target, src, true);
+        return true;
+      }
+      case 'descend': {
+        const { src, dst } = step;
+        const path = join(rel, src.name);
+        const target = join(dstDir, src.name);
+        // An unreadable source folder throws here: its replica copy and everything below it stay as they are.
+        const listing = listDir(join(srcDir, src.name));
+        const inner = await this.mirrorDir(path, join(srcDir, src.name), target, listing, dst);
+        const diff = metaDiff(src, dst);
+        if (diff.length > 0 || inner) {
+          if (!dry) setMeta(target, src, src.mode !== dst.mode || inner);
+          if (diff.length > 0) this.report.op('updated', 'dir', path, { note: `metadata: ${diff.join(', ')}` });
+        }
+        return false; // a subfolder's metadata does not touch this folder's mtime
+      }
+      case 'symlink': {
+        const { src } = step;
+        const path = join(rel, src.name);
+        const target = join(dstDir, src.name);
+        await this.put(() => symlinkToTemp(dstDir, src.target ?? ''), target, path, step.replace);
+        this.report.op(step.dst ? 'updated' : 'created', 'symlink', path);
+        return true;
+      }
+      case 'skip':
+        this.report.skip(kindOf(step.src), join(rel, step.src.name), 'not a regular file, folder or symlink');
+        return false;
+      case 'remove':
+        await removeEntry(this.report, dry, join(dstDir, step.dst.name), join(rel, step.dst.name), step.dst);
+        return true;
+      case 'purge-temp':
+        if (!dry) removeNonDir(join(dstDir, step.dst.name));
+        this.report.debug(`removed leftover temporary ${JSON.stringify(join(rel, step.dst.name))}`);
+        return true;
+    }
+  }
+
+  /**
+   * Put a new file or link in place: `make` writes it to a temporary, renamed over `target` after clearing a
+   * folder out of the way. Anything else in the way is replaced by the rename itself, atomically, and logged as
+   * removed only once the rename has happened. A dry run makes nothing and logs what would be replaced.
+   */
+  private async put(make: () => string, target: string, rel: string, replace: Entry | undefined): Promise<void> {
+    if (this.opts.dryRun) {
+      if (replace) await this.clearFor(target, rel, replace);
+      return;
+    }
+    const tmp = make();
+    if (replace?.type === 'dir') {
+      try {
+        await removeEntry(this.report, false, target, rel, replace);
+      } catch (error) {
+        discardTemp(tmp);
+        throw error;
+      }
+    }
+    installTemp(tmp, target);
+    if (replace && replace.type !== 'dir') this.report.removed(replace, rel);
+  }
+
+  /** Dry run: what `put` would remove to make way for an entry of another type. */
+  private async clearFor(target: string, rel: string, old: Entry): Promise<void> {
+    if (old.type === 'dir') await removeEntry(this.report, true, target, rel, old);
+    else this.report.removed(old, rel);
+  }
+
+  private copyWithRetry(srcPath: string, dstDir: string, src: Entry, rel: string): string {
+    try {
+      return copyToTemp(srcPath, dstDir, src);
+    } catch (error) {
+      if (!(error instanceof SourceChangedError)) throw error;
+      // Changed under us: take a fresh look and try once more; a second change is reported as failed.
+      const fresh = lstatEntry(srcPath, src.name);
+      if (fresh.type !== 'file') throw error;
+      Object.assign(src, fresh);
+      const tmp = copyToTemp(srcPath, dstDir, src);
+      this.report.debug(`${JSON.stringify(rel)} changed during the copy; copied again`);
+      return tmp;
+    }
+  }
+}
