@@ -14,10 +14,21 @@ export type LogFormat = 'text' | 'json';
  * to consola as `{ args: [], event }`; reporters decide how to render it.
  */
 export type LogEvent =
-  | { type: 'op'; action: Action; kind: Kind; path: string; size?: number; note?: string; dryRun?: boolean }
+  | {
+      type: 'op';
+      action: Action;
+      kind: Kind;
+      path: string;
+      size?: number;
+      note?: string;
+      dryRun?: boolean;
+      /** issue 14: the pass folder the replaced or removed entry was kept in, and where it is now. */
+      versions?: string;
+      keptAs?: string;
+    }
   | { type: 'skipped'; kind: string; path: string; reason: string }
   | { type: 'failed'; kind: string; path: string; reason: string }
-  | { type: 'start'; source: string; replica: string; mode: string; dryRun: boolean }
+  | { type: 'start'; source: string; replica: string; mode: string; dryRun: boolean; versions?: string }
   | ({ type: 'summary'; durationMs: number; dryRun: boolean } & SyncStats)
   | { type: 'note'; [key: string]: unknown };
 
@@ -43,7 +54,8 @@ export function oneLine(text: string): string {
 export function formatEvent(event: LogEvent): string {
   switch (event.type) {
     case 'op': {
-      const extra = [event.note, event.dryRun ? 'dry run' : undefined].filter(Boolean).join(', ');
+      const kept = event.versions && `${event.action === 'updated' ? 'previous kept' : 'kept'} in versions ${event.versions}`;
+      const extra = [event.note, kept, event.dryRun ? 'dry run' : undefined].filter(Boolean).join(', ');
       return `${event.action} ${event.kind} ${quotePath(event.path)}${extra ? ` (${extra})` : ''}`;
     }
     case 'skipped':
@@ -51,7 +63,10 @@ export function formatEvent(event: LogEvent): string {
     case 'failed':
       return `failed ${event.kind} ${quotePath(event.path)}: ${event.reason}`;
     case 'start':
-      return `pass started${event.dryRun ? ' (dry run)' : ''}: source ${quotePath(event.source)} replica ${quotePath(event.replica)} mode ${event.mode}`;
+      return (
+        `pass started${event.dryRun ? ' (dry run)' : ''}: source ${quotePath(event.source)} replica ${quotePath(event.replica)} mode ${event.mode}` +
+        (event.versions ? ` versions ${quotePath(event.versions)}` : '')
+      );
     case 'summary':
       return (
         `pass finished${event.dryRun ? ' (dry run)' : ''}: created ${event.created}, updated ${event.updated}, ` +

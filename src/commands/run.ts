@@ -4,7 +4,8 @@ import { ConsoleReporter, createLogger, type FileReporter } from '../log.js';
 import { note, runForeground } from '../run/runner.js';
 import { parseInterval } from '../schedule/interval.js';
 import { checkPassPaths } from '../sync/guards.js';
-import { folderArgs, intervalArgs, outputArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
+import { folderArgs, intervalArgs, outputArgs, parseCount, parseLogFormat, parseVersionsArgs, passArgs } from './_args.js';
+import { checkVersionsDir } from '../versions/guards.js';
 import { openLogFile } from './_pass.js';
 
 export const runArgs = {
@@ -34,6 +35,8 @@ export default defineCommand({
     const maxDelete = parseCount(args['max-delete'], '--max-delete');
     const logFormat = parseLogFormat(args['log-format']);
     const paths = checkPassPaths(args.source, args.replica, args['log-file']);
+    const versions = parseVersionsArgs(args); // issue 14
+    if (versions) checkVersionsDir(versions.dir, paths); // a run that could never work does not start
     const logPath = paths.log as string;
 
     let broken = false;
@@ -73,7 +76,7 @@ export default defineCommand({
         log: logPath,
         logger,
         signal: controller.signal,
-        sync: { checksum: Boolean(args.checksum), maxDelete, allowEmptySource: Boolean(args['allow-empty-source']) },
+        sync: { checksum: Boolean(args.checksum), maxDelete, allowEmptySource: Boolean(args['allow-empty-source']), versions },
         // A log that failed (disk full) is tried again before each pass rather than given up for the process's life.
         beforePass: () => {
           file.flush(); // the start line (and anything since the last pass) is on disk before the pass begins

@@ -5,7 +5,7 @@ import { consoleWithProgress, progressEvery, stderrProgress } from '../progress.
 import { checkPassPaths } from '../sync/guards.js';
 import { syncOnce } from '../sync/sync-once.js';
 import type { PassHooks } from '../schedule/scheduled-run.js';
-import { folderArgs, outputArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
+import { folderArgs, outputArgs, parseCount, parseLogFormat, parseVersionsArgs, passArgs } from './_args.js';
 import { openLogFile } from './_pass.js';
 
 export const syncOnceArgs = {
@@ -47,6 +47,7 @@ export default defineCommand({
 async function runPass(args: ParsedArgs<typeof syncOnceArgs>, hooks?: PassHooks): Promise<number> {
   const maxDelete = parseCount(args['max-delete'], '--max-delete');
   const logFormat = parseLogFormat(args['log-format']);
+  const versions = parseVersionsArgs(args); // issue 14
   const paths = checkPassPaths(args.source, args.replica, args.log);
 
   // The live line on an interactive stderr: cleared before every other console line, never in the log.
@@ -67,6 +68,7 @@ async function runPass(args: ParsedArgs<typeof syncOnceArgs>, hooks?: PassHooks)
       dryRun: Boolean(args['dry-run']),
       maxDelete,
       allowEmptySource: Boolean(args['allow-empty-source']),
+      versions,
       logger,
       onProgress: progress && ((stats) => progress.update(stats)),
       progressEveryMs: progressEvery(process.env['FOLDER_SYNC_PROGRESS_EVERY_MS']),

@@ -18,9 +18,10 @@ class Uncountable extends Error {
   }
 }
 
-export function countRemovals(source: string, replica: string): RemovalCount {
+/** `leaveAlone`: a name in the replica's top folder the pass leaves alone (issue 14: the versions folder). */
+export function countRemovals(source: string, replica: string, leaveAlone?: string): RemovalCount {
   try {
-    return { removed: countDir('', source, replica, listDir(source)) };
+    return { removed: countDir('', source, replica, listDir(source), leaveAlone) };
   } catch (error) {
     if (error instanceof Uncountable) return { uncountable: error.rel };
     throw error;
@@ -28,7 +29,7 @@ export function countRemovals(source: string, replica: string): RemovalCount {
 }
 
 /** What the pass would remove in one folder and below; `srcListing` is the source folder's. */
-function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Listing): number {
+function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Listing, leaveAlone?: string): number {
   let taken: ReturnType<typeof listOrDenied>;
   try {
     taken = listOrDenied(dstPath);
@@ -38,7 +39,7 @@ function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Lis
   if (!taken.listing) throw new Uncountable(rel || '.');
   // As in the pass: the replica's copy of a source entry that could not be looked at stays.
   const keep = new Set(srcListing.issues.map((i) => i.name));
-  const dstEntries = taken.listing.entries.filter((e) => !keep.has(e.name));
+  const dstEntries = taken.listing.entries.filter((e) => !keep.has(e.name) && e.name !== leaveAlone);
 
   let removed = 0;
   for (const step of planDir(srcListing.entries, dstEntries, { checksum: false })) {

@@ -1,5 +1,5 @@
 import { mkdirSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ConsolaInstance } from 'consola';
 import { describeError, ExitCode, RefusedError } from '../errors.js';
 import { defaultLogger, emit } from '../log.js';
@@ -12,6 +12,10 @@ import { PassReport, StopPass } from './pass-report.js';
 import type { SyncStats } from './pass-stats.js';
 import { metaDiff } from './plan.js';
 import { MirrorWalk } from './walk.js';
+import { checkVersionsDir } from '../versions/guards.js';
+import { hasRetention, type VersionsOption } from '../versions/names.js';
+import { prunedLine, pruneVersions, type Pruned } from '../versions/prune.js';
+import { dropEmptyPass, VersionStore } from '../versions/store.js';
 
 export interface SyncOptions {
   /** Compare contents (every byte) when sizes match, not only size and mtime. */
@@ -32,6 +36,8 @@ export interface SyncOptions {
   onProgress?: (stats: Readonly<SyncStats>) => void;
   /** How often `onProgress` is called, in ms (default 100; 0: at every folder and every change). */
   progressEveryMs?: number;
+  /** issue 14: keep what the pass removes or overwrites in this folder, pruned by its retention. */
+  versions?: VersionsOption;
 }
 
 export interface SyncResult extends SyncStats {
@@ -53,17 +59,27 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
   const paths = checkPassPaths(source, replica);
   const checksum = options.checksum ?? false;
   const dryRun = options.dryRun ?? false;
+  const versions = options.versions && checkVersionsDir(options.versions.dir, paths); // issue 14
   if (!options.allowEmptySource) checkEmptySource(paths);
   if (!dryRun) checkReplicaWritable(paths);
 
   const lock = options.lock === false || dryRun ? undefined : new ReplicaLock(paths.replica);
   lock?.acquire();
+  const passStart = Date.now();
+  const store = versions && new VersionStore(versions.dir, { source: paths.source, replica: paths.replica, startedAt: passStart, dryRun });
   try {
     if (options.maxDelete !== undefined && !paths.replicaMissing) {
-      checkMaxDelete(countRemovals(paths.source, paths.replica), options.maxDelete);
+      checkMaxDelete(countRemovals(paths.source, paths.replica, versions?.inReplica), options.maxDelete);
     }
 
-    emit(log, 'info', { type: 'start', source: paths.source, replica: paths.replica, mode: checksum ? 'checksum' : 'quick', dryRun });
+    emit(log, 'info', {
+      type: 'start',
+      source: paths.source,
+      replica: paths.replica,
+      mode: checksum ? 'checksum' : 'quick',
+      dryRun,
+      ...(versions && { versions: versions.dir }),
+    });
     const report = new PassReport(log, {
       dryRun,
       signal: options.signal,
@@ -72,12 +88,16 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
     });
     let stoppedBy: string | undefined;
     try {
-      await mirrorRoot(new MirrorWalk(report, { checksum, dryRun }), report, paths, dryRun);
+      const walk = new MirrorWalk(report, { checksum, dryRun, versions: store, leaveAlone: versions?.inReplica });
+      await mirrorRoot(walk, report, paths, dryRun);
     } catch (error) {
       if (!(error instanceof StopPass)) throw error;
       stoppedBy = error.message;
       emit(log, 'error', { type: 'note', message: `pass stopped: ${stoppedBy}` });
+    } finally {
+      store?.close();
     }
+    if (store && options.versions && !options.signal?.aborted) pruneAfterPass(store, options.versions, passStart, report, log);
     const durationMs = performance.now() - started;
     const stats = report.stats;
     emit(log, 'info', { type: 'summary', ...stats, durationMs, dryRun });
@@ -128,5 +148,33 @@ function createReplicaRoot(path: string): void {
     mkdirSync(path, 0o700);
   } catch (error) {
     throw new RefusedError(`replica folder cannot be created: ${path}: ${describeError(error)}`);
+  }
+}
+
+/**
+ * issue 14: after the walk, drop a pass folder that ended up empty, then prune what the retention no longer
+ * keeps (as of this pass's start), one log line each; a folder that cannot be removed is a failure of the pass.
+ */
+function pruneAfterPass(store: VersionStore, policy: VersionsOption, passStart: number, report: PassReport, log: ConsolaInstance): void {
+  if (store.claimed !== undefined && store.kept === 0) dropEmptyPass(store.dir, store.claimed);
+  if (!hasRetention(policy)) return;
+  let pruned: Pruned[];
+  try {
+    pruned = pruneVersions(store.dir, policy, passStart, store.dryRun);
+  } catch (error) {
+    report.fail('versions', store.dir, error);
+    return;
+  }
+  for (const p of pruned) {
+    if (p.error !== undefined) report.fail('versions', join(store.dir, p.pass), new Error(`could not be pruned: ${p.error}`));
+    else
+      emit(log, 'info', {
+        type: 'note',
+        message: prunedLine(p, store.dryRun),
+        pruned: p.pass,
+        entries: p.entries,
+        bytes: p.bytes,
+        dryRun: store.dryRun,
+      });
   }
 }

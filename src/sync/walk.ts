@@ -9,7 +9,8 @@
  *   (where a versions store would keep entries instead of deleting them). A dry run goes through the same
  *   switch minus the writes. `--max-delete` counts with the same listings and planner (count-removals.ts).
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import type { KeptAction, VersionStore } from '../versions/store.js';
 import {
   copyToTemp,
   discardTemp,
@@ -26,13 +27,17 @@ import {
 } from './apply.js';
 import { sameContents } from './compare.js';
 import { listDir, listOrDenied, lstatEntry, type Entry, type Listing } from './entry.js';
-import { kindOf, type PassReport } from './pass-report.js';
+import { kindOf, type Kept, type PassReport } from './pass-report.js';
 import { afterCompare, metaDiff, planDir, type Step } from './plan.js';
-import { removeEntry } from './remove.js';
+import { removeEntry, type Keeping } from './remove.js';
 
 export interface WalkOptions {
   checksum: boolean;
   dryRun: boolean;
+  /** issue 14: --versions: what the pass removes or overwrites is kept there instead. */
+  versions?: VersionStore;
+  /** issue 14: the versions folder's name when it sits in the replica's top folder: left out of the plan. */
+  leaveAlone?: string;
 }
 
 /** One mirror pass over a tree: walk both sides a folder at a time, plan each folder, apply the plan. */
@@ -64,6 +69,8 @@ export class MirrorWalk {
         dstMode |= 0o700;
       }
       if (keep.size) dstEntries = dstEntries.filter((e) => !keep.has(e.name));
+      // issue 14: the versions folder in the replica's top folder is neither mirrored into nor removed.
+      if (rel === '' && this.opts.leaveAlone !== undefined) dstEntries = dstEntries.filter((e) => e.name !== this.opts.leaveAlone);
     }
 
     this.report.stats.checked += srcEntries.length;
@@ -156,9 +163,9 @@ export class MirrorWalk {
         const path = join(rel, src.name);
         const target = join(dstDir, src.name);
         // Copy first, then clear the way: a source file that cannot be read leaves the replica's entry alone.
-        await this.put(() => this.copyWithRetry(join(srcDir, src.name), dstDir, src, path), target, path, step.replace);
+        const kept = await this.put(() => this.copyWithRetry(join(srcDir, src.name), dstDir, src, path), target, path, step.replace, step.dst);
         this.report.stats.bytes += src.size;
-        this.report.op(step.dst ? 'updated' : 'created', 'file', path, { size: src.size });
+        this.report.op(step.dst ? 'updated' : 'created', 'file', path, { size: src.size, ...kept });
         return true;
       }
       case 'compare':
@@ -175,7 +182,7 @@ export class MirrorWalk {
         const target = join(dstDir, src.name);
         // List the source first: an unreadable source folder leaves the replica's entry alone.
         const listing = listDir(join(srcDir, src.name));
-        if (step.replace) await removeEntry(this.report, dry, target, path, step.replace);
+        if (step.replace) await removeEntry(this.report, dry, target, path, step.replace, this.keeping('replaced'));
         if (!dry) makeDir(target);
         this.report.op('created', 'dir', path);
         const placeholder: Entry | undefined = dry ? undefined : { ...src, mode: 0o700, mtimeMs: -1 };
@@ -201,15 +208,15 @@ export class MirrorWalk {
         const { src } = step;
         const path = join(rel, src.name);
         const target = join(dstDir, src.name);
-        await this.put(() => symlinkToTemp(dstDir, src.target ?? ''), target, path, step.replace);
-        this.report.op(step.dst ? 'updated' : 'created', 'symlink', path);
+        const kept = await this.put(() => symlinkToTemp(dstDir, src.target ?? ''), target, path, step.replace, step.dst);
+        this.report.op(step.dst ? 'updated' : 'created', 'symlink', path, kept);
         return true;
       }
       case 'skip':
         this.report.skip(kindOf(step.src), join(rel, step.src.name), 'not a regular file, folder or symlink');
         return false;
       case 'remove':
-        await removeEntry(this.report, dry, join(dstDir, step.dst.name), join(rel, step.dst.name), step.dst);
+        await removeEntry(this.report, dry, join(dstDir, step.dst.name), join(rel, step.dst.name), step.dst, this.keeping('removed'));
         return true;
       case 'purge-temp':
         if (!dry) removeNonDir(join(dstDir, step.dst.name));
@@ -218,33 +225,50 @@ export class MirrorWalk {
     }
   }
 
+  /** issue 14: how removals are kept (undefined without --versions). */
+  private keeping(action: KeptAction): Keeping | undefined {
+    return this.opts.versions && { store: this.opts.versions, action };
+  }
+
   /**
    * Put a new file or link in place: `make` writes it to a temporary, renamed over `target` after clearing a
    * folder out of the way. Anything else in the way is replaced by the rename itself, atomically, and logged as
    * removed only once the rename has happened. A dry run makes nothing and logs what would be replaced.
+   * With --versions, what is replaced (`replace`, or `old` of the same type) is kept first; returns where.
    */
-  private async put(make: () => string, target: string, rel: string, replace: Entry | undefined): Promise<void> {
+  private async put(make: () => string, target: string, rel: string, replace: Entry | undefined, old?: Entry): Promise<Kept> {
+    const store = this.opts.versions;
     if (this.opts.dryRun) {
       if (replace) await this.clearFor(target, rel, replace);
-      return;
+      return store && old ? { versions: store.passName, keptAs: store.keptPath(rel) } : {};
     }
     const tmp = make();
-    if (replace?.type === 'dir') {
-      try {
-        await removeEntry(this.report, false, target, rel, replace);
-      } catch (error) {
-        discardTemp(tmp);
-        throw error;
+    let kept: Kept = {};
+    try {
+      if (replace?.type === 'dir') {
+        await removeEntry(this.report, false, target, rel, replace, this.keeping('replaced'));
+      } else if (store && (replace ?? old)) {
+        // Kept before the rename: a file is hard-linked (the replica's name stays filled), anything else moved.
+        const gone = (replace ?? old) as Entry;
+        const action = replace ? 'replaced' : 'updated';
+        kept = { versions: store.keep(dirname(target), gone.name, { path: rel, kind: kindOf(gone), action }, true), keptAs: store.keptPath(rel) };
       }
+    } catch (error) {
+      discardTemp(tmp);
+      throw error;
     }
     installTemp(tmp, target);
-    if (replace && replace.type !== 'dir') this.report.removed(replace, rel);
+    if (replace && replace.type !== 'dir') this.report.removed(replace, rel, kept);
+    return replace ? {} : kept;
   }
 
   /** Dry run: what `put` would remove to make way for an entry of another type. */
   private async clearFor(target: string, rel: string, old: Entry): Promise<void> {
-    if (old.type === 'dir') await removeEntry(this.report, true, target, rel, old);
-    else this.report.removed(old, rel);
+    if (old.type === 'dir') await removeEntry(this.report, true, target, rel, old, this.keeping('replaced'));
+    else {
+      const store = this.opts.versions;
+      this.report.removed(old, rel, store ? { versions: store.passName, keptAs: store.keptPath(rel) } : {});
+    }
   }
 
   private copyWithRetry(srcPath: string, dstDir: string, src: Entry, rel: string): string {
