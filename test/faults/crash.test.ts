@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { lockPath } from '../../src/sync/lock.js';
 import { runCli, type CliResult } from '../_cli.js';
 import { buildTree, bytes, compareTrees, msToTimeSpec, snapshotTree, tempDir } from '../_tree.js';
-import { lockFiles, Prng, tempsIn, tornFiles, waitFor } from './_faults.js';
+import { lockFiles, lostEntries, Prng, tempsIn, tornFiles, waitFor } from './_faults.js';
 
 const OLD = 1_500_000_000_000;
 
@@ -22,9 +22,15 @@ interface Killed {
 }
 
 /** Start a pass; kill -9 it as soon as `when` resolves (or when it says so). */
-async function passKilledWhen(src: string, dst: string, state: string, when: (child: ChildProcess) => Promise<unknown>): Promise<Killed> {
+async function passKilledWhen(
+  src: string,
+  dst: string,
+  state: string,
+  when: (child: ChildProcess) => Promise<unknown>,
+  flags: string[] = [],
+): Promise<Killed> {
   const spawned: { child?: ChildProcess } = {};
-  const running = runCli(['sync-once', src, dst], { env: { FOLDER_SYNC_STATE_DIR: state }, onSpawn: (c) => (spawned.child = c) });
+  const running = runCli(['sync-once', src, dst, ...flags], { env: { FOLDER_SYNC_STATE_DIR: state }, onSpawn: (c) => (spawned.child = c) });
   const c = spawned.child;
   if (!c) throw new Error('the CLI was not spawned');
   let exited = false;
@@ -47,8 +53,8 @@ function afterLines(child: ChildProcess, n: number): Promise<void> {
   });
 }
 
-async function completingPass(src: string, dst: string, state: string): Promise<void> {
-  const r = await runCli(['sync-once', src, dst], { env: { FOLDER_SYNC_STATE_DIR: state } });
+async function completingPass(src: string, dst: string, state: string, flags: string[] = []): Promise<void> {
+  const r = await runCli(['sync-once', src, dst, ...flags], { env: { FOLDER_SYNC_STATE_DIR: state } });
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   expect(compareTrees(src, dst)).toEqual([]);
@@ -121,6 +127,35 @@ describe('kill -9 at any moment of a pass', () => {
       await completingPass(src, dst, state);
     }
     console.info(`kill -9: ${midPass} of ${round} kills landed inside a pass`);
+    expect(midPass).toBe(wanted);
+  });
+
+  it('with --versions (seeded kill points): every entry the replica held is in the replica or the versions folder, never in neither', async () => {
+    const rng = new Prng(0x0a11_5afe);
+    const src = tempDir('fs-kill-src-');
+    const dst = tempDir('fs-kill-dst-');
+    const versions = join(tempDir('fs-kill-v-'), 'versions');
+    const state = tempDir('fs-kill-state-');
+    const flags = ['--versions', versions, '--keep-versions', '1000'];
+    const wanted = 10;
+    let midPass = 0;
+    let round = 0;
+    for (; round < 48 && midPass < wanted; round++) {
+      stir(rng, src, dst, round);
+      const source = snapshotTree(src);
+      const before = snapshotTree(dst);
+      const lines = rng.int(1, 250);
+      const { result, killed } = await passKilledWhen(src, dst, state, (child) => afterLines(child, lines), flags);
+      const after = snapshotTree(dst);
+      expect(lostEntries(before, after, versions), `round ${round}, killed after ${lines} lines`).toEqual([]);
+      expect(tornFiles(after, source, before), `round ${round}`).toEqual([]);
+      if (killed) midPass++;
+      else expect(result.code, result.stderr).toBe(0);
+      const settled = snapshotTree(dst);
+      await completingPass(src, dst, state, flags);
+      expect(lostEntries(settled, snapshotTree(dst), versions), `round ${round}, the pass after`).toEqual([]);
+    }
+    console.info(`kill -9 with --versions: ${midPass} of ${round} kills landed inside a pass`);
     expect(midPass).toBe(wanted);
   });
 
