@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { defineCommand, runCommand, showUsage, type CommandDef } from 'citty';
+import { defineCommand, runCommand, type CommandDef } from 'citty';
 import { checkArgs } from './commands/_args.js';
+import { renderHelp } from './commands/_help.js';
 import { ExitCode, FolderSyncError, UsageError } from './errors.js';
 import { oneLine } from './log.js';
+import { allowChdirListing } from './sync/entry.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -101,7 +103,7 @@ export async function runCli(argv: string[]): Promise<number> {
     const dashdash = rest.indexOf('--');
     const flags = dashdash >= 0 ? rest.slice(0, dashdash) : rest;
     if (flags.includes('--help') || flags.includes('-h')) {
-      await showUsage(cmd, main);
+      process.stdout.write(await renderHelp(cmd, main));
       return ExitCode.ok;
     }
     checkArgs(rest, (cmd.args ?? {}) as never);
@@ -126,4 +128,6 @@ function reportError(error: unknown, verbose: boolean): number {
   return ExitCode.partial;
 }
 
+// The CLI alone lists folders from inside them (faster; why only the CLI: see allowChdirListing).
+allowChdirListing();
 process.exitCode = await runCli(process.argv.slice(2));

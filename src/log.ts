@@ -1,3 +1,10 @@
+/**
+ * Logging: the events a pass and a run report (LogEvent), how each reads as one line of text (formatEvent,
+ * with names quoted by quotePath/oneLine so no file name can break or forge a line), and the two consola
+ * reporters that print them: ConsoleReporter (stdout for info, stderr for warnings and errors) and FileReporter
+ * (a log file, text or JSON Lines). The engine gets a consola instance (createLogger) and never knows which
+ * reporters are behind it. Opening a pass's log file and writing a refusal into it: pass-log.ts.
+ */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createConsola, type ConsolaInstance, type ConsolaReporter, type LogObject } from 'consola';
@@ -110,8 +117,9 @@ export class ConsoleReporter implements ConsolaReporter {
 }
 
 /**
- * Appends every event to a log file: `<ISO-8601> <LEVEL> <text>` or one JSON object per line.
- * Writes are buffered and flushed in blocks and at close; a failing log never throws into the pass.
+ * Appends every event but debug to a log file: `<ISO-8601> <LEVEL> <text>` or one JSON object per line.
+ * Lines are buffered and written at 64 KiB, at every warning or error, on flush() and at close. A write that
+ * fails never throws into the pass: it sets `failure`, calls `onFailure` once and drops later lines.
  */
 export class FileReporter implements ConsolaReporter {
   private fd: number | undefined;

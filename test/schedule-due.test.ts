@@ -7,7 +7,7 @@ import { isDue, nextPassTime, slotsInMinute, type DueRule } from '../src/schedul
 import { parseInterval } from '../src/schedule/interval.js';
 import { readJobRecord } from '../src/schedule/record.js';
 import { runScheduled, scheduledRunFromArgs, type PassHooks, type ScheduledRun } from '../src/schedule/scheduled-run.js';
-import { overdueWarning } from '../src/schedule/scheduler.js';
+import { overdueWarning } from '../src/schedule/status.js';
 import type { SyncResult } from '../src/sync/sync-once.js';
 import { tempDir } from './_tree.js';
 

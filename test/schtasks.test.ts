@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../src/errors.js';
 import { parseInterval } from '../src/schedule/interval.js';
@@ -8,15 +11,19 @@ import {
   buildWrapperCmd,
   buildWrapperVbs,
   cmdQuote,
+  createSchtasksBackend,
   ourTasks,
   parseCsv,
   parseWrapperCmd,
   QUERY_ARGS,
   schtasksTiming,
+  type SchtasksRunner,
   taskName,
   taskRun,
   TR_MAX,
 } from '../src/schedule/schtasks.js';
+import { scheduleJob, unscheduleJobs } from '../src/schedule/scheduler.js';
+import { listJobs } from '../src/schedule/status.js';
 
 describe('schtasksTiming', () => {
   const cases: [string, string, string, number, boolean, number | undefined][] = [
@@ -172,5 +179,49 @@ describe('schtasks /Query /FO CSV /NH', () => {
   });
   it('parses quoted fields with commas and doubled quotes', () => {
     expect(parseCsv('"a,b","c""d",e\r\n')).toEqual([['a,b', 'c"d', 'e']]);
+  });
+});
+
+describe('the Task Scheduler backend keeps its wrappers in one state folder (schedule, list, unschedule)', () => {
+  /** A stand-in for `schtasks`: creates, queries and deletes tasks in memory, as the real one would. */
+  function fakeSchtasks(): { run: SchtasksRunner; tasks: Map<string, string> } {
+    const tasks = new Map<string, string>();
+    const run: SchtasksRunner = async (args) => {
+      const name = args[args.indexOf('/TN') + 1]?.replace(/^folder-sync\\/, '') ?? '';
+      if (args[0] === '/Create') tasks.set(name, args[args.indexOf('/TR') + 1] ?? '');
+      else if (args[0] === '/Delete') tasks.delete(name);
+      return [...tasks.keys()].map((n) => `"\\folder-sync\\${n}","N/A","Ready"`).join('\r\n');
+    };
+    return { run, tasks };
+  }
+
+  it('lists and removes the wrappers under the state folder it wrote them to, not the default one', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'fs-schtasks-'));
+    try {
+      const source = join(root, 'src');
+      mkdirSync(source);
+      writeFileSync(join(source, 'a.txt'), 'a');
+      const state = join(root, 'state'); // the invocation's state folder, not FOLDER_SYNC_STATE_DIR or ~/.local/state
+      const fake = fakeSchtasks();
+      const opts = {
+        backend: createSchtasksBackend(fake.run),
+        invocation: { node: 'C:\\node\\node.exe', cli: 'C:\\fs\\dist\\cli.js', stateDir: state },
+      };
+      const req = { source, replica: join(root, 'replica'), log: join(root, 'fs.log'), interval: parseInterval('7', 'minutes'), name: 'photos' };
+      await scheduleJob(req, opts);
+      expect(readdirSync(join(state, 'tasks')).sort()).toEqual(['photos.cmd', 'photos.vbs']);
+      expect(fake.tasks.get('photos')).toBe(taskRun(join(state, 'tasks', 'photos.vbs')));
+
+      const listed = await listJobs(opts);
+      expect(listed.jobs).toHaveLength(1);
+      expect(listed.jobs[0]).toMatchObject({ name: 'photos', source, interval: 'every 7 minutes', warnings: [] });
+
+      expect(await unscheduleJobs(['photos'], opts)).toEqual(['photos']);
+      expect(readdirSync(join(state, 'tasks'))).toEqual([]);
+      expect(readdirSync(join(state, 'jobs'))).toEqual([]); // its last-pass record went too
+      expect(fake.tasks.size).toBe(0);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

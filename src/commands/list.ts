@@ -1,6 +1,5 @@
 import { defineCommand } from 'citty';
-import { listJobs } from '../schedule/scheduler.js';
-import { formatList } from '../schedule/status.js';
+import { formatList, listJobs } from '../schedule/status.js';
 
 export default defineCommand({
   meta: {

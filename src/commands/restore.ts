@@ -58,8 +58,8 @@ export default defineCommand({
 /** The sources and replicas of the scheduled jobs (a restore never lands in one by surprise); none when unreadable. */
 async function scheduledFolders(): Promise<KnownFolders> {
   try {
-    const { backendFor } = await import('../schedule/scheduler.js');
-    const jobs = await backendFor().list();
+    const { backendFor, invocationStateDir } = await import('../schedule/scheduler.js');
+    const jobs = await backendFor().list(invocationStateDir({}));
     const specs = jobs.flatMap((j) => (j.spec ? [j.spec] : []));
     return { replicas: specs.map((s) => s.replica), sources: specs.map((s) => s.source) };
   } catch {

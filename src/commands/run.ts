@@ -1,12 +1,12 @@
 import { defineCommand } from 'citty';
 import { describeError, ExitCode, FolderSyncError } from '../errors.js';
 import { ConsoleReporter, createLogger, type FileReporter } from '../log.js';
+import { logRefusal, openPassLog } from '../pass-log.js';
 import { note, runForeground } from '../run/runner.js';
 import { parseInterval } from '../schedule/interval.js';
 import { checkPassPaths } from '../sync/guards.js';
 import { folderArgs, intervalArgs, outputArgs, parseCount, parseLogFormat, parseVersionsArgs, passArgs } from './_args.js';
 import { checkVersionsDir } from '../versions/guards.js';
-import { openLogFile } from './_pass.js';
 
 export const runArgs = {
   ...folderArgs,
@@ -40,7 +40,7 @@ export default defineCommand({
     const logPath = paths.log as string;
 
     let broken = false;
-    const file: FileReporter = openLogFile(logPath, logFormat, (reason) => {
+    const file: FileReporter = openPassLog(logPath, logFormat, (reason) => {
       broken = true;
       process.stderr.write(`error: the log file ${logPath} can no longer be written: ${reason}; retrying before each pass\n`);
     });
@@ -98,7 +98,7 @@ export default defineCommand({
       return ExitCode.ok;
     } catch (error) {
       // Only startup can throw (busy replica, paths that can never work): the log file gets the same line.
-      if (error instanceof FolderSyncError) createLogger([file]).error(`run not started: ${error.message}`);
+      if (error instanceof FolderSyncError) logRefusal(file, `run not started: ${error.message}`);
       throw error;
     } finally {
       for (const [signal, handler] of handlers) process.off(signal, handler);

@@ -1,12 +1,12 @@
 import { defineCommand, type ParsedArgs } from 'citty';
-import { BusyError, ExitCode, FolderSyncError } from '../errors.js';
+import { ExitCode, FolderSyncError } from '../errors.js';
 import { createLogger, type FileReporter } from '../log.js';
+import { logRefusal, openPassLog, refusalLine } from '../pass-log.js';
 import { consoleWithProgress, progressEvery, stderrProgress } from '../progress.js';
 import { checkPassPaths } from '../sync/guards.js';
 import { syncOnce } from '../sync/sync-once.js';
 import type { PassHooks } from '../schedule/scheduled-run.js';
 import { folderArgs, outputArgs, parseCount, parseLogFormat, parseVersionsArgs, passArgs } from './_args.js';
-import { openLogFile } from './_pass.js';
 
 export const syncOnceArgs = {
   ...folderArgs,
@@ -14,10 +14,10 @@ export const syncOnceArgs = {
   ...passArgs,
   'dry-run': { type: 'boolean', description: 'Log what would be done, marked as a dry run; change nothing' },
   ...outputArgs,
-  // Hidden from --help in spirit (written by `schedule` into the scheduler entry, see src/schedule/scheduled-run.ts).
-  job: { type: 'string', valueHint: 'name', description: '(scheduled runs) the job name: keep its last-pass record' },
-  every: { type: 'string', valueHint: 'seconds', description: '(scheduled runs) the job interval: skip when not due' },
-  grid: { type: 'string', valueHint: 'seconds', description: '(scheduled runs) how often the scheduler fires' },
+  // Written by `schedule` into the scheduler entry (src/schedule/scheduled-run.ts); hidden from --help (_help.ts).
+  job: { type: 'string', hidden: true, description: '(scheduled runs) the job name: keep its last-pass record' },
+  every: { type: 'string', hidden: true, description: '(scheduled runs) the job interval: skip when not due' },
+  grid: { type: 'string', hidden: true, description: '(scheduled runs) how often the scheduler fires' },
 } as const;
 
 export default defineCommand({
@@ -55,7 +55,7 @@ async function runPass(args: ParsedArgs<typeof syncOnceArgs>, hooks?: PassHooks)
   let file: FileReporter | undefined;
   if (paths.log) {
     const logPath = paths.log;
-    file = openLogFile(logPath, logFormat, (reason) => {
+    file = openPassLog(logPath, logFormat, (reason) => {
       progress?.interrupt();
       process.stderr.write(`error: the log file ${logPath} can no longer be written: ${reason}\n`);
     });
@@ -81,8 +81,7 @@ async function runPass(args: ParsedArgs<typeof syncOnceArgs>, hooks?: PassHooks)
   } catch (error) {
     // The console line comes from the CLI's error handler; the log file gets the same line.
     if (file && error instanceof FolderSyncError) {
-      const verb = error instanceof BusyError ? 'pass skipped' : 'pass refused';
-      createLogger([file]).error(`${verb}: ${error.message}`);
+      logRefusal(file, refusalLine(error));
       if (hooks) {
         hooks.failed(error);
         return error.exitCode;

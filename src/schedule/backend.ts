@@ -30,6 +30,10 @@ export interface InstalledJob {
 export interface SchedulerBackend {
   name: 'crontab' | 'schtasks';
   install(job: JobSpec, inv: Invocation): Promise<InstallResult>;
-  remove(names: readonly string[] | 'all'): Promise<string[]>;
-  list(): Promise<InstalledJob[]>;
+  /**
+   * `stateDir`, for remove and list as for install (`inv.stateDir`): the state folder of this invocation, where
+   * Task Scheduler's wrapper scripts are. Crontab lines carry their own state folder and ignore it.
+   */
+  remove(names: readonly string[] | 'all', stateDir: string): Promise<string[]>;
+  list(stateDir: string): Promise<InstalledJob[]>;
 }

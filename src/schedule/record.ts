@@ -1,10 +1,10 @@
 /**
  * The last-pass record of a scheduled job, in the per-user state folder (`<state>/jobs/<name>.json`): the
- * due-check reads it, `list` shows it. Written atomically (temp file + rename), never inside a source or replica.
+ * due-check reads it, `list` shows it. Written atomically (state.ts writeRecordFile), never inside a source or replica.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { stateDir } from '../state.js';
+import { readRecordFile, stateDir, writeRecordFile } from '../state.js';
 import type { SyncStats } from '../sync/pass-stats.js';
 
 export type PassResult = 'running' | 'ok' | 'partial' | 'refused' | 'busy' | 'log-failed' | 'error';
@@ -42,21 +42,17 @@ export function recordPath(name: string, dir = stateDir()): string {
 
 /** The record, or a fresh one when there is none or it cannot be read (a broken record must not stop passes). */
 export function readJobRecord(name: string, dir = stateDir()): JobRecord {
-  try {
-    const data = JSON.parse(readFileSync(recordPath(name, dir), 'utf8')) as JobRecord;
-    if (data && typeof data === 'object' && data.version === 1) return { ...data, name };
-  } catch {
-    // missing or unreadable: start again
-  }
-  return { version: 1, name };
+  const data = readRecordFile<JobRecord>(recordPath(name, dir));
+  return data ? { ...data, name } : { version: 1, name };
 }
 
 export function writeJobRecord(record: JobRecord, dir = stateDir()): void {
-  const path = recordPath(record.name, dir);
-  mkdirSync(join(dir, 'jobs'), { recursive: true, mode: 0o700 });
-  const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
-  renameSync(temp, path);
+  writeRecordFile(recordPath(record.name, dir), record);
+}
+
+/** When a pass started, in ms (undefined: no pass yet). */
+export function startedAtMs(pass: PassRecord | undefined): number | undefined {
+  return pass ? Date.parse(pass.startedAt) : undefined;
 }
 
 export function removeJobRecord(name: string, dir = stateDir()): void {

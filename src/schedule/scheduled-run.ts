@@ -4,7 +4,8 @@
  * (seconds intervals), and keep the job's last-pass record. The pass itself is sync-once's own code path.
  */
 import { BusyError, describeError, ExitCode, FolderSyncError, RefusedError, UsageError } from '../errors.js';
-import { createLogger, FileReporter, type LogFormat } from '../log.js';
+import type { LogFormat } from '../log.js';
+import { logRefusal, refusalLine } from '../pass-log.js';
 import type { SyncResult } from '../sync/sync-once.js';
 import { stateDir } from '../state.js';
 import { isDue, minuteStart, runMode, type DueRule } from './due.js';
@@ -71,24 +72,6 @@ export function scheduledRunFromArgs(args: Record<string, unknown>): ScheduledRu
   return { job, rule, log, logFormat: args['log-format'] === 'json' ? 'json' : 'text' };
 }
 
-/** Append one error line to the job's log (a refusal that happened before sync-once opened it). */
-function logLine(run: ScheduledRun, line: string): void {
-  if (run.log === undefined) {
-    process.stderr.write(`error: ${line}\n`);
-    return;
-  }
-  const file = new FileReporter(run.log, run.logFormat);
-  try {
-    file.open();
-  } catch {
-    // the log cannot be opened: stderr is all there is (cron mails it, or it is lost with the log)
-    process.stderr.write(`error: ${line}\n`);
-    return;
-  }
-  createLogger([file]).error(line);
-  file.close();
-}
-
 /**
  * Run a scheduled invocation: nothing when not due, one pass, or (seconds intervals) every slot that starts
  * within the current minute. Returns the exit code of the last pass (0 when none was due).
@@ -135,7 +118,7 @@ async function runOne(run: ScheduledRun, pass: ScheduledPass, deps: ScheduledDep
     writeJobRecord({ ...record, last: attempt }, deps.dir);
   } catch (error) {
     const line = `pass refused: the state folder ${deps.dir} cannot be written: ${describeError(error)}`;
-    logLine(run, line);
+    logRefusal({ path: run.log, format: run.logFormat }, line);
     return ExitCode.usage;
   }
 
@@ -153,7 +136,7 @@ async function runOne(run: ScheduledRun, pass: ScheduledPass, deps: ScheduledDep
       throw error; // a bug: the CLI prints it to stderr, which the job's redirection appends to the log
     }
     // Thrown before the pass opened its log (a guard, an unwritable log): the line goes to the log here.
-    logLine(run, `${error instanceof BusyError ? 'pass skipped' : 'pass refused'}: ${error.message}`);
+    logRefusal({ path: run.log, format: run.logFormat }, refusalLine(error));
     failure = error;
     code = error.exitCode;
   }
@@ -185,6 +168,6 @@ function finish(run: ScheduledRun, deps: ScheduledDeps, attempt: PassRecord, out
   try {
     writeJobRecord({ ...record, last: done, ...(completed ? { lastCompleted: done } : {}) }, deps.dir);
   } catch (error) {
-    logLine(run, `the last-pass record in ${deps.dir} cannot be written: ${describeError(error)}`);
+    logRefusal({ path: run.log, format: run.logFormat }, `the last-pass record in ${deps.dir} cannot be written: ${describeError(error)}`);
   }
 }

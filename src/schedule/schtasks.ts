@@ -8,7 +8,6 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { OperationError, UsageError } from '../errors.js';
-import { stateDir } from '../state.js';
 import { checkJobName, type Invocation } from './cron.js';
 import type { DueRule } from './due.js';
 import { jobPassArgs, parseJobPassArgs, type JobSpec } from './jobs.js';
@@ -188,7 +187,10 @@ export function ourTasks(rows: readonly string[][]): Map<string, string> {
   return out;
 }
 
-async function schtasks(args: readonly string[], what: string): Promise<string> {
+/** Runs `schtasks` with these arguments and resolves to its stdout (tests give the backend a fake one). */
+export type SchtasksRunner = (args: readonly string[], what: string) => Promise<string>;
+
+async function runSchtasks(args: readonly string[], what: string): Promise<string> {
   const r = await execa('schtasks', args, { reject: false, windowsHide: true });
   if (r.exitCode !== 0 || r.failed) {
     const detail =
@@ -202,52 +204,57 @@ async function schtasks(args: readonly string[], what: string): Promise<string> 
   return String(r.stdout);
 }
 
-export const schtasksBackend: SchedulerBackend = {
-  name: 'schtasks',
-  async install(job: JobSpec, inv: Invocation): Promise<InstallResult> {
-    const timing = schtasksTiming(job.interval.seconds);
-    const paths = wrapperPaths(job.name, inv.stateDir);
-    const before = ourTasks(parseCsv(await schtasks(QUERY_ARGS, 'query Task Scheduler')));
-    const cmd = buildWrapperCmd(job.name, job.interval.words, inv, jobPassArgs(job, timing.rule), job.log);
-    const vbs = buildWrapperVbs(job.name, paths.cmd);
-    const args = buildCreateArgs(job.name, timing, paths.vbs);
-    mkdirSync(join(inv.stateDir, 'tasks'), { recursive: true });
-    writeFileSync(paths.cmd, cmd, 'utf8');
-    writeFileSync(paths.vbs, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(vbs, 'utf16le')]));
-    await schtasks(args, `create the task ${taskName(job.name)}`);
-    return { replaced: before.has(job.name), timing: `${timing.sc} /MO ${timing.mo}`, exact: timing.exact };
-  },
-  async remove(names: readonly string[] | 'all'): Promise<string[]> {
-    const present = ourTasks(parseCsv(await schtasks(QUERY_ARGS, 'query Task Scheduler')));
-    const targets = names === 'all' ? [...present.keys()] : names.filter((n) => present.has(n));
-    for (const name of targets) {
-      await schtasks(buildDeleteArgs(name), `delete the task ${taskName(name)}`);
-      const paths = wrapperPaths(name, stateDir());
-      rmSync(paths.cmd, { force: true });
-      rmSync(paths.vbs, { force: true });
-    }
-    return targets;
-  },
-  async list(): Promise<InstalledJob[]> {
-    const tasks = ourTasks(parseCsv(await schtasks(QUERY_ARGS, 'query Task Scheduler')));
-    return [...tasks].map(([name, next]): InstalledJob => {
-      let argv: string[] = [];
-      let dir: string | undefined;
-      try {
-        ({ argv, stateDir: dir } = parseWrapperCmd(readFileSync(wrapperPaths(name, stateDir()).cmd, 'utf8')));
-      } catch {
-        // wrapper missing: the task is listed with what Task Scheduler knows
+/** The backend over a `schtasks` runner: the real command unless a test gives another. */
+export function createSchtasksBackend(schtasks: SchtasksRunner = runSchtasks): SchedulerBackend {
+  return {
+    name: 'schtasks',
+    async install(job: JobSpec, inv: Invocation): Promise<InstallResult> {
+      const timing = schtasksTiming(job.interval.seconds);
+      const paths = wrapperPaths(job.name, inv.stateDir);
+      const before = ourTasks(parseCsv(await schtasks(QUERY_ARGS, 'query Task Scheduler')));
+      const cmd = buildWrapperCmd(job.name, job.interval.words, inv, jobPassArgs(job, timing.rule), job.log);
+      const vbs = buildWrapperVbs(job.name, paths.cmd);
+      const args = buildCreateArgs(job.name, timing, paths.vbs);
+      mkdirSync(join(inv.stateDir, 'tasks'), { recursive: true });
+      writeFileSync(paths.cmd, cmd, 'utf8');
+      writeFileSync(paths.vbs, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(vbs, 'utf16le')]));
+      await schtasks(args, `create the task ${taskName(job.name)}`);
+      return { replaced: before.has(job.name), timing: `${timing.sc} /MO ${timing.mo}`, exact: timing.exact };
+    },
+    async remove(names: readonly string[] | 'all', dir: string): Promise<string[]> {
+      const present = ourTasks(parseCsv(await schtasks(QUERY_ARGS, 'query Task Scheduler')));
+      const targets = names === 'all' ? [...present.keys()] : names.filter((n) => present.has(n));
+      for (const name of targets) {
+        await schtasks(buildDeleteArgs(name), `delete the task ${taskName(name)}`);
+        const paths = wrapperPaths(name, dir);
+        rmSync(paths.cmd, { force: true });
+        rmSync(paths.vbs, { force: true });
       }
-      const spec = parseJobPassArgs(argv);
-      const timing = spec ? schtasksTiming(spec.interval.seconds) : undefined;
-      return {
-        name,
-        backend: 'schtasks',
-        timing: timing ? `${timing.sc} /MO ${timing.mo}` : '?',
-        spec,
-        nextRunText: next,
-        stateDir: dir,
-      };
-    });
-  },
-};
+      return targets;
+    },
+    async list(dir: string): Promise<InstalledJob[]> {
+      const tasks = ourTasks(parseCsv(await schtasks(QUERY_ARGS, 'query Task Scheduler')));
+      return [...tasks].map(([name, next]): InstalledJob => {
+        let argv: string[] = [];
+        let jobDir: string | undefined;
+        try {
+          ({ argv, stateDir: jobDir } = parseWrapperCmd(readFileSync(wrapperPaths(name, dir).cmd, 'utf8')));
+        } catch {
+          // wrapper missing: the task is listed with what Task Scheduler knows
+        }
+        const spec = parseJobPassArgs(argv);
+        const timing = spec ? schtasksTiming(spec.interval.seconds) : undefined;
+        return {
+          name,
+          backend: 'schtasks',
+          timing: timing ? `${timing.sc} /MO ${timing.mo}` : '?',
+          spec,
+          nextRunText: next,
+          stateDir: jobDir,
+        };
+      });
+    },
+  };
+}
+
+export const schtasksBackend: SchedulerBackend = createSchtasksBackend();

@@ -1,7 +1,138 @@
-/** How `schedule` and `list` show times and jobs to a person (`list --json` prints the ListResult as is). */
-import type { PassRecord } from './record.js';
-import type { JobStatus, ListResult } from './scheduler.js';
+/**
+ * What `list` knows about the jobs (listJobs: the scheduler's entries, their last-pass records, the locks of
+ * running passes and foreground runs) and how `schedule` and `list` show it to a person (`list --json` prints
+ * the ListResult as is).
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { resolveEventual } from '../sync/guards.js';
+import { isLocked, isLockAlive, readLock, type LockRecord } from '../sync/lock.js';
+import type { SchedulerBackend } from './backend.js';
+import { cronDaemonRunning } from './crontab.js';
+import { nextPassTime } from './due.js';
+import { readJobRecord, startedAtMs, type PassRecord } from './record.js';
+import { backendFor, invocationStateDir, type SchedulerOptions } from './scheduler.js';
 import { formatBytes } from '../progress.js';
+import { storeSize, type StoreSize } from '../versions/catalog.js';
+import type { VersionsOption } from '../versions/names.js';
+
+/** A job's status for `list`. */
+export interface JobStatus {
+  name: string;
+  backend: SchedulerBackend['name'];
+  timing: string;
+  interval?: string;
+  everySeconds?: number;
+  source?: string;
+  replica?: string;
+  log?: string;
+  scheduledAt?: string;
+  lastPass?: PassRecord;
+  lastCompleted?: PassRecord;
+  nextDue?: string;
+  /** A process holding the replica's lock right now (a pass, or a foreground `run`). */
+  running?: { pid: number; mode: string; since: string };
+  /** issue 14: the job's versions folder, its retention and what it keeps now. */
+  versions?: VersionsOption & { size: StoreSize | { error: string } };
+  warnings: string[];
+}
+
+/** A foreground `folder-sync run` found by its lock. */
+export interface ForegroundRun {
+  replica: string;
+  pid: number;
+  since: string;
+  source?: string;
+  log?: string;
+}
+
+export interface ListResult {
+  jobs: JobStatus[];
+  foreground: ForegroundRun[];
+  warnings: string[];
+}
+
+/** Overdue: no completed pass for more than twice the interval (at least two minutes: cron fires by the minute). */
+export function overdueWarning(everySeconds: number, reference: number | undefined, now: number, words: string): string | undefined {
+  if (reference === undefined) return undefined;
+  const limit = 2 * Math.max(everySeconds, 60) * 1000;
+  if (now - reference <= limit) return undefined;
+  const minutes = Math.floor((now - reference) / 60_000);
+  return `overdue: no completed pass for ${minutes} minutes (scheduled ${words}); is the scheduler running, or are passes failing?`;
+}
+
+function lockOf(replica: string, dir: string): LockRecord | undefined {
+  try {
+    return isLocked(resolveEventual(replica), dir);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Foreground `run` processes from the live locks of a state folder. */
+export function foregroundRuns(dir: string): ForegroundRun[] {
+  let names: string[];
+  try {
+    names = readdirSync(join(dir, 'locks')).filter((n) => n.endsWith('.lock'));
+  } catch {
+    return [];
+  }
+  const out: ForegroundRun[] = [];
+  for (const n of names) {
+    const record = readLock(join(dir, 'locks', n));
+    if (!record || record.mode !== 'run' || !isLockAlive(record)) continue;
+    out.push({ replica: record.replica, pid: record.pid, since: record.startedAt, source: record.source, log: record.log });
+  }
+  return out;
+}
+
+export async function listJobs(opts: SchedulerOptions = {}): Promise<ListResult> {
+  const backend = opts.backend ?? backendFor();
+  const now = opts.now ?? Date.now();
+  const home = invocationStateDir(opts);
+  const installed = await backend.list(home);
+  const warnings: string[] = [];
+  if (backend.name === 'crontab' && installed.length > 0 && cronDaemonRunning() === false) {
+    warnings.push('no cron daemon is running on this machine: scheduled passes will not run (start cron, or use folder-sync run)');
+  }
+  const dirs = new Set<string>([home]);
+  const jobs = installed.map((j): JobStatus => {
+    const dir = j.stateDir ?? home;
+    dirs.add(dir);
+    const status: JobStatus = { name: j.name, backend: j.backend, timing: j.timing, warnings: [] };
+    const spec = j.spec;
+    if (!spec) {
+      status.warnings.push('this entry was changed by hand and cannot be read; schedule the job again or unschedule it');
+      return status;
+    }
+    const record = readJobRecord(j.name, dir);
+    Object.assign(status, {
+      interval: spec.interval.words,
+      everySeconds: spec.interval.seconds,
+      source: spec.source,
+      replica: spec.replica,
+      log: spec.log,
+      scheduledAt: record.scheduledAt,
+      lastPass: record.last,
+      lastCompleted: record.lastCompleted,
+    });
+    if (spec.versions) status.versions = { ...spec.versions, size: storeSize(spec.versions.dir) }; // issue 14
+    const last = startedAtMs(record.last);
+    if (j.nextFiring) status.nextDue = new Date(nextPassTime(spec.rule, now, last, j.nextFiring)).toISOString();
+    else if (j.nextRunText) status.nextDue = j.nextRunText;
+    const lock = lockOf(spec.replica, dir);
+    if (lock) status.running = { pid: lock.pid, mode: lock.mode ?? 'sync-once', since: lock.startedAt };
+    const reference = startedAtMs(record.lastCompleted) ?? (record.scheduledAt ? Date.parse(record.scheduledAt) : undefined);
+    const overdue = lock ? undefined : overdueWarning(spec.interval.seconds, reference, now, spec.interval.words);
+    if (overdue) status.warnings.push(overdue);
+    if (record.last && ['refused', 'error', 'log-failed'].includes(record.last.result)) {
+      status.warnings.push(`last pass ${record.last.result}${record.last.message ? `: ${record.last.message}` : ''}`);
+    }
+    return status;
+  });
+  const foreground = [...dirs].flatMap(foregroundRuns);
+  return { jobs, foreground, warnings };
+}
 
 function pad(n: number): string {
   return String(n).padStart(2, '0');

@@ -66,20 +66,32 @@ export function compareNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** process.chdir exists only on the main thread (workers share the process's working folder but cannot move it). */
-const canChdir = isMainThread;
+/**
+ * Whether listDir may move the working folder (see there). Off unless the CLI turns it on: process.chdir moves
+ * the working folder of the whole process, and while it is moved, work that runs beside this synchronous call
+ * (worker threads, file operations in flight on libuv's thread pool) would resolve a relative path inside the
+ * listed folder. The CLI has no such work (every path it gives the engine is absolute), a program that embeds
+ * syncOnce may, so the library default is the plain whole-path listing, which gives the same answers, slower.
+ */
+let chdirListing = false;
+
+/** The CLI's opt-in to the faster listing (cli.ts); not part of the public API. Ignored off the main thread. */
+export function allowChdirListing(on = true): void {
+  // process.chdir exists only on the main thread (workers share the process's working folder but cannot move it).
+  chdirListing = on && isMainThread;
+}
 
 /**
  * List one directory without following links: readdir, then lstat each entry, sorted by name.
  * Throws only when the directory itself cannot be read.
  *
- * Speed: on the main thread the listing runs with the working folder moved into `dir`, so each lstat resolves
- * one name instead of the whole path (the no-op walk of 100k files spends most of its time in lstat; see
- * bench/PROFILING.md). The move is synchronous and undone before this function returns, so no JavaScript
- * ever sees it; a folder that cannot be entered is listed by whole paths, exactly as before.
+ * Speed: when the CLI allowed it (allowChdirListing), the listing runs with the working folder moved into `dir`,
+ * so each lstat resolves one name instead of the whole path (the no-op walk of 100k files spends most of its time
+ * in lstat; see bench/PROFILING.md). The move is synchronous and undone before this function returns, so no
+ * JavaScript ever sees it; a folder that cannot be entered is listed by whole paths, exactly as before.
  */
 export function listDir(dir: string): Listing {
-  if (!canChdir || !isAbsolute(dir)) return listIn(dir);
+  if (!chdirListing || !isAbsolute(dir)) return listIn(dir);
   let home: string;
   try {
     home = process.cwd();
