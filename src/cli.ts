@@ -4,6 +4,7 @@ import { defineCommand, runCommand, type CommandDef } from 'citty';
 import { checkArgs } from './commands/_args.js';
 import { renderHelp } from './commands/_help.js';
 import { ExitCode, FolderSyncError, UsageError } from './errors.js';
+import { keepYoungGenerationSmall } from './heap.js';
 import { oneLine } from './log.js';
 import { allowChdirListing } from './sync/entry.js';
 
@@ -130,4 +131,5 @@ function reportError(error: unknown, verbose: boolean): number {
 
 // The CLI alone lists folders from inside them (faster; why only the CLI: see allowChdirListing).
 allowChdirListing();
+keepYoungGenerationSmall(); // process-wide V8 flag: the CLI's choice, not the library's (src/heap.ts)
 process.exitCode = await runCli(process.argv.slice(2));

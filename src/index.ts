@@ -6,6 +6,7 @@
 // One pass (sync-once).
 export { syncOnce, type SyncOptions, type SyncResult } from './sync/sync-once.js';
 export type { SyncStats } from './sync/pass-stats.js';
+export type { FilterSpec, FilterRule } from './sync/filter.js';
 // Passes in the foreground (run).
 export { runForeground, type RunOptions, type RunSummary, type PassOutcome, type PassResult } from './run/runner.js';
 // The OS scheduler (schedule, unschedule, list).

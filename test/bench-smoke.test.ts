@@ -14,31 +14,44 @@ describe('bench (smoke mode, so the benchmark script cannot rot)', () => {
     const json = join(cache, 'results.json');
     const r = spawnSync(process.execPath, ['bench/run.mjs', '--smoke', '--cache', cache, '--json', json], {
       encoding: 'utf8',
-      timeout: 25_000,
+      timeout: 90_000, // a hang guard only: the smoke run takes seconds
     });
     expect(r.stderr).not.toContain('FAILED');
     expect(r.status).toBe(0);
     const out = JSON.parse(readFileSync(json, 'utf8')) as {
-      results: { id: string; complete: boolean; ratio: number }[];
+      results: { id: string; complete: boolean; ratio: number; ratioFloor: number; floors: Record<string, number> }[];
       failures: string[];
       memoryMiB: { small: number };
+      filters: { id: string }[];
     };
     expect(out.failures).toEqual([]);
     expect(out.results.map((x) => x.id)).toEqual([
       'initial-small',
+      'initial-small-tmpfs',
       'noop-small',
       'incremental-small',
       'checksum-noop-small',
       'initial-large',
+      'initial-large-tmpfs',
       'checksum-noop-large',
     ]);
     for (const x of out.results) {
       expect(x.complete).toBe(true);
       expect(x.ratio).toBeGreaterThan(0);
+      // Every row measured its floor too (copies: cp -a and tar; no-op: two find walks; checksum: two tar reads).
+      expect(Object.keys(x.floors).length).toBeGreaterThan(0);
+      expect(x.ratioFloor).toBeGreaterThan(0);
     }
+    expect(Object.keys(out.results[0]!.floors)).toEqual(['cp -a', 'tar c + tar x']);
+    expect(out.results.find((x) => x.id === 'noop-small')!.floors).toHaveProperty(['find x2']);
+    expect(out.results.find((x) => x.id === 'checksum-noop-large')!.floors).toHaveProperty(['tar-read x2']);
     expect(out.memoryMiB.small).toBeGreaterThan(1);
-    expect(r.stdout).toContain('| initial copy, small |');
-  }, 30_000);
+    expect(r.stdout).toContain('| initial copy, small | disk, cold |');
+    // The exclude-pattern rows of bench/filters.mjs are part of the same invocation.
+    expect(out.filters.map((x) => x.id)).toEqual(['filter-noop-small', 'filter-noop-modules']);
+    expect(r.stdout).toContain('Exclude patterns (folder-sync against itself');
+    expect(r.stdout).toContain('| initial copy, small | tmpfs |');
+  }, 100_000);
 
   it("the bench's independent tree check notices a changed byte, mtime, mode and an extra entry", () => {
     const a = join(cache, 'cmp-a');

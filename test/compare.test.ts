@@ -1,10 +1,28 @@
-import { symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
-import { PARALLEL_FROM, sameContents } from '../src/sync/compare.js';
+import {
+  compareFiles,
+  fsReader,
+  helperMessages,
+  batchOf,
+  decodeBatch,
+  encodeBatch,
+  makeShared,
+  publish,
+  RANGE,
+  sameContents,
+  stopHelper,
+  verdictsOf,
+  workOn,
+  type ComparePair,
+  type FileReader,
+  type Verdict,
+} from '../src/sync/compare.js';
 import { syncOnce } from '../src/sync/sync-once.js';
-import { buildTree, bytes, compareTrees, file, inodeMap, tempDir } from './_tree.js';
+import { runSync, userTempDir } from './_cli.js';
+import { buildTree, bytes, compareTrees, dir, file, giveToTestUser, inodeMap, isRoot, tempDir, type Spec } from './_tree.js';
 
 const MiB = 1 << 20;
 const flip = (buf: Buffer, at: number): Buffer => {
@@ -13,48 +31,237 @@ const flip = (buf: Buffer, at: number): Buffer => {
   return copy;
 };
 
-describe('sameContents (--checksum compares 1 MiB blocks by hash)', () => {
+describe('sameContents (--checksum compares 1 MiB block pairs by hash)', () => {
   const big = bytes(3 * MiB + 17, 5);
-  const huge = bytes(PARALLEL_FROM + 3 * MiB + 5, 7);
+  const huge = bytes(RANGE + 3 * MiB + 5, 7);
   const cases: { name: string; src: Buffer; dst: Buffer | 'missing' | 'symlink'; size?: number; want: boolean }[] = [
     { name: 'empty files', src: Buffer.alloc(0), dst: Buffer.alloc(0), want: true },
     { name: 'equal small files', src: bytes(5000, 1), dst: bytes(5000, 1), want: true },
     { name: 'small files differing in the last byte', src: bytes(5000, 1), dst: flip(bytes(5000, 1), 4999), want: false },
-    { name: 'equal multi-chunk files', src: big, dst: Buffer.from(big), want: true },
-    { name: 'multi-chunk files differing in the first byte', src: big, dst: flip(big, 0), want: false },
-    { name: 'multi-chunk files differing in the second chunk', src: big, dst: flip(big, MiB + 3), want: false },
-    { name: 'multi-chunk files differing in the last byte', src: big, dst: flip(big, big.length - 1), want: false },
-    { name: 'exactly one chunk, equal', src: bytes(MiB, 2), dst: bytes(MiB, 2), want: true },
+    { name: 'equal multi-block files', src: big, dst: Buffer.from(big), want: true },
+    { name: 'multi-block files differing in the first byte', src: big, dst: flip(big, 0), want: false },
+    { name: 'multi-block files differing in the second block', src: big, dst: flip(big, MiB + 3), want: false },
+    { name: 'multi-block files differing in the last byte', src: big, dst: flip(big, big.length - 1), want: false },
+    { name: 'exactly one block, equal', src: bytes(MiB, 2), dst: bytes(MiB, 2), want: true },
     { name: 'replica copy is longer', src: bytes(100, 3), dst: Buffer.concat([bytes(100, 3), Buffer.from('x')]), size: 100, want: false },
     { name: 'source grew since it was listed', src: bytes(101, 3), dst: bytes(101, 3), size: 100, want: false },
-    // From PARALLEL_FROM on, the source's blocks are hashed on hasha's worker thread.
-    { name: 'large (two-core) files, equal', src: huge, dst: Buffer.from(huge), want: true },
-    { name: 'large (two-core) files differing in a middle block', src: huge, dst: flip(huge, 5 * MiB + 1), want: false },
-    { name: 'large (two-core) files differing in the last byte', src: huge, dst: flip(huge, huge.length - 1), want: false },
-    {
-      name: 'large (two-core) source grew since it was listed',
-      src: huge,
-      dst: huge.subarray(0, huge.length - 1),
-      size: huge.length - 1,
-      want: false,
-    },
+    { name: 'source shrank since it was listed', src: bytes(99, 3), dst: bytes(99, 3), size: 100, want: false },
+    // Files of more than RANGE bytes are split into ranges that both threads share.
+    { name: 'two-range files, equal', src: huge, dst: Buffer.from(huge), want: true },
+    { name: 'two-range files differing in the first range', src: huge, dst: flip(huge, 5 * MiB + 1), want: false },
+    { name: 'two-range files differing in the last byte', src: huge, dst: flip(huge, huge.length - 1), want: false },
+    { name: 'two-range source grew since it was listed', src: huge, dst: huge.subarray(0, huge.length - 1), size: huge.length - 1, want: false },
+    { name: 'exactly one range, equal', src: bytes(RANGE, 4), dst: bytes(RANGE, 4), want: true },
     { name: 'replica copy is missing', src: bytes(10, 3), dst: 'missing', want: false },
     { name: 'replica copy became a symlink to an equal file (never followed)', src: bytes(10, 3), dst: 'symlink', want: false },
   ];
+  const make = (c: (typeof cases)[number]): ComparePair => {
+    const root = tempDir();
+    writeFileSync(join(root, 'a'), c.src);
+    if (c.dst === 'symlink') symlinkSync(join(root, 'a'), join(root, 'b'));
+    else if (c.dst !== 'missing') writeFileSync(join(root, 'b'), c.dst);
+    return { src: join(root, 'a'), dst: join(root, 'b'), size: c.size ?? c.src.length };
+  };
   for (const c of cases) {
     it(c.name, async () => {
-      const root = tempDir();
-      writeFileSync(join(root, 'a'), c.src);
-      if (c.dst === 'symlink') symlinkSync(join(root, 'a'), join(root, 'b'));
-      else if (c.dst !== 'missing') writeFileSync(join(root, 'b'), c.dst);
-      expect(await sameContents(join(root, 'a'), join(root, 'b'), c.size ?? c.src.length)).toBe(c.want);
+      const p = make(c);
+      expect(sameContents(p.src, p.dst, p.size)).toBe(c.want);
+      expect(await compareFiles([p], { helper: false })).toEqual([c.want]);
     });
   }
 
   it('a source that cannot be opened is an error (a failed entry), not "different"', async () => {
     const root = tempDir();
     writeFileSync(join(root, 'b'), 'x');
-    await expect(sameContents(join(root, 'a'), join(root, 'b'), 1)).rejects.toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    expect(() => sameContents(join(root, 'a'), join(root, 'b'), 1)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    const [verdict] = await compareFiles([{ src: join(root, 'a'), dst: join(root, 'b'), size: 1 }], { helper: false });
+    expect(verdict).toEqual(expect.objectContaining({ code: 'ENOENT' }));
+  });
+
+  describe('reads, counted through an injected reader', () => {
+    /** The real reader, counting reads per file. */
+    const counting = () => {
+      const paths = new Map<number, string>();
+      const reads = new Map<string, number>();
+      const reader: FileReader = {
+        open: (path) => {
+          const fd = fsReader.open(path);
+          paths.set(fd, path);
+          return fd;
+        },
+        read: (fd, buf, offset, length, position) => {
+          const path = paths.get(fd)!;
+          reads.set(path, (reads.get(path) ?? 0) + 1);
+          return fsReader.read(fd, buf, offset, length, position);
+        },
+        close: (fd) => fsReader.close(fd),
+      };
+      const total = () => [...reads.values()].reduce((a, b) => a + b, 0);
+      return { reader, reads, total };
+    };
+
+    it('a difference in the first block stops the reading: one read a side, not the whole file', () => {
+      const p = make({ name: '', src: big, dst: flip(big, 0), want: false });
+      const { reader, reads } = counting();
+      expect(sameContents(p.src, p.dst, p.size, reader)).toBe(false);
+      expect(reads.get(p.src)).toBe(1);
+      expect(reads.get(p.dst)).toBe(1);
+    });
+
+    it('a difference in the second block stops after two blocks a side', () => {
+      const p = make({ name: '', src: big, dst: flip(big, MiB + 3), want: false });
+      const { reader, reads } = counting();
+      expect(sameContents(p.src, p.dst, p.size, reader)).toBe(false);
+      expect([reads.get(p.src), reads.get(p.dst)]).toEqual([2, 2]);
+    });
+
+    it('an equal small file is one read a side (a short read at the listed size is the end)', () => {
+      const p = make({ name: '', src: bytes(5000, 1), dst: bytes(5000, 1), want: true });
+      const { reader, reads } = counting();
+      expect(sameContents(p.src, p.dst, p.size, reader)).toBe(true);
+      expect([reads.get(p.src), reads.get(p.dst)]).toEqual([1, 1]);
+    });
+
+    it("a difference in a large file's first range skips its other ranges", async () => {
+      const p = make({ name: '', src: huge, dst: flip(huge, 0), want: false });
+      const { reader, total } = counting();
+      expect(await compareFiles([p], { reader })).toEqual([false]);
+      expect(total()).toBe(2);
+    });
+  });
+
+  describe('a batch shared by two threads (simulated here in turns; the real helper is tested below)', () => {
+    const pairsOf = (specs: { src: Buffer | 'missing'; dst: Buffer }[]): ComparePair[] =>
+      specs.map((c) => {
+        const root = tempDir();
+        if (c.src !== 'missing') writeFileSync(join(root, 'a'), c.src);
+        writeFileSync(join(root, 'b'), c.dst);
+        return { src: join(root, 'a'), dst: join(root, 'b'), size: c.src === 'missing' ? c.dst.length : c.src.length };
+      });
+
+    it('each item is compared exactly once, by whichever thread takes it from the shared counter', () => {
+      const pairs = pairsOf([
+        { src: bytes(100, 1), dst: bytes(100, 1) },
+        { src: huge, dst: Buffer.from(huge) }, // two ranges
+        { src: bytes(200, 2), dst: flip(bytes(200, 2), 7) },
+        { src: bytes(300, 3), dst: bytes(300, 3) },
+      ]);
+      const shared = makeShared();
+      const batch = batchOf(1, pairs);
+      expect(batch.pair.length).toBe(5);
+      publish(shared, batch);
+      // The helper sees the batch as it travels: one string of paths and the sizes.
+      const theirs = decodeBatch(structuredClone(encodeBatch(batch)));
+      expect(theirs).toEqual(batch);
+      const a = { opens: 0 };
+      const b = { opens: 0 };
+      const counted = (c: { opens: number }): FileReader => ({ ...fsReader, open: (path) => (c.opens++, fsReader.open(path)) });
+      const errors = new Map<number, unknown>();
+      // This thread and the "helper" take one item each in turn until the counter runs out.
+      let taken = 0;
+      for (;;) {
+        const x = workOn(shared, batch, counted(a), (k, e) => errors.set(k, e), 1);
+        const y = workOn(shared, theirs, counted(b), undefined, 1);
+        taken += x + y;
+        if (x + y < 2) break;
+      }
+      expect(taken).toBe(5);
+      expect(a.opens).toBe(6); // items 0, 2, 4: two opens each
+      expect(b.opens).toBe(4); // items 1, 3
+      expect(verdictsOf(shared, batch, errors)).toEqual([true, true, false, true]);
+    });
+
+    it("a batch's message that arrives after the batch is over takes nothing from the next batch", () => {
+      const shared = makeShared();
+      const first = batchOf(
+        1,
+        pairsOf([
+          { src: bytes(10, 1), dst: bytes(10, 1) },
+          { src: bytes(10, 2), dst: bytes(10, 2) },
+        ]),
+      );
+      const second = batchOf(
+        2,
+        pairsOf([
+          { src: bytes(10, 3), dst: flip(bytes(10, 3), 0) },
+          { src: bytes(10, 4), dst: bytes(10, 4) },
+        ]),
+      );
+      publish(shared, first);
+      expect(workOn(shared, first, fsReader, () => {})).toBe(2);
+      publish(shared, second);
+      expect(workOn(shared, first, fsReader)).toBe(0); // the helper, late with the first batch's message
+      expect(workOn(shared, second, fsReader, () => {})).toBe(2);
+      expect(verdictsOf(shared, second, new Map())).toEqual([false, true]);
+    });
+
+    it("the source failing on the helper's side is compared again here and becomes that pair's error", () => {
+      const pairs = pairsOf([
+        { src: 'missing', dst: bytes(10, 1) },
+        { src: bytes(10, 2), dst: bytes(10, 2) },
+      ]);
+      const shared = makeShared();
+      const batch = batchOf(1, pairs);
+      publish(shared, batch);
+      expect(workOn(shared, batch, fsReader, undefined)).toBe(2); // the "helper" took every item
+      const verdicts = verdictsOf(shared, batch, new Map());
+      expect(verdicts[0]).toEqual(expect.objectContaining({ code: 'ENOENT' }));
+      expect(verdicts[1]).toBe(true);
+    });
+
+    it('a batch the helper left unfinished (it died) is finished here', () => {
+      const pairs = pairsOf([
+        { src: bytes(10, 1), dst: bytes(10, 1) },
+        { src: bytes(10, 2), dst: flip(bytes(10, 2), 3) },
+      ]);
+      const shared = makeShared();
+      const batch = batchOf(1, pairs);
+      publish(shared, batch);
+      // Both items taken (the counter ran out), none done: as if the helper took them and died.
+      Atomics.store(shared.claim, 0, (1n << 32n) | 2n);
+      expect(verdictsOf(shared, batch, new Map())).toEqual([true, false]);
+    });
+  });
+
+  describe('the real helper thread (the built dist/sync/compare-worker.js)', () => {
+    const helper = new URL('../dist/sync/compare-worker.js', import.meta.url);
+    afterAll(() => stopHelper(helper));
+
+    it('compares a folder of many files and large files with one message for the whole batch', async () => {
+      const root = tempDir();
+      const pairs: ComparePair[] = [];
+      const want: Verdict[] = [];
+      for (let i = 0; i < 300; i++) {
+        const content = bytes(i * 37, i);
+        writeFileSync(join(root, `a${i}`), content);
+        writeFileSync(join(root, `b${i}`), i % 7 === 3 ? flip(content, i % Math.max(1, content.length)) : content);
+        pairs.push({ src: join(root, `a${i}`), dst: join(root, `b${i}`), size: content.length });
+        want.push(!(i % 7 === 3 && content.length > 0));
+      }
+      for (const [name, dst] of [
+        ['h-same', huge],
+        ['h-diff', flip(huge, huge.length - 2)],
+      ] as const) {
+        writeFileSync(join(root, `a-${name}`), huge);
+        writeFileSync(join(root, `b-${name}`), dst);
+        pairs.push({ src: join(root, `a-${name}`), dst: join(root, `b-${name}`), size: huge.length });
+      }
+      want.push(true, false);
+      pairs.push({ src: join(root, 'nothing'), dst: join(root, 'b1'), size: 37 });
+      const before = helperMessages(helper);
+      const verdicts = await compareFiles(pairs, { helper });
+      expect(helperMessages(helper) - before).toBe(1);
+      expect(verdicts.slice(0, -1)).toEqual(want);
+      expect(verdicts.at(-1)).toEqual(expect.objectContaining({ code: 'ENOENT' }));
+      // Relative paths too: the helper thread gets them resolved (the pass moves this thread's working folder).
+      const cwd = process.cwd();
+      try {
+        process.chdir(root);
+        expect(await compareFiles([pairs[1]!, { src: 'a2', dst: 'b2', size: 74 }], { helper })).toEqual([true, true]);
+      } finally {
+        process.chdir(cwd);
+      }
+    });
   });
 });
 
@@ -90,5 +297,41 @@ describe('--checksum pass', () => {
     expect(after.get('edited.bin')).not.toBe(before.get('edited.bin'));
     expect(after.get('equal.bin')).toBe(before.get('equal.bin'));
     expect(after.get('touched.bin')).toBe(before.get('touched.bin'));
+  });
+});
+
+describe('--checksum pass with the built CLI (batches shared with the helper thread)', () => {
+  it('re-copies exactly the edited files of a folder, leaves equal ones alone, and fails only the unreadable source file', async () => {
+    const T = Date.UTC(2024, 0, 3);
+    const spec: Spec = {};
+    for (let i = 0; i < 60; i++) spec[`f${i}.bin`] = file(bytes(1000 + i * 997, i), { mtime: T });
+    spec['big.bin'] = file(bytes(RANGE + MiB + 3, 99), { mtime: T }); // two ranges
+    spec.sub = dir(Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`s${i}`, file(bytes(500, 200 + i), { mtime: T })])), { mtime: T });
+    const src = buildTree(userTempDir(), { ...spec, 'secret.bin': file(bytes(700, 7), { mtime: T, mode: 0o000 }) });
+    const dst = buildTree(userTempDir(), { ...spec, 'secret.bin': file(bytes(700, 8), { mtime: T }) });
+    giveToTestUser(src);
+    giveToTestUser(dst);
+    // Same size and mtime, different bytes: only --checksum sees these.
+    const edited = ['f3.bin', 'f40.bin', 'big.bin', 'sub/s7'];
+    for (const name of edited) {
+      const path = join(dst, name);
+      const content = readFileSync(path);
+      writeFileSync(path, flip(content, content.length - 2));
+      utimesSync(path, T / 1000, T / 1000);
+    }
+    utimesSync(join(dst, 'sub'), T / 1000, T / 1000);
+    const before = inodeMap(dst);
+
+    const r = await runSync(src, dst, ['--checksum'], { asUser: true });
+    expect(r.code, r.stderr).toBe(isRoot ? 1 : 0);
+    const after = inodeMap(dst);
+    const changed = [...after.keys()].filter((p) => after.get(p) !== before.get(p)).sort();
+    expect(changed).toEqual([...edited].sort());
+    for (const name of edited) expect(readFileSync(join(dst, name)).equals(readFileSync(join(src, name))), name).toBe(true);
+    if (isRoot) {
+      // The test user cannot read secret.bin: that file fails, its replica copy stays, nothing else is affected.
+      expect(r.stderr).toMatch(/^error: failed file "secret.bin": permission denied \(EACCES\)$/m);
+      expect(readFileSync(join(dst, 'secret.bin'))).toEqual(bytes(700, 8));
+    }
   });
 });

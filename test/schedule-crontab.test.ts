@@ -2,14 +2,14 @@
  * schedule / unschedule / list against the real `crontab` binary and the running cron daemon, always as the
  * unprivileged test user (root's table is never touched). One file, run in order: the user has one table.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { cronDaemonRunning } from '../src/schedule/crontab.js';
 import { runCli, userTempDir, type CliResult } from './_cli.js';
-import { cronCommandAsRun, cronEnvironment } from './_cron.js';
+import { fakeCrontab, runLineAsCron } from './_cron.js';
 import { buildTree, compareTrees, giveToTestUser, isRoot, TEST_USER } from './_tree.js';
 
 const asUser = (argv: string[], input?: string): { status: number | null; stdout: string; stderr: string } => {
@@ -25,8 +25,6 @@ const installTable = (text: string): void => {
   const r = asUser(['crontab', '-'], text);
   if (r.status !== 0) throw new Error(`crontab - failed: ${r.stderr}`);
 };
-const home = execFileSync('getent', ['passwd', isRoot ? TEST_USER : String(process.getuid?.())], { encoding: 'utf8' }).split(':')[5] as string;
-const user = isRoot ? TEST_USER : execFileSync('id', ['-un'], { encoding: 'utf8' }).trim();
 
 // A state folder shared by every CLI run of this file, so the cron line's baked folder is the one list reads.
 let state = '';
@@ -64,23 +62,6 @@ function folders(name = 'rep'): { base: string; src: string; rep: string; log: s
   const src = buildTree(join(base, 'src'), { 'a.txt': 'alpha', sub: { 'b.txt': 'beta' } });
   giveToTestUser(base);
   return { base, src, rep: join(base, name), log: join(base, 'logs', 'sync.log') };
-}
-
-/**
- * A stand-in `crontab` (FOLDER_SYNC_CRONTAB) that keeps the table in a file: for tests of the line itself,
- * so the running cron daemon cannot fire the job in the middle of the test.
- */
-function fakeCrontab(): { env: { FOLDER_SYNC_CRONTAB: string }; table: () => string } {
-  const dir = userTempDir('fs-fake-crontab-');
-  const file = join(dir, 'table');
-  const bin = join(dir, 'crontab');
-  writeFileSync(
-    bin,
-    `#!/bin/sh\ncase "$1" in\n  -l) [ -f '${file}' ] || { echo "no crontab for $(id -un)" >&2; exit 1; }; cat '${file}' ;;\n  -) cat > '${file}' ;;\n  *) exit 2 ;;\nesac\n`,
-  );
-  chmodSync(bin, 0o755);
-  giveToTestUser(dir);
-  return { env: { FOLDER_SYNC_CRONTAB: bin }, table: () => (existsSync(file) ? readFileSync(file, 'utf8') : '') };
 }
 
 function ourLines(table: string): string[] {
@@ -334,17 +315,6 @@ describe.sequential('crontab jobs', () => {
 });
 
 describe.sequential('the installed line, run the way cron runs it', () => {
-  /** Run our job line as cron would: its command part, cron's % handling, env -i with cron's variables, /bin/sh -c, cwd HOME. */
-  function runAsCron(line: string): { status: number | null; output: string } {
-    const command = line.replace(/^(\S+\s+){5}/, '');
-    const { command: sh, stdin } = cronCommandAsRun(command);
-    expect(stdin).toBe('');
-    const env = Object.entries(cronEnvironment(home, user)).map(([k, v]) => `${k}=${v}`);
-    const argv = ['env', '-i', ...env, '/bin/sh', '-c', sh];
-    const cmd = isRoot ? ['runuser', '-u', TEST_USER, '--', ...argv] : argv;
-    const r = spawnSync(cmd[0] as string, cmd.slice(1), { cwd: home, encoding: 'utf8' });
-    return { status: r.status, output: r.stdout + r.stderr };
-  }
   // The table lives in a stand-in crontab here: the daemon must not fire these jobs between our own runs.
   const fake = fakeCrontab();
   async function install(f: ReturnType<typeof folders>, extra: string[] = [], n = '7', unit = 'minutes'): Promise<string> {
@@ -357,7 +327,7 @@ describe.sequential('the installed line, run the way cron runs it', () => {
   it('syncs and logs each line once; a firing that is not due does nothing at all', async () => {
     const f = folders('rep with space');
     const line = await install(f);
-    const run1 = runAsCron(line);
+    const run1 = runLineAsCron(line);
     expect(run1).toEqual({ status: 0, output: '' }); // nothing for cron to mail: everything is in the log
     expect(compareTrees(f.src, f.rep)).toEqual([]);
     const log1 = readFileSync(f.log, 'utf8');
@@ -366,7 +336,7 @@ describe.sequential('the installed line, run the way cron runs it', () => {
     const lines1 = log1.split('\n').filter(Boolean);
     expect(new Set(lines1).size).toBe(lines1.length);
 
-    const run2 = runAsCron(line); // a minute later by cron's clock: 7 minutes have not passed
+    const run2 = runLineAsCron(line); // a minute later by cron's clock: 7 minutes have not passed
     expect(run2).toEqual({ status: 0, output: '' });
     expect(readFileSync(f.log, 'utf8')).toBe(log1);
     const list = JSON.parse((await cli(['list', '--json'], fake.env)).stdout) as {
@@ -381,7 +351,7 @@ describe.sequential('the installed line, run the way cron runs it', () => {
     const f = folders();
     const line = await install(f, [], '1', 'minute');
     rmSync(f.src, { recursive: true });
-    const r = runAsCron(line);
+    const r = runLineAsCron(line);
     expect(r).toEqual({ status: 2, output: '' });
     const log = readFileSync(f.log, 'utf8').trimEnd().split('\n');
     expect(log).toHaveLength(1);
@@ -396,17 +366,17 @@ describe.sequential('the installed line, run the way cron runs it', () => {
     const line = await install(f, [], '1', 'minute');
     const broken = line.replace(/'[^']*\/cli\.js'/, `'${f.base}/gone/cli.js'`);
     expect(broken).not.toBe(line);
-    expect(runAsCron(broken)).toEqual({ status: 1, output: '' });
+    expect(runLineAsCron(broken)).toEqual({ status: 1, output: '' });
     expect(readFileSync(f.log, 'utf8')).toMatch(/Cannot find module '.*gone\/cli\.js'/);
   });
 
   it('--log-format json: every line of the log is a JSON object, foreign output included', async () => {
     const f = folders();
     const line = await install(f, ['--log-format', 'json'], '1', 'minute');
-    expect(runAsCron(line)).toEqual({ status: 0, output: '' });
+    expect(runLineAsCron(line)).toEqual({ status: 0, output: '' });
     rmSync(f.src, { recursive: true }); // a refusal
-    expect(runAsCron(line).output).toBe('');
-    expect(runAsCron(line.replace(/'[^']*\/cli\.js'/, `'${f.base}/gone/cli.js'`)).output).toBe(''); // Node cannot start it
+    expect(runLineAsCron(line).output).toBe('');
+    expect(runLineAsCron(line.replace(/'[^']*\/cli\.js'/, `'${f.base}/gone/cli.js'`)).output).toBe(''); // Node cannot start it
     const lines = readFileSync(f.log, 'utf8').trimEnd().split('\n');
     expect(lines.length).toBeGreaterThan(5);
     const records = lines.map((l) => JSON.parse(l) as { type: string; level: string; message: string });
@@ -422,9 +392,9 @@ describe.sequential('the installed line, run the way cron runs it', () => {
     const v = join(f.base, 'rep-v.versions');
     const line = await install(f, ['--versions', v, '--keep-days', '30'], '1', 'minute');
     expect(line).toContain(`--versions '${v}' --keep-days 30`);
-    expect(runAsCron(line)).toEqual({ status: 0, output: '' });
+    expect(runLineAsCron(line)).toEqual({ status: 0, output: '' });
     rmSync(join(f.src, 'a.txt'));
-    expect(runAsCron(line)).toEqual({ status: 0, output: '' });
+    expect(runLineAsCron(line)).toEqual({ status: 0, output: '' });
     expect(compareTrees(f.src, f.rep)).toEqual([]);
     const kept = /removed file "a\.txt" \(kept in versions (\S+)\)/.exec(readFileSync(f.log, 'utf8'))?.[1];
     expect(kept).toBeDefined();
@@ -445,7 +415,7 @@ describe.sequential('the installed line, run the way cron runs it', () => {
     if (left < 20_000) await new Promise((res) => setTimeout(res, left + 300));
     const started = Date.now();
     const minuteEnd = Math.floor(started / 60_000) * 60_000 + 60_000;
-    expect(runAsCron(line)).toEqual({ status: 0, output: '' });
+    expect(runLineAsCron(line)).toEqual({ status: 0, output: '' });
     const starts = readFileSync(f.log, 'utf8')
       .split('\n')
       .filter((l) => l.includes('pass started'))

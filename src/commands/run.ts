@@ -4,15 +4,18 @@ import { ConsoleReporter, createLogger, type FileReporter } from '../log.js';
 import { logRefusal, openPassLog } from '../pass-log.js';
 import { note, runForeground } from '../run/runner.js';
 import { parseInterval } from '../schedule/interval.js';
+import { checkFilterSpec } from '../sync/filter.js';
 import { checkPassPaths } from '../sync/guards.js';
 import { folderArgs, intervalArgs, outputArgs, parseCount, parseLogFormat, parseVersionsArgs, passArgs } from './_args.js';
 import { checkVersionsDir } from '../versions/guards.js';
+import { filterArgs, parseFilterArgs } from './_filter-args.js';
 
 export const runArgs = {
   ...folderArgs,
   ...intervalArgs,
   'log-file': { type: 'positional', required: true, description: 'Append every event to this file (parent folders are created)' },
   ...passArgs,
+  ...filterArgs,
   ...outputArgs,
 } as const;
 
@@ -30,11 +33,14 @@ export default defineCommand({
       'Example: folder-sync run ~/Photos /mnt/backup/Photos 15 minutes ~/folder-sync.log',
   },
   args: runArgs,
-  async run({ args }): Promise<number> {
+  async run({ args, rawArgs }): Promise<number> {
     const interval = parseInterval(args.interval, args.unit);
     const maxDelete = parseCount(args['max-delete'], '--max-delete');
     const logFormat = parseLogFormat(args['log-format']);
     const paths = checkPassPaths(args.source, args.replica, args['log-file']);
+    // Bad rules stop the run now (exit 2); an --exclude-from file is then read again by each pass.
+    const { filter, deleteExcluded } = parseFilterArgs(rawArgs, runArgs, args);
+    const checkedFilter = checkFilterSpec(filter, args.source);
     const versions = parseVersionsArgs(args); // issue 14
     if (versions) checkVersionsDir(versions.dir, paths); // a run that could never work does not start
     const logPath = paths.log as string;
@@ -76,7 +82,14 @@ export default defineCommand({
         log: logPath,
         logger,
         signal: controller.signal,
-        sync: { checksum: Boolean(args.checksum), maxDelete, allowEmptySource: Boolean(args['allow-empty-source']), versions },
+        sync: {
+          checksum: Boolean(args.checksum),
+          maxDelete,
+          allowEmptySource: Boolean(args['allow-empty-source']),
+          filter: checkedFilter,
+          deleteExcluded,
+          versions,
+        },
         // A log that failed (disk full) is tried again before each pass rather than given up for the process's life.
         beforePass: () => {
           file.flush(); // the start line (and anything since the last pass) is on disk before the pass begins

@@ -1,8 +1,10 @@
 import { defineCommand } from 'citty';
 import { parseInterval } from '../schedule/interval.js';
+import { describeJobFilter } from '../schedule/job-filter.js';
 import { scheduleJob } from '../schedule/scheduler.js';
 import { formatTime } from '../schedule/status.js';
 import { folderArgs, intervalArgs, parseCount, parseLogFormat, parseVersionsArgs, passArgs } from './_args.js';
+import { filterArgs, parseFilterArgs } from './_filter-args.js';
 
 export const scheduleArgs = {
   ...folderArgs,
@@ -14,6 +16,7 @@ export const scheduleArgs = {
     description: 'Job name (letters, digits, - and _); default: the replica folder name. An existing name is replaced',
   },
   ...passArgs,
+  ...filterArgs,
 } as const;
 
 export default defineCommand({
@@ -27,7 +30,7 @@ export default defineCommand({
       'Example: folder-sync schedule ~/Photos /mnt/backup/Photos 15 minutes ~/folder-sync.log',
   },
   args: scheduleArgs,
-  async run({ args }): Promise<number> {
+  async run({ args, rawArgs }): Promise<number> {
     const interval = parseInterval(args.interval, args.unit);
     const outcome = await scheduleJob({
       source: args.source,
@@ -39,6 +42,7 @@ export default defineCommand({
       maxDelete: parseCount(args['max-delete'], '--max-delete'),
       allowEmptySource: Boolean(args['allow-empty-source']),
       logFormat: parseLogFormat(args['log-format']),
+      ...parseFilterArgs(rawArgs, scheduleArgs, args),
       versions: parseVersionsArgs(args), // issue 14
     });
     const { job } = outcome;
@@ -52,6 +56,7 @@ export default defineCommand({
     process.stdout.write(
       `${verb} job ${job.name}: ${job.interval.words}: ${job.source} -> ${job.replica}, log ${job.log}\n` +
         `${outcome.backend}: ${outcome.timing}${how}\n` +
+        (describeJobFilter(job) !== undefined ? `filters: ${describeJobFilter(job)}\n` : '') +
         (outcome.nextRun !== undefined ? `next run: ${formatTime(outcome.nextRun)}\n` : ''),
     );
     return 0;

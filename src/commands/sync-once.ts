@@ -7,11 +7,13 @@ import { checkPassPaths } from '../sync/guards.js';
 import { syncOnce } from '../sync/sync-once.js';
 import type { PassHooks } from '../schedule/scheduled-run.js';
 import { folderArgs, outputArgs, parseCount, parseLogFormat, parseVersionsArgs, passArgs } from './_args.js';
+import { filterArgs, parseFilterArgs } from './_filter-args.js';
 
 export const syncOnceArgs = {
   ...folderArgs,
   log: { type: 'string', valueHint: 'file', description: 'Append every event to this file (parent folders are created)' },
   ...passArgs,
+  ...filterArgs,
   'dry-run': { type: 'boolean', description: 'Log what would be done, marked as a dry run; change nothing' },
   ...outputArgs,
   // Written by `schedule` into the scheduler entry (src/schedule/scheduled-run.ts); hidden from --help (_help.ts).
@@ -29,14 +31,14 @@ export default defineCommand({
       'Example: folder-sync sync-once ~/Photos /mnt/backup/Photos --log ~/folder-sync.log',
   },
   args: syncOnceArgs,
-  async run({ args }): Promise<number> {
+  async run({ args, rawArgs }): Promise<number> {
     // Started by cron / Task Scheduler (hidden --job/--every/--grid): due-check, seconds loop and last-pass record.
     if (args.job !== undefined || args.every !== undefined || args.grid !== undefined) {
       const { runScheduled, scheduledRunFromArgs } = await import('../schedule/scheduled-run.js');
       const scheduled = scheduledRunFromArgs(args);
-      if (scheduled) return runScheduled(scheduled, (hooks) => runPass(args, hooks));
+      if (scheduled) return runScheduled(scheduled, (hooks) => runPass(args, rawArgs, hooks));
     }
-    return runPass(args);
+    return runPass(args, rawArgs);
   },
 });
 
@@ -44,7 +46,7 @@ export default defineCommand({
  * One pass. With `hooks` (a scheduled run) the console stays silent, since the job's output is appended to the
  * log file, and a refusal written to the log is returned as an exit code rather than printed a second time.
  */
-async function runPass(args: ParsedArgs<typeof syncOnceArgs>, hooks?: PassHooks): Promise<number> {
+async function runPass(args: ParsedArgs<typeof syncOnceArgs>, rawArgs: string[], hooks?: PassHooks): Promise<number> {
   const maxDelete = parseCount(args['max-delete'], '--max-delete');
   const logFormat = parseLogFormat(args['log-format']);
   const versions = parseVersionsArgs(args); // issue 14
@@ -68,6 +70,7 @@ async function runPass(args: ParsedArgs<typeof syncOnceArgs>, hooks?: PassHooks)
       dryRun: Boolean(args['dry-run']),
       maxDelete,
       allowEmptySource: Boolean(args['allow-empty-source']),
+      ...parseFilterArgs(rawArgs, syncOnceArgs, args),
       versions,
       logger,
       onProgress: progress && ((stats) => progress.update(stats)),

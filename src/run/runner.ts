@@ -19,7 +19,7 @@ export interface RunOptions {
   /** Aborting it stops the loop: the current pass stops between files, no other starts. Its reason names it. */
   signal: AbortSignal;
   /** The sync-once options each pass gets (never `lock`: the run holds the lock; never `dryRun`). */
-  sync?: Pick<SyncOptions, 'checksum' | 'maxDelete' | 'allowEmptySource' | 'versions'>;
+  sync?: Pick<SyncOptions, 'checksum' | 'maxDelete' | 'allowEmptySource' | 'filter' | 'deleteExcluded' | 'versions'>;
   /** Called before every pass (the command retries a log file that stopped being writable). */
   beforePass?: () => void;
   /** Called after every pass with its outcome (the command records it for `list`). */

@@ -11,8 +11,9 @@ import { stateDir } from '../state.js';
 import type { DueRule } from './due.js';
 import { intervalFromSeconds, type Interval } from './interval.js';
 import { JOB_NAME, type Invocation } from './cron.js';
+import { jobFilterArgs, parseJobFilterArgs, type JobFilter } from './job-filter.js';
 
-export interface JobSpec {
+export interface JobSpec extends JobFilter {
   name: string;
   /** Absolute paths. */
   source: string;
@@ -35,6 +36,7 @@ export function jobPassArgs(job: JobSpec, rule: DueRule): string[] {
   if (job.maxDelete !== undefined) args.push('--max-delete', String(job.maxDelete));
   if (job.allowEmptySource) args.push('--allow-empty-source');
   if (job.logFormat === 'json') args.push('--log-format', 'json');
+  args.push(...jobFilterArgs(job));
   if (job.versions) args.push(...versionsPassArgs(job.versions)); // issue 14
   return args;
 }
@@ -78,6 +80,7 @@ export function parseJobPassArgs(args: readonly string[]): (JobSpec & { rule: Du
     logFormat: flags.get('--log-format') === 'json' ? 'json' : 'text',
     ...versionsFromFlags(flags), // issue 14
     rule: grid === undefined ? { every } : { every, grid },
+    ...parseJobFilterArgs(args.slice(at + 3)),
   };
 }
 

@@ -7,11 +7,13 @@ import { dirname, resolve } from 'node:path';
 import { describeError, OperationError, RefusedError } from '../errors.js';
 import type { LogFormat } from '../log.js';
 import { stateDir } from '../state.js';
+import { checkFilterSpec } from '../sync/filter.js';
 import { checkPassPaths } from '../sync/guards.js';
 import { checkJobName, type Invocation } from './cron.js';
 import { crontabBackend } from './crontab.js';
 import { nextPassTime } from './due.js';
 import type { Interval } from './interval.js';
+import type { JobFilter } from './job-filter.js';
 import { currentInvocation, uniqueJobName, type JobSpec } from './jobs.js';
 import { readJobRecord, removeJobRecord, startedAtMs, writeJobRecord } from './record.js';
 import { checkVersionsDir } from '../versions/guards.js';
@@ -25,7 +27,7 @@ export function backendFor(platform: NodeJS.Platform = process.platform): Schedu
   return platform === 'win32' ? schtasksBackend : crontabBackend;
 }
 
-export interface ScheduleRequest {
+export interface ScheduleRequest extends JobFilter {
   source: string;
   replica: string;
   log: string;
@@ -70,6 +72,8 @@ export async function scheduleJob(req: ScheduleRequest, opts: SchedulerOptions =
   const dir = inv.stateDir;
   const paths = checkPassPaths(req.source, req.replica, req.log);
   if (req.versions) checkVersionsDir(req.versions.dir, paths); // issue 14: a job that would be refused is not installed
+  // Exit 2 now for bad patterns or an unreadable --exclude-from, which is then kept by its absolute path.
+  const filter = req.filter && checkFilterSpec(req.filter, req.source);
   const source = resolve(req.source);
   const replica = resolve(req.replica);
   const log = resolve(req.log);
@@ -100,6 +104,8 @@ export async function scheduleJob(req: ScheduleRequest, opts: SchedulerOptions =
     logFormat: req.logFormat ?? 'text',
     ...(req.versions && { versions: { ...req.versions, dir: resolve(req.versions.dir) } }),
   };
+  if (filter && Object.keys(filter).length > 0) job.filter = filter;
+  if (req.deleteExcluded) job.deleteExcluded = true;
   const result = await backend.install(job, inv);
 
   const now = opts.now ?? Date.now();

@@ -10,6 +10,7 @@ import { isLocked, isLockAlive, readLock, type LockRecord } from '../sync/lock.j
 import type { SchedulerBackend } from './backend.js';
 import { cronDaemonRunning } from './crontab.js';
 import { nextPassTime } from './due.js';
+import { describeJobFilter } from './job-filter.js';
 import { readJobRecord, startedAtMs, type PassRecord } from './record.js';
 import { backendFor, invocationStateDir, type SchedulerOptions } from './scheduler.js';
 import { formatBytes } from '../progress.js';
@@ -26,6 +27,8 @@ export interface JobStatus {
   source?: string;
   replica?: string;
   log?: string;
+  /** The job's exclude flags as they could be typed (docs/filters.md). */
+  filters?: string;
   scheduledAt?: string;
   lastPass?: PassRecord;
   lastCompleted?: PassRecord;
@@ -112,6 +115,7 @@ export async function listJobs(opts: SchedulerOptions = {}): Promise<ListResult>
       source: spec.source,
       replica: spec.replica,
       log: spec.log,
+      filters: describeJobFilter(spec),
       scheduledAt: record.scheduledAt,
       lastPass: record.last,
       lastCompleted: record.lastCompleted,
@@ -186,6 +190,7 @@ export function formatList(result: ListResult): string {
       ['source', job.source],
       ['replica', job.replica],
       ['log', job.log],
+      ['filters', job.filters],
       ['last pass', formatPass(job.lastPass)],
       [
         'last completed',

@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { isUndecodableName, listDir, listOrDenied, type Entry, type Listing } from './entry.js';
+import type { DirFilter, RemovalGuard, WalkFilter } from './filter.js';
 import { planDir } from './plan.js';
 import { isTempName } from './temp.js';
 
@@ -18,10 +19,11 @@ class Uncountable extends Error {
   }
 }
 
+/** With `filter`, the pass's exclude rules: what they leave alone is not counted (docs/filters.md). */
 /** `leaveAlone`: a name in the replica's top folder the pass leaves alone (issue 14: the versions folder). */
-export function countRemovals(source: string, replica: string, leaveAlone?: string): RemovalCount {
+export function countRemovals(source: string, replica: string, filter?: { walk: WalkFilter; root: DirFilter }, leaveAlone?: string): RemovalCount {
   try {
-    return { removed: countDir('', source, replica, listDir(source), leaveAlone) };
+    return { removed: countDir('', source, replica, listDir(source), filter?.walk, filter?.root, leaveAlone) };
   } catch (error) {
     if (error instanceof Uncountable) return { uncountable: error.rel };
     throw error;
@@ -29,7 +31,15 @@ export function countRemovals(source: string, replica: string, leaveAlone?: stri
 }
 
 /** What the pass would remove in one folder and below; `srcListing` is the source folder's. */
-function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Listing, leaveAlone?: string): number {
+function countDir(
+  rel: string,
+  srcPath: string,
+  dstPath: string,
+  srcListing: Listing,
+  walk?: WalkFilter,
+  filter?: DirFilter,
+  leaveAlone?: string,
+): number {
   let taken: ReturnType<typeof listOrDenied>;
   try {
     taken = listOrDenied(dstPath);
@@ -39,10 +49,12 @@ function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Lis
   if (!taken.listing) throw new Uncountable(rel || '.');
   // As in the pass: the replica's copy of a source entry that could not be looked at stays.
   const keep = new Set(srcListing.issues.map((i) => i.name));
-  const dstEntries = taken.listing.entries.filter((e) => !keep.has(e.name) && e.name !== leaveAlone);
+  let dstEntries = taken.listing.entries.filter((e) => !keep.has(e.name) && e.name !== leaveAlone);
+  let srcEntries = srcListing.entries;
+  if (walk && filter) ({ src: srcEntries, dst: dstEntries } = walk.listings(filter, srcPath, dstPath, srcEntries, dstEntries));
 
   let removed = 0;
-  for (const step of planDir(srcListing.entries, dstEntries, { checksum: false })) {
+  for (const step of planDir(srcEntries, dstEntries, { checksum: false })) {
     try {
       switch (step.op) {
         case 'copy':
@@ -54,12 +66,15 @@ function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Lis
           const name = step.src.name;
           // An unreadable source folder is left alone by the pass: nothing below it is removed.
           const listing = listDir(join(srcPath, name));
-          removed += countDir(join(rel, name), join(srcPath, name), join(dstPath, name), listing);
+          const inside = walk && filter && walk.child(filter, name, join(srcPath, name), listing.entries);
+          removed += countDir(join(rel, name), join(srcPath, name), join(dstPath, name), listing, walk, inside);
           break;
         }
-        case 'remove':
-          removed += countRemoval(join(dstPath, step.dst.name), join(rel, step.dst.name), step.dst).count;
+        case 'remove': {
+          const guard = walk && filter && walk.insideRemoved(filter, step.dst.name);
+          removed += countRemoval(join(dstPath, step.dst.name), join(rel, step.dst.name), step.dst, guard).count;
           break;
+        }
         default:
           break; // compare, meta, skip, purge-temp: nothing a user would lose
       }
@@ -75,15 +90,19 @@ function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Lis
  * What removing one replica entry would remove (remove.ts's rules): a folder goes with all its contents, and
  * stays (`whole` false) when something inside cannot be looked at. A leftover temporary is not counted.
  */
-function countRemoval(path: string, rel: string, entry: Entry): { count: number; whole: boolean } {
+function countRemoval(path: string, rel: string, entry: Entry, guard?: RemovalGuard): { count: number; whole: boolean } {
   if (entry.type !== 'dir') return { count: isTempName(entry.name) ? 0 : 1, whole: true };
   const taken = listOrDenied(path);
   if (!taken.listing) throw new Uncountable(rel);
   let kept = taken.listing.issues.filter((i) => i.error.code !== 'ENOENT' || isUndecodableName(i.name)).length;
   let count = 0;
   for (const child of taken.listing.entries) {
+    if (guard?.keeps(child, path)) {
+      kept++;
+      continue;
+    }
     try {
-      const inner = countRemoval(join(path, child.name), join(rel, child.name), child);
+      const inner = countRemoval(join(path, child.name), join(rel, child.name), child, guard?.inside(child.name));
       count += inner.count;
       if (!inner.whole) kept++;
     } catch (error) {

@@ -125,9 +125,12 @@ function hasEntry(path: string, accept: (entry: Dirent) => boolean): boolean {
 
 const isMirrored = (e: Dirent): boolean => e.isFile() || e.isDirectory() || e.isSymbolicLink();
 
-/** Guard: an empty source must not silently empty a full replica (an unmounted disk looks empty). */
-export function checkEmptySource(paths: PassPaths): void {
-  if (paths.replicaMissing || hasEntry(paths.source, isMirrored)) return;
+/**
+ * Guard: an empty source must not silently empty a full replica (an unmounted disk looks empty). With exclude
+ * rules, `mirrorsAnything` says whether the source holds anything they keep (docs/filters.md).
+ */
+export function checkEmptySource(paths: PassPaths, mirrorsAnything?: () => boolean): void {
+  if (paths.replicaMissing || (mirrorsAnything ? mirrorsAnything() : hasEntry(paths.source, isMirrored))) return;
   let replicaHolds: boolean;
   try {
     replicaHolds = hasEntry(paths.replica, (e) => !isTempName(e.name));
@@ -136,7 +139,7 @@ export function checkEmptySource(paths: PassPaths): void {
   }
   if (replicaHolds) {
     throw new RefusedError(
-      `source ${paths.source} is empty but the replica ${paths.replica} is not; refusing to empty it ` +
+      `source ${paths.source} ${mirrorsAnything ? 'has nothing to mirror (every entry is excluded)' : 'is empty'} but the replica ${paths.replica} is not${mirrorsAnything ? ' empty' : ''}; refusing to empty it ` +
         `(is a disk unmounted? pass --allow-empty-source to mirror an empty source)`,
     );
   }

@@ -6,6 +6,7 @@ import { basename, dirname, join } from 'node:path';
 import type { KeptAction, VersionStore } from '../versions/store.js';
 import { ensureOwnerAccess, removeEmptyDir, removeNonDir, setMode } from './apply.js';
 import { listDir, listOrDenied, type Entry } from './entry.js';
+import type { RemovalGuard } from './filter.js';
 import { kindOf, type PassReport } from './pass-report.js';
 import { isTempName } from './temp.js';
 
@@ -13,8 +14,20 @@ import { isTempName } from './temp.js';
  * Remove a replica entry and, for a folder, everything below it (each one logged); links are unlinked, never
  * followed. Returns false when something inside had to stay (reported), so the folder stays too.
  */
-export async function removeEntry(report: PassReport, dryRun: boolean, path: string, rel: string, entry: Entry, keeping?: Keeping): Promise<boolean> {
-  if (keeping && !(entry.type !== 'dir' && isTempName(entry.name))) return keepEntry(report, keeping, path, rel, entry);
+export async function removeEntry(
+  report: PassReport,
+  dryRun: boolean,
+  path: string,
+  rel: string,
+  entry: Entry,
+  /** Exclude rules: what inside a removed folder matches one stays (docs/filters.md). */
+  guard?: RemovalGuard,
+  /** issue 14: --versions: the entry is moved into the pass folder instead (a folder whole, unless an exclude keeps something inside). */
+  keeping?: Keeping,
+): Promise<boolean> {
+  if (keeping && !(entry.type !== 'dir' && isTempName(entry.name)) && !(entry.type === 'dir' && guard && guardedInside(guard, path))) {
+    return keepEntry(report, keeping, path, rel, entry);
+  }
   if (entry.type === 'dir') {
     await report.breathe();
     let { listing } = listOrDenied(path);
@@ -33,8 +46,12 @@ export async function removeEntry(report: PassReport, dryRun: boolean, path: str
     // Its children can only be unlinked from a writable folder (read-only folders are removed all the same).
     if (!dryRun && children.length > 0) ensureOwnerAccess(path, entry.mode);
     for (const child of children) {
+      if (guard?.keeps(child, path)) {
+        kept++;
+        continue;
+      }
       try {
-        if (!(await removeEntry(report, dryRun, join(path, child.name), join(rel, child.name), child))) kept++;
+        if (!(await removeEntry(report, dryRun, join(path, child.name), join(rel, child.name), child, guard?.inside(child.name), keeping))) kept++;
       } catch (error) {
         report.handle(kindOf(child), join(rel, child.name), error);
         kept++;
@@ -46,7 +63,8 @@ export async function removeEntry(report: PassReport, dryRun: boolean, path: str
   } else if (!dryRun) {
     removeNonDir(path);
   }
-  report.removed(entry, rel);
+  // issue 14: a folder emptied entry by entry (its contents kept one by one) is kept as the folder holding them.
+  report.removed(entry, rel, keeping && entry.type === 'dir' ? { versions: keeping.store.passName, keptAs: keeping.store.keptPath(rel) } : {});
   return true;
 }
 
@@ -77,6 +95,19 @@ function keepEntry(report: PassReport, { store, action }: Keeping, path: string,
   const listed = entry.type !== 'dir' || logKeptTree(report, store.dryRun ? path : keptAs, rel, pass, keptAs);
   report.removed(entry, rel, { versions: pass, keptAs, ...(!listed && { note: 'contents not listed' }) });
   return true;
+}
+
+/** True when an exclude keeps something somewhere inside the replica folder `path` (then it is not moved whole). */
+function guardedInside(guard: RemovalGuard, path: string): boolean {
+  let taken: ReturnType<typeof listOrDenied>;
+  try {
+    taken = listOrDenied(path);
+  } catch {
+    return false;
+  }
+  return (taken.listing?.entries ?? []).some(
+    (child) => guard.keeps(child, path) || (child.type === 'dir' && guardedInside(guard.inside(child.name), join(path, child.name))),
+  );
 }
 
 /** Log the entries inside a kept folder (where it is now); false when it cannot be listed as it is. */

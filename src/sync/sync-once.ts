@@ -6,6 +6,7 @@ import { defaultLogger, emit } from '../log.js';
 import { setMeta } from './apply.js';
 import { countRemovals } from './count-removals.js';
 import { entryFromStats, listDir, type Entry } from './entry.js';
+import { PassFilter, WalkFilter, type DirFilter, type FilterSpec } from './filter.js';
 import { checkEmptySource, checkMaxDelete, checkPassPaths, checkReplicaWritable, type PassPaths } from './guards.js';
 import { ReplicaLock } from './lock.js';
 import { PassReport, StopPass } from './pass-report.js';
@@ -36,6 +37,10 @@ export interface SyncOptions {
   onProgress?: (stats: Readonly<SyncStats>) => void;
   /** How often `onProgress` is called, in ms (default 100; 0: at every folder and every change). */
   progressEveryMs?: number;
+  /** What to leave out: exclude rules, ignore files, markers (docs/filters.md). Bad rules throw UsageError. */
+  filter?: FilterSpec;
+  /** Remove replica entries that match an exclude, like any other extra (default: they are left alone). */
+  deleteExcluded?: boolean;
   /** issue 14: keep what the pass removes or overwrites in this folder, pruned by its retention. */
   versions?: VersionsOption;
 }
@@ -60,7 +65,9 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
   const checksum = options.checksum ?? false;
   const dryRun = options.dryRun ?? false;
   const versions = options.versions && checkVersionsDir(options.versions.dir, paths); // issue 14
-  if (!options.allowEmptySource) checkEmptySource(paths);
+  const filter = passFilter(paths, options, (message) => log.debug(message));
+  if (!options.allowEmptySource)
+    checkEmptySource(paths, filter && (() => filter.walk.mirrorsAnything(filter.root, paths.source, filter.rootEntries)));
   if (!dryRun) checkReplicaWritable(paths);
 
   const lock = options.lock === false || dryRun ? undefined : new ReplicaLock(paths.replica);
@@ -69,16 +76,20 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
   const store = versions && new VersionStore(versions.dir, { source: paths.source, replica: paths.replica, startedAt: passStart, dryRun });
   try {
     if (options.maxDelete !== undefined && !paths.replicaMissing) {
-      checkMaxDelete(countRemovals(paths.source, paths.replica, versions?.inReplica), options.maxDelete);
+      // Counted with the same rules (no debug lines: the pass itself says what it leaves out).
+      const counting = filter && { walk: new WalkFilter(filter.walk.pass, options.deleteExcluded ?? false), root: filter.root };
+      checkMaxDelete(countRemovals(paths.source, paths.replica, counting, versions?.inReplica), options.maxDelete);
     }
 
+    const mode = checksum ? 'checksum' : 'quick';
     emit(log, 'info', {
       type: 'start',
       source: paths.source,
       replica: paths.replica,
-      mode: checksum ? 'checksum' : 'quick',
+      mode,
       dryRun,
       ...(versions && { versions: versions.dir }),
+      filter: filter?.walk.pass.describe(),
     });
     const report = new PassReport(log, {
       dryRun,
@@ -88,8 +99,8 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
     });
     let stoppedBy: string | undefined;
     try {
-      const walk = new MirrorWalk(report, { checksum, dryRun, versions: store, leaveAlone: versions?.inReplica });
-      await mirrorRoot(walk, report, paths, dryRun);
+      const walk = new MirrorWalk(report, { checksum, dryRun, filter: filter?.walk, versions: store, leaveAlone: versions?.inReplica });
+      await mirrorRoot(walk, report, paths, dryRun, filter?.root);
     } catch (error) {
       if (!(error instanceof StopPass)) throw error;
       stoppedBy = error.message;
@@ -109,7 +120,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
 }
 
 /** The walk from the top: create a missing replica, mirror into it, then give it the source root's mode and mtime. */
-async function mirrorRoot(walk: MirrorWalk, report: PassReport, paths: PassPaths, dryRun: boolean): Promise<void> {
+async function mirrorRoot(walk: MirrorWalk, report: PassReport, paths: PassPaths, dryRun: boolean, filter?: DirFilter): Promise<void> {
   const srcRoot = rootEntry(paths.source);
   let dstRoot: Entry | undefined;
   if (paths.replicaMissing) {
@@ -121,7 +132,7 @@ async function mirrorRoot(walk: MirrorWalk, report: PassReport, paths: PassPaths
   }
   let inner = false;
   try {
-    inner = await walk.mirrorDir('', paths.source, paths.replica, listDir(paths.source), dstRoot, paths.replicaMissing && !dryRun);
+    inner = await walk.mirrorDir('', paths.source, paths.replica, listDir(paths.source), dstRoot, paths.replicaMissing && !dryRun, filter);
   } catch (error) {
     report.handle('dir', '.', error);
   }
@@ -134,6 +145,23 @@ async function mirrorRoot(walk: MirrorWalk, report: PassReport, paths: PassPaths
   } catch (error) {
     report.handle('dir', '.', error);
   }
+}
+
+/**
+ * The pass's filter, when it has one: rules checked (UsageError, exit 2), the source root's ignore files read
+ * (RefusedError when one cannot be: the pass cannot know what to leave out), the root listing it was read from.
+ */
+function passFilter(
+  paths: PassPaths,
+  options: SyncOptions,
+  debug: (message: string) => void,
+): { walk: WalkFilter; root: DirFilter; rootEntries: Entry[] } | undefined {
+  if (!options.filter) return undefined;
+  const pass = PassFilter.load(options.filter, paths.source);
+  if (pass.inactive) return undefined;
+  const walk = new WalkFilter(pass, options.deleteExcluded ?? false, debug);
+  const rootEntries = pass.ignoreFiles.length > 0 || !options.allowEmptySource ? listDir(paths.source).entries : [];
+  return { walk, root: walk.root(paths.source, rootEntries), rootEntries };
 }
 
 /** Entry for a folder root (source or replica), following a link the user named on the command line. */

@@ -25,15 +25,20 @@ import {
   SourceChangedError,
   symlinkToTemp,
 } from './apply.js';
-import { sameContents } from './compare.js';
+import { compareFiles, type Verdict } from './compare.js';
 import { listDir, listOrDenied, lstatEntry, type Entry, type Listing } from './entry.js';
+import type { DirFilter, WalkFilter } from './filter.js';
 import { kindOf, type Kept, type PassReport } from './pass-report.js';
 import { afterCompare, metaDiff, planDir, type Step } from './plan.js';
 import { removeEntry, type Keeping } from './remove.js';
 
+type CompareStep = Extract<Step, { op: 'compare' }>;
+
 export interface WalkOptions {
   checksum: boolean;
   dryRun: boolean;
+  /** Exclude rules (docs/filters.md): each folder's listings are filtered before planning. */
+  filter?: WalkFilter;
   /** issue 14: --versions: what the pass removes or overwrites is kept there instead. */
   versions?: VersionStore;
   /** issue 14: the versions folder's name when it sits in the replica's top folder: left out of the plan. */
@@ -50,12 +55,21 @@ export class MirrorWalk {
   /**
    * Mirror one folder whose source listing is already taken. `dst` is the replica folder's entry as listed
    * before any change (undefined when it does not exist yet, only possible in a dry run); `fresh` when this
-   * pass just created it (empty and owner-writable). Returns true when anything inside was changed.
+   * pass just created it (empty and owner-writable); `filter` the rules in force in this folder, if any.
+   * Returns true when anything inside was changed.
    */
-  async mirrorDir(rel: string, srcPath: string, dstPath: string, srcListing: Listing, dst: Entry | undefined, fresh = false): Promise<boolean> {
+  async mirrorDir(
+    rel: string,
+    srcPath: string,
+    dstPath: string,
+    srcListing: Listing,
+    dst: Entry | undefined,
+    fresh = false,
+    filter?: DirFilter,
+  ): Promise<boolean> {
     await this.report.breathe();
     const keep = this.report.sourceIssues(rel, srcListing);
-    const srcEntries = srcListing.entries;
+    let srcEntries = srcListing.entries;
 
     let dstEntries: Entry[] = [];
     let dstMode = dst?.mode ?? 0o700;
@@ -72,18 +86,24 @@ export class MirrorWalk {
       // issue 14: the versions folder in the replica's top folder is neither mirrored into nor removed.
       if (rel === '' && this.opts.leaveAlone !== undefined) dstEntries = dstEntries.filter((e) => e.name !== this.opts.leaveAlone);
     }
+    // Excluded names leave both listings here: neither copied nor removed (nor walked, for folders).
+    if (filter && this.opts.filter)
+      ({ src: srcEntries, dst: dstEntries } = this.opts.filter.listings(filter, srcPath, dstPath, srcEntries, dstEntries));
 
     this.report.stats.checked += srcEntries.length;
     // Best effort against a folder swapped for a link mid-pass: its identity is re-checked before each change.
     const home = this.opts.dryRun ? undefined : folderId(dstPath);
     let changed = false;
-    for (const planned of planDir(srcEntries, dstEntries, { checksum: this.opts.checksum })) {
+    const steps = planDir(srcEntries, dstEntries, { checksum: this.opts.checksum });
+    // --checksum: the folder's content checks run first, as one batch both cores share (compare.ts).
+    const verdicts = await this.compareAll(steps, srcPath, dstPath);
+    for (const planned of steps) {
       await this.report.breathe();
       let step: Step | undefined = planned;
       const entry = 'src' in step ? step.src : step.dst;
       try {
         // Contents decide first, so a re-copy below opens a read-only folder like any other change.
-        if (step.op === 'compare') step = await this.compare(step, srcPath, dstPath);
+        if (step.op === 'compare') step = this.compared(step, verdicts.get(step));
         if (!step) continue;
         if (home !== undefined && step.op !== 'skip') {
           const now = folderId(dstPath);
@@ -98,7 +118,7 @@ export class MirrorWalk {
           if (dst && ensureOwnerAccess(dstPath, dstMode)) dstMode |= 0o700;
           opened = true;
         }
-        if (await this.apply(step, rel, srcPath, dstPath)) changed = true;
+        if (await this.apply(step, rel, srcPath, dstPath, filter)) changed = true;
       } catch (error) {
         this.report.handle(kindOf(entry), join(rel, entry.name), error);
         if (step && step.op !== 'descend' && step.op !== 'skip') changed = true;
@@ -148,14 +168,23 @@ export class MirrorWalk {
     return { entries: listing.entries, opened: true };
   }
 
-  /** --checksum: compare both files by hash, block by block; an unreadable replica copy counts as different. */
-  private async compare(step: Extract<Step, { op: 'compare' }>, srcDir: string, dstDir: string): Promise<Step | undefined> {
-    const { src, dst } = step;
-    return afterCompare(src, dst, await sameContents(join(srcDir, src.name), join(dstDir, dst.name), src.size));
+  /** --checksum: compare the contents of a folder's `compare` steps (an unreadable replica copy counts as different). */
+  private async compareAll(steps: readonly Step[], srcDir: string, dstDir: string): Promise<Map<Step, Verdict>> {
+    const checks = steps.filter((s): s is CompareStep => s.op === 'compare');
+    if (checks.length === 0) return new Map();
+    const pairs = checks.map(({ src, dst }) => ({ src: join(srcDir, src.name), dst: join(dstDir, dst.name), size: src.size }));
+    const verdicts = await compareFiles(pairs);
+    return new Map(checks.map((s, i) => [s, verdicts[i]!]));
+  }
+
+  /** What a compared file needs: a copy, its metadata, or nothing. The source failing to read is that file's error. */
+  private compared(step: CompareStep, verdict: Verdict | undefined): Step | undefined {
+    if (verdict instanceof Error) throw verdict;
+    return afterCompare(step.src, step.dst, verdict ?? false);
   }
 
   /** Apply one step; returns true when the replica folder was changed. */
-  private async apply(step: Step, rel: string, srcDir: string, dstDir: string): Promise<boolean> {
+  private async apply(step: Step, rel: string, srcDir: string, dstDir: string, filter?: DirFilter): Promise<boolean> {
     const dry = this.opts.dryRun;
     switch (step.op) {
       case 'copy': {
@@ -180,13 +209,14 @@ export class MirrorWalk {
         const { src } = step;
         const path = join(rel, src.name);
         const target = join(dstDir, src.name);
-        // List the source first: an unreadable source folder leaves the replica's entry alone.
+        // List the source first (and read its ignore files): an unreadable one leaves the replica's entry alone.
         const listing = listDir(join(srcDir, src.name));
-        if (step.replace) await removeEntry(this.report, dry, target, path, step.replace, this.keeping('replaced'));
+        const inside = filter && this.opts.filter?.child(filter, src.name, join(srcDir, src.name), listing.entries);
+        if (step.replace) await removeEntry(this.report, dry, target, path, step.replace, undefined, this.keeping('replaced'));
         if (!dry) makeDir(target);
         this.report.op('created', 'dir', path);
         const placeholder: Entry | undefined = dry ? undefined : { ...src, mode: 0o700, mtimeMs: -1 };
-        await this.mirrorDir(path, join(srcDir, src.name), target, listing, placeholder, !dry);
+        await this.mirrorDir(path, join(srcDir, src.name), target, listing, placeholder, !dry, inside);
         if (!dry) setMeta(target, src, true);
         return true;
       }
@@ -196,7 +226,8 @@ export class MirrorWalk {
         const target = join(dstDir, src.name);
         // An unreadable source folder throws here: its replica copy and everything below it stay as they are.
         const listing = listDir(join(srcDir, src.name));
-        const inner = await this.mirrorDir(path, join(srcDir, src.name), target, listing, dst);
+        const inside = filter && this.opts.filter?.child(filter, src.name, join(srcDir, src.name), listing.entries);
+        const inner = await this.mirrorDir(path, join(srcDir, src.name), target, listing, dst, false, inside);
         const diff = metaDiff(src, dst);
         if (diff.length > 0 || inner) {
           if (!dry) setMeta(target, src, src.mode !== dst.mode || inner);
@@ -216,7 +247,15 @@ export class MirrorWalk {
         this.report.skip(kindOf(step.src), join(rel, step.src.name), 'not a regular file, folder or symlink');
         return false;
       case 'remove':
-        await removeEntry(this.report, dry, join(dstDir, step.dst.name), join(rel, step.dst.name), step.dst, this.keeping('removed'));
+        await removeEntry(
+          this.report,
+          dry,
+          join(dstDir, step.dst.name),
+          join(rel, step.dst.name),
+          step.dst,
+          filter && this.opts.filter?.insideRemoved(filter, step.dst.name),
+          this.keeping('removed'),
+        );
         return true;
       case 'purge-temp':
         if (!dry) removeNonDir(join(dstDir, step.dst.name));
@@ -246,7 +285,7 @@ export class MirrorWalk {
     let kept: Kept = {};
     try {
       if (replace?.type === 'dir') {
-        await removeEntry(this.report, false, target, rel, replace, this.keeping('replaced'));
+        await removeEntry(this.report, false, target, rel, replace, undefined, this.keeping('replaced'));
       } else if (store && (replace ?? old)) {
         // Kept before the rename: a file is hard-linked (the replica's name stays filled), anything else moved.
         const gone = (replace ?? old) as Entry;
@@ -264,7 +303,7 @@ export class MirrorWalk {
 
   /** Dry run: what `put` would remove to make way for an entry of another type. */
   private async clearFor(target: string, rel: string, old: Entry): Promise<void> {
-    if (old.type === 'dir') await removeEntry(this.report, true, target, rel, old, this.keeping('replaced'));
+    if (old.type === 'dir') await removeEntry(this.report, true, target, rel, old, undefined, this.keeping('replaced'));
     else {
       const store = this.opts.versions;
       this.report.removed(old, rel, store ? { versions: store.passName, keptAs: store.keptPath(rel) } : {});

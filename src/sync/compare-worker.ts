@@ -1,0 +1,8 @@
+// The --checksum helper thread (see compare.ts): on each batch's message, takes items from the shared counter
+// until none is left. A message that arrives after this batch is over (the main thread took every item, or
+// already moved on to the next batch) costs one look at the counter.
+import { parentPort, workerData } from 'node:worker_threads';
+import { decodeBatch, fsReader, makeShared, workOn, type BatchMessage } from './compare.js';
+
+const shared = makeShared(workerData as SharedArrayBuffer);
+parentPort?.on('message', (message: BatchMessage) => workOn(shared, decodeBatch(message), fsReader));

@@ -1,0 +1,200 @@
+/**
+ * The filter module around the matching (which test/filter-git.test.ts checks against git): what is refused,
+ * how `--exclude-from` files and `--exclude` patterns combine, and what `filterListings` hands the planner.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../src/errors.js';
+import type { Entry } from '../src/sync/entry.js';
+import { checkFilterSpec, filterListings, PassFilter, type FilterSpec } from '../src/sync/filter.js';
+import { tempName } from '../src/sync/temp.js';
+import { tempDir } from './_tree.js';
+
+function source(): string {
+  const root = tempDir('fs-filter-src-');
+  mkdirSync(join(root, 'home'));
+  return root;
+}
+
+function refusal(spec: FilterSpec, src = source()): string {
+  try {
+    PassFilter.load(spec, src);
+  } catch (error) {
+    expect(error).toBeInstanceOf(UsageError);
+    return (error as Error).message;
+  }
+  throw new Error('not refused');
+}
+
+describe('refused patterns and files (UsageError, exit 2)', () => {
+  it('an empty or blank --exclude, and a lone "!"', () => {
+    for (const p of ['', '   ', '!', '! ']) expect(refusal({ rules: [{ exclude: p }] })).toMatch(/--exclude pattern is empty/);
+  });
+
+  it('a --exclude that .gitignore would read as a comment, naming the escaped form', () => {
+    expect(refusal({ rules: [{ exclude: '#notes' }] })).toBe(
+      '--exclude pattern "#notes" is a comment in .gitignore syntax and matches nothing; write "\\\\#notes" for a name starting with #',
+    );
+  });
+
+  it('an absolute path outside the source, and one inside it (with the relative form to write)', () => {
+    const src = source();
+    const sibling = join(dirname(src), 'elsewhere', 'x');
+    expect(refusal({ rules: [{ exclude: sibling }] }, src)).toMatch(
+      new RegExp(`can never match: it is an absolute path outside the source ${src}, and patterns only match paths inside the source`),
+    );
+    expect(refusal({ rules: [{ exclude: `!${sibling}/` }] }, src)).toMatch(/can never match: it is an absolute path outside/);
+    expect(refusal({ rules: [{ exclude: `${src}/build/` }] }, src)).toMatch(/absolute path inside the source .*: write "\/build\/"/);
+    expect(refusal({ rules: [{ exclude: src }] }, src)).toMatch(/it is the source folder itself/);
+  });
+
+  it('an existing absolute path of two or more names outside the source; "/" alone', () => {
+    expect(refusal({ rules: [{ exclude: '/etc/hosts' }] })).toMatch(
+      /"\/etc\/hosts" can never match: \/etc\/hosts is an existing path outside the source/,
+    );
+    expect(refusal({ rules: [{ exclude: '/' }] })).toMatch(/can never match: it names no entry/);
+  });
+
+  it('one-name anchored patterns, wildcards and paths that do not exist stay patterns', () => {
+    const src = source();
+    const ok = ['/tmp/', '/bin/', '/etc/*.conf', '/no/such/thing', 'etc/hosts'];
+    expect(PassFilter.load({ rules: ok.map((exclude) => ({ exclude })) }, src).ruleCount).toBe(ok.length);
+  });
+
+  it('an anchored pattern whose first name the source really has is a pattern, not an absolute path', () => {
+    const src = source(); // holds home/
+    expect(PassFilter.load({ rules: [{ exclude: '/home/' }, { exclude: '/build/' }, { exclude: 'tmp/' }] }, src).ruleCount).toBe(3);
+  });
+
+  it('an absolute line in an --exclude-from file names the file and line', () => {
+    const src = source();
+    const list = join(tempDir('fs-filter-list-'), 'rules');
+    writeFileSync(list, `# mine\n*.tmp\n\n${join(dirname(src), 'other')}/\n`);
+    expect(refusal({ rules: [{ excludeFrom: list }] }, src)).toMatch(new RegExp(`^--exclude-from ${list} line 4 ".*" can never match`));
+  });
+
+  it('a missing or unreadable --exclude-from file', () => {
+    const dir = tempDir('fs-filter-list-');
+    expect(refusal({ rules: [{ excludeFrom: join(dir, 'missing') }] })).toBe(
+      `--exclude-from file cannot be read: ${join(dir, 'missing')}: no such file or directory (ENOENT)`,
+    );
+    expect(refusal({ rules: [{ excludeFrom: dir }] })).toMatch(/--exclude-from file cannot be read: .*is a directory \(EISDIR\)/);
+  });
+
+  it('--ignore-file and --exclude-if-present take a plain name', () => {
+    for (const bad of ['', '.', '..', 'a/.gitignore']) {
+      expect(refusal({ ignoreFiles: [bad] })).toMatch(/^--ignore-file needs a file name/);
+      expect(refusal({ excludeIfPresent: [bad] })).toMatch(/^--exclude-if-present needs a file name/);
+    }
+  });
+
+  it('checkFilterSpec stores --exclude-from files by absolute path', () => {
+    const dir = tempDir('fs-filter-list-');
+    writeFileSync(join(dir, 'rules'), '*.tmp\n');
+    const spec = checkFilterSpec({ rules: [{ exclude: 'a' }, { excludeFrom: join(dir, '.', 'rules') }] }, source());
+    expect(spec.rules).toEqual([{ exclude: 'a' }, { excludeFrom: join(dir, 'rules') }]);
+  });
+});
+
+describe('rule lists', () => {
+  it('--exclude-from lines and --exclude patterns form one list in the order given (later wins)', () => {
+    const src = source();
+    const list = join(tempDir('fs-filter-list-'), 'rules');
+    writeFileSync(list, '# comment\n\n*.tmp\n!keep.tmp\n');
+    const before = PassFilter.load({ rules: [{ exclude: 'keep.tmp' }, { excludeFrom: list }] }, src).root();
+    const after = PassFilter.load({ rules: [{ excludeFrom: list }, { exclude: 'keep.tmp' }] }, src).root();
+    expect([before.excluded('keep.tmp', false), before.excluded('a.tmp', false)]).toEqual([false, true]);
+    expect([after.excluded('keep.tmp', false), after.excluded('a.tmp', false)]).toEqual([true, true]);
+  });
+
+  it('counts the rules in force and describes them for the start line', () => {
+    const src = source();
+    const list = join(tempDir('fs-filter-list-'), 'rules');
+    writeFileSync(list, '# comment\n\n*.tmp\n!keep.tmp\n');
+    const filter = PassFilter.load(
+      {
+        rules: [{ excludeFrom: list }, { exclude: 'node_modules/' }],
+        ignoreFiles: ['.gitignore'],
+        excludeIfPresent: ['.nobackup', 'CACHEDIR.TAG'],
+        ignoreCase: true,
+      },
+      src,
+    );
+    expect(filter.ruleCount).toBe(3);
+    expect(filter.describe()).toBe('3 exclude rules, ignore files .gitignore, exclude-if-present .nobackup, CACHEDIR.TAG, ignoring case');
+    expect(PassFilter.load({}, src).describe()).toBeUndefined();
+    expect(PassFilter.load({}, src).inactive).toBe(true);
+  });
+
+  it('a --exclude keeps its trailing spaces (a .gitignore line would lose them)', () => {
+    const dir = PassFilter.load({ rules: [{ exclude: 'name  ' }] }, source()).root();
+    expect([dir.excluded('name  ', false), dir.excluded('name', false)]).toEqual([true, false]);
+  });
+
+  it('case: exact by default, either case with ignoreCase', () => {
+    const src = source();
+    expect(
+      PassFilter.load({ rules: [{ exclude: '*.jpg' }] }, src)
+        .root()
+        .excluded('A.JPG', false),
+    ).toBe(false);
+    expect(
+      PassFilter.load({ rules: [{ exclude: '*.jpg' }], ignoreCase: true }, src)
+        .root()
+        .excluded('A.JPG', false),
+    ).toBe(true);
+  });
+});
+
+const e = (name: string, type: Entry['type'] = 'file'): Entry => ({ name, type, mode: 0o644, size: 0, mtimeMs: 0, atimeMs: 0 });
+const names = (entries: readonly Entry[]): string[] => entries.map((x) => x.name);
+
+describe('filterListings: what the planner sees', () => {
+  const filter = PassFilter.load({ rules: [{ exclude: '*.tmp' }, { exclude: 'cache/' }], excludeIfPresent: ['.nobackup'] }, source());
+  const src = [e('a.tmp'), e('b.txt'), e('cache', 'dir'), e('marked', 'dir'), e('photos', 'dir')];
+  const dst = [e('a.tmp'), e('b.txt'), e('cache', 'dir'), e('gone.txt'), e('marked', 'dir'), e('old.tmp'), e('oldcache', 'dir'), e(tempName())];
+  const markedIn = (set: string[]) => (name: string) => set.includes(name);
+
+  it('drops excluded source entries and leaves matching replica entries alone', () => {
+    const out = filterListings(filter.root(), src, dst, {
+      deleteExcluded: false,
+      srcMarked: markedIn(['marked']),
+      dstMarked: markedIn(['oldcache']),
+    });
+    expect(names(out.src)).toEqual(['b.txt', 'photos']);
+    expect(names(out.excluded)).toEqual(['a.tmp', 'cache', 'marked']);
+    // Replica-only: old.tmp matches a pattern, oldcache holds a marker on the replica side.
+    expect(names(out.protected)).toEqual(['a.tmp', 'cache', 'marked', 'old.tmp', 'oldcache']);
+    expect(names(out.dst)).toEqual(['b.txt', 'gone.txt', dst[7]?.name]);
+  });
+
+  it('with deleteExcluded every replica entry is planned (extras are then removed)', () => {
+    const out = filterListings(filter.root(), src, dst, { deleteExcluded: true, srcMarked: markedIn(['marked']), dstMarked: markedIn(['oldcache']) });
+    expect(names(out.src)).toEqual(['b.txt', 'photos']);
+    expect(names(out.dst)).toEqual(names(dst));
+    expect(out.protected).toEqual([]);
+  });
+
+  it('a kept source entry pairs with its replica entry even when the replica one alone would match', () => {
+    const dirOnly = PassFilter.load({ rules: [{ exclude: 'x/' }] }, source()).root();
+    const out = filterListings(dirOnly, [e('x')], [e('x', 'dir')], { deleteExcluded: false, srcMarked: () => false, dstMarked: () => false });
+    expect([names(out.src), names(out.dst), out.protected]).toEqual([['x'], ['x'], []]);
+  });
+
+  it("this tool's temporaries are never protected, whatever the patterns", () => {
+    const all = PassFilter.load({ rules: [{ exclude: '*' }] }, source()).root();
+    const tmp = e(tempName());
+    const out = filterListings(all, [], [tmp], { deleteExcluded: false, srcMarked: () => false, dstMarked: () => false });
+    expect(names(out.dst)).toEqual([tmp.name]);
+  });
+
+  it('hasMarker sees an entry of the marker name, of any type', () => {
+    const root = tempDir('fs-filter-mark-');
+    mkdirSync(join(root, 'a'));
+    mkdirSync(join(root, 'b'));
+    mkdirSync(join(root, 'c', '.nobackup'), { recursive: true });
+    writeFileSync(join(root, 'a', '.nobackup'), '');
+    expect(['a', 'b', 'c'].map((d) => filter.hasMarker(join(root, d)))).toEqual([true, false, true]);
+  });
+});
