@@ -200,6 +200,24 @@ describe('a pass with --versions', () => {
     expect(readdirSync(inside).some((n) => parsePassFolderName(n))).toBe(true);
   });
 
+  it('with exclude filters: a removed folder holding an excluded entry is kept entry by entry; the excluded entry stays', async () => {
+    const s = sandbox();
+    buildTree(s.src, { old: { 'a.txt': 'a', sub: { 'b.txt': 'b' } } });
+    await pass(s, ['--exclude', '*.tmp']);
+    writeFileSync(join(s.rep, 'old', 'keep.tmp'), 'only in the replica, excluded');
+    rmSync(join(s.src, 'old'), { recursive: true });
+    const { stdout, pass: name } = await pass(s, ['--exclude', '*.tmp']);
+    expect(ops(stdout).sort()).toEqual([
+      `removed dir "old/sub" (kept in versions ${name})`,
+      `removed file "old/a.txt" (kept in versions ${name})`,
+      `removed file "old/sub/b.txt" (kept in versions ${name})`,
+      'updated dir "." (metadata: mtime)',
+    ]);
+    expect(readdirSync(join(s.rep, 'old'))).toEqual(['keep.tmp']);
+    expect(readFileSync(join(s.v, name as string, 'old', 'sub', 'b.txt'), 'utf8')).toBe('b');
+    expect(existsSync(join(s.v, name as string, 'old', 'keep.tmp'))).toBe(false);
+  });
+
   it('a read-only folder removed by a pass run as its owner is kept whole, with its mode', async () => {
     const box = userTempDir('fs-vro-');
     const src = join(box, 'src');
