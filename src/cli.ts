@@ -19,6 +19,7 @@ const commands: Record<string, Loader> = {
   schedule: () => import('./commands/schedule.js').then((m) => m.default),
   unschedule: () => import('./commands/unschedule.js').then((m) => m.default),
   list: () => import('./commands/list.js').then((m) => m.default),
+  check: () => import('./commands/check.js').then((m) => m.default),
   demo: () => import('./commands/demo.js').then((m) => m.default),
   // issue 14: versions folder
   versions: () => import('./commands/versions.js').then((m) => m.default),
@@ -31,6 +32,7 @@ const synopsis: [name: string, usage: string, what: string][] = [
   ['schedule', '<source> <replica> <interval> <unit> <log-file>', 'register a periodic pass with cron or Task Scheduler'],
   ['unschedule', '[<name>] [--all]', 'remove scheduled jobs'],
   ['list', '[--json]', 'show scheduled jobs, their last pass and next run'],
+  ['check', '[--max-age <age>]', 'exit 1 naming the jobs with no successful pass within their allowed age'],
   ['run', '<source> <replica> <interval> <unit> <log-file>', 'run passes in the foreground (hosts without cron)'],
   ['demo', '[dir] [--seed <n>]', 'write a seeded demo folder tree to try the others on'],
   // issue 14: versions folder

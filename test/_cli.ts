@@ -4,8 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { resolve } from 'node:path';
-import { inject } from 'vitest';
+import { dirname, join, resolve } from 'node:path';
+import { inject, onTestFinished } from 'vitest';
 import { isRoot, TEST_USER, tempDir } from './_tree.js';
 
 export const repoCli = resolve(import.meta.dirname, '..', 'dist', 'cli.js');
@@ -81,4 +81,22 @@ export function ops(stdout: string): string[] {
 /** A temp folder the CLI run `asUser` may write into (owned by the test user when running as root). */
 export function userTempDir(prefix = 'fs-user-'): string {
   return tempDir(prefix, { forUser: true });
+}
+
+/** A process that takes the real ReplicaLock on `replica` and holds it until killed (at the latest when the test ends). */
+export async function holdLock(replica: string, stateDir: string, mode = 'sync-once'): Promise<ChildProcess> {
+  const lockModule = join(dirname(repoCli), 'sync', 'lock.js');
+  const script =
+    `const { ReplicaLock } = await import(${JSON.stringify(lockModule)});` +
+    `new ReplicaLock(${JSON.stringify(replica)}, ${JSON.stringify(mode)}, ${JSON.stringify(stateDir)}).acquire();` +
+    `process.stdout.write('held\\n'); setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (d: Buffer) => d.toString().includes('held') && resolve());
+    child.on('exit', (code) => reject(new Error(`holder exited with ${code}`)));
+  });
+  return child;
 }

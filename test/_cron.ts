@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { userTempDir } from './_cli.js';
@@ -59,14 +59,32 @@ export function fakeCrontab(): { env: { FOLDER_SYNC_CRONTAB: string }; table: ()
   return { env: { FOLDER_SYNC_CRONTAB: bin }, table: () => (existsSync(file) ? readFileSync(file, 'utf8') : '') };
 }
 
-/** Run our job line as cron would: its command part, cron's % handling, env -i with cron's variables, /bin/sh -c, cwd HOME. */
-export function runLineAsCron(line: string): { status: number | null; output: string } {
+/** A job line as cron runs it: its command part, cron's % handling, env -i with cron's variables, /bin/sh -c. */
+function cronArgv(line: string): string[] {
   const command = line.replace(/^(\S+\s+){5}/, '');
   const { command: sh, stdin } = cronCommandAsRun(command);
   if (stdin !== '') throw new Error(`cron would feed the job stdin: ${JSON.stringify(stdin)}`);
   const env = Object.entries(cronEnvironment(cronHome, cronUser)).map(([k, v]) => `${k}=${v}`);
   const argv = ['env', '-i', ...env, '/bin/sh', '-c', sh];
-  const cmd = isRoot ? ['runuser', '-u', TEST_USER, '--', ...argv] : argv;
+  return isRoot ? ['runuser', '-u', TEST_USER, '--', ...argv] : argv;
+}
+
+/** Run our job line as cron would, in HOME, and wait (blocking this process). */
+export function runLineAsCron(line: string): { status: number | null; output: string } {
+  const cmd = cronArgv(line);
   const r = spawnSync(cmd[0] as string, cmd.slice(1), { cwd: cronHome, encoding: 'utf8' });
   return { status: r.status, output: r.stdout + r.stderr };
+}
+
+/** The same without blocking: for tests whose own server (a ping server) must answer the job meanwhile. */
+export function runLineAsCronAsync(line: string): Promise<{ status: number | null; output: string }> {
+  const cmd = cronArgv(line);
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd[0] as string, cmd.slice(1), { cwd: cronHome, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, output }));
+  });
 }

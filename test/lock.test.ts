@@ -9,29 +9,13 @@ import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BusyError } from '../src/errors.js';
 import { isLocked, lockPath, readLock, ReplicaLock } from '../src/sync/lock.js';
-import { repoCli, runCli } from './_cli.js';
+import { holdLock, repoCli, runCli } from './_cli.js';
 import { buildTree, compareTrees, tempDir } from './_tree.js';
 
 const children: ChildProcess[] = [];
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
-
-/** A process that takes the real ReplicaLock on `replica` and holds it until killed. */
-async function holdLock(replica: string, stateDir: string, mode = 'sync-once'): Promise<ChildProcess> {
-  const lockModule = join(dirname(repoCli), 'sync', 'lock.js');
-  const script =
-    `const { ReplicaLock } = await import(${JSON.stringify(lockModule)});` +
-    `new ReplicaLock(${JSON.stringify(replica)}, ${JSON.stringify(mode)}, ${JSON.stringify(stateDir)}).acquire();` +
-    `process.stdout.write('held\\n'); setInterval(() => {}, 1000);`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.on('data', (d: Buffer) => d.toString().includes('held') && resolve());
-    child.on('exit', (code) => reject(new Error(`holder exited with ${code}`)));
-  });
-  return child;
-}
 
 function exited(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);

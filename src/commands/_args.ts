@@ -143,3 +143,18 @@ export function checkArgs(rawArgs: readonly string[], def: ArgsDef): void {
     throw new UsageError(`too many arguments: expected ${positionals.map(([n]) => `<${n}>`).join(' ') || 'none'}`);
   }
 }
+
+/** Alerts (src/notify, docs/alerts.md): sync-once, schedule and run. */
+export const notifyArgs = {
+  'notify-url': {
+    type: 'string',
+    valueHint: 'url',
+    description: 'Ping this URL (healthchecks.io style: /start, then the URL on success or /<exit code>; Uptime Kuma push URLs too)',
+  },
+  'on-failure': {
+    type: 'string',
+    valueHint: 'command',
+    description: 'Run this /bin/sh command after a pass that exits non-zero (FOLDER_SYNC_* variables, summary on stdin)',
+  },
+  'on-success': { type: 'string', valueHint: 'command', description: 'Run this /bin/sh command after a pass that exits 0' },
+} as const satisfies ArgsDef;

@@ -6,7 +6,7 @@ import { note, runForeground } from '../run/runner.js';
 import { parseInterval } from '../schedule/interval.js';
 import { checkFilterSpec } from '../sync/filter.js';
 import { checkPassPaths } from '../sync/guards.js';
-import { folderArgs, intervalArgs, outputArgs, parseCount, parseLogFormat, parseVersionsArgs, passArgs } from './_args.js';
+import { folderArgs, intervalArgs, notifyArgs, outputArgs, parseCount, parseLogFormat, parseVersionsArgs, passArgs } from './_args.js';
 import { checkVersionsDir } from '../versions/guards.js';
 import { filterArgs, parseFilterArgs } from './_filter-args.js';
 
@@ -17,6 +17,7 @@ export const runArgs = {
   ...passArgs,
   ...filterArgs,
   ...outputArgs,
+  ...notifyArgs,
 } as const;
 
 export default defineCommand({
@@ -37,7 +38,13 @@ export default defineCommand({
     const interval = parseInterval(args.interval, args.unit);
     const maxDelete = parseCount(args['max-delete'], '--max-delete');
     const logFormat = parseLogFormat(args['log-format']);
-    const paths = checkPassPaths(args.source, args.replica, args['log-file']);
+    // Alerts (docs/alerts.md): a start ping before each pass, the end ping and hook after it.
+    const notifyFlags = args['notify-url'] !== undefined || args['on-failure'] !== undefined || args['on-success'] !== undefined;
+    const notify = notifyFlags ? await import('../notify/pass.js') : undefined;
+    const notifier = notify?.runNotifier(args, args['log-file']);
+    const paths = await (notify
+      ? notify.notifyRefusal(notifier, () => checkPassPaths(args.source, args.replica, args['log-file']))
+      : checkPassPaths(args.source, args.replica, args['log-file']));
     // Bad rules stop the run now (exit 2); an --exclude-from file is then read again by each pass.
     const { filter, deleteExcluded } = parseFilterArgs(rawArgs, runArgs, args);
     const checkedFilter = checkFilterSpec(filter, args.source);
@@ -51,7 +58,7 @@ export default defineCommand({
       process.stderr.write(`error: the log file ${logPath} can no longer be written: ${reason}; retrying before each pass\n`);
     });
     const console = new ConsoleReporter({ quiet: Boolean(args.quiet), verbose: Boolean(args.verbose) });
-    const logger = createLogger([console, file]);
+    const logger = createLogger([console, file, ...(notifier ? [notifier.observer] : [])]);
 
     const controller = new AbortController();
     const stop = (signal: NodeJS.Signals): void => {
@@ -75,6 +82,21 @@ export default defineCommand({
       ['SIGTERM', () => stop('SIGTERM')],
       ['SIGHUP', reopen],
     ];
+    // A log that failed (disk full) is tried again before each pass rather than given up for the process's life.
+    const retryLog = (): void => {
+      file.flush(); // the start line (and anything since the last pass) is on disk before the pass begins
+      if (!broken) return;
+      try {
+        file.reopen();
+      } catch {
+        return; // still failing; the console keeps everything
+      }
+      broken = false;
+      // Said on the console only once the file took the line (a warning is written at once; a failure sets `broken`).
+      const line = `log file writable again: ${JSON.stringify(logPath)} (lines in between are on the console only)`;
+      note(createLogger([file]), 'warn', line);
+      if (!broken) note(createLogger([console]), 'warn', line);
+    };
     for (const [signal, handler] of handlers) process.on(signal, handler);
     try {
       await runForeground(args.source, args.replica, {
@@ -90,28 +112,25 @@ export default defineCommand({
           deleteExcluded,
           versions,
         },
-        // A log that failed (disk full) is tried again before each pass rather than given up for the process's life.
-        beforePass: () => {
-          file.flush(); // the start line (and anything since the last pass) is on disk before the pass begins
-          if (!broken) return;
-          try {
-            file.reopen();
-          } catch {
-            return; // still failing; the console keeps everything
-          }
-          broken = false;
-          // Said on the console only once the file took the line (a warning is written at once; a failure sets `broken`).
-          const line = `log file writable again: ${JSON.stringify(logPath)} (lines in between are on the console only)`;
-          note(createLogger([file]), 'warn', line);
-          if (!broken) note(createLogger([console]), 'warn', line);
+        beforePass: async () => {
+          retryLog();
+          await notifier?.start(logger);
         },
         // The file buffers lines for speed: a pass's lines reach the disk when it ends, not at the next 64 KiB.
-        afterPass: () => file.flush(),
+        afterPass: async (outcome) => {
+          file.flush();
+          if (!notifier || !notify) return;
+          await notifier.finish(notify.runPassEnd(outcome), logger);
+          file.flush();
+        },
       });
       return ExitCode.ok;
     } catch (error) {
       // Only startup can throw (busy replica, paths that can never work): the log file gets the same line.
-      if (error instanceof FolderSyncError) logRefusal(file, `run not started: ${error.message}`);
+      if (error instanceof FolderSyncError) {
+        logRefusal(file, `run not started: ${error.message}`);
+        await notifier?.finish({ exitCode: error.exitCode, message: `run not started: ${error.message}` }, createLogger([console, file]));
+      }
       throw error;
     } finally {
       for (const [signal, handler] of handlers) process.off(signal, handler);

@@ -3,7 +3,9 @@ import { parseInterval } from '../schedule/interval.js';
 import { describeJobFilter } from '../schedule/job-filter.js';
 import { scheduleJob } from '../schedule/scheduler.js';
 import { formatTime } from '../schedule/status.js';
-import { folderArgs, intervalArgs, parseCount, parseLogFormat, parseVersionsArgs, passArgs } from './_args.js';
+import { describeNotify, notifySettingsFromArgs, writeJobNotify } from '../notify/settings.js';
+import { stateDir } from '../state.js';
+import { folderArgs, intervalArgs, notifyArgs, parseCount, parseLogFormat, parseVersionsArgs, passArgs } from './_args.js';
 import { filterArgs, parseFilterArgs } from './_filter-args.js';
 
 export const scheduleArgs = {
@@ -17,6 +19,7 @@ export const scheduleArgs = {
   },
   ...passArgs,
   ...filterArgs,
+  ...notifyArgs,
 } as const;
 
 export default defineCommand({
@@ -32,6 +35,7 @@ export default defineCommand({
   args: scheduleArgs,
   async run({ args, rawArgs }): Promise<number> {
     const interval = parseInterval(args.interval, args.unit);
+    const notify = notifySettingsFromArgs(args);
     const outcome = await scheduleJob({
       source: args.source,
       replica: args.replica,
@@ -46,6 +50,8 @@ export default defineCommand({
       versions: parseVersionsArgs(args), // issue 14
     });
     const { job } = outcome;
+    // Alerts: kept in the state folder (0600), not in the scheduler's entry, which names only the job.
+    writeJobNotify(job.name, notify, stateDir());
     const verb = outcome.replaced ? 'replaced' : 'scheduled';
     const apart = job.interval.words.replace(/^every /, '');
     const how = outcome.exact
@@ -57,7 +63,8 @@ export default defineCommand({
       `${verb} job ${job.name}: ${job.interval.words}: ${job.source} -> ${job.replica}, log ${job.log}\n` +
         `${outcome.backend}: ${outcome.timing}${how}\n` +
         (describeJobFilter(job) !== undefined ? `filters: ${describeJobFilter(job)}\n` : '') +
-        (outcome.nextRun !== undefined ? `next run: ${formatTime(outcome.nextRun)}\n` : ''),
+        (outcome.nextRun !== undefined ? `next run: ${formatTime(outcome.nextRun)}\n` : '') +
+        (notify ? `notify: ${describeNotify(notify)}\n` : ''),
     );
     return 0;
   },

@@ -1,4 +1,5 @@
 import { defineCommand, type ParsedArgs } from 'citty';
+import type { ConsolaReporter } from 'consola';
 import { ExitCode, FolderSyncError } from '../errors.js';
 import { createLogger, type FileReporter } from '../log.js';
 import { logRefusal, openPassLog, refusalLine } from '../pass-log.js';
@@ -6,7 +7,8 @@ import { consoleWithProgress, progressEvery, stderrProgress } from '../progress.
 import { checkPassPaths } from '../sync/guards.js';
 import { syncOnce } from '../sync/sync-once.js';
 import type { PassHooks } from '../schedule/scheduled-run.js';
-import { folderArgs, outputArgs, parseCount, parseLogFormat, parseVersionsArgs, passArgs } from './_args.js';
+import { stateDir } from '../state.js';
+import { folderArgs, notifyArgs, outputArgs, parseCount, parseLogFormat, parseVersionsArgs, passArgs } from './_args.js';
 import { filterArgs, parseFilterArgs } from './_filter-args.js';
 
 export const syncOnceArgs = {
@@ -16,6 +18,7 @@ export const syncOnceArgs = {
   ...filterArgs,
   'dry-run': { type: 'boolean', description: 'Log what would be done, marked as a dry run; change nothing' },
   ...outputArgs,
+  ...notifyArgs,
   // Written by `schedule` into the scheduler entry (src/schedule/scheduled-run.ts); hidden from --help (_help.ts).
   job: { type: 'string', hidden: true, description: '(scheduled runs) the job name: keep its last-pass record' },
   every: { type: 'string', hidden: true, description: '(scheduled runs) the job interval: skip when not due' },
@@ -36,7 +39,19 @@ export default defineCommand({
     if (args.job !== undefined || args.every !== undefined || args.grid !== undefined) {
       const { runScheduled, scheduledRunFromArgs } = await import('../schedule/scheduled-run.js');
       const scheduled = scheduledRunFromArgs(args);
-      if (scheduled) return runScheduled(scheduled, (hooks) => runPass(args, rawArgs, hooks));
+      if (scheduled) {
+        // Alerts: the job's stored settings (docs/alerts.md), pinged and hooked around each pass attempt.
+        const { scheduledAround, syncOnceNotifier } = await import('../notify/pass.js');
+        const dir = stateDir();
+        const notifier = syncOnceNotifier(args, { name: scheduled.job, dir });
+        if (notifier) scheduled.around = scheduledAround(notifier, args, scheduled.job, dir);
+        return runScheduled(scheduled, (hooks) => runPass(args, rawArgs, hooks, notifier?.observer));
+      }
+    }
+    if (args['notify-url'] !== undefined || args['on-failure'] !== undefined || args['on-success'] !== undefined) {
+      const { notifiedPass, syncOnceNotifier } = await import('../notify/pass.js');
+      const notifier = syncOnceNotifier(args);
+      if (notifier) return notifiedPass(notifier, args, () => runPass(args, rawArgs, undefined, notifier.observer));
     }
     return runPass(args, rawArgs);
   },
@@ -46,7 +61,7 @@ export default defineCommand({
  * One pass. With `hooks` (a scheduled run) the console stays silent, since the job's output is appended to the
  * log file, and a refusal written to the log is returned as an exit code rather than printed a second time.
  */
-async function runPass(args: ParsedArgs<typeof syncOnceArgs>, rawArgs: string[], hooks?: PassHooks): Promise<number> {
+async function runPass(args: ParsedArgs<typeof syncOnceArgs>, rawArgs: string[], hooks?: PassHooks, observer?: ConsolaReporter): Promise<number> {
   const maxDelete = parseCount(args['max-delete'], '--max-delete');
   const logFormat = parseLogFormat(args['log-format']);
   const versions = parseVersionsArgs(args); // issue 14
@@ -63,7 +78,7 @@ async function runPass(args: ParsedArgs<typeof syncOnceArgs>, rawArgs: string[],
     });
   }
   const console = consoleWithProgress(progress, { quiet: Boolean(args.quiet), verbose: Boolean(args.verbose) });
-  const logger = createLogger(file ? (hooks ? [file] : [console, file]) : [console]);
+  const logger = createLogger([...(file ? (hooks ? [file] : [console, file]) : [console]), ...(observer ? [observer] : [])]);
   try {
     const result = await syncOnce(paths.source, paths.replica, {
       checksum: Boolean(args.checksum),

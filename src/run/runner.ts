@@ -20,10 +20,10 @@ export interface RunOptions {
   signal: AbortSignal;
   /** The sync-once options each pass gets (never `lock`: the run holds the lock; never `dryRun`). */
   sync?: Pick<SyncOptions, 'checksum' | 'maxDelete' | 'allowEmptySource' | 'filter' | 'deleteExcluded' | 'versions'>;
-  /** Called before every pass (the command retries a log file that stopped being writable). */
-  beforePass?: () => void;
-  /** Called after every pass with its outcome (the command records it for `list`). */
-  afterPass?: (outcome: PassOutcome) => void;
+  /** Called before every pass (a returned promise is awaited) (the command retries a log file that stopped being writable, pings). */
+  beforePass?: () => unknown;
+  /** Called after every pass (a returned promise is awaited) with its outcome (the command flushes the log, notifies). */
+  afterPass?: (outcome: PassOutcome) => unknown;
   /** The log file's path, recorded in the lock so that `folder-sync list` can show it. */
   log?: string;
   /** Tests: a fake clock, a pass limit, another state folder for the lock. */
@@ -47,6 +47,8 @@ export interface PassOutcome {
   stats?: SyncStats;
   /** The one-line reason of a refused or failed pass, or why a pass stopped early. */
   message?: string;
+  /** A refused pass found the replica busy (another pass holds its lock: exit 75 for the notifications). */
+  busy?: boolean;
 }
 
 const asRecord: Record<PassResult, [RecordResult, ExitCode]> = {
@@ -137,7 +139,7 @@ export async function runForeground(source: string, replica: string, opts: RunOp
       maxPasses: opts.maxPasses,
       onWait: (ms) => note(log, 'debug', `next pass in ${(ms / 1000).toFixed(1)}s`),
       pass: async (index) => {
-        opts.beforePass?.();
+        await opts.beforePass?.();
         const outcome = await onePass(index, sourceAbs, replicaAbs, lock, opts);
         passes = index;
         counts[outcome.result]++;
@@ -152,7 +154,7 @@ export async function runForeground(source: string, replica: string, opts: RunOp
           if (!recordFailed) note(log, 'warn', `the run record in ${dir} cannot be written: ${describeError(error)}`);
           recordFailed = true;
         }
-        opts.afterPass?.(outcome);
+        await opts.afterPass?.(outcome);
       },
     });
   } catch (error) {
@@ -208,7 +210,7 @@ async function onePass(index: number, source: string, replica: string, lock: Rep
   } catch (error) {
     if (error instanceof RefusedError || error instanceof BusyError) {
       note(log, 'error', `pass ${index} refused: ${error.message}; nothing was changed, retrying ${opts.interval.words}`);
-      return done('refused', { message: error.message });
+      return done('refused', { message: error.message, ...(error instanceof BusyError ? { busy: true } : {}) });
     }
     const message = error instanceof FolderSyncError ? error.message : describeError(error);
     note(log, 'error', `pass ${index} failed: ${message}; retrying ${opts.interval.words}`);

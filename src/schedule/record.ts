@@ -34,6 +34,10 @@ export interface JobRecord {
   last?: PassRecord;
   /** The last pass that completed (ok or partial). */
   lastCompleted?: PassRecord;
+  /** The last pass that ended with exit 0 (`folder-sync check`). */
+  lastSuccess?: PassRecord;
+  /** The last notification sent for a pass (src/notify): when, whether all of it worked, what happened. */
+  lastNotification?: { at: string; ok: boolean; detail: string };
 }
 
 export function recordPath(name: string, dir = stateDir()): string {
@@ -57,4 +61,5 @@ export function startedAtMs(pass: PassRecord | undefined): number | undefined {
 
 export function removeJobRecord(name: string, dir = stateDir()): void {
   rmSync(recordPath(name, dir), { force: true });
+  rmSync(join(dir, 'jobs', `${name}.notify.json`), { force: true }); // its notification settings (src/notify/settings.ts)
 }

@@ -19,6 +19,15 @@ export interface ScheduledRun {
   /** The job's log file and format, for the lines this module writes itself (a refusal before the log opened). */
   log?: string;
   logFormat: LogFormat;
+  /** Notifications around each pass (src/notify/pass.ts): a start ping before, the end ping and hook after. */
+  around?: PassAround;
+}
+
+/** Called around every pass attempt of a scheduled run; never throws. */
+export interface PassAround {
+  started(): Promise<void>;
+  /** With the attempt's stored outcome, once it is in the job's record. */
+  ended(outcome: PassRecord): Promise<void>;
 }
 
 /** What one pass reports back while it runs sync-once's code path. */
@@ -113,12 +122,14 @@ export async function runScheduled(run: ScheduledRun, pass: ScheduledPass, deps:
 async function runOne(run: ScheduledRun, pass: ScheduledPass, deps: ScheduledDeps): Promise<number> {
   const record: JobRecord = readJobRecord(run.job, deps.dir);
   const attempt: PassRecord = { startedAt: new Date(deps.now()).toISOString(), result: 'running', pid: process.pid };
+  await run.around?.started();
   try {
     // Claim the slot before the pass, so a long pass is not started again by the next firing.
     writeJobRecord({ ...record, last: attempt }, deps.dir);
   } catch (error) {
     const line = `pass refused: the state folder ${deps.dir} cannot be written: ${describeError(error)}`;
     logRefusal({ path: run.log, format: run.logFormat }, line);
+    await run.around?.ended({ ...attempt, result: 'refused', exitCode: ExitCode.usage, message: line });
     return ExitCode.usage;
   }
 
@@ -142,6 +153,7 @@ async function runOne(run: ScheduledRun, pass: ScheduledPass, deps: ScheduledDep
   }
 
   const finishedAt = new Date(deps.now()).toISOString();
+  let ended: PassRecord;
   if (result) {
     const { created, updated, removed, failed, skipped, bytes } = result;
     const outcome: PassRecord = {
@@ -153,21 +165,25 @@ async function runOne(run: ScheduledRun, pass: ScheduledPass, deps: ScheduledDep
       durationMs: Math.round(result.durationMs),
       ...(result.stoppedBy ? { message: `stopped: ${result.stoppedBy}` } : {}),
     };
-    finish(run, deps, attempt, outcome, true);
+    ended = finish(run, deps, attempt, outcome, true);
   } else {
     const kind = failure instanceof BusyError ? 'busy' : failure instanceof RefusedError || failure instanceof UsageError ? 'refused' : 'error';
-    finish(run, deps, attempt, { finishedAt, result: kind, exitCode: code, ...(failure ? { message: failure.message } : {}) });
+    ended = finish(run, deps, attempt, { finishedAt, result: kind, exitCode: code, ...(failure ? { message: failure.message } : {}) });
   }
+  await run.around?.ended(ended);
   return code;
 }
 
 /** Store the outcome of an attempt; a state folder that failed after the pass is reported, not fatal. */
-function finish(run: ScheduledRun, deps: ScheduledDeps, attempt: PassRecord, outcome: Partial<PassRecord>, completed = false): void {
+function finish(run: ScheduledRun, deps: ScheduledDeps, attempt: PassRecord, outcome: Partial<PassRecord>, completed = false): PassRecord {
   const record = readJobRecord(run.job, deps.dir);
   const done: PassRecord = { ...attempt, finishedAt: new Date(deps.now()).toISOString(), ...outcome };
+  // The last pass that ended with exit 0: what `folder-sync check` measures the job's age by.
+  const success = done.result === 'ok' && done.exitCode === ExitCode.ok ? { lastSuccess: done } : {};
   try {
-    writeJobRecord({ ...record, last: done, ...(completed ? { lastCompleted: done } : {}) }, deps.dir);
+    writeJobRecord({ ...record, last: done, ...(completed ? { lastCompleted: done } : {}), ...success }, deps.dir);
   } catch (error) {
     logRefusal({ path: run.log, format: run.logFormat }, `the last-pass record in ${deps.dir} cannot be written: ${describeError(error)}`);
   }
+  return done;
 }

@@ -118,7 +118,7 @@ export async function scheduleJob(req: ScheduleRequest, opts: SchedulerOptions =
       scheduledAt: new Date(now).toISOString(),
       source,
       replica,
-      ...(same ? { last: old.last, lastCompleted: old.lastCompleted } : {}),
+      ...(same ? { last: old.last, lastCompleted: old.lastCompleted, lastSuccess: old.lastSuccess, lastNotification: old.lastNotification } : {}),
     },
     inv.stateDir,
   );

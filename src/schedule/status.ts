@@ -11,7 +11,8 @@ import type { SchedulerBackend } from './backend.js';
 import { cronDaemonRunning } from './crontab.js';
 import { nextPassTime } from './due.js';
 import { describeJobFilter } from './job-filter.js';
-import { readJobRecord, startedAtMs, type PassRecord } from './record.js';
+import { readJobRecord, startedAtMs, type JobRecord, type PassRecord } from './record.js';
+import { formatMasked, maskedSettings, readJobNotify, type NotifySettings } from '../notify/settings.js';
 import { backendFor, invocationStateDir, type SchedulerOptions } from './scheduler.js';
 import { formatBytes } from '../progress.js';
 import { storeSize, type StoreSize } from '../versions/catalog.js';
@@ -37,6 +38,9 @@ export interface JobStatus {
   running?: { pid: number; mode: string; since: string };
   /** issue 14: the job's versions folder, its retention and what it keeps now. */
   versions?: VersionsOption & { size: StoreSize | { error: string } };
+  /** Alerts: the job's settings, masked, and its last notification (src/notify). */
+  notify?: NotifySettings;
+  lastNotification?: JobRecord['lastNotification'];
   warnings: string[];
 }
 
@@ -129,6 +133,10 @@ export async function listJobs(opts: SchedulerOptions = {}): Promise<ListResult>
     const reference = startedAtMs(record.lastCompleted) ?? (record.scheduledAt ? Date.parse(record.scheduledAt) : undefined);
     const overdue = lock ? undefined : overdueWarning(spec.interval.seconds, reference, now, spec.interval.words);
     if (overdue) status.warnings.push(overdue);
+    const notify = readJobNotify(j.name, dir);
+    if (notify) status.notify = maskedSettings(notify);
+    if (record.lastNotification) status.lastNotification = record.lastNotification;
+    if (record.lastNotification && !record.lastNotification.ok) status.warnings.push(`last notification failed: ${record.lastNotification.detail}`);
     if (record.last && ['refused', 'error', 'log-failed'].includes(record.last.result)) {
       status.warnings.push(`last pass ${record.last.result}${record.last.message ? `: ${record.last.message}` : ''}`);
     }
@@ -206,6 +214,13 @@ export function formatList(result: ListResult): string {
       ],
       ['next due', job.nextDue ? formatTime(job.nextDue) : undefined],
       ['versions', job.versions ? formatVersionsRow(job.versions) : undefined], // issue 14
+      ['notify', job.notify ? formatMasked(job.notify) : undefined],
+      [
+        'last notified',
+        job.lastNotification
+          ? `${formatTime(job.lastNotification.at)} ${job.lastNotification.ok ? 'ok' : 'failed'}: ${job.lastNotification.detail}`
+          : undefined,
+      ],
     ];
     for (const [label, value] of rows) if (value !== undefined) out.push(`  ${`${label}:`.padEnd(16)}${value}`);
     for (const w of job.warnings) out.push(`  warning: ${w}`);
