@@ -35,8 +35,8 @@ export type LogEvent =
     }
   | { type: 'skipped'; kind: string; path: string; reason: string }
   | { type: 'failed'; kind: string; path: string; reason: string }
-  /** `filter`: the exclude rules in force (docs/filters.md), when there are any. */
-  | { type: 'start'; source: string; replica: string; mode: string; dryRun: boolean; filter?: string; versions?: string }
+  /** `filter`: the exclude rules in force (docs/filters.md); `replicaFs`: what the replica's file system does not keep. */
+  | { type: 'start'; source: string; replica: string; mode: string; dryRun: boolean; filter?: string; replicaFs?: string; versions?: string }
   | ({ type: 'summary'; durationMs: number; dryRun: boolean } & SyncStats)
   | { type: 'note'; [key: string]: unknown };
 
@@ -71,7 +71,7 @@ export function formatEvent(event: LogEvent): string {
     case 'failed':
       return `failed ${event.kind} ${quotePath(event.path)}: ${event.reason}`;
     case 'start':
-      return `pass started${event.dryRun ? ' (dry run)' : ''}: source ${quotePath(event.source)} replica ${quotePath(event.replica)} mode ${event.mode}${event.versions ? ` versions ${quotePath(event.versions)}` : ''}${event.filter ? `, filter: ${event.filter}` : ''}`;
+      return `pass started${event.dryRun ? ' (dry run)' : ''}: source ${quotePath(event.source)} replica ${quotePath(event.replica)} mode ${event.mode}${event.versions ? ` versions ${quotePath(event.versions)}` : ''}${event.filter ? `, filter: ${event.filter}` : ''}${event.replicaFs ? `; ${event.replicaFs}` : ''}`;
     case 'summary':
       return (
         `pass finished${event.dryRun ? ' (dry run)' : ''}: created ${event.created}, updated ${event.updated}, ` +

@@ -206,6 +206,8 @@ export function formatList(result: ListResult): string {
           ? formatPass(job.lastCompleted)
           : undefined,
       ],
+      // Said once per job: what its replica's file system does not keep (from the last pass that ran).
+      ['file system', (job.lastCompleted ?? job.lastPass)?.replicaFs],
       [
         'running',
         job.running

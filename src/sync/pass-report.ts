@@ -2,6 +2,7 @@ import type { ConsolaInstance } from 'consola';
 import { join } from 'node:path';
 import { describeError } from '../errors.js';
 import { emit, type Action, type Kind, type LogEvent } from '../log.js';
+import { RefusedNameError } from './capabilities.js';
 import { isUndecodableName, type Entry, type Listing, type ListIssue } from './entry.js';
 import { emptyStats, type SyncStats } from './pass-stats.js';
 import { isTempName } from './temp.js';
@@ -85,6 +86,7 @@ export class PassReport {
       throw new StopPass(`the replica's disk is full (${code}) while writing ${JSON.stringify(rel)}`);
     }
     if (error instanceof StopPass) throw error;
+    if (error instanceof RefusedNameError) return this.skip(kind, rel, error.message);
     // Deleted by someone else since it was listed: nothing left to mirror; the next pass sees the new state.
     if (code === 'ENOENT' && rel !== '.') this.skip(kind, rel, 'vanished while the pass ran');
     else this.fail(kind, rel, error);

@@ -2,8 +2,9 @@ import { mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ConsolaInstance } from 'consola';
 import { describeError, ExitCode, RefusedError } from '../errors.js';
-import { defaultLogger, emit } from '../log.js';
+import { defaultLogger, emit, type LogEvent } from '../log.js';
 import { setMeta } from './apply.js';
+import { describeLimits, fileSystemType, fsFamily, ReplicaCapsBook, replicaCapabilities, type ReplicaCaps } from './capabilities.js';
 import { countRemovals } from './count-removals.js';
 import { entryFromStats, listDir, type Entry } from './entry.js';
 import { PassFilter, WalkFilter, type DirFilter, type FilterSpec } from './filter.js';
@@ -51,6 +52,8 @@ export interface SyncResult extends SyncStats {
   exitCode: ExitCode;
   /** Set when the pass stopped early (disk full, aborted). */
   stoppedBy?: string;
+  /** What the replica's file system does not keep, as the start line said it (absent on ext4-like replicas). */
+  replicaFs?: string;
 }
 
 /**
@@ -75,22 +78,24 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
   const passStart = Date.now();
   const store = versions && new VersionStore(versions.dir, { source: paths.source, replica: paths.replica, startedAt: passStart, dryRun });
   try {
+    // What the replica keeps: assumed from its type for the guard (no write before a refusal can happen)...
+    const assumed = replicaCapabilities(paths.replica, { dryRun: true });
     if (options.maxDelete !== undefined && !paths.replicaMissing) {
       // Counted with the same rules (no debug lines: the pass itself says what it leaves out).
       const counting = filter && { walk: new WalkFilter(filter.walk.pass, options.deleteExcluded ?? false), root: filter.root };
-      checkMaxDelete(countRemovals(paths.source, paths.replica, counting, versions?.inReplica), options.maxDelete);
+      checkMaxDelete(countRemovals(paths.source, paths.replica, counting, assumed.caps, versions?.inReplica), options.maxDelete);
     }
+    // ...then measured in the replica itself, before the first change (a dry run keeps the assumption).
+    if (paths.replicaMissing && !dryRun) createReplicaRoot(paths.replica);
+    const { caps } = dryRun ? assumed : replicaCapabilities(paths.replica, { dryRun: false });
+    const srcLocalTime = fsFamily(fileSystemType(paths.source)) === 'vfat';
 
     const mode = checksum ? 'checksum' : 'quick';
-    emit(log, 'info', {
-      type: 'start',
-      source: paths.source,
-      replica: paths.replica,
-      mode,
-      dryRun,
-      ...(versions && { versions: versions.dir }),
-      filter: filter?.walk.pass.describe(),
-    });
+    const start: LogEvent = { type: 'start', source: paths.source, replica: paths.replica, mode, dryRun, filter: filter?.walk.pass.describe() };
+    const limits = describeLimits(caps);
+    if (limits) start.replicaFs = limits;
+    if (versions) start.versions = versions.dir; // issue 14
+    emit(log, 'info', start);
     const report = new PassReport(log, {
       dryRun,
       signal: options.signal,
@@ -99,8 +104,23 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
     });
     let stoppedBy: string | undefined;
     try {
-      const walk = new MirrorWalk(report, { checksum, dryRun, filter: filter?.walk, versions: store, leaveAlone: versions?.inReplica });
-      await mirrorRoot(walk, report, paths, dryRun, filter?.root);
+      const book = new ReplicaCapsBook(caps, paths.replica, dryRun, (path, other, note) => {
+        const what = describeLimits(other) ?? `the file system there (${other.fsType}) keeps everything a mirror needs`;
+        emit(log, 'info', {
+          type: 'note',
+          message: `replica folder ${JSON.stringify(path)} is on another file system: ${what}${note ? ` (${note})` : ''}`,
+        });
+      });
+      const walk = new MirrorWalk(report, {
+        checksum,
+        dryRun,
+        filter: filter?.walk,
+        book,
+        srcLocalTime,
+        versions: store,
+        leaveAlone: versions?.inReplica,
+      });
+      await mirrorRoot(walk, report, paths, dryRun, filter?.root, { caps, timesKept: book.timesKept(paths.replica), srcLocalTime });
     } catch (error) {
       if (!(error instanceof StopPass)) throw error;
       stoppedBy = error.message;
@@ -113,34 +133,41 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
     const stats = report.stats;
     emit(log, 'info', { type: 'summary', ...stats, durationMs, dryRun });
     const exitCode = stats.failed > 0 || stoppedBy ? ExitCode.partial : ExitCode.ok;
-    return { ...stats, durationMs, exitCode, stoppedBy };
+    return { ...stats, durationMs, exitCode, stoppedBy, ...(limits ? { replicaFs: limits } : {}) };
   } finally {
     lock?.release();
   }
 }
 
 /** The walk from the top: create a missing replica, mirror into it, then give it the source root's mode and mtime. */
-async function mirrorRoot(walk: MirrorWalk, report: PassReport, paths: PassPaths, dryRun: boolean, filter?: DirFilter): Promise<void> {
+async function mirrorRoot(
+  walk: MirrorWalk,
+  report: PassReport,
+  paths: PassPaths,
+  dryRun: boolean,
+  filter: DirFilter | undefined,
+  fs: { caps: ReplicaCaps; timesKept: boolean; srcLocalTime: boolean },
+): Promise<void> {
   const srcRoot = rootEntry(paths.source);
   let dstRoot: Entry | undefined;
   if (paths.replicaMissing) {
-    if (!dryRun) createReplicaRoot(paths.replica);
-    report.op('created', 'dir', '.');
+    report.op('created', 'dir', '.'); // created (real pass) before the capabilities were measured in it
     dstRoot = dryRun ? undefined : { ...srcRoot, mode: 0o700, mtimeMs: -1 };
   } else {
     dstRoot = rootEntry(paths.replica);
   }
   let inner = false;
   try {
-    inner = await walk.mirrorDir('', paths.source, paths.replica, listDir(paths.source), dstRoot, paths.replicaMissing && !dryRun, filter);
+    inner = await walk.mirrorDir('', paths.source, paths.replica, listDir(paths.source), dstRoot, paths.replicaMissing && !dryRun, filter, fs.caps);
   } catch (error) {
     report.handle('dir', '.', error);
   }
   if (!dstRoot) return;
-  const diff = metaDiff(srcRoot, dstRoot);
+  // As far as the replica keeps them: no modes on exFAT/FAT/NTFS, no times at all on a FAT or exFAT volume's root.
+  const diff = metaDiff(srcRoot, dstRoot, { caps: fs.caps, srcLocalTime: fs.srcLocalTime }).filter((d) => fs.timesKept || d !== 'mtime');
   if (diff.length === 0 && !inner) return;
   try {
-    if (!dryRun) setMeta(paths.replica, srcRoot, srcRoot.mode !== dstRoot.mode || inner);
+    if (!dryRun) setMeta(paths.replica, srcRoot, fs.caps.modes && (srcRoot.mode !== dstRoot.mode || inner), fs.timesKept);
     if (diff.length > 0 && !paths.replicaMissing) report.op('updated', 'dir', '.', { note: `metadata: ${diff.join(', ')}` });
   } catch (error) {
     report.handle('dir', '.', error);
