@@ -191,6 +191,29 @@ describe('folder-sync run', () => {
     expect(compareTrees(src, replica, { ignore: (p) => p === '.' || p.startsWith('batch') })).toEqual([]);
   });
 
+  // issue 14
+  it('--versions: the passes keep what they remove, and SIGTERM stops the run as usual', async () => {
+    const src = buildTree(tempDir(), { a: 'one', gone: 'soon removed' });
+    const replica = join(tempDir(), 'replica');
+    const versions = `${replica}.versions`;
+    const log = join(tempDir(), 'logs', 'run.log');
+    const run = startRun([src, replica, '1', 'seconds', log, '--versions', versions, '--keep-versions', '5'], { stateDir: tempDir('fs-state-') });
+    await waitFor('pass 1', () => count(read(log), 'pass finished') >= 1, 20_000, run);
+    rmSync(join(src, 'gone'));
+    let kept: string | undefined;
+    await waitFor(
+      'the removal, kept',
+      () => (kept = /removed file "gone" \(kept in versions (\S+)\)/.exec(read(log))?.[1]) !== undefined,
+      20_000,
+      run,
+    );
+    expect(readFileSync(join(versions, kept as string, 'gone'), 'utf8')).toBe('soon removed');
+    expect(read(log)).toContain(`versions "${versions}"`);
+    run.child.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    expect(compareTrees(src, replica)).toEqual([]);
+  });
+
   it('holds the replica lock for its whole life: sync-once on the same replica exits 75 until the run stops', async () => {
     const stateDir = tempDir('fs-state-');
     const src = buildTree(tempDir(), { f: 'x' });

@@ -23,10 +23,18 @@ class Uncountable extends Error {
 /**
  * With `filter`, the pass's exclude rules: what they leave alone is not counted (docs/filters.md). `caps`: what
  * the replica is assumed to keep (a case-only rename there is no removal; nothing is probed here).
+ `leaveAlone`: a name in the replica's top folder
+ * the pass leaves alone (issue 14: the versions folder).
  */
-export function countRemovals(source: string, replica: string, filter?: { walk: WalkFilter; root: DirFilter }, caps?: ReplicaCaps): RemovalCount {
+export function countRemovals(
+  source: string,
+  replica: string,
+  filter?: { walk: WalkFilter; root: DirFilter },
+  caps?: ReplicaCaps,
+  leaveAlone?: string,
+): RemovalCount {
   try {
-    return { removed: countDir('', source, replica, listDir(source), caps, filter?.walk, filter?.root) };
+    return { removed: countDir('', source, replica, listDir(source), caps, filter?.walk, filter?.root, leaveAlone) };
   } catch (error) {
     if (error instanceof Uncountable) return { uncountable: error.rel };
     throw error;
@@ -42,6 +50,7 @@ function countDir(
   caps: ReplicaCaps | undefined,
   walk?: WalkFilter,
   filter?: DirFilter,
+  leaveAlone?: string,
 ): number {
   let taken: ReturnType<typeof listOrDenied>;
   try {
@@ -52,7 +61,7 @@ function countDir(
   if (!taken.listing) throw new Uncountable(rel || '.');
   // As in the pass: the replica's copy of a source entry that could not be looked at stays.
   const keep = new Set(srcListing.issues.map((i) => i.name));
-  let dstEntries = taken.listing.entries.filter((e) => !keep.has(e.name));
+  let dstEntries = taken.listing.entries.filter((e) => !keep.has(e.name) && e.name !== leaveAlone);
   let srcEntries = srcListing.entries;
   if (walk && filter) ({ src: srcEntries, dst: dstEntries } = walk.listings(filter, srcPath, dstPath, srcEntries, dstEntries));
 

@@ -8,6 +8,13 @@ import { isUndecodableName, type Entry, type Listing, type ListIssue } from './e
 import { emptyStats, type SyncStats } from './pass-stats.js';
 import { isTempName } from './temp.js';
 
+/** issue 14: where an entry the pass took out of the replica was kept (its pass folder, and its path there). */
+export interface Kept {
+  versions?: string;
+  keptAs?: string;
+  note?: string;
+}
+
 /** Thrown inside a pass to stop it: the disk is full or the caller aborted. */
 export class StopPass extends Error {}
 
@@ -51,7 +58,7 @@ export class PassReport {
     private readonly opts: PassReportOptions,
   ) {}
 
-  op(action: Action, kind: Kind, path: string, extra: { size?: number; note?: string } = {}): void {
+  op(action: Action, kind: Kind, path: string, extra: { size?: number; note?: string } & Kept = {}): void {
     this.stats[action]++;
     const event: LogEvent = { type: 'op', action, kind, path, ...extra };
     if (this.opts.dryRun) event.dryRun = true;
@@ -87,9 +94,9 @@ export class PassReport {
   }
 
   /** A replica entry is gone (or, in a dry run, would be). A leftover temporary is this tool's own debris: debug only. */
-  removed(entry: Entry, rel: string): void {
+  removed(entry: Entry, rel: string, kept: Kept = {}): void {
     if (entry.type !== 'dir' && isTempName(entry.name)) this.debug(`removed leftover temporary ${JSON.stringify(rel)}`);
-    else this.op('removed', kindOf(entry), rel);
+    else this.op('removed', kindOf(entry), rel, kept);
   }
 
   /** Report the source entries that could not be looked at; returns their names, whose replica copies stay. */

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ConsolaInstance } from 'consola';
 import { describeError, ExitCode, RefusedError } from '../errors.js';
 import { defaultLogger, emit, type LogEvent } from '../log.js';
@@ -15,6 +15,10 @@ import { PassReport, StopPass } from './pass-report.js';
 import type { SyncStats } from './pass-stats.js';
 import { metaDiff } from './plan.js';
 import { MirrorWalk } from './walk.js';
+import { checkVersionsDir } from '../versions/guards.js';
+import { hasRetention, type VersionsOption } from '../versions/names.js';
+import { prunedLine, pruneVersions, type Pruned } from '../versions/prune.js';
+import { dropEmptyPass, VersionStore } from '../versions/store.js';
 
 export interface SyncOptions {
   /** Compare contents (every byte) when sizes match, not only size and mtime. */
@@ -39,6 +43,8 @@ export interface SyncOptions {
   filter?: FilterSpec;
   /** Remove replica entries that match an exclude, like any other extra (default: they are left alone). */
   deleteExcluded?: boolean;
+  /** issue 14: keep what the pass removes or overwrites in this folder, pruned by its retention. */
+  versions?: VersionsOption;
 }
 
 export interface SyncResult extends SyncStats {
@@ -62,6 +68,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
   const paths = checkPassPaths(source, replica);
   const checksum = options.checksum ?? false;
   const dryRun = options.dryRun ?? false;
+  const versions = options.versions && checkVersionsDir(options.versions.dir, paths); // issue 14
   const filter = passFilter(paths, options, (message) => log.debug(message));
   if (!options.allowEmptySource)
     checkEmptySource(paths, filter && (() => filter.walk.mirrorsAnything(filter.root, paths.source, filter.rootEntries)));
@@ -70,13 +77,15 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
   const lock = options.lock === false || dryRun ? undefined : new ReplicaLock(paths.replica);
   lock?.acquire();
   const roots: Roots = {};
+  const passStart = Date.now();
+  const store = versions && new VersionStore(versions.dir, { source: paths.source, replica: paths.replica, startedAt: passStart, dryRun });
   try {
     // What the replica keeps: assumed from its type for the guard (no write before a refusal can happen)...
     const assumed = replicaCapabilities(paths.replica, { dryRun: true });
     if (options.maxDelete !== undefined && !paths.replicaMissing) {
       // Counted with the same rules (no debug lines: the pass itself says what it leaves out).
       const counting = filter && { walk: new WalkFilter(filter.walk.pass, options.deleteExcluded ?? false), root: filter.root };
-      checkMaxDelete(countRemovals(paths.source, paths.replica, counting, assumed.caps), options.maxDelete);
+      checkMaxDelete(countRemovals(paths.source, paths.replica, counting, assumed.caps, versions?.inReplica), options.maxDelete);
     }
     // ...then measured in the replica itself, before the first change (a dry run keeps the assumption).
     if (paths.replicaMissing && !dryRun) createReplicaRoot(paths.replica);
@@ -87,6 +96,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
     const start: LogEvent = { type: 'start', source: paths.source, replica: paths.replica, mode, dryRun, filter: filter?.walk.pass.describe() };
     const limits = describeLimits(caps);
     if (limits) start.replicaFs = limits;
+    if (versions) start.versions = versions.dir; // issue 14
     emit(log, 'info', start);
     const report = new PassReport(log, {
       dryRun,
@@ -103,7 +113,16 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
           message: `replica folder ${JSON.stringify(path)} is on another file system: ${what}${note ? ` (${note})` : ''}`,
         });
       });
-      const walk = new MirrorWalk(report, { checksum, dryRun, filter: filter?.walk, book, srcLocalTime, root: runsAsRoot() });
+      const walk = new MirrorWalk(report, {
+        checksum,
+        dryRun,
+        filter: filter?.walk,
+        book,
+        srcLocalTime,
+        versions: store,
+        leaveAlone: versions?.inReplica,
+        root: runsAsRoot(),
+      });
       // The folders the guards checked, opened once: everything below is reached from these handles.
       roots.source = openChecked(paths.source, paths.sourceId, 'source');
       if (!(paths.replicaMissing && dryRun)) roots.replica = openChecked(paths.replica, paths.replicaId, 'replica');
@@ -112,7 +131,10 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       if (!(error instanceof StopPass)) throw error;
       stoppedBy = error.message;
       emit(log, 'error', { type: 'note', message: `pass stopped: ${stoppedBy}` });
+    } finally {
+      store?.close();
     }
+    if (store && options.versions && !options.signal?.aborted) pruneAfterPass(store, options.versions, passStart, report, log);
     const durationMs = performance.now() - started;
     const stats = report.stats;
     emit(log, 'info', { type: 'summary', ...stats, durationMs, dryRun });
@@ -212,5 +234,33 @@ function createReplicaRoot(path: string): void {
     mkdirSync(path, 0o700);
   } catch (error) {
     throw new RefusedError(`replica folder cannot be created: ${path}: ${describeError(error)}`);
+  }
+}
+
+/**
+ * issue 14: after the walk, drop a pass folder that ended up empty, then prune what the retention no longer
+ * keeps (as of this pass's start), one log line each; a folder that cannot be removed is a failure of the pass.
+ */
+function pruneAfterPass(store: VersionStore, policy: VersionsOption, passStart: number, report: PassReport, log: ConsolaInstance): void {
+  if (store.claimed !== undefined && store.kept === 0) dropEmptyPass(store.dir, store.claimed);
+  if (!hasRetention(policy)) return;
+  let pruned: Pruned[];
+  try {
+    pruned = pruneVersions(store.dir, policy, passStart, store.dryRun);
+  } catch (error) {
+    report.fail('versions', store.dir, error);
+    return;
+  }
+  for (const p of pruned) {
+    if (p.error !== undefined) report.fail('versions', join(store.dir, p.pass), new Error(`could not be pruned: ${p.error}`));
+    else
+      emit(log, 'info', {
+        type: 'note',
+        message: prunedLine(p, store.dryRun),
+        pruned: p.pass,
+        entries: p.entries,
+        bytes: p.bytes,
+        dryRun: store.dryRun,
+      });
   }
 }

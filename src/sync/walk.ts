@@ -14,7 +14,8 @@
  *   are `/proc/self/fd/<fd>/<name>` on Linux (`OpenFolder.io`), so only the last name is ever resolved. The
  *   capabilities book keys folders by their real paths (`dstReal`), which only choose the rules to compare by.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import type { KeptAction, VersionStore } from '../versions/store.js';
 import { EntryChangedError, listOrDenied, OpenFolder, sameIdentity } from './access.js';
 import {
   copyToTemp,
@@ -34,10 +35,10 @@ import {
 import { compareFiles, type Verdict } from './compare.js';
 import { lstatEntry, type Entry, type Listing } from './entry.js';
 import type { DirFilter, WalkFilter } from './filter.js';
-import { kindOf, type PassReport } from './pass-report.js';
+import { kindOf, type Kept, type PassReport } from './pass-report.js';
 import { isProbeName, type ReplicaCaps, type ReplicaCapsBook } from './capabilities.js';
 import { afterCompare, metaDiff, mirroredMode, planDirOn, type PlannedStep, type Step } from './plan.js';
-import { removeEntry } from './remove.js';
+import { removeEntry, type Keeping } from './remove.js';
 
 type CompareStep = Extract<Step, { op: 'compare' }>;
 
@@ -46,6 +47,10 @@ export interface WalkOptions {
   dryRun: boolean;
   /** Exclude rules (docs/filters.md): each folder's listings are filtered before planning. */
   filter?: WalkFilter;
+  /** issue 14: --versions: what the pass removes or overwrites is kept there instead. */
+  versions?: VersionStore;
+  /** issue 14: the versions folder's name when it sits in the replica's top folder: left out of the plan. */
+  leaveAlone?: string;
   /** What the replica keeps, per device below it (measured before the first change on each). */
   book: ReplicaCapsBook;
   /** The source keeps local time (FAT: a camera card): a shift of exactly one hour is no change. */
@@ -122,6 +127,8 @@ export class MirrorWalk {
         dstMode |= 0o700;
       }
       if (keep.size) dstEntries = dstEntries.filter((e) => !keep.has(e.name));
+      // issue 14: the versions folder in the replica's top folder is neither mirrored into nor removed.
+      if (rel === '' && this.opts.leaveAlone !== undefined) dstEntries = dstEntries.filter((e) => e.name !== this.opts.leaveAlone);
     }
     // Excluded names leave both listings here: neither copied nor removed (nor walked, for folders).
     if (filter && this.opts.filter)
@@ -262,11 +269,11 @@ export class MirrorWalk {
         const path = join(rel, src.name);
         const target = join(dstDir, src.name);
         // Copy first, then clear the way: a source file that cannot be read leaves the replica's entry alone.
-        await this.put(() => this.copyWithRetry(join(srcDir, src.name), dstDir, src, path, caps), target, path, step.replace);
+        const kept = await this.put(() => this.copyWithRetry(join(srcDir, src.name), dstDir, src, path, caps), target, path, step.replace, step.dst);
         // fusefat stamps the renamed temporary with "now": the source's times are set again on the installed file.
         if (!dry && !caps.renameKeepsTimes) setMeta(target, src, false);
         this.report.stats.bytes += src.size;
-        this.report.op(step.dst ? 'updated' : 'created', 'file', path, { size: src.size });
+        this.report.op(step.dst ? 'updated' : 'created', 'file', path, { size: src.size, ...kept });
         return true;
       }
       case 'compare':
@@ -290,7 +297,7 @@ export class MirrorWalk {
         try {
           const listing = srcChild.list();
           const inside = filter && this.opts.filter?.child(filter, src.name, join(real.src, src.name), listing.entries);
-          if (step.replace) await removeEntry(this.report, dry, target, path, step.replace);
+          if (step.replace) await removeEntry(this.report, dry, target, path, step.replace, undefined, this.keeping('replaced'));
           if (!dry) makeDir(target);
           const dstChild = dry ? undefined : OpenFolder.openNoFollow(target);
           try {
@@ -354,8 +361,14 @@ export class MirrorWalk {
         const { src } = step;
         const path = join(rel, src.name);
         const target = join(dstDir, src.name);
-        await this.put(() => symlinkToTemp(dstDir, src.target ?? '', this.owners(caps) ? src : undefined), target, path, step.replace);
-        this.report.op(step.dst ? 'updated' : 'created', 'symlink', path);
+        const kept = await this.put(
+          () => symlinkToTemp(dstDir, src.target ?? '', this.owners(caps) ? src : undefined),
+          target,
+          path,
+          step.replace,
+          step.dst,
+        );
+        this.report.op(step.dst ? 'updated' : 'created', 'symlink', path, kept);
         return true;
       }
       case 'skip':
@@ -370,6 +383,7 @@ export class MirrorWalk {
           join(rel, step.dst.name),
           step.dst,
           filter && this.opts.filter?.insideRemoved(filter, step.dst.name),
+          this.keeping('removed'),
         );
         return true;
       case 'purge-temp':
@@ -381,33 +395,50 @@ export class MirrorWalk {
     }
   }
 
+  /** issue 14: how removals are kept (undefined without --versions). */
+  private keeping(action: KeptAction): Keeping | undefined {
+    return this.opts.versions && { store: this.opts.versions, action };
+  }
+
   /**
    * Put a new file or link in place: `make` writes it to a temporary, renamed over `target` after clearing a
    * folder out of the way. Anything else in the way is replaced by the rename itself, atomically, and logged as
    * removed only once the rename has happened. A dry run makes nothing and logs what would be replaced.
+   * With --versions, what is replaced (`replace`, or `old` of the same type) is kept first; returns where.
    */
-  private async put(make: () => string, target: string, rel: string, replace: Entry | undefined): Promise<void> {
+  private async put(make: () => string, target: string, rel: string, replace: Entry | undefined, old?: Entry): Promise<Kept> {
+    const store = this.opts.versions;
     if (this.opts.dryRun) {
       if (replace) await this.clearFor(target, rel, replace);
-      return;
+      return store && old ? { versions: store.passName, keptAs: store.keptPath(rel) } : {};
     }
     const tmp = make();
-    if (replace?.type === 'dir') {
-      try {
-        await removeEntry(this.report, false, target, rel, replace);
-      } catch (error) {
-        discardTemp(tmp);
-        throw error;
+    let kept: Kept = {};
+    try {
+      if (replace?.type === 'dir') {
+        await removeEntry(this.report, false, target, rel, replace, undefined, this.keeping('replaced'));
+      } else if (store && (replace ?? old)) {
+        // Kept before the rename: a file is hard-linked (the replica's name stays filled), anything else moved.
+        const gone = (replace ?? old) as Entry;
+        const action = replace ? 'replaced' : 'updated';
+        kept = { versions: store.keep(dirname(target), gone.name, { path: rel, kind: kindOf(gone), action }, true), keptAs: store.keptPath(rel) };
       }
+    } catch (error) {
+      discardTemp(tmp);
+      throw error;
     }
     installTemp(tmp, target);
-    if (replace && replace.type !== 'dir') this.report.removed(replace, rel);
+    if (replace && replace.type !== 'dir') this.report.removed(replace, rel, kept);
+    return replace ? {} : kept;
   }
 
   /** Dry run: what `put` would remove to make way for an entry of another type. */
   private async clearFor(target: string, rel: string, old: Entry): Promise<void> {
-    if (old.type === 'dir') await removeEntry(this.report, true, target, rel, old);
-    else this.report.removed(old, rel);
+    if (old.type === 'dir') await removeEntry(this.report, true, target, rel, old, undefined, this.keeping('replaced'));
+    else {
+      const store = this.opts.versions;
+      this.report.removed(old, rel, store ? { versions: store.passName, keptAs: store.keptPath(rel) } : {});
+    }
   }
 
   private copyWithRetry(srcPath: string, dstDir: string, src: Entry, rel: string, caps: ReplicaCaps): string {

@@ -12,7 +12,7 @@ import { lockPath, lockPaths } from '../../src/sync/lock.js';
 import { runCli, type CliResult } from '../_cli.js';
 import { heldLog, LINES_TO_HOLD } from '../_held-log.js';
 import { buildTree, bytes, compareTrees, msToTimeSpec, snapshotTree, tempDir } from '../_tree.js';
-import { lockFiles, Prng, tempsIn, tornFiles, waitFor } from './_faults.js';
+import { lockFiles, lostEntries, Prng, tempsIn, tornFiles, waitFor } from './_faults.js';
 
 const OLD = 1_500_000_000_000;
 
@@ -55,8 +55,8 @@ function afterLines(child: ChildProcess, n: number): Promise<void> {
   });
 }
 
-async function completingPass(src: string, dst: string, state: string): Promise<void> {
-  const r = await runCli(['sync-once', src, dst], { env: { FOLDER_SYNC_STATE_DIR: state } });
+async function completingPass(src: string, dst: string, state: string, flags: string[] = []): Promise<void> {
+  const r = await runCli(['sync-once', src, dst, ...flags], { env: { FOLDER_SYNC_STATE_DIR: state } });
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   expect(compareTrees(src, dst)).toEqual([]);
@@ -129,6 +129,35 @@ describe('kill -9 at any moment of a pass', () => {
       await completingPass(src, dst, state);
     }
     console.info(`kill -9: ${midPass} of ${round} kills landed inside a pass`);
+    expect(midPass).toBe(wanted);
+  });
+
+  it('with --versions (seeded kill points): every entry the replica held is in the replica or the versions folder, never in neither', async () => {
+    const rng = new Prng(0x0a11_5afe);
+    const src = tempDir('fs-kill-src-');
+    const dst = tempDir('fs-kill-dst-');
+    const versions = join(tempDir('fs-kill-v-'), 'versions');
+    const state = tempDir('fs-kill-state-');
+    const flags = ['--versions', versions, '--keep-versions', '1000'];
+    const wanted = 10;
+    let midPass = 0;
+    let round = 0;
+    for (; round < 48 && midPass < wanted; round++) {
+      stir(rng, src, dst, round);
+      const source = snapshotTree(src);
+      const before = snapshotTree(dst);
+      const lines = rng.int(1, 250);
+      const { result, killed } = await passKilledWhen(src, dst, state, (child) => afterLines(child, lines), flags);
+      const after = snapshotTree(dst);
+      expect(lostEntries(before, after, versions), `round ${round}, killed after ${lines} lines`).toEqual([]);
+      expect(tornFiles(after, source, before), `round ${round}`).toEqual([]);
+      if (killed) midPass++;
+      else expect(result.code, result.stderr).toBe(0);
+      const settled = snapshotTree(dst);
+      await completingPass(src, dst, state, flags);
+      expect(lostEntries(settled, snapshotTree(dst), versions), `round ${round}, the pass after`).toEqual([]);
+    }
+    console.info(`kill -9 with --versions: ${midPass} of ${round} kills landed inside a pass`);
     expect(midPass).toBe(wanted);
   });
 
