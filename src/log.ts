@@ -21,11 +21,22 @@ export type LogFormat = 'text' | 'json';
  * to consola as `{ args: [], event }`; reporters decide how to render it.
  */
 export type LogEvent =
-  | { type: 'op'; action: Action; kind: Kind; path: string; size?: number; note?: string; dryRun?: boolean }
+  | {
+      type: 'op';
+      action: Action;
+      kind: Kind;
+      path: string;
+      size?: number;
+      note?: string;
+      dryRun?: boolean;
+      /** issue 14: the pass folder the replaced or removed entry was kept in, and where it is now. */
+      versions?: string;
+      keptAs?: string;
+    }
   | { type: 'skipped'; kind: string; path: string; reason: string }
   | { type: 'failed'; kind: string; path: string; reason: string }
-  /** `filter`: the exclude rules in force (docs/filters.md), when there are any. */
-  | { type: 'start'; source: string; replica: string; mode: string; dryRun: boolean; filter?: string }
+  /** `filter`: the exclude rules in force (docs/filters.md); `replicaFs`: what the replica's file system does not keep. */
+  | { type: 'start'; source: string; replica: string; mode: string; dryRun: boolean; filter?: string; replicaFs?: string; versions?: string }
   | ({ type: 'summary'; durationMs: number; dryRun: boolean } & SyncStats)
   | { type: 'note'; [key: string]: unknown };
 
@@ -51,7 +62,8 @@ export function oneLine(text: string): string {
 export function formatEvent(event: LogEvent): string {
   switch (event.type) {
     case 'op': {
-      const extra = [event.note, event.dryRun ? 'dry run' : undefined].filter(Boolean).join(', ');
+      const kept = event.versions && `${event.action === 'updated' ? 'previous kept' : 'kept'} in versions ${event.versions}`;
+      const extra = [event.note, kept, event.dryRun ? 'dry run' : undefined].filter(Boolean).join(', ');
       return `${event.action} ${event.kind} ${quotePath(event.path)}${extra ? ` (${extra})` : ''}`;
     }
     case 'skipped':
@@ -59,7 +71,7 @@ export function formatEvent(event: LogEvent): string {
     case 'failed':
       return `failed ${event.kind} ${quotePath(event.path)}: ${event.reason}`;
     case 'start':
-      return `pass started${event.dryRun ? ' (dry run)' : ''}: source ${quotePath(event.source)} replica ${quotePath(event.replica)} mode ${event.mode}${event.filter ? `, filter: ${event.filter}` : ''}`;
+      return `pass started${event.dryRun ? ' (dry run)' : ''}: source ${quotePath(event.source)} replica ${quotePath(event.replica)} mode ${event.mode}${event.versions ? ` versions ${quotePath(event.versions)}` : ''}${event.filter ? `, filter: ${event.filter}` : ''}${event.replicaFs ? `; ${event.replicaFs}` : ''}`;
     case 'summary':
       return (
         `pass finished${event.dryRun ? ' (dry run)' : ''}: created ${event.created}, updated ${event.updated}, ` +

@@ -140,6 +140,8 @@ describe('buildCronLine and reading it back', () => {
     ['defaults', {}],
     ['every flag', { checksum: true, maxDelete: 0, allowEmptySource: true, logFormat: 'json', interval: parseInterval('15', 'seconds') }],
     ['plain cron', { interval: parseInterval('1', 'day'), maxDelete: 250 }],
+    ['versions with both limits', { versions: { dir: "/mnt/back up/it's 100% .versions", keepDays: 30, keepVersions: 5 } }],
+    ['versions without a limit', { versions: { dir: '/mnt/v' } }],
   ];
   for (const [label, over] of variants) {
     it(`round-trips the job (${label}) through the crontab text`, () => {

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BusyError } from '../src/errors.js';
 import { isLocked, lockPath, readLock, ReplicaLock } from '../src/sync/lock.js';
 import { holdLock, repoCli, runCli } from './_cli.js';
+import { heldLog, LINES_TO_HOLD } from './_held-log.js';
 import { buildTree, compareTrees, tempDir } from './_tree.js';
 
 const children: ChildProcess[] = [];
@@ -32,26 +33,31 @@ function setup(): { src: string; rep: string; log: string; state: string } {
 describe('one pass per replica', () => {
   it('a second pass while one runs logs "another pass is running" and exits 75 at once; the first completes', async () => {
     const { src, rep, log, state } = setup();
-    writeFileSync(join(src, 'big'), Buffer.alloc(200 * 1024 * 1024, 7));
+    // More log lines than an unread FIFO takes (see _held-log.ts): the first pass cannot end, nor release its
+    // lock, until the test drains its log, so catching it holding the lock is certain rather than a race.
+    const many: Record<string, string> = {};
+    for (let i = 0; i < LINES_TO_HOLD; i++) many[`f${i}`] = `file ${i}`;
+    buildTree(src, { many });
+    const held = heldLog();
     const env = { ...process.env, FOLDER_SYNC_STATE_DIR: state };
-    const first = spawn(process.execPath, [repoCli, 'sync-once', src, rep, '--log', log, '--quiet'], { env, stdio: 'ignore' });
+    const first = spawn(process.execPath, [repoCli, 'sync-once', src, rep, '--log', held.path], { env, stdio: 'ignore' });
     children.push(first);
-    // Freeze the first pass as soon as it holds the lock, so the overlap is certain rather than a race.
     const locks = join(state, 'locks');
     const deadline = Date.now() + 20_000;
     while (!(existsSync(locks) && readdirSync(locks).some((n) => n.endsWith('.lock')))) {
-      expect(first.exitCode, 'the first pass ended before it could be caught holding the lock').toBeNull();
-      expect(Date.now()).toBeLessThan(deadline);
+      expect(first.exitCode, 'the first pass ended while its log was not read').toBeNull();
+      expect(Date.now(), 'the first pass never took its lock').toBeLessThan(deadline);
       await new Promise((r) => setTimeout(r, 5));
     }
-    first.kill('SIGSTOP');
-    // "At once": the first pass is frozen, so a second pass that waited for the lock could never end (it would be
-    // killed at the CLI's timeout, with no exit code). Its exit 75 proves it gave up without waiting.
+    // "At once": the first pass holds the lock until its log is drained, after the second pass ended, so a second
+    // pass that waited for the lock could never end (it would be killed at the CLI's timeout, with no exit code).
+    // Its exit 75 proves it gave up without waiting.
     const second = await runCli(['sync-once', src, rep, '--log', log], { env: { FOLDER_SYNC_STATE_DIR: state } });
-    first.kill('SIGCONT');
+    const firstLog = held.drain();
     expect(second.code, second.stderr).toBe(75);
     expect(second.stderr).toMatch(/^folder-sync: another pass is running on .*rep \(pid \d+, since /);
     expect(await exited(first)).toBe(0);
+    expect(await firstLog).toMatch(/INFO pass finished: created 4005, updated 0, removed 0, failed 0, /);
     const text = readFileSync(log, 'utf8');
     expect(text.match(/pass skipped: another pass is running/g)).toHaveLength(1);
     expect(compareTrees(src, rep)).toEqual([]);

@@ -386,6 +386,25 @@ describe.sequential('the installed line, run the way cron runs it', () => {
     expect(foreign.some((r) => /Cannot find module '.*gone\/cli\.js'/.test(r.message))).toBe(true);
   });
 
+  // issue 14
+  it('--versions: the job keeps the flags, a cron run keeps what it removes, list shows the versions folder and its size', async () => {
+    const f = folders('rep-v');
+    const v = join(f.base, 'rep-v.versions');
+    const line = await install(f, ['--versions', v, '--keep-days', '30'], '1', 'minute');
+    expect(line).toContain(`--versions '${v}' --keep-days 30`);
+    expect(runLineAsCron(line)).toEqual({ status: 0, output: '' });
+    rmSync(join(f.src, 'a.txt'));
+    expect(runLineAsCron(line)).toEqual({ status: 0, output: '' });
+    expect(compareTrees(f.src, f.rep)).toEqual([]);
+    const kept = /removed file "a\.txt" \(kept in versions (\S+)\)/.exec(readFileSync(f.log, 'utf8'))?.[1];
+    expect(kept).toBeDefined();
+    expect(readFileSync(join(v, kept as string, 'a.txt'), 'utf8')).toBe('alpha');
+    const list = JSON.parse((await cli(['list', '--json'], fake.env)).stdout) as { jobs: { name: string; versions?: unknown }[] };
+    expect(list.jobs.find((j) => j.name === 'ascron')?.versions).toEqual({ dir: v, keepDays: 30, size: { passes: 1, entries: 1, bytes: 5 } });
+    const text = (await cli(['list'], fake.env)).stdout;
+    expect(text).toContain(`  versions:       ${v} (keep 30 days; 1 pass folder, 1 entries, 5 B)`);
+  });
+
   it('15 seconds: one cron firing runs the passes of its minute at 15 s spacing, then exits', async () => {
     const f = folders();
     const line = await install(f, [], '15', 'seconds');

@@ -5,6 +5,7 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseVersionsArgs } from '../src/commands/_args.js';
 import { RefusedError, UsageError } from '../src/errors.js';
 import { keptBelow, readCatalog, versionsOf } from '../src/versions/catalog.js';
 import { checkVersionsDir } from '../src/versions/guards.js';
@@ -89,6 +90,18 @@ describe('--at', () => {
   for (const bad of ['yesterday', '2026-13-01', '2026-02-30', '2026-11-24 25:00', '', '1700000000']) {
     it(`refuses ${JSON.stringify(bad)}`, () => expect(() => parseAt(bad)).toThrow(UsageError));
   }
+});
+
+describe('--versions, --keep-days, --keep-versions flags', () => {
+  it('read into one option; a limit without --versions, 0 or a non-number is a usage error', () => {
+    expect(parseVersionsArgs({})).toBeUndefined();
+    expect(parseVersionsArgs({ versions: '/v' })).toEqual({ dir: '/v' });
+    expect(parseVersionsArgs({ versions: '/v', 'keep-days': '30', 'keep-versions': '5' })).toEqual({ dir: '/v', keepDays: 30, keepVersions: 5 });
+    expect(() => parseVersionsArgs({ 'keep-days': '30' })).toThrow(/--keep-days and --keep-versions need --versions <dir>/);
+    expect(() => parseVersionsArgs({ versions: '/v', 'keep-versions': '0' })).toThrow(/--keep-versions needs a whole number of 1 or more, got 0/);
+    expect(() => parseVersionsArgs({ versions: '/v', 'keep-days': '1.5' })).toThrow(UsageError);
+    expect(() => parseVersionsArgs({ versions: '' })).toThrow(/--versions needs a folder/);
+  });
 });
 
 describe('paths in the replica', () => {

@@ -1,5 +1,37 @@
 import type { ArgDef, ArgsDef } from 'citty';
 import { UsageError } from '../errors.js';
+import type { VersionsOption } from '../versions/names.js';
+
+// issue 14: --versions and its retention (docs/versions.md); part of passArgs below.
+export const versionsArgs = {
+  versions: {
+    type: 'string',
+    valueHint: 'dir',
+    description: "Keep what a pass removes or overwrites: moved into <dir>/<pass start>/<path> (on the replica's disk)",
+  },
+  'keep-days': { type: 'string', valueHint: 'n', description: 'With --versions: prune pass folders older than n days (no limit)' },
+  'keep-versions': { type: 'string', valueHint: 'n', description: 'With --versions: keep only the n newest pass folders (no limit)' },
+} as const satisfies ArgsDef;
+
+/** `--versions` and its retention from parsed flags; undefined without --versions (a limit alone is a usage error). */
+export function parseVersionsArgs(args: { versions?: unknown; 'keep-days'?: unknown; 'keep-versions'?: unknown }): VersionsOption | undefined {
+  const keepDays = parseCount(args['keep-days'], '--keep-days');
+  const keepVersions = parseCount(args['keep-versions'], '--keep-versions');
+  for (const [flag, n] of [
+    ['--keep-days', keepDays],
+    ['--keep-versions', keepVersions],
+  ] as const) {
+    if (n === 0) throw new UsageError(`${flag} needs a whole number of 1 or more, got 0`);
+  }
+  if (args.versions === undefined || args.versions === false) {
+    if (keepDays !== undefined || keepVersions !== undefined) throw new UsageError('--keep-days and --keep-versions need --versions <dir>');
+    return undefined;
+  }
+  const dir = String(args.versions);
+  if (dir.trim() === '') throw new UsageError('--versions needs a folder');
+  return { dir, ...(keepDays !== undefined && { keepDays }), ...(keepVersions !== undefined && { keepVersions }) };
+}
+// end issue 14
 
 /** Flags every pass-running command shares (sync-once, run, and the ones `schedule` passes on). */
 export const passArgs = {
@@ -21,6 +53,7 @@ export const passArgs = {
     valueHint: 'text|json',
     description: 'Log file format: text lines (default) or JSON Lines',
   },
+  ...versionsArgs, // issue 14
 } as const satisfies ArgsDef;
 
 /** The `<interval> <unit>` positionals of schedule and run (parsed by parseInterval in src/schedule/interval.ts). */

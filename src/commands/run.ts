@@ -6,7 +6,8 @@ import { note, runForeground } from '../run/runner.js';
 import { parseInterval } from '../schedule/interval.js';
 import { checkFilterSpec } from '../sync/filter.js';
 import { checkPassPaths } from '../sync/guards.js';
-import { folderArgs, intervalArgs, notifyArgs, outputArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
+import { folderArgs, intervalArgs, notifyArgs, outputArgs, parseCount, parseLogFormat, parseVersionsArgs, passArgs } from './_args.js';
+import { checkVersionsDir } from '../versions/guards.js';
 import { filterArgs, parseFilterArgs } from './_filter-args.js';
 
 export const runArgs = {
@@ -47,6 +48,8 @@ export default defineCommand({
     // Bad rules stop the run now (exit 2); an --exclude-from file is then read again by each pass.
     const { filter, deleteExcluded } = parseFilterArgs(rawArgs, runArgs, args);
     const checkedFilter = checkFilterSpec(filter, args.source);
+    const versions = parseVersionsArgs(args); // issue 14
+    if (versions) checkVersionsDir(versions.dir, paths); // a run that could never work does not start
     const logPath = paths.log as string;
 
     let broken = false;
@@ -107,6 +110,7 @@ export default defineCommand({
           allowEmptySource: Boolean(args['allow-empty-source']),
           filter: checkedFilter,
           deleteExcluded,
+          versions,
         },
         beforePass: async () => {
           retryLog();

@@ -5,7 +5,7 @@ import { scheduleJob } from '../schedule/scheduler.js';
 import { formatTime } from '../schedule/status.js';
 import { describeNotify, notifySettingsFromArgs, writeJobNotify } from '../notify/settings.js';
 import { stateDir } from '../state.js';
-import { folderArgs, intervalArgs, notifyArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
+import { folderArgs, intervalArgs, notifyArgs, parseCount, parseLogFormat, parseVersionsArgs, passArgs } from './_args.js';
 import { filterArgs, parseFilterArgs } from './_filter-args.js';
 
 export const scheduleArgs = {
@@ -47,6 +47,7 @@ export default defineCommand({
       allowEmptySource: Boolean(args['allow-empty-source']),
       logFormat: parseLogFormat(args['log-format']),
       ...parseFilterArgs(rawArgs, scheduleArgs, args),
+      versions: parseVersionsArgs(args), // issue 14
     });
     const { job } = outcome;
     // Alerts: kept in the state folder (0600), not in the scheduler's entry, which names only the job.

@@ -8,7 +8,7 @@ import { checkPassPaths } from '../sync/guards.js';
 import { syncOnce } from '../sync/sync-once.js';
 import type { PassHooks } from '../schedule/scheduled-run.js';
 import { stateDir } from '../state.js';
-import { folderArgs, notifyArgs, outputArgs, parseCount, parseLogFormat, passArgs } from './_args.js';
+import { folderArgs, notifyArgs, outputArgs, parseCount, parseLogFormat, parseVersionsArgs, passArgs } from './_args.js';
 import { filterArgs, parseFilterArgs } from './_filter-args.js';
 
 export const syncOnceArgs = {
@@ -64,6 +64,7 @@ export default defineCommand({
 async function runPass(args: ParsedArgs<typeof syncOnceArgs>, rawArgs: string[], hooks?: PassHooks, observer?: ConsolaReporter): Promise<number> {
   const maxDelete = parseCount(args['max-delete'], '--max-delete');
   const logFormat = parseLogFormat(args['log-format']);
+  const versions = parseVersionsArgs(args); // issue 14
   const paths = checkPassPaths(args.source, args.replica, args.log);
 
   // The live line on an interactive stderr: cleared before every other console line, never in the log.
@@ -85,6 +86,7 @@ async function runPass(args: ParsedArgs<typeof syncOnceArgs>, rawArgs: string[],
       maxDelete,
       allowEmptySource: Boolean(args['allow-empty-source']),
       ...parseFilterArgs(rawArgs, syncOnceArgs, args),
+      versions,
       logger,
       onProgress: progress && ((stats) => progress.update(stats)),
       progressEveryMs: progressEvery(process.env['FOLDER_SYNC_PROGRESS_EVERY_MS']),

@@ -19,7 +19,7 @@ export interface RunOptions {
   /** Aborting it stops the loop: the current pass stops between files, no other starts. Its reason names it. */
   signal: AbortSignal;
   /** The sync-once options each pass gets (never `lock`: the run holds the lock; never `dryRun`). */
-  sync?: Pick<SyncOptions, 'checksum' | 'maxDelete' | 'allowEmptySource' | 'filter' | 'deleteExcluded'>;
+  sync?: Pick<SyncOptions, 'checksum' | 'maxDelete' | 'allowEmptySource' | 'filter' | 'deleteExcluded' | 'versions'>;
   /** Called before every pass (a returned promise is awaited) (the command retries a log file that stopped being writable, pings). */
   beforePass?: () => unknown;
   /** Called after every pass (a returned promise is awaited) with its outcome (the command flushes the log, notifies). */

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LogFormat } from '../log.js';
+import type { VersionsOption } from '../versions/names.js';
 import { stateDir } from '../state.js';
 import type { DueRule } from './due.js';
 import { intervalFromSeconds, type Interval } from './interval.js';
@@ -23,6 +24,8 @@ export interface JobSpec extends JobFilter {
   maxDelete?: number;
   allowEmptySource: boolean;
   logFormat: LogFormat;
+  /** issue 14: --versions and its retention. */
+  versions?: VersionsOption;
 }
 
 /** The `sync-once` arguments a scheduler runs for a job (after Node and the CLI script). */
@@ -34,6 +37,7 @@ export function jobPassArgs(job: JobSpec, rule: DueRule): string[] {
   if (job.allowEmptySource) args.push('--allow-empty-source');
   if (job.logFormat === 'json') args.push('--log-format', 'json');
   args.push(...jobFilterArgs(job));
+  if (job.versions) args.push(...versionsPassArgs(job.versions)); // issue 14
   return args;
 }
 
@@ -45,7 +49,7 @@ export function parseJobPassArgs(args: readonly string[]): (JobSpec & { rule: Du
   const flags = new Map<string, string | true>();
   for (let i = at + 3; i < args.length; i++) {
     const a = args[i] as string;
-    if (['--log', '--job', '--every', '--grid', '--max-delete', '--log-format'].includes(a)) {
+    if (['--log', '--job', '--every', '--grid', '--max-delete', '--log-format', ...VERSIONS_FLAGS].includes(a)) {
       flags.set(a, args[i + 1] ?? '');
       i++;
     } else {
@@ -74,10 +78,31 @@ export function parseJobPassArgs(args: readonly string[]): (JobSpec & { rule: Du
     maxDelete,
     allowEmptySource: flags.has('--allow-empty-source'),
     logFormat: flags.get('--log-format') === 'json' ? 'json' : 'text',
+    ...versionsFromFlags(flags), // issue 14
     rule: grid === undefined ? { every } : { every, grid },
     ...parseJobFilterArgs(args.slice(at + 3)),
   };
 }
+
+// issue 14: a job's --versions flags, written and read back.
+const VERSIONS_FLAGS = ['--versions', '--keep-days', '--keep-versions'];
+
+function versionsPassArgs(v: VersionsOption): string[] {
+  const args = ['--versions', v.dir];
+  if (v.keepDays !== undefined) args.push('--keep-days', String(v.keepDays));
+  if (v.keepVersions !== undefined) args.push('--keep-versions', String(v.keepVersions));
+  return args;
+}
+
+function versionsFromFlags(flags: ReadonlyMap<string, string | true>): { versions?: VersionsOption } {
+  const dir = flags.get('--versions');
+  if (typeof dir !== 'string') return {};
+  const versions: VersionsOption = { dir };
+  if (flags.has('--keep-days')) versions.keepDays = Number(flags.get('--keep-days'));
+  if (flags.has('--keep-versions')) versions.keepVersions = Number(flags.get('--keep-versions'));
+  return { versions };
+}
+// end issue 14
 
 /** The name a job gets when `--name` is not given: the replica folder's name, made safe. */
 export function defaultJobName(replica: string): string {

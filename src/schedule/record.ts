@@ -21,6 +21,8 @@ export interface PassRecord {
   durationMs?: number;
   /** The refusal or error line, when there was one. */
   message?: string;
+  /** What the replica's file system does not keep, as the pass's start line said it (none on ext4-like replicas). */
+  replicaFs?: string;
 }
 
 export interface JobRecord {

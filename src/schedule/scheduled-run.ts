@@ -164,6 +164,7 @@ async function runOne(run: ScheduledRun, pass: ScheduledPass, deps: ScheduledDep
       counts: { created, updated, removed, failed, skipped, bytes },
       durationMs: Math.round(result.durationMs),
       ...(result.stoppedBy ? { message: `stopped: ${result.stoppedBy}` } : {}),
+      ...(result.replicaFs ? { replicaFs: result.replicaFs } : {}),
     };
     ended = finish(run, deps, attempt, outcome, true);
   } else {

@@ -16,6 +16,8 @@ import type { Interval } from './interval.js';
 import type { JobFilter } from './job-filter.js';
 import { currentInvocation, uniqueJobName, type JobSpec } from './jobs.js';
 import { readJobRecord, removeJobRecord, startedAtMs, writeJobRecord } from './record.js';
+import { checkVersionsDir } from '../versions/guards.js';
+import type { VersionsOption } from '../versions/names.js';
 import type { SchedulerBackend } from './backend.js';
 import { schtasksBackend } from './schtasks.js';
 
@@ -35,6 +37,8 @@ export interface ScheduleRequest extends JobFilter {
   maxDelete?: number;
   allowEmptySource?: boolean;
   logFormat?: LogFormat;
+  /** issue 14: --versions and its retention. */
+  versions?: VersionsOption;
 }
 
 export interface ScheduleOutcome {
@@ -66,7 +70,8 @@ export async function scheduleJob(req: ScheduleRequest, opts: SchedulerOptions =
   const backend = opts.backend ?? backendFor();
   const inv = opts.invocation ?? currentInvocation();
   const dir = inv.stateDir;
-  checkPassPaths(req.source, req.replica, req.log);
+  const paths = checkPassPaths(req.source, req.replica, req.log);
+  if (req.versions) checkVersionsDir(req.versions.dir, paths); // issue 14: a job that would be refused is not installed
   // Exit 2 now for bad patterns or an unreadable --exclude-from, which is then kept by its absolute path.
   const filter = req.filter && checkFilterSpec(req.filter, req.source);
   const source = resolve(req.source);
@@ -97,6 +102,7 @@ export async function scheduleJob(req: ScheduleRequest, opts: SchedulerOptions =
     maxDelete: req.maxDelete,
     allowEmptySource: req.allowEmptySource ?? false,
     logFormat: req.logFormat ?? 'text',
+    ...(req.versions && { versions: { ...req.versions, dir: resolve(req.versions.dir) } }),
   };
   if (filter && Object.keys(filter).length > 0) job.filter = filter;
   if (req.deleteExcluded) job.deleteExcluded = true;

@@ -14,6 +14,9 @@ import { describeJobFilter } from './job-filter.js';
 import { readJobRecord, startedAtMs, type JobRecord, type PassRecord } from './record.js';
 import { formatMasked, maskedSettings, readJobNotify, type NotifySettings } from '../notify/settings.js';
 import { backendFor, invocationStateDir, type SchedulerOptions } from './scheduler.js';
+import { formatBytes } from '../progress.js';
+import { storeSize, type StoreSize } from '../versions/catalog.js';
+import type { VersionsOption } from '../versions/names.js';
 
 /** A job's status for `list`. */
 export interface JobStatus {
@@ -33,6 +36,8 @@ export interface JobStatus {
   nextDue?: string;
   /** A process holding the replica's lock right now (a pass, or a foreground `run`). */
   running?: { pid: number; mode: string; since: string };
+  /** issue 14: the job's versions folder, its retention and what it keeps now. */
+  versions?: VersionsOption & { size: StoreSize | { error: string } };
   /** Alerts: the job's settings, masked, and its last notification (src/notify). */
   notify?: NotifySettings;
   lastNotification?: JobRecord['lastNotification'];
@@ -119,6 +124,7 @@ export async function listJobs(opts: SchedulerOptions = {}): Promise<ListResult>
       lastPass: record.last,
       lastCompleted: record.lastCompleted,
     });
+    if (spec.versions) status.versions = { ...spec.versions, size: storeSize(spec.versions.dir) }; // issue 14
     const last = startedAtMs(record.last);
     if (j.nextFiring) status.nextDue = new Date(nextPassTime(spec.rule, now, last, j.nextFiring)).toISOString();
     else if (j.nextRunText) status.nextDue = j.nextRunText;
@@ -169,6 +175,18 @@ export function formatPass(p: PassRecord | undefined): string {
   return text;
 }
 
+/** issue 14: "<dir> (keep 30 days; 3 pass folders, 12 entries, 1.2 MiB)". */
+function formatVersionsRow(v: NonNullable<JobStatus['versions']>): string {
+  const keep = [v.keepDays !== undefined ? `${v.keepDays} days` : '', v.keepVersions !== undefined ? `${v.keepVersions} newest` : '']
+    .filter(Boolean)
+    .join(' or ');
+  const size =
+    'error' in v.size
+      ? `size unknown: ${v.size.error}`
+      : `${v.size.passes} pass folder${v.size.passes === 1 ? '' : 's'}, ${v.size.entries} entries, ${formatBytes(v.size.bytes)}`;
+  return `${v.dir} (${keep ? `keep ${keep}` : 'no limit: nothing is pruned'}; ${size})`;
+}
+
 export function formatList(result: ListResult): string {
   const out: string[] = [];
   for (const w of result.warnings) out.push(`warning: ${w}`);
@@ -188,6 +206,8 @@ export function formatList(result: ListResult): string {
           ? formatPass(job.lastCompleted)
           : undefined,
       ],
+      // Said once per job: what its replica's file system does not keep (from the last pass that ran).
+      ['file system', (job.lastCompleted ?? job.lastPass)?.replicaFs],
       [
         'running',
         job.running
@@ -195,6 +215,7 @@ export function formatList(result: ListResult): string {
           : undefined,
       ],
       ['next due', job.nextDue ? formatTime(job.nextDue) : undefined],
+      ['versions', job.versions ? formatVersionsRow(job.versions) : undefined], // issue 14
       ['notify', job.notify ? formatMasked(job.notify) : undefined],
       [
         'last notified',

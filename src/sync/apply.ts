@@ -8,15 +8,18 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readSync,
   renameSync,
+  rmSync,
   rmdirSync,
   symlinkSync,
   unlinkSync,
   utimesSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { exists, RefusedNameError } from './capabilities.js';
 import { lstatEntry, sameMtime, type Entry } from './entry.js';
 import { tempName } from './temp.js';
 
@@ -48,7 +51,7 @@ let copyBuffer: Buffer | undefined;
  * source shrinks during the copy (copy_file_range returns 0 before the size it expects), which hung the pass
  * with its lock held. Here the end of the file ends the copy and a size change is caught at once.
  */
-export function copyToTemp(srcPath: string, dstDir: string, src: Entry): string {
+export function copyToTemp(srcPath: string, dstDir: string, src: Entry, opts: { modes?: boolean } = {}): string {
   const tmp = join(dstDir, tempName());
   try {
     // No-follow and non-blocking: a source swapped for a link or a FIFO since the listing is a change, not a hang.
@@ -68,7 +71,7 @@ export function copyToTemp(srcPath: string, dstDir: string, src: Entry): string 
         // Any write during the copy moves ctime (which no one can set back), even a same-size one within the
         // same millisecond that the size/mtime check below cannot see.
         if (fstatSync(inFd, { bigint: true }).ctimeNs !== opened.ctimeNs) throw new SourceChangedError(srcPath);
-        fchmodSync(outFd, src.mode);
+        if (opts.modes ?? true) chmodKeepingData(() => fchmodSync(outFd, src.mode));
         futimesSync(outFd, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
       } finally {
         closeSync(outFd);
@@ -84,6 +87,18 @@ export function copyToTemp(srcPath: string, dstDir: string, src: Entry): string 
   } catch (error) {
     discardTemp(tmp);
     throw error;
+  }
+}
+
+/** Errors of a file system that has no permission bits to set (fusefat, some NAS shares): not the data's problem. */
+const NO_MODES = new Set(['ENOSYS', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP']);
+
+/** Set permission bits on a new copy; where the file system cannot keep them, the copy is installed all the same. */
+function chmodKeepingData(chmod: () => void): void {
+  try {
+    chmod();
+  } catch (error) {
+    if (!NO_MODES.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
   }
 }
 
@@ -109,13 +124,23 @@ export function symlinkToTemp(dstDir: string, target: string): string {
   return tmp;
 }
 
+/**
+ * Errors with which a file system refuses a name (exFAT: ENOENT for ":"; others EINVAL, EILSEQ). Not EPERM,
+ * although fusefat uses it: it also means "not allowed here" (a sticky folder), and fusefat's refusals are
+ * known from the probe and skipped by the plan before any attempt.
+ */
+const NAME_REFUSALS = new Set(['ENOENT', 'EINVAL', 'EILSEQ', 'ENAMETOOLONG']);
+
 /** Rename a complete temporary over its target (atomic; replaces a file or link, never a folder). */
 export function installTemp(tmp: string, target: string): void {
   try {
     renameSync(tmp, target);
   } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    // The temporary is still there, so nothing vanished: the replica refused the target's name.
+    const refused = NAME_REFUSALS.has(code) && exists(tmp);
     discardTemp(tmp);
-    throw error;
+    throw refused ? new RefusedNameError(code) : error;
   }
 }
 
@@ -136,12 +161,33 @@ export function folderId(path: string): string {
   }
 }
 
-/** Set a file's or folder's permission bits and times to the source's. */
-export function setMeta(path: string, src: Entry, fixMode: boolean): void {
+/**
+ * Set a file's or folder's permission bits and times to the source's. `times: false` where the replica holds
+ * none (the root of a FAT or exFAT volume: fusefat even dies on utimes there).
+ */
+export function setMeta(path: string, src: Entry, fixMode: boolean, times = true): void {
   // chmod and utimes follow links: one swapped in since the listing must not redirect them outside the replica.
   if (lstatSync(path).isSymbolicLink()) throw new ReplicaChangedError(path);
   if (fixMode) chmodSync(path, src.mode);
-  utimesSync(path, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
+  if (times) utimesSync(path, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
+}
+
+/**
+ * Rename a replica entry in place to another spelling of the same name (a case- or normalisation-only rename
+ * on a replica that compares names without them). A file system that takes it as a no-op (the name does not
+ * change in its listing) gets it in two steps through a temporary name.
+ */
+export function renameInPlace(dir: string, from: string, to: string): void {
+  renameSync(join(dir, from), join(dir, to));
+  if (readdirSync(dir).includes(to)) return;
+  const tmp = join(dir, tempName());
+  renameSync(join(dir, from), tmp);
+  renameSync(tmp, join(dir, to));
+}
+
+/** Remove a capability probe folder left by a killed pass (this tool's own, holding only its own entries). */
+export function removeProbeLeftover(path: string): void {
+  rmSync(path, { recursive: true, force: true });
 }
 
 /** Put a folder's permission bits back (after opening it did not help). */
@@ -151,7 +197,14 @@ export function setMode(path: string, mode: number): void {
 
 /** A new folder starts owner-writable so its contents can be written; its real mode is set after them. */
 export function makeDir(path: string): void {
-  mkdirSync(path, 0o700);
+  try {
+    mkdirSync(path, 0o700);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    // Its parent was just listed (or made) by this pass: a missing-entry error here is the name refused.
+    if (NAME_REFUSALS.has(code) && exists(dirname(path))) throw new RefusedNameError(code);
+    throw error;
+  }
 }
 
 /** Remove one non-folder entry: the link itself, never what it points to. */

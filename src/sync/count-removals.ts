@@ -6,8 +6,9 @@
  */
 import { join } from 'node:path';
 import { isUndecodableName, listDir, listOrDenied, type Entry, type Listing } from './entry.js';
+import type { ReplicaCaps } from './capabilities.js';
 import type { DirFilter, RemovalGuard, WalkFilter } from './filter.js';
-import { planDir } from './plan.js';
+import { planDirOn } from './plan.js';
 import { isTempName } from './temp.js';
 
 export type RemovalCount = { removed: number; uncountable?: undefined } | { removed?: undefined; uncountable: string };
@@ -19,10 +20,21 @@ class Uncountable extends Error {
   }
 }
 
-/** With `filter`, the pass's exclude rules: what they leave alone is not counted (docs/filters.md). */
-export function countRemovals(source: string, replica: string, filter?: { walk: WalkFilter; root: DirFilter }): RemovalCount {
+/**
+ * With `filter`, the pass's exclude rules: what they leave alone is not counted (docs/filters.md). `caps`: what
+ * the replica is assumed to keep (a case-only rename there is no removal; nothing is probed here).
+ `leaveAlone`: a name in the replica's top folder
+ * the pass leaves alone (issue 14: the versions folder).
+ */
+export function countRemovals(
+  source: string,
+  replica: string,
+  filter?: { walk: WalkFilter; root: DirFilter },
+  caps?: ReplicaCaps,
+  leaveAlone?: string,
+): RemovalCount {
   try {
-    return { removed: countDir('', source, replica, listDir(source), filter?.walk, filter?.root) };
+    return { removed: countDir('', source, replica, listDir(source), caps, filter?.walk, filter?.root, leaveAlone) };
   } catch (error) {
     if (error instanceof Uncountable) return { uncountable: error.rel };
     throw error;
@@ -30,7 +42,16 @@ export function countRemovals(source: string, replica: string, filter?: { walk: 
 }
 
 /** What the pass would remove in one folder and below; `srcListing` is the source folder's. */
-function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Listing, walk?: WalkFilter, filter?: DirFilter): number {
+function countDir(
+  rel: string,
+  srcPath: string,
+  dstPath: string,
+  srcListing: Listing,
+  caps: ReplicaCaps | undefined,
+  walk?: WalkFilter,
+  filter?: DirFilter,
+  leaveAlone?: string,
+): number {
   let taken: ReturnType<typeof listOrDenied>;
   try {
     taken = listOrDenied(dstPath);
@@ -40,12 +61,12 @@ function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Lis
   if (!taken.listing) throw new Uncountable(rel || '.');
   // As in the pass: the replica's copy of a source entry that could not be looked at stays.
   const keep = new Set(srcListing.issues.map((i) => i.name));
-  let dstEntries = taken.listing.entries.filter((e) => !keep.has(e.name));
+  let dstEntries = taken.listing.entries.filter((e) => !keep.has(e.name) && e.name !== leaveAlone);
   let srcEntries = srcListing.entries;
   if (walk && filter) ({ src: srcEntries, dst: dstEntries } = walk.listings(filter, srcPath, dstPath, srcEntries, dstEntries));
 
   let removed = 0;
-  for (const step of planDir(srcEntries, dstEntries, { checksum: false })) {
+  for (const step of planDirOn(srcEntries, dstEntries, { checksum: false, caps })) {
     try {
       switch (step.op) {
         case 'copy':
@@ -58,7 +79,7 @@ function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Lis
           // An unreadable source folder is left alone by the pass: nothing below it is removed.
           const listing = listDir(join(srcPath, name));
           const inside = walk && filter && walk.child(filter, name, join(srcPath, name), listing.entries);
-          removed += countDir(join(rel, name), join(srcPath, name), join(dstPath, name), listing, walk, inside);
+          removed += countDir(join(rel, name), join(srcPath, name), join(dstPath, name), listing, caps, walk, inside);
           break;
         }
         case 'remove': {
@@ -67,7 +88,7 @@ function countDir(rel: string, srcPath: string, dstPath: string, srcListing: Lis
           break;
         }
         default:
-          break; // compare, meta, skip, purge-temp: nothing a user would lose
+          break; // compare, meta, rename, skip, purge-temp: nothing a user would lose
       }
     } catch (error) {
       if (error instanceof Uncountable) throw error;

@@ -2,9 +2,17 @@ import type { ConsolaInstance } from 'consola';
 import { join } from 'node:path';
 import { describeError } from '../errors.js';
 import { emit, type Action, type Kind, type LogEvent } from '../log.js';
+import { RefusedNameError } from './capabilities.js';
 import { isUndecodableName, type Entry, type Listing, type ListIssue } from './entry.js';
 import { emptyStats, type SyncStats } from './pass-stats.js';
 import { isTempName } from './temp.js';
+
+/** issue 14: where an entry the pass took out of the replica was kept (its pass folder, and its path there). */
+export interface Kept {
+  versions?: string;
+  keptAs?: string;
+  note?: string;
+}
 
 /** Thrown inside a pass to stop it: the disk is full or the caller aborted. */
 export class StopPass extends Error {}
@@ -49,7 +57,7 @@ export class PassReport {
     private readonly opts: PassReportOptions,
   ) {}
 
-  op(action: Action, kind: Kind, path: string, extra: { size?: number; note?: string } = {}): void {
+  op(action: Action, kind: Kind, path: string, extra: { size?: number; note?: string } & Kept = {}): void {
     this.stats[action]++;
     const event: LogEvent = { type: 'op', action, kind, path, ...extra };
     if (this.opts.dryRun) event.dryRun = true;
@@ -78,15 +86,16 @@ export class PassReport {
       throw new StopPass(`the replica's disk is full (${code}) while writing ${JSON.stringify(rel)}`);
     }
     if (error instanceof StopPass) throw error;
+    if (error instanceof RefusedNameError) return this.skip(kind, rel, error.message);
     // Deleted by someone else since it was listed: nothing left to mirror; the next pass sees the new state.
     if (code === 'ENOENT' && rel !== '.') this.skip(kind, rel, 'vanished while the pass ran');
     else this.fail(kind, rel, error);
   }
 
   /** A replica entry is gone (or, in a dry run, would be). A leftover temporary is this tool's own debris: debug only. */
-  removed(entry: Entry, rel: string): void {
+  removed(entry: Entry, rel: string, kept: Kept = {}): void {
     if (entry.type !== 'dir' && isTempName(entry.name)) this.debug(`removed leftover temporary ${JSON.stringify(rel)}`);
-    else this.op('removed', kindOf(entry), rel);
+    else this.op('removed', kindOf(entry), rel, kept);
   }
 
   /** Report the source entries that could not be looked at; returns their names, whose replica copies stay. */

@@ -1,4 +1,5 @@
-import { compareNames, sameMtime, type Entry } from './entry.js';
+import { exactNames, isProbeName, nameKey, nameProblem, sameMtimeOn, type ReplicaCaps } from './capabilities.js';
+import { compareNames, type Entry } from './entry.js';
 import { isTempName } from './temp.js';
 
 /**
@@ -18,21 +19,113 @@ export type Step =
   | { op: 'descend'; src: Entry; dst: Entry }
   /** Create or re-point a symlink. */
   | { op: 'symlink'; src: Entry; dst?: Entry; replace?: Entry }
-  /** A FIFO, socket or device in the source: not mirrored, reported. `dst` is removed with the extras. */
-  | { op: 'skip'; src: Entry }
+  /**
+   * Not mirrored, reported: a FIFO, socket or device, or (with `reason`) what the replica cannot hold (a symlink
+   * where it has none, a name it refuses, a name that would be the same entry as another). `dst`, if any, is
+   * removed with the extras.
+   */
+  | { op: 'skip'; src: Entry; reason?: string }
   /** An entry the source does not have. */
   | { op: 'remove'; dst: Entry }
-  /** A temporary left by a killed pass. */
+  /** A temporary (or capability probe) left by a killed pass. */
   | { op: 'purge-temp'; dst: Entry };
+
+/**
+ * On a case- or normalisation-insensitive replica: the replica's entry `dst` is the source's `src` under another
+ * spelling (a case-only rename in the source): rename it in place, then the step that follows compares the pair.
+ */
+export type RenameStep = { op: 'rename'; src: Entry; dst: Entry };
+export type PlannedStep = Step | RenameStep;
 
 export interface PlanOptions {
   checksum: boolean;
+  /** What the replica keeps (precision, modes, links, names); default: everything, to the millisecond. */
+  caps?: ReplicaCaps;
+  /** The source keeps local time (FAT): a shift of exactly one hour is no change. */
+  srcLocalTime?: boolean;
 }
 
-/** Merge-join one directory's source and replica listings (both sorted by compareNames). */
+/** Comparison rules when nothing is known of the replica: ext4-like, to the millisecond. */
+const EXACT = { mtimePrecisionMs: 1, mtimeRounding: 'truncate', localTime: false } as const;
+
+const isDebris = (name: string): boolean => isTempName(name) || isProbeName(name);
+
+/**
+ * Merge-join one directory's source and replica listings (both sorted by compareNames), by exact name.
+ * Case- and normalisation-insensitivity of `opts.caps` are ignored here: `planDirOn` handles them.
+ */
 export function planDir(src: readonly Entry[], dst: readonly Entry[], opts: PlanOptions): Step[] {
+  const caps = opts.caps && { ...opts.caps, caseInsensitive: false, normalizationInsensitive: false };
+  return planDirOn(src, dst, { ...opts, caps }) as Step[];
+}
+
+/**
+ * Plan one directory the way the replica compares names. With exact names (ext4, xfs, ...) a plain merge-join;
+ * on a case- or normalisation-insensitive replica, source and replica entries are paired by `nameKey`: a
+ * replica entry under another spelling is renamed in place (never copied again and removed), and of several
+ * source names with one key the first (in name order) that the replica can hold is mirrored, each other one
+ * a skip naming it, so passes never flip between them.
+ */
+export function planDirOn(src: readonly Entry[], dst: readonly Entry[], opts: PlanOptions): PlannedStep[] {
+  if (!opts.caps || exactNames(opts.caps)) return mergeJoin(src, dst, opts);
+  const caps = opts.caps;
+  const steps: PlannedStep[] = [];
+  const extras: Step[] = [];
+  const byKey = new Map<string, Entry[]>();
+  for (const d of dst) {
+    if (isDebris(d.name)) {
+      extras.push({ op: 'purge-temp', dst: d });
+      continue;
+    }
+    const key = nameKey(d.name, caps);
+    const list = byKey.get(key);
+    if (list) list.push(d);
+    else byKey.set(key, [d]);
+  }
+  const claimedBy = new Map<string, string>();
+  for (const s of src) {
+    const problem = holdProblem(s, caps);
+    if (problem) {
+      steps.push({ op: 'skip', src: s, reason: problem });
+      continue;
+    }
+    const key = nameKey(s.name, caps);
+    const first = claimedBy.get(key);
+    if (first !== undefined) {
+      steps.push({ op: 'skip', src: s, reason: collision(first, caps) });
+      continue;
+    }
+    claimedBy.set(key, s.name);
+    const candidates = byKey.get(key);
+    const exact = candidates?.findIndex((d) => d.name === s.name) ?? -1;
+    const at = exact >= 0 ? exact : 0;
+    const found = candidates?.[at];
+    if (!found) {
+      steps.push(planNew(s));
+      continue;
+    }
+    candidates?.splice(at, 1);
+    let d = found;
+    if (d.name !== s.name && !storedAlike(s.name, d.name, caps)) {
+      steps.push({ op: 'rename', src: s, dst: d });
+      d = { ...d, name: s.name };
+    }
+    const step = planPair(s, d, opts);
+    if (step) steps.push(step);
+    if (s.type === 'special') extras.push({ op: 'remove', dst: d });
+  }
+  const rest: Entry[] = [];
+  for (const list of byKey.values()) rest.push(...list);
+  rest.sort((a, b) => compareNames(a.name, b.name));
+  for (const d of rest) extras.push({ op: 'remove', dst: d });
+  return steps.concat(extras);
+}
+
+/** The exact-name merge-join (the fast path: no key is computed). */
+function mergeJoin(src: readonly Entry[], dst: readonly Entry[], opts: PlanOptions): Step[] {
   const steps: Step[] = [];
   const extras: Step[] = [];
+  const caps = opts.caps;
   let i = 0;
   let j = 0;
   while (i < src.length || j < dst.length) {
@@ -40,20 +133,48 @@ export function planDir(src: readonly Entry[], dst: readonly Entry[], opts: Plan
     const d = dst[j];
     const order = s === undefined ? 1 : d === undefined ? -1 : compareNames(s.name, d.name);
     if (order < 0 && s) {
-      steps.push(planNew(s));
+      const problem = caps && holdProblem(s, caps);
+      steps.push(problem ? { op: 'skip', src: s, reason: problem } : planNew(s));
       i++;
     } else if (order > 0 && d) {
-      extras.push(isTempName(d.name) ? { op: 'purge-temp', dst: d } : { op: 'remove', dst: d });
+      extras.push(isDebris(d.name) ? { op: 'purge-temp', dst: d } : { op: 'remove', dst: d });
       j++;
     } else if (s && d) {
-      const step = planPair(s, d, opts);
-      if (step) steps.push(step);
-      if (s.type === 'special') extras.push({ op: 'remove', dst: d });
+      const problem = caps && holdProblem(s, caps);
+      if (problem) {
+        steps.push({ op: 'skip', src: s, reason: problem });
+        extras.push({ op: 'remove', dst: d });
+      } else {
+        const step = planPair(s, d, opts);
+        if (step) steps.push(step);
+        if (s.type === 'special') extras.push({ op: 'remove', dst: d });
+      }
       i++;
       j++;
     }
   }
   return steps.concat(extras);
+}
+
+/** Why the replica cannot hold this source entry at all (a planned skip), or undefined. */
+function holdProblem(s: Entry, caps: ReplicaCaps): string | undefined {
+  if (s.type === 'symlink' && !caps.symlinks) return `the replica's file system (${caps.fsType}) cannot hold symbolic links`;
+  return nameProblem(s.name, caps);
+}
+
+function collision(first: string, caps: ReplicaCaps): string {
+  const how =
+    caps.caseInsensitive && caps.normalizationInsensitive
+      ? 'without case or Unicode normalisation'
+      : caps.caseInsensitive
+        ? 'without case'
+        : 'without Unicode normalisation';
+  return `the replica's file system (${caps.fsType}) compares names ${how}: it would be the same entry as ${JSON.stringify(first)}, which is mirrored`;
+}
+
+/** The replica stores names in one normalisation whatever it is given (HFS+): the other spelling cannot be held. */
+function storedAlike(srcName: string, dstName: string, caps: ReplicaCaps): boolean {
+  return caps.storesNormalized !== undefined && srcName.normalize(caps.storesNormalized) === dstName;
 }
 
 function planNew(s: Entry): Step {
@@ -83,24 +204,36 @@ function planPair(s: Entry, d: Entry, opts: PlanOptions): Step | undefined {
     case 'file': {
       if (s.size !== d.size) return { op: 'copy', src: s, dst: d };
       if (opts.checksum) return { op: 'compare', src: s, dst: d };
-      if (!sameMtime(s.mtimeMs, d.mtimeMs)) return { op: 'copy', src: s, dst: d };
-      return s.mode !== d.mode ? { op: 'meta', src: s, dst: d } : undefined;
+      if (!sameTime(s, d, opts)) return { op: 'copy', src: s, dst: d };
+      return modeDiffers(s, d, opts) ? { op: 'meta', src: s, dst: d } : undefined;
     }
   }
   return undefined;
 }
 
+/** Same mtime as well as the replica keeps it (its step and rounding; FAT's one-hour shifts). */
+function sameTime(s: Entry, d: Entry, opts: Pick<PlanOptions, 'caps' | 'srcLocalTime'>): boolean {
+  return sameMtimeOn(s.mtimeMs, d.mtimeMs, opts.caps ?? EXACT, opts.srcLocalTime ?? false);
+}
+
+/** Permission bits differ, where the replica keeps them at all. */
+function modeDiffers(s: Entry, d: Entry, opts: Pick<PlanOptions, 'caps'>): boolean {
+  return (opts.caps?.modes ?? true) && s.mode !== d.mode;
+}
+
+type CompareOptions = Pick<PlanOptions, 'caps' | 'srcLocalTime'>;
+
 /** After a content comparison: re-copy, fix metadata only, or nothing. */
-export function afterCompare(s: Entry, d: Entry, equal: boolean): Step | undefined {
+export function afterCompare(s: Entry, d: Entry, equal: boolean, opts: CompareOptions = {}): Step | undefined {
   if (!equal) return { op: 'copy', src: s, dst: d };
-  if (s.mode !== d.mode || !sameMtime(s.mtimeMs, d.mtimeMs)) return { op: 'meta', src: s, dst: d };
+  if (modeDiffers(s, d, opts) || !sameTime(s, d, opts)) return { op: 'meta', src: s, dst: d };
   return undefined;
 }
 
-/** Which metadata of a file or folder differ, for the log note. */
-export function metaDiff(s: Entry, d: Entry): string[] {
+/** Which metadata of a file or folder differ (as far as the replica keeps them), for the log note. */
+export function metaDiff(s: Entry, d: Entry, opts: CompareOptions = {}): string[] {
   const parts: string[] = [];
-  if (s.mode !== d.mode) parts.push('mode');
-  if (!sameMtime(s.mtimeMs, d.mtimeMs)) parts.push('mtime');
+  if (modeDiffers(s, d, opts)) parts.push('mode');
+  if (!sameTime(s, d, opts)) parts.push('mtime');
   return parts;
 }

@@ -1,9 +1,10 @@
 import { mkdirSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ConsolaInstance } from 'consola';
 import { describeError, ExitCode, RefusedError } from '../errors.js';
-import { defaultLogger, emit } from '../log.js';
+import { defaultLogger, emit, type LogEvent } from '../log.js';
 import { setMeta } from './apply.js';
+import { describeLimits, fileSystemType, fsFamily, ReplicaCapsBook, replicaCapabilities, type ReplicaCaps } from './capabilities.js';
 import { countRemovals } from './count-removals.js';
 import { entryFromStats, listDir, type Entry } from './entry.js';
 import { PassFilter, WalkFilter, type DirFilter, type FilterSpec } from './filter.js';
@@ -13,6 +14,10 @@ import { PassReport, StopPass } from './pass-report.js';
 import type { SyncStats } from './pass-stats.js';
 import { metaDiff } from './plan.js';
 import { MirrorWalk } from './walk.js';
+import { checkVersionsDir } from '../versions/guards.js';
+import { hasRetention, type VersionsOption } from '../versions/names.js';
+import { prunedLine, pruneVersions, type Pruned } from '../versions/prune.js';
+import { dropEmptyPass, VersionStore } from '../versions/store.js';
 
 export interface SyncOptions {
   /** Compare contents (every byte) when sizes match, not only size and mtime. */
@@ -37,6 +42,8 @@ export interface SyncOptions {
   filter?: FilterSpec;
   /** Remove replica entries that match an exclude, like any other extra (default: they are left alone). */
   deleteExcluded?: boolean;
+  /** issue 14: keep what the pass removes or overwrites in this folder, pruned by its retention. */
+  versions?: VersionsOption;
 }
 
 export interface SyncResult extends SyncStats {
@@ -45,6 +52,8 @@ export interface SyncResult extends SyncStats {
   exitCode: ExitCode;
   /** Set when the pass stopped early (disk full, aborted). */
   stoppedBy?: string;
+  /** What the replica's file system does not keep, as the start line said it (absent on ext4-like replicas). */
+  replicaFs?: string;
 }
 
 /**
@@ -58,6 +67,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
   const paths = checkPassPaths(source, replica);
   const checksum = options.checksum ?? false;
   const dryRun = options.dryRun ?? false;
+  const versions = options.versions && checkVersionsDir(options.versions.dir, paths); // issue 14
   const filter = passFilter(paths, options, (message) => log.debug(message));
   if (!options.allowEmptySource)
     checkEmptySource(paths, filter && (() => filter.walk.mirrorsAnything(filter.root, paths.source, filter.rootEntries)));
@@ -65,15 +75,27 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
 
   const lock = options.lock === false || dryRun ? undefined : new ReplicaLock(paths.replica);
   lock?.acquire();
+  const passStart = Date.now();
+  const store = versions && new VersionStore(versions.dir, { source: paths.source, replica: paths.replica, startedAt: passStart, dryRun });
   try {
+    // What the replica keeps: assumed from its type for the guard (no write before a refusal can happen)...
+    const assumed = replicaCapabilities(paths.replica, { dryRun: true });
     if (options.maxDelete !== undefined && !paths.replicaMissing) {
       // Counted with the same rules (no debug lines: the pass itself says what it leaves out).
       const counting = filter && { walk: new WalkFilter(filter.walk.pass, options.deleteExcluded ?? false), root: filter.root };
-      checkMaxDelete(countRemovals(paths.source, paths.replica, counting), options.maxDelete);
+      checkMaxDelete(countRemovals(paths.source, paths.replica, counting, assumed.caps, versions?.inReplica), options.maxDelete);
     }
+    // ...then measured in the replica itself, before the first change (a dry run keeps the assumption).
+    if (paths.replicaMissing && !dryRun) createReplicaRoot(paths.replica);
+    const { caps } = dryRun ? assumed : replicaCapabilities(paths.replica, { dryRun: false });
+    const srcLocalTime = fsFamily(fileSystemType(paths.source)) === 'vfat';
 
     const mode = checksum ? 'checksum' : 'quick';
-    emit(log, 'info', { type: 'start', source: paths.source, replica: paths.replica, mode, dryRun, filter: filter?.walk.pass.describe() });
+    const start: LogEvent = { type: 'start', source: paths.source, replica: paths.replica, mode, dryRun, filter: filter?.walk.pass.describe() };
+    const limits = describeLimits(caps);
+    if (limits) start.replicaFs = limits;
+    if (versions) start.versions = versions.dir; // issue 14
+    emit(log, 'info', start);
     const report = new PassReport(log, {
       dryRun,
       signal: options.signal,
@@ -82,44 +104,70 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
     });
     let stoppedBy: string | undefined;
     try {
-      await mirrorRoot(new MirrorWalk(report, { checksum, dryRun, filter: filter?.walk }), report, paths, dryRun, filter?.root);
+      const book = new ReplicaCapsBook(caps, paths.replica, dryRun, (path, other, note) => {
+        const what = describeLimits(other) ?? `the file system there (${other.fsType}) keeps everything a mirror needs`;
+        emit(log, 'info', {
+          type: 'note',
+          message: `replica folder ${JSON.stringify(path)} is on another file system: ${what}${note ? ` (${note})` : ''}`,
+        });
+      });
+      const walk = new MirrorWalk(report, {
+        checksum,
+        dryRun,
+        filter: filter?.walk,
+        book,
+        srcLocalTime,
+        versions: store,
+        leaveAlone: versions?.inReplica,
+      });
+      await mirrorRoot(walk, report, paths, dryRun, filter?.root, { caps, timesKept: book.timesKept(paths.replica), srcLocalTime });
     } catch (error) {
       if (!(error instanceof StopPass)) throw error;
       stoppedBy = error.message;
       emit(log, 'error', { type: 'note', message: `pass stopped: ${stoppedBy}` });
+    } finally {
+      store?.close();
     }
+    if (store && options.versions && !options.signal?.aborted) pruneAfterPass(store, options.versions, passStart, report, log);
     const durationMs = performance.now() - started;
     const stats = report.stats;
     emit(log, 'info', { type: 'summary', ...stats, durationMs, dryRun });
     const exitCode = stats.failed > 0 || stoppedBy ? ExitCode.partial : ExitCode.ok;
-    return { ...stats, durationMs, exitCode, stoppedBy };
+    return { ...stats, durationMs, exitCode, stoppedBy, ...(limits ? { replicaFs: limits } : {}) };
   } finally {
     lock?.release();
   }
 }
 
 /** The walk from the top: create a missing replica, mirror into it, then give it the source root's mode and mtime. */
-async function mirrorRoot(walk: MirrorWalk, report: PassReport, paths: PassPaths, dryRun: boolean, filter?: DirFilter): Promise<void> {
+async function mirrorRoot(
+  walk: MirrorWalk,
+  report: PassReport,
+  paths: PassPaths,
+  dryRun: boolean,
+  filter: DirFilter | undefined,
+  fs: { caps: ReplicaCaps; timesKept: boolean; srcLocalTime: boolean },
+): Promise<void> {
   const srcRoot = rootEntry(paths.source);
   let dstRoot: Entry | undefined;
   if (paths.replicaMissing) {
-    if (!dryRun) createReplicaRoot(paths.replica);
-    report.op('created', 'dir', '.');
+    report.op('created', 'dir', '.'); // created (real pass) before the capabilities were measured in it
     dstRoot = dryRun ? undefined : { ...srcRoot, mode: 0o700, mtimeMs: -1 };
   } else {
     dstRoot = rootEntry(paths.replica);
   }
   let inner = false;
   try {
-    inner = await walk.mirrorDir('', paths.source, paths.replica, listDir(paths.source), dstRoot, paths.replicaMissing && !dryRun, filter);
+    inner = await walk.mirrorDir('', paths.source, paths.replica, listDir(paths.source), dstRoot, paths.replicaMissing && !dryRun, filter, fs.caps);
   } catch (error) {
     report.handle('dir', '.', error);
   }
   if (!dstRoot) return;
-  const diff = metaDiff(srcRoot, dstRoot);
+  // As far as the replica keeps them: no modes on exFAT/FAT/NTFS, no times at all on a FAT or exFAT volume's root.
+  const diff = metaDiff(srcRoot, dstRoot, { caps: fs.caps, srcLocalTime: fs.srcLocalTime }).filter((d) => fs.timesKept || d !== 'mtime');
   if (diff.length === 0 && !inner) return;
   try {
-    if (!dryRun) setMeta(paths.replica, srcRoot, srcRoot.mode !== dstRoot.mode || inner);
+    if (!dryRun) setMeta(paths.replica, srcRoot, fs.caps.modes && (srcRoot.mode !== dstRoot.mode || inner), fs.timesKept);
     if (diff.length > 0 && !paths.replicaMissing) report.op('updated', 'dir', '.', { note: `metadata: ${diff.join(', ')}` });
   } catch (error) {
     report.handle('dir', '.', error);
@@ -155,5 +203,33 @@ function createReplicaRoot(path: string): void {
     mkdirSync(path, 0o700);
   } catch (error) {
     throw new RefusedError(`replica folder cannot be created: ${path}: ${describeError(error)}`);
+  }
+}
+
+/**
+ * issue 14: after the walk, drop a pass folder that ended up empty, then prune what the retention no longer
+ * keeps (as of this pass's start), one log line each; a folder that cannot be removed is a failure of the pass.
+ */
+function pruneAfterPass(store: VersionStore, policy: VersionsOption, passStart: number, report: PassReport, log: ConsolaInstance): void {
+  if (store.claimed !== undefined && store.kept === 0) dropEmptyPass(store.dir, store.claimed);
+  if (!hasRetention(policy)) return;
+  let pruned: Pruned[];
+  try {
+    pruned = pruneVersions(store.dir, policy, passStart, store.dryRun);
+  } catch (error) {
+    report.fail('versions', store.dir, error);
+    return;
+  }
+  for (const p of pruned) {
+    if (p.error !== undefined) report.fail('versions', join(store.dir, p.pass), new Error(`could not be pruned: ${p.error}`));
+    else
+      emit(log, 'info', {
+        type: 'note',
+        message: prunedLine(p, store.dryRun),
+        pruned: p.pass,
+        entries: p.entries,
+        bytes: p.bytes,
+        dryRun: store.dryRun,
+      });
   }
 }

@@ -9,7 +9,8 @@
  *   (where a versions store would keep entries instead of deleting them). A dry run goes through the same
  *   switch minus the writes. `--max-delete` counts with the same listings and planner (count-removals.ts).
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import type { KeptAction, VersionStore } from '../versions/store.js';
 import {
   copyToTemp,
   discardTemp,
@@ -18,6 +19,8 @@ import {
   installTemp,
   makeDir,
   removeNonDir,
+  removeProbeLeftover,
+  renameInPlace,
   ReplicaChangedError,
   setMeta,
   setMode,
@@ -27,9 +30,10 @@ import {
 import { compareFiles, type Verdict } from './compare.js';
 import { listDir, listOrDenied, lstatEntry, type Entry, type Listing } from './entry.js';
 import type { DirFilter, WalkFilter } from './filter.js';
-import { kindOf, type PassReport } from './pass-report.js';
-import { afterCompare, metaDiff, planDir, type Step } from './plan.js';
-import { removeEntry } from './remove.js';
+import { kindOf, type Kept, type PassReport } from './pass-report.js';
+import { isProbeName, type ReplicaCaps, type ReplicaCapsBook } from './capabilities.js';
+import { afterCompare, metaDiff, planDirOn, type PlannedStep, type Step } from './plan.js';
+import { removeEntry, type Keeping } from './remove.js';
 
 type CompareStep = Extract<Step, { op: 'compare' }>;
 
@@ -38,6 +42,20 @@ export interface WalkOptions {
   dryRun: boolean;
   /** Exclude rules (docs/filters.md): each folder's listings are filtered before planning. */
   filter?: WalkFilter;
+  /** issue 14: --versions: what the pass removes or overwrites is kept there instead. */
+  versions?: VersionStore;
+  /** issue 14: the versions folder's name when it sits in the replica's top folder: left out of the plan. */
+  leaveAlone?: string;
+  /** What the replica keeps, per device below it (measured before the first change on each). */
+  book: ReplicaCapsBook;
+  /** The source keeps local time (FAT: a camera card): a shift of exactly one hour is no change. */
+  srcLocalTime: boolean;
+}
+
+/** A replica entry's times as they must be set to read back the same (undoing a driver's read shift). */
+function unshifted(entry: Entry, caps: ReplicaCaps): Entry {
+  const shift = caps.mtimeOffsetMs;
+  return shift === 0 ? entry : { ...entry, mtimeMs: entry.mtimeMs - shift, atimeMs: entry.atimeMs - shift };
 }
 
 /** One mirror pass over a tree: walk both sides a folder at a time, plan each folder, apply the plan. */
@@ -61,6 +79,7 @@ export class MirrorWalk {
     dst: Entry | undefined,
     fresh = false,
     filter?: DirFilter,
+    caps: ReplicaCaps = this.opts.book.at(dstPath, this.opts.book.root),
   ): Promise<boolean> {
     await this.report.breathe();
     const keep = this.report.sourceIssues(rel, srcListing);
@@ -78,6 +97,8 @@ export class MirrorWalk {
         dstMode |= 0o700;
       }
       if (keep.size) dstEntries = dstEntries.filter((e) => !keep.has(e.name));
+      // issue 14: the versions folder in the replica's top folder is neither mirrored into nor removed.
+      if (rel === '' && this.opts.leaveAlone !== undefined) dstEntries = dstEntries.filter((e) => e.name !== this.opts.leaveAlone);
     }
     // Excluded names leave both listings here: neither copied nor removed (nor walked, for folders).
     if (filter && this.opts.filter)
@@ -87,16 +108,16 @@ export class MirrorWalk {
     // Best effort against a folder swapped for a link mid-pass: its identity is re-checked before each change.
     const home = this.opts.dryRun ? undefined : folderId(dstPath);
     let changed = false;
-    const steps = planDir(srcEntries, dstEntries, { checksum: this.opts.checksum });
+    const steps = planDirOn(srcEntries, dstEntries, { checksum: this.opts.checksum, caps, srcLocalTime: this.opts.srcLocalTime });
     // --checksum: the folder's content checks run first, as one batch both cores share (compare.ts).
     const verdicts = await this.compareAll(steps, srcPath, dstPath);
     for (const planned of steps) {
       await this.report.breathe();
-      let step: Step | undefined = planned;
+      let step: PlannedStep | undefined = planned;
       const entry = 'src' in step ? step.src : step.dst;
       try {
         // Contents decide first, so a re-copy below opens a read-only folder like any other change.
-        if (step.op === 'compare') step = this.compared(step, verdicts.get(step));
+        if (step.op === 'compare') step = this.compared(step, verdicts.get(step), caps);
         if (!step) continue;
         if (home !== undefined && step.op !== 'skip') {
           const now = folderId(dstPath);
@@ -111,7 +132,7 @@ export class MirrorWalk {
           if (dst && ensureOwnerAccess(dstPath, dstMode)) dstMode |= 0o700;
           opened = true;
         }
-        if (await this.apply(step, rel, srcPath, dstPath, filter)) changed = true;
+        if (await this.apply(step, rel, srcPath, dstPath, caps, filter)) changed = true;
       } catch (error) {
         this.report.handle(kindOf(entry), join(rel, entry.name), error);
         if (step && step.op !== 'descend' && step.op !== 'skip') changed = true;
@@ -162,7 +183,7 @@ export class MirrorWalk {
   }
 
   /** --checksum: compare the contents of a folder's `compare` steps (an unreadable replica copy counts as different). */
-  private async compareAll(steps: readonly Step[], srcDir: string, dstDir: string): Promise<Map<Step, Verdict>> {
+  private async compareAll(steps: readonly PlannedStep[], srcDir: string, dstDir: string): Promise<Map<PlannedStep, Verdict>> {
     const checks = steps.filter((s): s is CompareStep => s.op === 'compare');
     if (checks.length === 0) return new Map();
     const pairs = checks.map(({ src, dst }) => ({ src: join(srcDir, src.name), dst: join(dstDir, dst.name), size: src.size }));
@@ -171,31 +192,49 @@ export class MirrorWalk {
   }
 
   /** What a compared file needs: a copy, its metadata, or nothing. The source failing to read is that file's error. */
-  private compared(step: CompareStep, verdict: Verdict | undefined): Step | undefined {
+  private compared(step: CompareStep, verdict: Verdict | undefined, caps: ReplicaCaps): Step | undefined {
     if (verdict instanceof Error) throw verdict;
-    return afterCompare(step.src, step.dst, verdict ?? false);
+    return afterCompare(step.src, step.dst, verdict ?? false, { caps, srcLocalTime: this.opts.srcLocalTime });
+  }
+
+  /** A file's or folder's metadata that differ, as far as `caps` keeps them (and no times where it holds none). */
+  private metaDiffOn(src: Entry, dst: Entry, caps: ReplicaCaps, path?: string): string[] {
+    const diff = metaDiff(src, dst, { caps, srcLocalTime: this.opts.srcLocalTime });
+    return path !== undefined && !this.opts.book.timesKept(path) ? diff.filter((d) => d !== 'mtime') : diff;
   }
 
   /** Apply one step; returns true when the replica folder was changed. */
-  private async apply(step: Step, rel: string, srcDir: string, dstDir: string, filter?: DirFilter): Promise<boolean> {
+  private async apply(step: PlannedStep, rel: string, srcDir: string, dstDir: string, caps: ReplicaCaps, filter?: DirFilter): Promise<boolean> {
     const dry = this.opts.dryRun;
     switch (step.op) {
+      case 'rename': {
+        // The replica's entry under another spelling of the source's name: renamed in place, never copied again.
+        if (!dry) {
+          renameInPlace(dstDir, step.dst.name, step.src.name);
+          // fusefat stamps a renamed entry with "now": give it back the time it had.
+          if (!caps.renameKeepsTimes) setMeta(join(dstDir, step.src.name), unshifted(step.dst, caps), false);
+        }
+        this.report.op('updated', kindOf(step.dst), join(rel, step.src.name), { note: `renamed from ${JSON.stringify(step.dst.name)}` });
+        return true;
+      }
       case 'copy': {
         const { src } = step;
         const path = join(rel, src.name);
         const target = join(dstDir, src.name);
         // Copy first, then clear the way: a source file that cannot be read leaves the replica's entry alone.
-        await this.put(() => this.copyWithRetry(join(srcDir, src.name), dstDir, src, path), target, path, step.replace);
+        const kept = await this.put(() => this.copyWithRetry(join(srcDir, src.name), dstDir, src, path, caps), target, path, step.replace, step.dst);
+        // fusefat stamps the renamed temporary with "now": the source's times are set again on the installed file.
+        if (!dry && !caps.renameKeepsTimes) setMeta(target, src, false);
         this.report.stats.bytes += src.size;
-        this.report.op(step.dst ? 'updated' : 'created', 'file', path, { size: src.size });
+        this.report.op(step.dst ? 'updated' : 'created', 'file', path, { size: src.size, ...kept });
         return true;
       }
       case 'compare':
         return false; // resolved by mirrorDir before apply
       case 'meta': {
         const { src, dst } = step;
-        if (!dry) setMeta(join(dstDir, src.name), src, src.mode !== dst.mode);
-        this.report.op('updated', 'file', join(rel, src.name), { note: `metadata: ${metaDiff(src, dst).join(', ')}` });
+        if (!dry) setMeta(join(dstDir, src.name), src, caps.modes && src.mode !== dst.mode);
+        this.report.op('updated', 'file', join(rel, src.name), { note: `metadata: ${this.metaDiffOn(src, dst, caps).join(', ')}` });
         return true;
       }
       case 'mkdir': {
@@ -205,12 +244,12 @@ export class MirrorWalk {
         // List the source first (and read its ignore files): an unreadable one leaves the replica's entry alone.
         const listing = listDir(join(srcDir, src.name));
         const inside = filter && this.opts.filter?.child(filter, src.name, join(srcDir, src.name), listing.entries);
-        if (step.replace) await removeEntry(this.report, dry, target, path, step.replace);
+        if (step.replace) await removeEntry(this.report, dry, target, path, step.replace, undefined, this.keeping('replaced'));
         if (!dry) makeDir(target);
         this.report.op('created', 'dir', path);
         const placeholder: Entry | undefined = dry ? undefined : { ...src, mode: 0o700, mtimeMs: -1 };
-        await this.mirrorDir(path, join(srcDir, src.name), target, listing, placeholder, !dry, inside);
-        if (!dry) setMeta(target, src, true);
+        await this.mirrorDir(path, join(srcDir, src.name), target, listing, placeholder, !dry, inside, caps);
+        if (!dry) setMeta(target, src, caps.modes);
         return true;
       }
       case 'descend': {
@@ -220,10 +259,12 @@ export class MirrorWalk {
         // An unreadable source folder throws here: its replica copy and everything below it stay as they are.
         const listing = listDir(join(srcDir, src.name));
         const inside = filter && this.opts.filter?.child(filter, src.name, join(srcDir, src.name), listing.entries);
-        const inner = await this.mirrorDir(path, join(srcDir, src.name), target, listing, dst, false, inside);
-        const diff = metaDiff(src, dst);
+        // A folder on another device (a mount point below the replica) is judged by that file system.
+        const own = this.opts.book.at(target, caps);
+        const inner = await this.mirrorDir(path, join(srcDir, src.name), target, listing, dst, false, inside, own);
+        const diff = this.metaDiffOn(src, dst, own, target);
         if (diff.length > 0 || inner) {
-          if (!dry) setMeta(target, src, src.mode !== dst.mode || inner);
+          if (!dry) setMeta(target, src, own.modes && (src.mode !== dst.mode || inner), this.opts.book.timesKept(target));
           if (diff.length > 0) this.report.op('updated', 'dir', path, { note: `metadata: ${diff.join(', ')}` });
         }
         return false; // a subfolder's metadata does not touch this folder's mtime
@@ -232,12 +273,13 @@ export class MirrorWalk {
         const { src } = step;
         const path = join(rel, src.name);
         const target = join(dstDir, src.name);
-        await this.put(() => symlinkToTemp(dstDir, src.target ?? ''), target, path, step.replace);
-        this.report.op(step.dst ? 'updated' : 'created', 'symlink', path);
+        const kept = await this.put(() => symlinkToTemp(dstDir, src.target ?? ''), target, path, step.replace, step.dst);
+        this.report.op(step.dst ? 'updated' : 'created', 'symlink', path, kept);
         return true;
       }
       case 'skip':
-        this.report.skip(kindOf(step.src), join(rel, step.src.name), 'not a regular file, folder or symlink');
+        // What the replica cannot hold (a link, a refused name, a name clash) comes with its reason from the plan.
+        this.report.skip(kindOf(step.src), join(rel, step.src.name), step.reason ?? 'not a regular file, folder or symlink');
         return false;
       case 'remove':
         await removeEntry(
@@ -247,54 +289,75 @@ export class MirrorWalk {
           join(rel, step.dst.name),
           step.dst,
           filter && this.opts.filter?.insideRemoved(filter, step.dst.name),
+          this.keeping('removed'),
         );
         return true;
       case 'purge-temp':
-        if (!dry) removeNonDir(join(dstDir, step.dst.name));
-        this.report.debug(`removed leftover temporary ${JSON.stringify(join(rel, step.dst.name))}`);
+        // A leftover temporary file, or a capability probe folder of a killed pass: this tool's own, removed quietly.
+        if (!dry && step.dst.type === 'dir' && isProbeName(step.dst.name)) removeProbeLeftover(join(dstDir, step.dst.name));
+        else if (!dry) removeNonDir(join(dstDir, step.dst.name));
+        this.report.debug(`removed leftover ${step.dst.type === 'dir' ? 'probe folder' : 'temporary'} ${JSON.stringify(join(rel, step.dst.name))}`);
         return true;
     }
+  }
+
+  /** issue 14: how removals are kept (undefined without --versions). */
+  private keeping(action: KeptAction): Keeping | undefined {
+    return this.opts.versions && { store: this.opts.versions, action };
   }
 
   /**
    * Put a new file or link in place: `make` writes it to a temporary, renamed over `target` after clearing a
    * folder out of the way. Anything else in the way is replaced by the rename itself, atomically, and logged as
    * removed only once the rename has happened. A dry run makes nothing and logs what would be replaced.
+   * With --versions, what is replaced (`replace`, or `old` of the same type) is kept first; returns where.
    */
-  private async put(make: () => string, target: string, rel: string, replace: Entry | undefined): Promise<void> {
+  private async put(make: () => string, target: string, rel: string, replace: Entry | undefined, old?: Entry): Promise<Kept> {
+    const store = this.opts.versions;
     if (this.opts.dryRun) {
       if (replace) await this.clearFor(target, rel, replace);
-      return;
+      return store && old ? { versions: store.passName, keptAs: store.keptPath(rel) } : {};
     }
     const tmp = make();
-    if (replace?.type === 'dir') {
-      try {
-        await removeEntry(this.report, false, target, rel, replace);
-      } catch (error) {
-        discardTemp(tmp);
-        throw error;
+    let kept: Kept = {};
+    try {
+      if (replace?.type === 'dir') {
+        await removeEntry(this.report, false, target, rel, replace, undefined, this.keeping('replaced'));
+      } else if (store && (replace ?? old)) {
+        // Kept before the rename: a file is hard-linked (the replica's name stays filled), anything else moved.
+        const gone = (replace ?? old) as Entry;
+        const action = replace ? 'replaced' : 'updated';
+        kept = { versions: store.keep(dirname(target), gone.name, { path: rel, kind: kindOf(gone), action }, true), keptAs: store.keptPath(rel) };
       }
+    } catch (error) {
+      discardTemp(tmp);
+      throw error;
     }
     installTemp(tmp, target);
-    if (replace && replace.type !== 'dir') this.report.removed(replace, rel);
+    if (replace && replace.type !== 'dir') this.report.removed(replace, rel, kept);
+    return replace ? {} : kept;
   }
 
   /** Dry run: what `put` would remove to make way for an entry of another type. */
   private async clearFor(target: string, rel: string, old: Entry): Promise<void> {
-    if (old.type === 'dir') await removeEntry(this.report, true, target, rel, old);
-    else this.report.removed(old, rel);
+    if (old.type === 'dir') await removeEntry(this.report, true, target, rel, old, undefined, this.keeping('replaced'));
+    else {
+      const store = this.opts.versions;
+      this.report.removed(old, rel, store ? { versions: store.passName, keptAs: store.keptPath(rel) } : {});
+    }
   }
 
-  private copyWithRetry(srcPath: string, dstDir: string, src: Entry, rel: string): string {
+  private copyWithRetry(srcPath: string, dstDir: string, src: Entry, rel: string, caps: ReplicaCaps): string {
+    const modes = { modes: caps.modes };
     try {
-      return copyToTemp(srcPath, dstDir, src);
+      return copyToTemp(srcPath, dstDir, src, modes);
     } catch (error) {
       if (!(error instanceof SourceChangedError)) throw error;
       // Changed under us: take a fresh look and try once more; a second change is reported as failed.
       const fresh = lstatEntry(srcPath, src.name);
       if (fresh.type !== 'file') throw error;
       Object.assign(src, fresh);
-      const tmp = copyToTemp(srcPath, dstDir, src);
+      const tmp = copyToTemp(srcPath, dstDir, src, modes);
       this.report.debug(`${JSON.stringify(rel)} changed during the copy; copied again`);
       return tmp;
     }

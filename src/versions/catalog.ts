@@ -211,3 +211,29 @@ export function keptBelow(catalog: Catalog, rel: string): string[] {
   for (const pass of catalog.passes) for (const k of pass.kept) if (k.path.startsWith(prefix)) found.add(k.path);
   return [...found].sort();
 }
+
+/** What `list` shows of a job's versions folder: how many pass folders, entries and bytes it keeps. */
+export interface StoreSize extends Measure {
+  passes: number;
+}
+
+/** The size of a versions folder; a folder not made yet is empty, one that cannot be read gives its reason. */
+export function storeSize(dir: string): StoreSize | { error: string } {
+  try {
+    lstatSync(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { passes: 0, entries: 0, bytes: 0 };
+  }
+  try {
+    const { passes } = readCatalog(dir);
+    const total: StoreSize = { passes: passes.length, entries: 0, bytes: 0 };
+    for (const p of passes) {
+      const m = measurePass(p);
+      total.entries += m.entries;
+      total.bytes += m.bytes;
+    }
+    return total;
+  } catch (error) {
+    return { error: describeError(error) };
+  }
+}

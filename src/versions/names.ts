@@ -53,6 +53,11 @@ export interface Retention {
   keepVersions?: number;
 }
 
+/** `--versions <dir>` with its retention, as a pass, `run` and a scheduled job take it. */
+export interface VersionsOption extends Retention {
+  dir: string;
+}
+
 export function hasRetention(r: Retention): boolean {
   return r.keepDays !== undefined || r.keepVersions !== undefined;
 }

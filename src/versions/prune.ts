@@ -9,7 +9,7 @@ import { describeError } from '../errors.js';
 import { formatBytes } from '../progress.js';
 import { measurePass, readCatalog, type Measure, type PassFolder } from './catalog.js';
 import { passesToPrune, type Retention } from './names.js';
-import { markerPath } from './store.js';
+import { exists, markerPath } from './store.js';
 
 export interface Pruned extends Measure {
   pass: string;
@@ -26,6 +26,7 @@ export function prunedLine(p: Pruned, dryRun = false): string {
  * which. The current pass's own folder is the newest, so every policy keeps it.
  */
 export function pruneVersions(dir: string, policy: Retention, nowMs: number, dryRun = false): Pruned[] {
+  if (!exists(dir)) return []; // no pass has kept anything yet
   const doomed = passesToPrune(readCatalog(dir).passes, policy, nowMs);
   return doomed.map((pass) => {
     const m = measurePass(pass);

@@ -107,6 +107,15 @@ export class VersionStore {
     return this.pass ?? this.freeName();
   }
 
+  get dryRun(): boolean {
+    return this.opts.dryRun ?? false;
+  }
+
+  /** Where an entry kept (or, in a dry run, that would be kept) at `rel` is. */
+  keptPath(rel: string): string {
+    return join(this.dir, this.passName, rel);
+  }
+
   /** The pass folder's name if this pass kept anything. */
   get claimed(): string | undefined {
     return this.pass;

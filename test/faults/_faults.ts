@@ -101,4 +101,27 @@ export function tornFiles(after: TreeSnapshot, source: TreeSnapshot, before: Tre
   return bad;
 }
 
+/**
+ * issue 14: entries of `before` (the replica before a pass with --versions) found neither in the replica after
+ * it (same type; same bytes for a file, same target for a link) nor at the same path in any pass folder of the
+ * versions folder `versions`. Empty means nothing was lost.
+ */
+export function lostEntries(before: TreeSnapshot, after: TreeSnapshot, versions: string): string[] {
+  const passes: TreeSnapshot[] = [];
+  try {
+    for (const name of readdirSync(versions)) if (/^\d{4}-.*Z(-\d+)?$/.test(name)) passes.push(snapshotTree(join(versions, name)));
+  } catch {
+    // no versions folder yet: nothing kept
+  }
+  const same = (a: TreeSnapshot extends Map<string, infer S> ? S : never, b: typeof a | undefined): boolean =>
+    b !== undefined && a.type === b.type && a.hash === b.hash && a.target === b.target;
+  const lost: string[] = [];
+  for (const [path, snap] of before) {
+    if (path === '.' || isTempName(path.split('/').at(-1) ?? path)) continue;
+    if (same(snap, after.get(path)) || passes.some((p) => same(snap, p.get(path)))) continue;
+    lost.push(`${JSON.stringify(path)} (${snap.type}${snap.size !== undefined ? `, ${snap.size} bytes` : ''})`);
+  }
+  return lost;
+}
+
 export { snapshotTree };

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../_cli.js';
 import { buildTree, compareTrees, snapshotTree, tempDir, type Spec } from '../_tree.js';
+import { heldLog, LINES_TO_HOLD } from '../_held-log.js';
 import { lockFiles, Prng, tempsIn, waitFor } from './_faults.js';
 
 const children: ChildProcess[] = [];
@@ -16,10 +17,10 @@ afterEach(() => {
   for (const c of children.splice(0)) c.kill('SIGKILL');
 });
 
-/** A source big enough that a pass holds its lock for a while. */
+/** A source with a large file and enough small ones to hold a pass on its log (see _held-log.ts). */
 function busySource(): string {
   const spec: Spec = { big: new Prng(11).fill(Buffer.alloc(40 << 20)) };
-  for (let i = 0; i < 300; i++) spec[`f${i}`] = `file ${i}`;
+  for (let i = 0; i < LINES_TO_HOLD; i++) spec[`f${i}`] = `file ${i}`;
   return buildTree(tempDir('fs-conc-src-'), spec);
 }
 
@@ -30,17 +31,17 @@ describe('concurrent passes', () => {
     const state = tempDir('fs-conc-state-');
     const env = { FOLDER_SYNC_STATE_DIR: state };
     const log = join(tempDir('fs-conc-log-'), 'second.log');
-    const spawned: { child?: ChildProcess } = {};
-    const first = runCli(['sync-once', src, dst], { env, onSpawn: (c) => (spawned.child = c) });
+    // The first pass logs more than an unread FIFO takes (_held-log.ts): it cannot end, nor release its lock,
+    // until the test drains its log after the second pass, so the overlap does not depend on timing. A second
+    // pass that waited for the lock instead of giving up could never end (it would be killed at the CLI's
+    // timeout, with no exit code): its exit 75 proves it gave up at once.
+    const held = heldLog();
+    const first = runCli(['sync-once', src, dst, '--log', held.path], { env });
     expect(await waitFor(() => lockFiles(state).length > 0, 20_000)).toBe(true);
-    // Freeze the first pass while it holds the lock, so the overlap does not depend on timing. A second pass
-    // that waited for the lock instead of giving up could never end while the first is frozen (it would be
-    // killed at the CLI's timeout, with no exit code): its exit 75 proves it gave up at once.
-    spawned.child?.kill('SIGSTOP');
     const second = await runCli(['sync-once', src, dst, '--log', log], { env });
-    spawned.child?.kill('SIGCONT');
+    const firstLog = held.drain();
     const one = await first;
-    expect(one.signal).toBeNull();
+    expect(await firstLog).toMatch(/INFO pass finished: /);
     expect(second.code, second.stderr).toBe(75);
     expect(second.stderr).toMatch(/^folder-sync: another pass is running on .* \(pid \d+, since /);
     expect(second.stderr.trimEnd().split('\n')).toHaveLength(1);

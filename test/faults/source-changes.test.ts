@@ -1,19 +1,19 @@
 /**
  * Fault: the source (or the replica) changes while a pass runs. A file that grows, shrinks or is rewritten
  * during its copy is never installed as a mix: the copy is re-checked (size, mtime) and retried once, else
- * reported as failed (exit 1) and fixed by the next pass. Entries that vanish mid-pass, on either side, are
+ * reported as failed (exit 1) and fixed by the next pass. The change mid-copy is made at an exact point of the copy
+ * (after its first block) by a preload in the pass itself, so it lands however fast or busy the machine is. Entries that vanish mid-pass, on either side, are
  * skipped with a warning, never a crash.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LogObject } from 'consola';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, formatEvent, type LogEvent } from '../../src/log.js';
 import { syncOnce } from '../../src/sync/sync-once.js';
 import { runCli } from '../_cli.js';
 import { buildTree, compareTrees, snapshotTree, tempDir } from '../_tree.js';
-import { tempsIn, waitFor } from './_faults.js';
+import { tempsIn } from './_faults.js';
 
 beforeAll(() => {
   process.env['FOLDER_SYNC_STATE_DIR'] = tempDir('fs-state-');
@@ -34,50 +34,23 @@ function hookedLogger(onEvent: (event: LogEvent) => void = () => {}): { logger: 
   return { logger, lines };
 }
 
-const writers: ChildProcess[] = [];
-afterEach(() => {
-  for (const w of writers.splice(0)) w.kill('SIGKILL');
-});
-
-/** A child process that keeps changing `path` until killed: 'grow', 'shrink' or 'rewrite' (same size, A or B). */
-function changer(path: string, how: 'grow' | 'shrink' | 'rewrite'): ChildProcess {
-  const script = `
-    const fs = require('node:fs');
-    const [path, how] = process.argv.slice(1);
-    const size = fs.statSync(path).size;
-    let n = 0;
-    const fd = fs.openSync(path, 'r+');
-    const a = Buffer.alloc(1 << 20, 0x41), b = Buffer.alloc(1 << 20, 0x42);
-    const tick = () => {
-      n++;
-      if (how === 'grow') fs.writeSync(fd, Buffer.alloc(4096, n), 0, 4096, fs.fstatSync(fd).size);
-      else if (how === 'shrink') fs.ftruncateSync(fd, Math.max(1 << 20, size - n * 8)); // ~a minute before it stops shrinking, however slow the pass starts
-      else for (let off = 0; off < size; off += a.length) fs.writeSync(fd, n % 2 ? a : b, 0, Math.min(a.length, size - off), off);
-      if (how === 'rewrite') fs.futimesSync(fd, new Date(), new Date());
-      setImmediate(tick);
-    };
-    process.stdout.write('ready\\n');
-    tick();
-  `;
-  const child = spawn(process.execPath, ['-e', script, path, how], { stdio: ['ignore', 'pipe', 'inherit'] });
-  writers.push(child);
-  return child;
-}
+/** Preload that makes the pass change a source file right after the first block of each copy of it (see the file). */
+const midCopy = join(import.meta.dirname, '..', '_mid-copy.mjs');
 
 describe('a file that changes while it is copied', () => {
   for (const how of ['grow', 'shrink', 'rewrite'] as const) {
     it(`${how}: never installed as a mix; reported failed (exit 1); the next pass fixes it`, async () => {
       const src = tempDir('fs-chg-src-');
       const dst = tempDir('fs-chg-dst-');
-      // Uniform content (all A), so a mix of two versions is visible as a file that is not uniform.
-      buildTree(src, { moving: Buffer.alloc(48 << 20, 0x41), still: 'still' });
-      const w = changer(join(src, 'moving'), how);
-      let ready = false;
-      w.stdout?.on('data', () => (ready = true));
-      expect(await waitFor(() => ready, 10_000, 5)).toBe(true);
-      const r = await runCli(['sync-once', src, dst]);
-      w.kill('SIGKILL');
-      await new Promise((res) => w.once('exit', res));
+      // Uniform content (all A), so a mix of two versions is visible as a file that is not uniform. Four blocks
+      // of the copy loop: the change lands after the first, with more of the file still to read.
+      buildTree(src, { moving: Buffer.alloc(4 << 20, 0x41), still: 'still' });
+      const moving = join(src, 'moving');
+      const r = await runCli(['sync-once', src, dst], {
+        env: { NODE_OPTIONS: `--import ${midCopy}`, FOLDER_SYNC_TEST_MID_COPY: `${how}:${moving}` },
+      });
+      // Changed during the copy and again during the one retry: nothing else can be installed.
+      expect(r.stderr.match(/^test hook: .*$/gm)).toEqual([`test hook: ${how} ${moving} (1)`, `test hook: ${how} ${moving} (2)`]);
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).toMatch(/failed file "moving": the file changed while it was copied/);
       expect(r.stderr).not.toMatch(/unexpected error|\n\s+at /);
