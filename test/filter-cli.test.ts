@@ -213,8 +213,8 @@ describe('the replica side', () => {
 
   it('inside a replica folder the pass removes, what matches an exclude stays, and so does the folder', async () => {
     const b = box(
-      { 'b.txt': file('b') },
-      { 'b.txt': file('b'), olddir: dir({ 'x.tmp': file('x'), 'y.txt': file('y'), deep: dir({ 'z.tmp': file('z') }) }) },
+      { 'b.txt': file('b', { mtime: T }) },
+      { 'b.txt': file('b', { mtime: T }), olddir: dir({ 'x.tmp': file('x'), 'y.txt': file('y'), deep: dir({ 'z.tmp': file('z') }) }) },
     );
     const counted = await runSync(b.src, b.rep, ['--exclude', '*.tmp', '--max-delete', '0', '--dry-run']);
     expect(counted.code).toBe(2);
