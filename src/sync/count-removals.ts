@@ -2,10 +2,12 @@
  * `--max-delete`'s question, answered before the pass changes anything: how many replica entries would it
  * remove? Read-only, with the same listings and the same pure planner as the pass (walk.ts), so the count
  * follows the plan's rules. A replica folder it cannot list without opening it (which would be a change) makes
- * the count impossible: that folder is named instead.
+ * the count impossible: that folder is named instead. Like the pass, it reaches every folder through an opened
+ * handle without following a link (access.ts), so a swap cannot make it list anything outside the two trees.
  */
 import { join } from 'node:path';
-import { isUndecodableName, listDir, listOrDenied, type Entry, type Listing } from './entry.js';
+import { listOrDenied, OpenFolder, unpinWorkingFolder } from './access.js';
+import { isUndecodableName, type Entry, type Listing } from './entry.js';
 import type { ReplicaCaps } from './capabilities.js';
 import type { DirFilter, RemovalGuard, WalkFilter } from './filter.js';
 import { planDirOn } from './plan.js';
@@ -33,28 +35,47 @@ export function countRemovals(
   caps?: ReplicaCaps,
   leaveAlone?: string,
 ): RemovalCount {
+  const src = OpenFolder.openRoot(source);
+  let dst: OpenFolder | undefined;
   try {
-    return { removed: countDir('', source, replica, listDir(source), caps, filter?.walk, filter?.root, leaveAlone) };
+    dst = OpenFolder.openRoot(replica);
+    return { removed: countDir('', src, dst, src.list(), caps, filter?.walk, filter?.root, leaveAlone) };
   } catch (error) {
     if (error instanceof Uncountable) return { uncountable: error.rel };
     throw error;
+  } finally {
+    src.close();
+    dst?.close();
+    unpinWorkingFolder();
+  }
+}
+
+/** Run `use` on the folder at `path` (a handle path and a name), opened without following it and checked. */
+function inFolder<T>(path: string, entry: Entry, use: (folder: OpenFolder) => T): T {
+  const folder = OpenFolder.openNoFollow(path, entry);
+  try {
+    return use(folder);
+  } finally {
+    folder.close();
   }
 }
 
 /** What the pass would remove in one folder and below; `srcListing` is the source folder's. */
 function countDir(
   rel: string,
-  srcPath: string,
-  dstPath: string,
+  src: OpenFolder,
+  dst: OpenFolder,
   srcListing: Listing,
   caps: ReplicaCaps | undefined,
   walk?: WalkFilter,
   filter?: DirFilter,
   leaveAlone?: string,
 ): number {
+  const srcPath = src.io;
+  const dstPath = dst.io;
   let taken: ReturnType<typeof listOrDenied>;
   try {
-    taken = listOrDenied(dstPath);
+    taken = listOrDenied(dst);
   } catch {
     throw new Uncountable(rel || '.');
   }
@@ -76,10 +97,13 @@ function countDir(
           break;
         case 'descend': {
           const name = step.src.name;
-          // An unreadable source folder is left alone by the pass: nothing below it is removed.
-          const listing = listDir(join(srcPath, name));
-          const inside = walk && filter && walk.child(filter, name, join(srcPath, name), listing.entries);
-          removed += countDir(join(rel, name), join(srcPath, name), join(dstPath, name), listing, caps, walk, inside);
+          // An unreadable (or swapped) source folder is left alone by the pass: nothing below it is removed.
+          const { src: s, dst: d } = step;
+          removed += inFolder(join(srcPath, name), s, (srcChild) => {
+            const listing = srcChild.list();
+            const inside = walk && filter && walk.child(filter, name, srcChild.io, listing.entries);
+            return inFolder(join(dstPath, d.name), d, (dstChild) => countDir(join(rel, name), srcChild, dstChild, listing, caps, walk, inside));
+          });
           break;
         }
         case 'remove': {
@@ -104,7 +128,12 @@ function countDir(
  */
 function countRemoval(path: string, rel: string, entry: Entry, guard?: RemovalGuard): { count: number; whole: boolean } {
   if (entry.type !== 'dir') return { count: isTempName(entry.name) ? 0 : 1, whole: true };
-  const taken = listOrDenied(path);
+  return inFolder(path, entry, (folder) => countInside(folder, rel, guard));
+}
+
+function countInside(folder: OpenFolder, rel: string, guard?: RemovalGuard): { count: number; whole: boolean } {
+  const path = folder.io;
+  const taken = listOrDenied(folder);
   if (!taken.listing) throw new Uncountable(rel);
   let kept = taken.listing.issues.filter((i) => i.error.code !== 'ENOENT' || isUndecodableName(i.name)).length;
   let count = 0;
