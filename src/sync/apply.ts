@@ -23,9 +23,9 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { exists, RefusedNameError } from './capabilities.js';
+import { RefusedNameError } from './capabilities.js';
 import { timeArg } from './access.js';
-import { lstatEntry, sameMtime, type Entry } from './entry.js';
+import { exists, lstatEntry, sameMtime, type Entry } from './entry.js';
 import { mirroredMode } from './plan.js';
 import { tempName } from './temp.js';
 
@@ -33,11 +33,6 @@ import { tempName } from './temp.js';
  * The file-system side effects of a pass, one function per kind of change. Every write goes to a path
  * built from a folder this pass has lstat-ed as a real folder, so nothing is written through a link.
  */
-
-/** utimes' seconds for a millisecond, before 1970 and after 2106 too (see access.ts's timeArg). */
-export function toTimeSpec(ms: number): number | string {
-  return timeArg(ms);
-}
 
 /** The source changed while it was copied: the copy is discarded, never installed. */
 export class SourceChangedError extends Error {
@@ -105,7 +100,7 @@ export function copyToTemp(srcPath: string, dstDir: string, src: Entry, opts: Co
           opts.onDropped?.('its owner is not mirrored (not running as root, or the replica keeps no owners)');
         }
         if (opts.modes ?? true) chmodKeepingData(() => fchmodSync(outFd, mode));
-        futimesSync(outFd, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
+        futimesSync(outFd, timeArg(src.atimeMs), timeArg(src.mtimeMs));
       } finally {
         closeSync(outFd);
       }
@@ -244,7 +239,7 @@ export function setMeta(path: string, src: Entry, fixMode: boolean, times = true
   if (HANDLE_PATH.test(path)) {
     if (chown) chownSync(path, chown[0] as number, chown[1] as number);
     if (fixMode || chown) chmodSync(path, mode);
-    if (times) utimesSync(path, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
+    if (times) utimesSync(path, timeArg(src.atimeMs), timeArg(src.mtimeMs));
     return;
   }
   // chmod and utimes follow links: one swapped in since the listing must not redirect them outside the replica.
@@ -256,7 +251,7 @@ export function setMeta(path: string, src: Entry, fixMode: boolean, times = true
     if (st.isSymbolicLink()) throw new ReplicaChangedError(path);
     if (chown) chownSync(target, chown[0] as number, chown[1] as number);
     if (fixMode || chown) chmodSync(target, mode);
-    if (times) utimesSync(target, toTimeSpec(src.atimeMs), toTimeSpec(src.mtimeMs));
+    if (times) utimesSync(target, timeArg(src.atimeMs), timeArg(src.mtimeMs));
   } finally {
     if (fd !== undefined) closeSync(fd);
   }

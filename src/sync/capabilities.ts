@@ -19,6 +19,8 @@ import {
   utimesSync,
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { timeArg } from './access.js';
+import { exists } from './entry.js';
 import { hasOwnTag, taggedName } from './temp.js';
 
 /**
@@ -303,19 +305,7 @@ export function precisionFrom(kept: readonly number[]): Pick<ReplicaCaps, 'mtime
   return { mtimePrecisionMs: STEPS.find((s) => s > error) ?? Math.ceil(error / 1000) * 1000 + 1000, mtimeRounding: 'unknown', mtimeOffsetMs };
 }
 
-/** Seconds for utimes, aimed at the middle of the microsecond (as the copy does: see apply.toTimeSpec). */
-const seconds = (ms: number): number => (Math.floor(ms * 1000) + 0.5) / 1e6;
 const mtimeMsOf = (path: string): number => Number(lstatSync(path, { bigint: true }).mtimeNs / 1_000_000n);
-
-/** lstat succeeds (no link followed). */
-export function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Create an empty file; false when the file system refuses the name (any error). */
 function tryCreate(path: string): boolean {
@@ -354,7 +344,7 @@ export function probeCapabilities(dir: string, fsType = fileSystemType(dir)): Re
       // What was read back, minus the driver's shift, is what must be set to read the same again.
       const ms = (ns: bigint): number => Number(ns / 1_000_000n) - offset;
       try {
-        utimesSync(dir, seconds(ms(before.atimeNs)), seconds(ms(before.mtimeNs)));
+        utimesSync(dir, timeArg(ms(before.atimeNs)), timeArg(ms(before.mtimeNs)));
       } catch {
         // not ours to set (another owner): the next pass then sees and fixes the folder's time like any other
       }
@@ -366,14 +356,14 @@ function measure(probe: string): Omit<ReplicaCaps, 'fsType' | 'measured'> {
   const file = join(probe, 'probe');
   if (!tryCreate(file)) throw new Error(`cannot create a file in ${probe}`);
   const kept = SAMPLES.map((t) => {
-    utimesSync(file, seconds(t), seconds(t));
+    utimesSync(file, timeArg(t), timeArg(t));
     return mtimeMsOf(file);
   });
   const precision = precisionFrom(kept);
 
   const moved = join(probe, 'moved');
   if (!tryCreate(moved)) throw new Error(`cannot create a file in ${probe}`);
-  utimesSync(moved, seconds(SAMPLES[0]), seconds(SAMPLES[0]));
+  utimesSync(moved, timeArg(SAMPLES[0]), timeArg(SAMPLES[0]));
   const keptBefore = mtimeMsOf(moved);
   renameSync(moved, join(probe, 'renamed'));
   const renameKeepsTimes = mtimeMsOf(join(probe, 'renamed')) === keptBefore;

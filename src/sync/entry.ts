@@ -181,3 +181,13 @@ export function listOrDenied(path: string): { listing: Listing; denied?: undefin
     return { denied: error };
   }
 }
+
+/** True when something (of any type, a dangling link too) is at `path`: lstat succeeds, no link followed. */
+export function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -9,7 +9,8 @@ import { describeError } from '../errors.js';
 import { formatBytes } from '../progress.js';
 import { measurePass, readCatalog, type Measure, type PassFolder } from './catalog.js';
 import { passesToPrune, type Retention } from './names.js';
-import { exists, markerPath } from './store.js';
+import { exists } from '../sync/entry.js';
+import { markerPath } from './store.js';
 
 export interface Pruned extends Measure {
   pass: string;

@@ -13,7 +13,7 @@ import { tempName } from '../sync/temp.js';
 import { keptBelow, readCatalog, versionsOf, type Catalog, type Version } from './catalog.js';
 import { atOrBefore, normaliseReplicaPath, type AtKey } from './names.js';
 import { removeTree } from './prune.js';
-import { exists } from './store.js';
+import { exists } from '../sync/entry.js';
 
 /** Folders the target must not be in (or, for sources, only with `intoSource`): the store's own and scheduled jobs'. */
 export interface KnownFolders {

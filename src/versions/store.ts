@@ -13,7 +13,6 @@ import {
   closeSync,
   constants,
   linkSync,
-  lstatSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -25,6 +24,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Kind } from '../log.js';
+import { exists } from '../sync/entry.js';
 import { META_DIR, passFolderName } from './names.js';
 
 export const STORE_FILE = 'store.json';
@@ -225,16 +225,6 @@ export class VersionStore {
       if (errnoOf(error) !== 'EEXIST') throw error;
     }
     this.made.add(parent);
-  }
-}
-
-/** True when something (of any type, a dangling link too) is at `path`. */
-export function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 
