@@ -10,7 +10,9 @@
  *   sigterm                   the pass's process receives SIGTERM (once), and this copy lasts 200 ms more: a long
  *                             copy, past the 100 ms after which the pass lets signals in (PROGRESS_EVERY_MS), so
  *                             the signal is seen right after this file whatever the machine's speed;
- *   pause                     the pass stops there for good, its temporary open (for a test to kill it).
+ *   pause                     the pass stops there for good, its temporary open (for a test to kill it);
+ *   move                      (once) the folder FOLDER_SYNC_TEST_MOVE_FROM is renamed to FOLDER_SYNC_TEST_MOVE_TO
+ *                             (a replica folder taken out of the replica while the pass writes into it).
  * Each time prints "test hook: <action> <path> (<n>)" on stderr, so a test can check it fired as expected.
  */
 import fs from 'node:fs';
@@ -20,7 +22,7 @@ const spec = process.env.FOLDER_SYNC_TEST_MID_COPY ?? '';
 const colon = spec.indexOf(':');
 const action = spec.slice(0, colon);
 const path = spec.slice(colon + 1);
-if (!['grow', 'shrink', 'rewrite', 'sigterm', 'pause'].includes(action) || !path) {
+if (!['grow', 'shrink', 'rewrite', 'sigterm', 'pause', 'move'].includes(action) || !path) {
   throw new Error(`FOLDER_SYNC_TEST_MID_COPY: bad value ${JSON.stringify(spec)}`);
 }
 const readSync = fs.readSync;
@@ -60,9 +62,12 @@ fs.readSync = function (fd, buffer, ...rest) {
   const n = readSync.call(this, fd, buffer, ...rest);
   // The first block of a copy: the copy loop reads positionally, from position 0.
   const position = rest.length >= 3 ? rest[2] : undefined;
-  if (n > 0 && (position === 0 || position === 0n) && !(action === 'sigterm' && fired > 0) && isTarget(fd)) {
+  const once = action === 'sigterm' || action === 'move';
+  if (n > 0 && (position === 0 || position === 0n) && !(once && fired > 0) && isTarget(fd)) {
     fired++;
-    if (action === 'sigterm') {
+    if (action === 'move') {
+      fs.renameSync(process.env.FOLDER_SYNC_TEST_MOVE_FROM ?? '', process.env.FOLDER_SYNC_TEST_MOVE_TO ?? '');
+    } else if (action === 'sigterm') {
       process.kill(process.pid, 'SIGTERM');
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
     } else if (action !== 'pause') change();

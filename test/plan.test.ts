@@ -1,4 +1,7 @@
 /** The pure planner: two sorted listings in, steps out. No file system. */
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Entry } from '../src/sync/entry.js';
 import { compareNames } from '../src/sync/entry.js';
@@ -159,5 +162,16 @@ describe('temporary names', () => {
     expect(isTempName(a)).toBe(true);
     expect(a).not.toBe(b);
     expect(looksLikeTempName(FORGED)).toBe(true);
+  });
+  it('a leftover named by an earlier version (HMAC-SHA256 tag) is still recognised; a tag under another key is not', () => {
+    tempName(); // makes sure the key exists
+    const key = readFileSync(join(process.env['FOLDER_SYNC_STATE_DIR'] as string, 'temp-key'));
+    const nonce = 'aaaabbbbccccdddd';
+    const hmac = (k: Buffer, n = nonce): string => createHmac('sha256', k).update(n).digest('hex').slice(0, 16);
+    expect(isTempName(`.folder-sync-partial-${nonce}${hmac(key)}`)).toBe(true);
+    expect(isTempName(`.folder-sync-partial-${nonce}${hmac(Buffer.alloc(32, 7))}`)).toBe(false);
+    // and today's tag is not that HMAC (so the first line tests the earlier scheme, not today's)
+    const today = tempName();
+    expect(today.slice(-16)).not.toBe(hmac(key, today.slice('.folder-sync-partial-'.length, -16)));
   });
 });

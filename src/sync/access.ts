@@ -254,6 +254,28 @@ export class OpenFolder implements Identity {
     pinned = this;
   }
 
+  /**
+   * About to act on several entries of this folder (a copy: temporary, rename): in the CLI on Linux, pin the
+   * working folder here, so those calls take bare names instead of a `/proc/self/fd` lookup each (measured: the
+   * lookups made an initial copy of 100k small files 36% slower). Elsewhere `at` already does what it can.
+   */
+  workIn(): void {
+    if (mode === 'fd' && chdirAllowed()) this.pin();
+  }
+
+  /**
+   * Is this folder still directly inside `parent`, i.e. not moved out of its tree since it was opened? A folder
+   * has one parent, so `..` tells; a folder renamed within its parent is still inside the tree and is fine.
+   */
+  stillIn(parent: Identity): boolean {
+    try {
+      const st = this.lstat('..');
+      return st.isDirectory() && sameIdentity(st, parent);
+    } catch {
+      return false;
+    }
+  }
+
   /** 'path' mode: the folder's path must still lead to it (only where no descriptor can do the job: Windows). */
   private checkPath(): void {
     let st: BigIntStats;
@@ -325,6 +347,11 @@ export class OpenFolder implements Identity {
       throw new EntryChangedError(join(this.path, name));
     }
     return { fd, stat };
+  }
+
+  /** Open `name` for reading without following a link or waiting on a FIFO; no check of what it is (the caller's). */
+  openRead(name: string): number {
+    return openSync(this.at(name), constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
   }
 
   /** Create a new temporary file (O_EXCL, mode 0600): its name and a write descriptor. */

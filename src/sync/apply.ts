@@ -24,8 +24,8 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { RefusedNameError } from './capabilities.js';
-import { timeArg } from './access.js';
-import { exists, lstatEntry, sameMtime, type Entry } from './entry.js';
+import { timeArg, type OpenFolder } from './access.js';
+import { exists, sameMtime, toMs, type Entry } from './entry.js';
 import { mirroredMode } from './plan.js';
 import { tempName } from './temp.js';
 
@@ -64,57 +64,104 @@ export interface CopyOptions {
 /** Is this pass run as root (owners can be given away)? */
 export const runsAsRoot = (): boolean => process.getuid?.() === 0;
 
+/**
+ * Where a copy reads and writes: the walk's opened folders (`folderEnds`), or plain paths (restore, tests).
+ * `tmp` is what `install`/`discard` take: a name in the opened folder, or a path.
+ */
+export interface CopyEnds {
+  /** For messages: the source file. */
+  readonly srcPath: string;
+  /** Open the source for reading: no link followed, no FIFO waited on (O_NOFOLLOW | O_NONBLOCK). */
+  openSource(): number;
+  /** Create the temporary (O_EXCL, 0600, not following a link). */
+  createTemp(): { tmp: string; fd: number };
+  /** Remove a temporary that will not be installed (quietly). */
+  discard(tmp: string): void;
+}
+
+/** Ends by path: the source file and the folder the temporary goes into. */
+export function pathEnds(srcPath: string, dstDir: string): CopyEnds {
+  return {
+    srcPath,
+    openSource: () => openSync(srcPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK),
+    createTemp: () => {
+      const tmp = join(dstDir, tempName());
+      return { tmp, fd: openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600) };
+    },
+    discard: discardTemp,
+  };
+}
+
+/** Ends through opened folders: `name` in `from`, the temporary in `into` (access.ts; only names are resolved). */
+export function folderEnds(from: OpenFolder, name: string, into: OpenFolder): CopyEnds {
+  return {
+    srcPath: join(from.path, name),
+    openSource: () => from.openRead(name),
+    createTemp: () => {
+      const { name: tmp, fd } = into.createTemp();
+      return { tmp, fd };
+    },
+    discard: (tmp) => discardIn(into, tmp),
+  };
+}
+
+/** `copyWith` by paths: returns the temporary's path, for `installTemp`. */
 export function copyToTemp(srcPath: string, dstDir: string, src: Entry, opts: CopyOptions = {}): string {
-  const tmp = join(dstDir, tempName());
+  return copyWith(pathEnds(srcPath, dstDir), src, opts);
+}
+
+export function copyWith(ends: CopyEnds, src: Entry, opts: CopyOptions = {}): string {
+  const srcPath = ends.srcPath;
+  // No-follow and non-blocking: a source swapped for a link or a FIFO since the listing is a change, not a hang.
+  let inFd: number;
   try {
-    // No-follow and non-blocking: a source swapped for a link or a FIFO since the listing is a change, not a hang.
-    let inFd: number;
+    inFd = ends.openSource();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new SourceChangedError(srcPath);
+    throw error;
+  }
+  let tmp: string | undefined;
+  try {
+    const opened = fstatSync(inFd, { bigint: true });
+    if (!opened.isFile()) throw new SourceChangedError(srcPath);
+    const created = ends.createTemp();
+    tmp = created.tmp;
+    const outFd = created.fd;
     try {
-      inFd = openSync(srcPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new SourceChangedError(srcPath);
-      throw error;
-    }
-    try {
-      const opened = fstatSync(inFd, { bigint: true });
-      if (!opened.isFile()) throw new SourceChangedError(srcPath);
-      const outFd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-      try {
-        // A file with holes (fewer blocks than its size needs) is copied sparse: its holes stay holes.
-        const sparse = opened.blocks * 512n < opened.size;
-        copyBytes(inFd, outFd, src.size, srcPath, sparse ? Number(opened.blksize) || 4096 : 0);
-        // Any write during the copy moves ctime (which no one can set back), even a same-size one within the
-        // same millisecond that the size/mtime check below cannot see.
-        if (fstatSync(inFd, { bigint: true }).ctimeNs !== opened.ctimeNs) throw new SourceChangedError(srcPath);
-        // Owner first (chown clears setuid/setgid), then the mode: a setuid/setgid copy is only ever owned by
-        // the source file's owner; where that cannot be (not root, or no owners there) the bits are dropped.
-        let mode = mirroredMode(src, opts.owners ?? false);
-        if (opts.owners && src.uid !== undefined && src.gid !== undefined) {
-          try {
-            fchownSync(outFd, src.uid, src.gid);
-          } catch (error) {
-            mode = mirroredMode(src, false);
-            if (mode !== src.mode) opts.onDropped?.(`its owner cannot be set (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-          }
-        } else if (mode !== src.mode) {
-          opts.onDropped?.('its owner is not mirrored (not running as root, or the replica keeps no owners)');
-        }
-        if (opts.modes ?? true) chmodKeepingData(() => fchmodSync(outFd, mode));
-        futimesSync(outFd, timeArg(src.atimeMs), timeArg(src.mtimeMs));
-      } finally {
-        closeSync(outFd);
+      // A file with holes (fewer blocks than its size needs) is copied sparse: its holes stay holes.
+      const sparse = opened.blocks * 512n < opened.size;
+      copyBytes(inFd, outFd, src.size, srcPath, sparse ? Number(opened.blksize) || 4096 : 0);
+      // Any write during the copy moves ctime (which no one can set back), even a same-size one within the
+      // same millisecond that a size/mtime check cannot see; and the file must still be the one listed. The
+      // open descriptor is asked (no second lookup of the name): what was read is that file's content.
+      const after = fstatSync(inFd, { bigint: true });
+      if (after.ctimeNs !== opened.ctimeNs || after.size !== BigInt(src.size) || !sameMtime(toMs(after.mtimeNs), src.mtimeMs)) {
+        throw new SourceChangedError(srcPath);
       }
+      // Owner first (chown clears setuid/setgid), then the mode: a setuid/setgid copy is only ever owned by
+      // the source file's owner; where that cannot be (not root, or no owners there) the bits are dropped.
+      let mode = mirroredMode(src, opts.owners ?? false);
+      if (opts.owners && src.uid !== undefined && src.gid !== undefined) {
+        try {
+          fchownSync(outFd, src.uid, src.gid);
+        } catch (error) {
+          mode = mirroredMode(src, false);
+          if (mode !== src.mode) opts.onDropped?.(`its owner cannot be set (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+        }
+      } else if (mode !== src.mode) {
+        opts.onDropped?.('its owner is not mirrored (not running as root, or the replica keeps no owners)');
+      }
+      if (opts.modes ?? true) chmodKeepingData(() => fchmodSync(outFd, mode));
+      futimesSync(outFd, timeArg(src.atimeMs), timeArg(src.mtimeMs));
     } finally {
-      closeSync(inFd);
-    }
-    const after = lstatEntry(srcPath, src.name);
-    if (after.type !== 'file' || after.size !== src.size || !sameMtime(after.mtimeMs, src.mtimeMs)) {
-      throw new SourceChangedError(srcPath);
+      closeSync(outFd);
     }
     return tmp;
   } catch (error) {
-    discardTemp(tmp);
+    if (tmp !== undefined) ends.discard(tmp);
     throw error;
+  } finally {
+    closeSync(inFd);
   }
 }
 
@@ -131,7 +178,7 @@ function chmodKeepingData(chmod: () => void): void {
 }
 
 /**
- * Copy exactly `expected` bytes; a file that ends early or goes on past them has changed. With `holeBlock` (the
+ * Copy exactly `expected` bytes; a file that ends early has changed (one that goes on past them: the caller's fstat). With `holeBlock` (the
  * file system's block size) the copy is sparse: all-zero blocks are not written (positional writes, the size
  * set at the end), so the file systems that keep holes keep them. Node has no SEEK_DATA: the holes are read
  * (as zeros, from no disk) and recognised by their contents; copy_file_range (fs.copyFile) writes them out in
@@ -140,16 +187,15 @@ function chmodKeepingData(chmod: () => void): void {
 function copyBytes(inFd: number, outFd: number, expected: number, srcPath: string, holeBlock = 0): void {
   const buf = (copyBuffer ??= Buffer.allocUnsafe(COPY_CHUNK));
   let total = 0;
-  for (;;) {
-    // Ask for one byte past the expected end: a growing file is caught without reading all of it.
-    const n = readSync(inFd, buf, 0, Math.min(buf.length, expected + 1 - total), total);
-    if (n === 0) break;
-    if (total + n > expected) throw new SourceChangedError(srcPath);
+  // Read up to the expected size, no further: a file that grew is caught by the caller's fstat (its size and
+  // ctime), which saves a read per file that would only have returned end-of-file.
+  while (total < expected) {
+    const n = readSync(inFd, buf, 0, Math.min(buf.length, expected - total), total);
+    if (n === 0) throw new SourceChangedError(srcPath); // it ends early: it shrank
     if (holeBlock > 0) writeSparse(outFd, buf, n, total, holeBlock);
     else for (let off = 0; off < n;) off += writeSync(outFd, buf, off, n - off);
     total += n;
   }
-  if (total !== expected) throw new SourceChangedError(srcPath);
   if (holeBlock > 0) ftruncateSync(outFd, expected); // a hole at the end is a size, not a write
 }
 
@@ -208,6 +254,40 @@ export function installTemp(tmp: string, target: string): void {
     discardTemp(tmp);
     throw refused ? new RefusedNameError(code) : error;
   }
+}
+
+/** `installTemp` in an opened folder: the temporary `tmp` renamed over `name`, both named inside `folder`. */
+export function installIn(folder: OpenFolder, tmp: string, name: string): void {
+  try {
+    folder.rename(tmp, name);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    let refused = false;
+    if (NAME_REFUSALS.has(code)) {
+      try {
+        folder.lstat(tmp); // still there, so nothing vanished: the replica refused the target's name
+        refused = true;
+      } catch {
+        // gone: the error is what it says
+      }
+    }
+    discardIn(folder, tmp);
+    throw refused ? new RefusedNameError(code) : error;
+  }
+}
+
+/** `symlinkToTemp` in an opened folder: the temporary link's name. */
+export function symlinkTempIn(folder: OpenFolder, target: string, owner?: { uid?: number; gid?: number }): string {
+  const tmp = folder.createTempLink(target);
+  if (owner?.uid !== undefined && owner.gid !== undefined) {
+    try {
+      folder.lchown(tmp, owner.uid, owner.gid); // the link's own owner (rsync -a), never its target's
+    } catch (error) {
+      discardIn(folder, tmp);
+      throw error;
+    }
+  }
+  return tmp;
 }
 
 /** A replica entry was swapped (for a link, or another folder) while the pass ran: nothing is written through it. */
@@ -317,6 +397,15 @@ export function ensureOwnerAccess(path: string, mode: number): boolean {
 export function discardTemp(path: string): void {
   try {
     unlinkSync(path);
+  } catch {
+    // never created, or already gone
+  }
+}
+
+/** `discardTemp` in an opened folder. */
+export function discardIn(folder: OpenFolder, tmp: string): void {
+  try {
+    folder.unlink(tmp);
   } catch {
     // never created, or already gone
   }

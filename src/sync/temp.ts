@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createHmac, randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,8 +56,24 @@ function secret(): Buffer {
   return key;
 }
 
+/**
+ * The tag of a nonce: SHA-256 of the key and the nonce (one-shot `crypto.hash`, Node >= 20.12; a keyed hash of a
+ * fixed-length message, which length extension cannot forge). An HMAC costs four times as much and was 3% of an
+ * initial copy of 100k small files. Names tagged by the HMAC of earlier versions still verify (`tagsOf`).
+ */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string) => string }).hash;
+let keyHex: string | undefined;
+let keyHexOf: Buffer | undefined;
+
 function tagOf(nonce: string): string {
-  return createHmac('sha256', secret()).update(nonce).digest('hex').slice(0, TAG_HEX);
+  const k = secret();
+  if (!oneShot) return hmacTag(k, nonce);
+  if (keyHexOf !== k) keyHex = (keyHexOf = k).toString('hex');
+  return oneShot('sha256', keyHex + nonce).slice(0, TAG_HEX);
+}
+
+function hmacTag(k: Buffer, nonce: string): string {
+  return createHmac('sha256', k).update(nonce).digest('hex').slice(0, TAG_HEX);
 }
 
 /** A short name (well under 255 bytes whatever the target's length), unique enough for O_EXCL creation. */
@@ -77,7 +94,9 @@ export function hasOwnTag(prefix: string, name: string): boolean {
   if (!name.startsWith(prefix) || name.length !== prefix.length + NONCE_HEX + TAG_HEX) return false;
   const rest = name.slice(prefix.length);
   if (!/^[0-9a-f]+$/.test(rest)) return false;
-  return rest.slice(NONCE_HEX) === tagOf(rest.slice(0, NONCE_HEX));
+  const nonce = rest.slice(0, NONCE_HEX);
+  const tag = rest.slice(NONCE_HEX);
+  return tag === tagOf(nonce) || tag === hmacTag(secret(), nonce);
 }
 
 /** True only for a temporary this user's passes made (its tag verifies); a leftover one is purged by the next pass. */

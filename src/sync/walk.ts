@@ -18,10 +18,11 @@ import { dirname, join } from 'node:path';
 import type { KeptAction, VersionStore } from '../versions/store.js';
 import { EntryChangedError, listOrDenied, OpenFolder, sameIdentity } from './access.js';
 import {
-  copyToTemp,
-  discardTemp,
+  copyWith,
+  discardIn,
   ensureOwnerAccess,
-  installTemp,
+  folderEnds,
+  installIn,
   makeDir,
   removeNonDir,
   removeProbeLeftover,
@@ -29,11 +30,11 @@ import {
   setMeta,
   setMode,
   SourceChangedError,
-  symlinkToTemp,
+  symlinkTempIn,
   type CopyOptions,
 } from './apply.js';
 import { compareFiles, type Verdict } from './compare.js';
-import { lstatEntry, type Entry, type Listing } from './entry.js';
+import type { Entry, Listing } from './entry.js';
 import type { DirFilter, WalkFilter } from './filter.js';
 import { kindOf, type Kept, type PassReport } from './pass-report.js';
 import { isProbeName, type ReplicaCaps, type ReplicaCapsBook } from './capabilities.js';
@@ -71,7 +72,7 @@ interface Place {
   name: string;
 }
 
-/** Is the opened replica folder still the one at its place (not moved away or swapped for a link)? */
+/** Is the opened replica folder still the one at its place (not renamed away or swapped for a link)? */
 function stillThere(place: Place, folder: OpenFolder): boolean {
   try {
     const st = place.parent.lstat(place.name);
@@ -152,9 +153,14 @@ export class MirrorWalk {
         // Contents decide first, so a re-copy below opens a read-only folder like any other change.
         if (step.op === 'compare') step = this.compared(step, verdicts.get(step), caps);
         if (!step) continue;
-        if (place && dstFolder && !this.opts.dryRun && step.op !== 'skip' && step.op !== 'descend' && !stillThere(place, dstFolder)) {
-          // Writes would still land in the folder that was opened, wherever it went; it is reported instead.
-          this.report.fail('dir', rel || '.', new EntryChangedError(dstReal));
+        const acts = !this.opts.dryRun && step.op !== 'skip' && step.op !== 'descend';
+        // The calls that follow name entries of this replica folder: by bare names where the layer can (access.ts).
+        if (acts && dstFolder) dstFolder.workIn();
+        if (acts && place && dstFolder && !dstFolder.stillIn(place.parent)) {
+          // Moved out of its parent: writes would still land in the folder that was opened, wherever it went, so
+          // nothing more is written; it is reported instead. (`..` is one bare lookup per step; that its *name*
+          // still leads to it is checked once, after the folder's steps, below.)
+          this.lost(rel, dstFolder, dstReal);
           return false; // and its metadata is not touched either
         }
         if (!this.opts.dryRun && !opened && step.op !== 'descend' && step.op !== 'skip' && step.op !== 'meta') {
@@ -167,6 +173,12 @@ export class MirrorWalk {
         this.report.handle(kindOf(entry), join(rel, entry.name), error);
         if (step && step.op !== 'descend' && step.op !== 'skip') changed = true;
       }
+    }
+    if ((changed || opened) && place && dstFolder && !this.opts.dryRun && !stillThere(place, dstFolder)) {
+      // Renamed within its parent (and something else put at its name) while its steps ran: what was written
+      // went into the folder that was opened, still inside the replica; the name is reported as changed.
+      this.lost(rel, dstFolder, dstReal);
+      return false; // and its metadata is not touched
     }
     // Opening the folder changed its mode: the caller must restore it even if nothing else changed.
     return changed || opened;
@@ -269,7 +281,8 @@ export class MirrorWalk {
         const path = join(rel, src.name);
         const target = join(dstDir, src.name);
         // Copy first, then clear the way: a source file that cannot be read leaves the replica's entry alone.
-        const kept = await this.put(() => this.copyWithRetry(join(srcDir, src.name), dstDir, src, path, caps), target, path, step.replace, step.dst);
+        const make = (into: OpenFolder): string => this.copyWithRetry(srcFolder, into, src, path, caps);
+        const kept = await this.put(make, dstFolder, src.name, target, path, step.replace, step.dst);
         // fusefat stamps the renamed temporary with "now": the source's times are set again on the installed file.
         if (!dry && !caps.renameKeepsTimes) setMeta(target, src, false);
         this.report.stats.bytes += src.size;
@@ -317,7 +330,8 @@ export class MirrorWalk {
               join(real.src, src.name),
               at,
             );
-            if (dstChild) setMeta(dstChild.io, src, caps.modes, true, this.owners(caps) ? src : undefined);
+            if (dstChild && this.holds(at, dstChild, path, join(dstReal, src.name)))
+              setMeta(dstChild.io, src, caps.modes, true, this.owners(caps) ? src : undefined);
           } finally {
             dstChild?.close();
           }
@@ -343,11 +357,12 @@ export class MirrorWalk {
             const inner = await this.mirrorDir(path, srcChild, dstChild, listing, dst, false, inside, own, dstHere, join(real.src, src.name), at);
             const diff = this.metaDiffOn(src, dst, own, dstHere);
             if (diff.length > 0 || inner) {
-              if (!dry) {
+              const holds = dry || this.holds(at, dstChild, path, dstHere);
+              if (!dry && holds) {
                 const chown = diff.includes('owner') ? src : undefined;
                 setMeta(dstChild.io, src, own.modes && (src.mode !== dst.mode || inner), this.opts.book.timesKept(dstHere), chown);
               }
-              if (diff.length > 0) this.report.op('updated', 'dir', path, { note: `metadata: ${diff.join(', ')}` });
+              if (diff.length > 0 && holds) this.report.op('updated', 'dir', path, { note: `metadata: ${diff.join(', ')}` });
             }
           } finally {
             dstChild.close();
@@ -362,7 +377,9 @@ export class MirrorWalk {
         const path = join(rel, src.name);
         const target = join(dstDir, src.name);
         const kept = await this.put(
-          () => symlinkToTemp(dstDir, src.target ?? '', this.owners(caps) ? src : undefined),
+          (into) => symlinkTempIn(into, src.target ?? '', this.owners(caps) ? src : undefined),
+          dstFolder,
+          src.name,
           target,
           path,
           step.replace,
@@ -395,6 +412,26 @@ export class MirrorWalk {
     }
   }
 
+  /** Replica folders found moved or swapped away mid-pass (reported once; nothing more is done through them). */
+  private readonly gone = new WeakSet<OpenFolder>();
+
+  private lost(rel: string, folder: OpenFolder, real: string): void {
+    if (this.gone.has(folder)) return;
+    this.gone.add(folder);
+    this.report.fail('dir', rel || '.', new EntryChangedError(real));
+  }
+
+  /**
+   * May a replica folder's own metadata be set, after its contents? Not when it was moved out of its parent or
+   * swapped away meanwhile (the handle would set them wherever it went): that is reported, once.
+   */
+  private holds(at: Place | undefined, folder: OpenFolder, rel: string, real: string): boolean {
+    if (this.gone.has(folder)) return false;
+    if (!at || stillThere(at, folder)) return true;
+    this.lost(rel, folder, real);
+    return false;
+  }
+
   /** issue 14: how removals are kept (undefined without --versions). */
   private keeping(action: KeptAction): Keeping | undefined {
     return this.opts.versions && { store: this.opts.versions, action };
@@ -406,13 +443,21 @@ export class MirrorWalk {
    * removed only once the rename has happened. A dry run makes nothing and logs what would be replaced.
    * With --versions, what is replaced (`replace`, or `old` of the same type) is kept first; returns where.
    */
-  private async put(make: () => string, target: string, rel: string, replace: Entry | undefined, old?: Entry): Promise<Kept> {
+  private async put(
+    make: (into: OpenFolder) => string,
+    into: OpenFolder | undefined,
+    name: string,
+    target: string,
+    rel: string,
+    replace: Entry | undefined,
+    old?: Entry,
+  ): Promise<Kept> {
     const store = this.opts.versions;
-    if (this.opts.dryRun) {
+    if (this.opts.dryRun || !into) {
       if (replace) await this.clearFor(target, rel, replace);
       return store && old ? { versions: store.passName, keptAs: store.keptPath(rel) } : {};
     }
-    const tmp = make();
+    const tmp = make(into);
     let kept: Kept = {};
     try {
       if (replace?.type === 'dir') {
@@ -424,10 +469,10 @@ export class MirrorWalk {
         kept = { versions: store.keep(dirname(target), gone.name, { path: rel, kind: kindOf(gone), action }, true), keptAs: store.keptPath(rel) };
       }
     } catch (error) {
-      discardTemp(tmp);
+      discardIn(into, tmp);
       throw error;
     }
-    installTemp(tmp, target);
+    installIn(into, tmp, name);
     if (replace && replace.type !== 'dir') this.report.removed(replace, rel, kept);
     return replace ? {} : kept;
   }
@@ -441,21 +486,22 @@ export class MirrorWalk {
     }
   }
 
-  private copyWithRetry(srcPath: string, dstDir: string, src: Entry, rel: string, caps: ReplicaCaps): string {
+  private copyWithRetry(from: OpenFolder, into: OpenFolder, src: Entry, rel: string, caps: ReplicaCaps): string {
     const modes: CopyOptions = {
       modes: caps.modes,
       owners: this.owners(caps),
       onDropped: (reason) => this.report.debug(`${JSON.stringify(rel)}: setuid/setgid bits not copied (${reason})`),
     };
+    const ends = folderEnds(from, src.name, into);
     try {
-      return copyToTemp(srcPath, dstDir, src, modes);
+      return copyWith(ends, src, modes);
     } catch (error) {
       if (!(error instanceof SourceChangedError)) throw error;
       // Changed under us: take a fresh look and try once more; a second change is reported as failed.
-      const fresh = lstatEntry(srcPath, src.name);
+      const fresh = from.entry(src.name);
       if (fresh.type !== 'file') throw error;
       Object.assign(src, fresh);
-      const tmp = copyToTemp(srcPath, dstDir, src, modes);
+      const tmp = copyWith(ends, src, modes);
       this.report.debug(`${JSON.stringify(rel)} changed during the copy; copied again`);
       return tmp;
     }

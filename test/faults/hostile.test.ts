@@ -4,14 +4,14 @@
  * the replica, and a replica folder swapped for a link while the pass runs.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, symlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LogObject } from 'consola';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, type LogEvent } from '../../src/log.js';
 import { syncOnce } from '../../src/sync/sync-once.js';
 import { runCli } from '../_cli.js';
-import { buildTree, bytes, compareTrees, dir, file, nested, snapshotTree, symlink, tempDir, type Spec } from '../_tree.js';
+import { buildTree, bytes, compareTrees, dir, file, nested, snapshotTree, symlink, tempDir, type Spec, type TreeSnapshot } from '../_tree.js';
 import { tempsIn } from './_faults.js';
 
 beforeAll(() => {
@@ -193,5 +193,63 @@ describe('links in the replica', () => {
     expect(next.exitCode).toBe(0);
     expect(compareTrees(src, dst)).toEqual([]);
     expect(compareTrees(before, snapshotTree(outside))).toEqual([]);
+  });
+
+  /**
+   * A source folder `sub` of 20 files and its replica copy, plus a folder outside both to move the copy into.
+   * The source folder's time (2010) is one the replica's folder gets only if the pass sets it (metadata after contents).
+   */
+  function movingTrees(): { outside: string; src: string; dst: string } {
+    const outside = tempDir('fs-outside-');
+    const src = tempDir('fs-move-src-');
+    const dst = tempDir('fs-move-dst-');
+    const files: Spec = {};
+    for (let i = 0; i < 20; i++) files[`f${String(i).padStart(2, '0')}`] = `file ${i}`;
+    buildTree(src, { sub: files });
+    buildTree(dst, { sub: { stale: 'stale' } });
+    utimesSync(join(src, 'sub'), 1262304000, 1262304000);
+    return { outside, src, dst };
+  }
+
+  it('a replica folder moved out of the replica while the pass runs: nothing more is written into it', async () => {
+    const { outside, src, dst } = movingTrees();
+    let moved: TreeSnapshot | undefined;
+    const logger = createLogger([
+      {
+        log(obj: LogObject) {
+          const e = obj['event'] as LogEvent | undefined;
+          if (!moved && e?.type === 'op' && e.path === 'sub/f03') {
+            renameSync(join(dst, 'sub'), join(outside, 'moved')); // same file system, outside the replica
+            moved = snapshotTree(outside);
+          }
+        },
+      },
+    ]);
+    const result = await syncOnce(src, dst, { logger });
+    expect(moved).toBeDefined();
+    expect(result.exitCode).toBe(1);
+    // The opened folder now sits outside the replica: not one more file, removal or mode change in it.
+    expect(compareTrees(moved as TreeSnapshot, snapshotTree(outside))).toEqual([]);
+    expect(readdirSync(join(outside, 'moved')).sort()).toEqual(['f00', 'f01', 'f02', 'f03', 'stale']);
+  });
+
+  it('the same through the CLI (the working folder pinned in the replica folder): nothing more is written into it', async () => {
+    const { outside, src, dst } = movingTrees();
+    const moved = join(outside, 'moved');
+    const r = await runCli(['sync-once', src, dst], {
+      env: {
+        NODE_OPTIONS: `--import ${join(import.meta.dirname, '..', '_mid-copy.mjs')}`,
+        FOLDER_SYNC_TEST_MID_COPY: `move:${join(src, 'sub', 'f03')}`,
+        FOLDER_SYNC_TEST_MOVE_FROM: join(dst, 'sub'),
+        FOLDER_SYNC_TEST_MOVE_TO: moved,
+      },
+    });
+    expect(r.stderr).toMatch(/^test hook: move /m);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).not.toMatch(/unexpected error|\n\s+at /);
+    // f03 was being copied when its folder moved: it is installed there (the temporary was in it), and nothing after.
+    expect(readdirSync(moved).sort()).toEqual(['f00', 'f01', 'f02', 'f03', 'stale']);
+    expect(Math.floor(statSync(moved).mtimeMs)).not.toBe(1262304000000); // its time not set
+    expect(r.stderr).not.toMatch(/updated dir "sub"/);
   });
 });
