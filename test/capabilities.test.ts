@@ -16,10 +16,12 @@ import {
   precisionFrom,
   probeCapabilities,
   replicaCapabilities,
+  ReplicaCapsBook,
   sameMtimeOn,
   sniffBootSector,
   type ReplicaCaps,
 } from '../src/sync/capabilities.js';
+import { OpenFolder } from '../src/sync/access.js';
 import { taggedName } from '../src/sync/temp.js';
 import { tempDir } from './_tree.js';
 
@@ -257,5 +259,28 @@ describe('probeCapabilities on a real folder', () => {
     expect(isProbeName('.folder-sync-probe-0123456789abcdef')).toBe(false); // the older untagged shape: a user folder
     expect(isProbeName(`${own.slice(0, -1)}${own.endsWith('0') ? '1' : '0'}`)).toBe(false);
     expect(isProbeName('.folder-sync-probe-')).toBe(false);
+  });
+});
+
+describe('ReplicaCapsBook: a further device is probed through the walk’s handle', () => {
+  it('the probe goes into the opened folder, not wherever its path leads now; the device is the handle’s', () => {
+    const book = new ReplicaCapsBook(defaultCapabilities(), '/dev/shm', false, () => {});
+    const real = tempDir('fs-caps-real-'); // another device than the book's root (/tmp vs /dev/shm)
+    const decoy = tempDir('fs-caps-decoy-'); // where the folder's path leads after a swap
+    utimesSync(real, 1_600_000_000, 1_600_000_000);
+    const folder = OpenFolder.openRoot(real);
+    try {
+      const decoyBefore = lstatSync(decoy, { bigint: true }).ctimeNs;
+      const realBefore = lstatSync(real, { bigint: true }).ctimeNs;
+      const caps = book.at(decoy, defaultCapabilities(), folder);
+      expect(caps.measured).toBe(true);
+      // The probe folder was made (and removed) in the opened folder: its ctime moved, the decoy's did not.
+      expect(lstatSync(real, { bigint: true }).ctimeNs).not.toBe(realBefore);
+      expect(lstatSync(decoy, { bigint: true }).ctimeNs).toBe(decoyBefore);
+      expect(readdirSync(real)).toEqual([]);
+      expect(lstatSync(real).mtimeMs).toBe(1_600_000_000_000); // and its time put back
+    } finally {
+      folder.close();
+    }
   });
 });

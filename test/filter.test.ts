@@ -2,12 +2,12 @@
  * The filter module around the matching (which test/filter-git.test.ts checks against git): what is refused,
  * how `--exclude-from` files and `--exclude` patterns combine, and what `filterListings` hands the planner.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../src/errors.js';
-import type { Entry } from '../src/sync/entry.js';
-import { checkFilterSpec, filterListings, PassFilter, type FilterSpec } from '../src/sync/filter.js';
+import { lstatEntry as entryOf, type Entry } from '../src/sync/entry.js';
+import { checkFilterSpec, filterListings, PassFilter, readIgnoreFiles, type FilterSpec } from '../src/sync/filter.js';
 import { tempName } from '../src/sync/temp.js';
 import { tempDir } from './_tree.js';
 
@@ -196,5 +196,31 @@ describe('filterListings: what the planner sees', () => {
     mkdirSync(join(root, 'c', '.nobackup'), { recursive: true });
     writeFileSync(join(root, 'a', '.nobackup'), '');
     expect(['a', 'b', 'c'].map((d) => filter.hasMarker(join(root, d)))).toEqual([true, false, true]);
+  });
+});
+
+describe('ignore files are read without following a link swapped in since the listing', () => {
+  it('a .gitignore listed as a file but now a link to a file outside the source is not read (the folder fails)', () => {
+    const src = tempDir('fs-ign-src-');
+    const outside = tempDir('fs-ign-out-');
+    writeFileSync(join(outside, 'secret'), 'root-only-pattern\n');
+    writeFileSync(join(src, '.gitignore'), '*.tmp\n');
+    const listed: Entry = { ...entryOf(join(src, '.gitignore'), '.gitignore') };
+    // The swap, between the listing and the read.
+    rmSync(join(src, '.gitignore'));
+    symlinkSync(join(outside, 'secret'), join(src, '.gitignore'));
+    const filter = PassFilter.load({ ignoreFiles: ['.gitignore'] }, src);
+    expect(() => readIgnoreFiles(filter, src, [listed])).toThrow(/replaced while the pass ran/);
+  });
+
+  it('a .gitignore replaced by another file (another inode) is not read either; the listed one is', () => {
+    const src = tempDir('fs-ign-src-');
+    writeFileSync(join(src, '.gitignore'), '*.tmp\n');
+    const listed = entryOf(join(src, '.gitignore'), '.gitignore');
+    const filter = PassFilter.load({ ignoreFiles: ['.gitignore'] }, src);
+    expect(readIgnoreFiles(filter, src, [listed])).toEqual(['*.tmp\n']);
+    writeFileSync(join(src, 'other'), 'other-pattern\n');
+    renameSync(join(src, 'other'), join(src, '.gitignore'));
+    expect(() => readIgnoreFiles(filter, src, [listed])).toThrow(/replaced while the pass ran/);
   });
 });

@@ -450,7 +450,7 @@ function measure(probe: string): Omit<ReplicaCaps, 'fsType' | 'measured'> {
  * The capabilities of the file system holding `dir`, for one pass. A dry run writes nothing, so it assumes
  * the type's defaults; a real pass measures, and falls back to the defaults (saying why) when it cannot.
  */
-export function replicaCapabilities(dir: string, opts: { dryRun: boolean }): { caps: ReplicaCaps; note?: string } {
+export function replicaCapabilities(dir: string, opts: { dryRun: boolean; probeIn?: string }): { caps: ReplicaCaps; note?: string } {
   const at = existingAncestor(dir);
   const { type, mountRoot } = fileSystemOf(at);
   const family = fsFamily(type);
@@ -462,7 +462,7 @@ export function replicaCapabilities(dir: string, opts: { dryRun: boolean }): { c
   };
   if (opts.dryRun) return { caps: finish(assumedCapabilities(type)), note: 'assumed from its type: a dry run writes nothing, so it does not probe' };
   try {
-    return { caps: finish(probeCapabilities(at, type)) };
+    return { caps: finish(probeCapabilities(opts.probeIn ?? at, type)) };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     return { caps: finish(assumedCapabilities(type)), note: `assumed from its type: the probe could not write there (${code})` };
@@ -627,13 +627,18 @@ export class ReplicaCapsBook {
     if (root.rootTimes === false) this.timeless.add(rootPath);
   }
 
-  /** The capabilities of the file system holding folder `path`; `inherit` when it cannot be looked at. */
-  at(path: string, inherit: ReplicaCaps): ReplicaCaps {
-    const dev = deviceOf(path);
+  /**
+   * The capabilities of the file system holding folder `path`; `inherit` when it cannot be looked at. With the
+   * folder's handle (the walk's), its device is the handle's and a probe is made through the handle (`probeIn`),
+   * never through a path a swap could lead elsewhere.
+   */
+  at(path: string, inherit: ReplicaCaps, folder?: { dev: bigint; io: string }): ReplicaCaps {
+    const dev = folder ? Number(folder.dev) : deviceOf(path);
     if (dev === undefined) return inherit;
     const known = this.byDevice.get(dev);
     if (known) return known;
-    const { caps, note } = replicaCapabilities(path, { dryRun: this.dryRun });
+    // `<handle>/.`: the folder itself (lstat of the bare handle path would be the magic link's own).
+    const { caps, note } = replicaCapabilities(path, { dryRun: this.dryRun, probeIn: folder && `${folder.io}/.` });
     this.byDevice.set(dev, caps);
     if (caps.rootTimes === false) this.timeless.add(path);
     this.onDevice(path, caps, note);

@@ -11,7 +11,8 @@
  * A folder that is excluded is never entered, so nothing below it can be re-included (git's rule too).
  * Paths are relative to the source root with `/` on every platform; folders are tested with a trailing `/`.
  */
-import { lstatSync, readFileSync, realpathSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, realpathSync } from 'node:fs';
+import { EntryChangedError } from './access.js';
 import { dirname, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type ignore from 'ignore';
@@ -336,14 +337,42 @@ export class DirFilter {
  * Read a source folder's ignore files from its listing (regular files only: a link named .gitignore is not
  * followed, as git does not). Throws when one cannot be read: its folder cannot be filtered faithfully.
  */
-export function readIgnoreFiles(filter: PassFilter, dir: string, entries: readonly Entry[]): string[] {
+export function readIgnoreFiles(filter: PassFilter, dir: string, entries: readonly Entry[], shownDir = dir): string[] {
   const texts: string[] = [];
   if (filter.ignoreFiles.length === 0) return texts;
   for (const name of filter.ignoreFiles) {
     const entry = entries.find((e) => e.name === name);
-    if (entry?.type === 'file') texts.push(readFileSync(join(dir, name), 'utf8'));
+    if (entry?.type !== 'file') continue;
+    try {
+      texts.push(readListedFile(join(dir, name), entry));
+    } catch (error) {
+      // Named by the folder's real path, not the handle's (`dir` may be `/proc/self/fd/<fd>`).
+      if (error && typeof error === 'object') (error as NodeJS.ErrnoException).path = join(shownDir, name);
+      throw error;
+    }
   }
   return texts;
+}
+
+/**
+ * Read a file the listing saw as a regular file, without following a link swapped in since (O_NOFOLLOW) and
+ * only if it is still the file listed (its inode): nothing outside the source is read as patterns either.
+ */
+function readListedFile(path: string, entry: Entry): string {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new EntryChangedError(path);
+    throw error;
+  }
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    if (!st.isFile() || (entry.ino !== undefined && st.ino !== entry.ino)) throw new EntryChangedError(path);
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** One folder's listings with the filter applied: what the planner sees, and what was left out (for the log). */
@@ -422,9 +451,9 @@ export class WalkFilter {
   }
 
   /** A subfolder's filter, from its listing. Throws when one of its ignore files cannot be read (the folder fails). */
-  child(parent: DirFilter, name: string, srcPath: string, entries: readonly Entry[]): DirFilter {
+  child(parent: DirFilter, name: string, srcPath: string, entries: readonly Entry[], shownPath = srcPath): DirFilter {
     try {
-      return parent.child(name, readIgnoreFiles(this.pass, srcPath, entries));
+      return parent.child(name, readIgnoreFiles(this.pass, srcPath, entries, shownPath));
     } catch (error) {
       throw new Error(`${describeIgnoreFailure(error)}; the folder is left as it is`);
     }

@@ -262,7 +262,6 @@ export class MirrorWalk {
     filter?: DirFilter,
   ): Promise<boolean> {
     const dry = this.opts.dryRun;
-    const srcDir = srcFolder.io;
     const dstReal = real.dst;
     const dstDir = dstFolder?.io ?? dstReal;
     switch (step.op) {
@@ -306,13 +305,13 @@ export class MirrorWalk {
         const path = join(rel, src.name);
         const target = join(dstDir, src.name);
         // Open and list the source first (and read its ignore files): an unreadable one leaves the replica's entry alone.
-        const srcChild = OpenFolder.openNoFollow(join(srcDir, src.name), src);
+        const srcChild = srcFolder.openChild(src.name, src);
         try {
           const listing = srcChild.list();
-          const inside = filter && this.opts.filter?.child(filter, src.name, join(real.src, src.name), listing.entries);
+          const inside = filter && this.opts.filter?.child(filter, src.name, srcChild.io, listing.entries, join(real.src, src.name));
           if (step.replace) await removeEntry(this.report, dry, target, path, step.replace, undefined, this.keeping('replaced'));
           if (!dry) makeDir(target);
-          const dstChild = dry ? undefined : OpenFolder.openNoFollow(target);
+          const dstChild = dry ? undefined : dstFolder ? dstFolder.openChild(src.name) : OpenFolder.openNoFollow(target);
           try {
             this.report.op('created', 'dir', path);
             const placeholder: Entry | undefined = dry ? undefined : { ...src, mode: 0o700, mtimeMs: -1 };
@@ -345,14 +344,14 @@ export class MirrorWalk {
         const path = join(rel, src.name);
         const dstHere = join(dstReal, src.name);
         // An unreadable (or swapped) source folder throws here: its replica copy and everything below it stay as they are.
-        const srcChild = OpenFolder.openNoFollow(join(srcDir, src.name), src);
+        const srcChild = srcFolder.openChild(src.name, src);
         try {
           const listing = srcChild.list();
-          const inside = filter && this.opts.filter?.child(filter, src.name, join(real.src, src.name), listing.entries);
-          const dstChild = OpenFolder.openNoFollow(join(dstDir, dst.name), dst);
+          const inside = filter && this.opts.filter?.child(filter, src.name, srcChild.io, listing.entries, join(real.src, src.name));
+          const dstChild = dstFolder ? dstFolder.openChild(dst.name, dst) : OpenFolder.openNoFollow(join(dstDir, dst.name), dst);
           try {
             // A folder on another device (a mount point below the replica) is judged by that file system.
-            const own = this.opts.book.at(dstHere, caps);
+            const own = this.opts.book.at(dstHere, caps, dstChild);
             const at = dstFolder ? { parent: dstFolder, name: dst.name } : undefined;
             const inner = await this.mirrorDir(path, srcChild, dstChild, listing, dst, false, inside, own, dstHere, join(real.src, src.name), at);
             const diff = this.metaDiffOn(src, dst, own, dstHere);
