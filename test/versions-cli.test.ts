@@ -3,7 +3,7 @@
  * passes use): listings, exact restores (bytes, mode, mtime, links, whole folders), and every refusal as one
  * line with exit 2 and nothing changed.
  */
-import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { VersionStore, type KeptLine } from '../src/versions/store.js';
@@ -116,6 +116,25 @@ describe('folder-sync restore', () => {
     const link = await runCli(['restore', f.v, 'link', join(f.box, 'l')]);
     expect(link.code, link.stderr).toBe(0);
     expect(readlinkSync(join(f.box, 'l'))).toBe('../elsewhere');
+  });
+
+  it('a kept folder swapped for a link to elsewhere: nothing from there is restored', async () => {
+    const f = fixture();
+    const secret = buildTree(tempDir('fs-vsecret-'), { 'a.jpg': 'secret bytes' });
+    // The newest pass folder holds the kept album; its owner swaps it for a link before the restore.
+    const pass = readdirSync(f.v)
+      .filter((n) => !n.startsWith('.'))
+      .sort()
+      .at(-1) as string;
+    const album = join(f.v, pass, 'album');
+    expect(existsSync(join(album, 'a.jpg'))).toBe(true);
+    renameSync(album, join(f.box, 'album-moved'));
+    symlinkSync(secret, album);
+    const out = join(f.box, 'restored.jpg');
+    const r = await runCli(['restore', f.v, 'album/a.jpg', out]);
+    expect(r.code, r.stdout + r.stderr).not.toBe(0);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(existsSync(out) ? readFileSync(out, 'utf8') : '').not.toContain('secret');
   });
 
   it('--force replaces an existing file or folder', async () => {

@@ -141,6 +141,29 @@ function within(inner: string, outer: string, outerId: string | undefined, mount
 }
 
 /**
+ * For the other folders a pass writes to (`--versions`): is `inner` the same folder as `outer` or inside it, by
+ * identity and the mount table (bind mounts), not by spelling? Either may not exist yet (eventual real paths).
+ */
+export function isWithin(inner: string, outer: string): boolean {
+  let outerId: string | undefined;
+  try {
+    outerId = idKey(outer);
+  } catch {
+    outerId = undefined; // not there yet: its spelling and its place in the mount table still count
+  }
+  return within(inner, outer, outerId, readMounts());
+}
+
+/** Are `a` and `b` one existing folder (same device and inode), whatever path names each? */
+export function sameFolder(a: string, b: string): boolean {
+  try {
+    return idKey(a) === idKey(b);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The path guards shared by sync-once, schedule and run: checked before anything is written.
  * Throws RefusedError (exit 2) with one line naming the path and the reason.
  */

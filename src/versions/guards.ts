@@ -5,7 +5,7 @@
 import { accessSync, constants, lstatSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { describeError, RefusedError } from '../errors.js';
-import { isInside, nearestExisting, resolveEventual, type PassPaths } from '../sync/guards.js';
+import { isWithin, nearestExisting, resolveEventual, sameFolder, type PassPaths } from '../sync/guards.js';
 import { META_DIR } from './names.js';
 import { readStoreRecord } from './store.js';
 
@@ -28,14 +28,16 @@ export function checkVersionsDir(versions: string, paths: Pick<PassPaths, 'sourc
   const abs = resolve(versions);
   const dir = resolveEventual(abs);
   const { source, replica } = paths;
-  if (dir === replica) throw new RefusedError(`versions folder ${abs} is the replica itself`);
-  if (dir === source) throw new RefusedError(`versions folder ${abs} is the source itself`);
-  if (isInside(dir, source)) throw new RefusedError(`versions folder ${abs} is inside the source ${source}; it would be mirrored as data`);
-  if (isInside(source, dir)) throw new RefusedError(`the source ${source} is inside the versions folder ${abs}`);
-  if (isInside(replica, dir)) throw new RefusedError(`the replica ${replica} is inside the versions folder ${abs}`);
+  // Identity, not spelling (issue 11): a bind mount or a second path to a folder is caught like its original.
+  if (dir === replica || sameFolder(dir, replica)) throw new RefusedError(`versions folder ${abs} is the replica itself`);
+  if (dir === source || sameFolder(dir, source)) throw new RefusedError(`versions folder ${abs} is the source itself`);
+  if (isWithin(dir, source)) throw new RefusedError(`versions folder ${abs} is inside the source ${source}; it would be mirrored as data`);
+  if (isWithin(source, dir)) throw new RefusedError(`the source ${source} is inside the versions folder ${abs}`);
+  if (isWithin(replica, dir)) throw new RefusedError(`the replica ${replica} is inside the versions folder ${abs}`);
 
   let inReplica: string | undefined;
-  if (isInside(dir, replica)) {
+  if (isWithin(dir, replica)) {
+    // Only as a direct child of the replica's top folder, named so (a second path to it is refused).
     if (dirname(dir) !== replica) {
       throw new RefusedError(
         `versions folder ${abs} is inside the replica below its top folder, where the pass would mirror over it or remove it; ` +

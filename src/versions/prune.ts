@@ -3,8 +3,8 @@
  * `pruned versions <pass> (<n> entries, <size>)`. Only folders folder-sync made (pass-name pattern AND its
  * marker) are ever touched; without a limit nothing is.
  */
-import { chmodSync, lstatSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { lstatSync, rmdirSync, unlinkSync } from 'node:fs';
+import { OpenFolder } from '../sync/access.js';
 import { describeError } from '../errors.js';
 import { formatBytes } from '../progress.js';
 import { measurePass, readCatalog, type Measure, type PassFolder } from './catalog.js';
@@ -49,16 +49,42 @@ function removePass(dir: string, pass: PassFolder): void {
 }
 
 /**
- * Remove a tree inside a pass folder: links are unlinked, never followed; folders kept read-only (a replica's
- * 0o555 folder moved whole) are opened by their owner first.
+ * Remove `path` and everything below it. Every folder is opened without following a link and checked against
+ * its listing, and emptied through that handle (access.ts): a folder swapped for a link meanwhile (someone who
+ * can write inside a kept folder, or beside a restore target) never leads the removal anywhere else.
  */
 export function removeTree(path: string): void {
-  const st = lstatSync(path);
+  const st = lstatSync(path, { bigint: true });
   if (!st.isDirectory()) {
     unlinkSync(path);
     return;
   }
-  if ((st.mode & 0o700) !== 0o700) chmodSync(path, (st.mode & 0o7777) | 0o700);
-  for (const name of readdirSync(path)) removeTree(join(path, name));
-  rmdirSync(path);
+  const folder = OpenFolder.openNoFollow(path, st);
+  try {
+    emptyFolder(folder, Number(st.mode & 0o7777n));
+  } finally {
+    folder.close();
+  }
+  rmdirSync(path); // never follows a link; an empty folder only
+}
+
+/** Remove everything inside an opened folder (made searchable and writable by its owner first). */
+export function emptyFolder(folder: OpenFolder, mode: number): void {
+  if ((mode & 0o700) !== 0o700) folder.setMode(mode | 0o700);
+  const listing = folder.list();
+  const issue = listing.issues[0];
+  if (issue) throw issue.error;
+  for (const e of listing.entries) {
+    if (e.type === 'dir') {
+      const child = folder.openChild(e.name, e);
+      try {
+        emptyFolder(child, e.mode);
+      } finally {
+        child.close();
+      }
+      folder.rmdir(e.name);
+    } else {
+      folder.unlink(e.name);
+    }
+  }
 }

@@ -3,16 +3,18 @@
  * target, exactly (bytes, permission bits, modification time; links recreated, never followed). The versions
  * folder is only read. Refusals are checked before anything is written.
  */
-import { lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { describeError, RefusedError, UsageError } from '../errors.js';
-import { copyToTemp, discardTemp, installTemp, makeDir, setMeta, symlinkToTemp } from '../sync/apply.js';
-import { lstatEntry } from '../sync/entry.js';
+import { OpenFolder, unpinWorkingFolder } from '../sync/access.js';
+import { copyWith, discardIn, folderEnds, installIn, symlinkTempIn } from '../sync/apply.js';
+import { mirroredMode } from '../sync/plan.js';
+import type { Entry } from '../sync/entry.js';
 import { isInside, resolveEventual } from '../sync/guards.js';
 import { tempName } from '../sync/temp.js';
+import { emptyFolder } from './prune.js';
 import { keptBelow, readCatalog, versionsOf, type Catalog, type Version } from './catalog.js';
 import { atOrBefore, normaliseReplicaPath, type AtKey } from './names.js';
-import { removeTree } from './prune.js';
 import { exists } from '../sync/entry.js';
 
 /** Folders the target must not be in (or, for sources, only with `intoSource`): the store's own and scheduled jobs'. */
@@ -124,56 +126,127 @@ export function restoreVersion(req: RestoreRequest): RestoreResult {
     throw new RefusedError(`the target's folder cannot be used: ${parent}: ${describeError(error)}`);
   }
 
-  // Built beside the target under a temporary name, then renamed into place: never a half-restored target.
+  // Both sides through opened folders (access.ts): the kept entry reached from its pass folder without following
+  // a link, the target's folder opened once and written only by name inside it. Someone who can write inside a
+  // kept folder, or beside the target (a shared source with --into-source), cannot steer the copy elsewhere.
   const result: RestoreResult = { version, rel, target, entries: 0, bytes: 0, failures: [] };
-  let tmp: string;
-  if (version.kind === 'dir') {
-    tmp = join(parent, tempName());
-    makeDir(tmp);
-    try {
-      copyTree(version.path, tmp, '', result);
-    } catch (error) {
-      removeTree(tmp);
-      throw error;
-    }
-  } else {
-    const entry = lstatEntry(version.path, basename(target));
-    tmp = entry.type === 'symlink' ? symlinkToTemp(parent, readlinkSync(version.path)) : copyToTemp(version.path, parent, entry);
-    result.entries = 1;
-    result.bytes = entry.type === 'file' ? entry.size : 0;
-  }
+  const name = basename(target);
+  let from: OpenFolder | undefined;
+  let into: OpenFolder | undefined;
   try {
-    // A replaced folder goes first (rename cannot replace a non-empty folder); a file or link is replaced atomically.
-    if (existing && lstatSync(target).isDirectory()) removeTree(target);
-    if (version.kind === 'dir') renameSync(tmp, target);
-    else installTemp(tmp, target);
-  } catch (error) {
-    if (version.kind === 'dir') removeTree(tmp);
-    else discardTemp(tmp);
-    throw new RefusedError(`target ${target} could not be replaced: ${describeError(error)}`);
+    from = openKeptParent(version);
+    try {
+      into = OpenFolder.openRoot(parent);
+    } catch (error) {
+      throw new RefusedError(`the target's folder cannot be used: ${parent}: ${describeError(error)}`);
+    }
+    const entry = from.entry(basename(version.path));
+    // Built beside the target under a temporary name, then renamed into place: never a half-restored target.
+    let tmp: string;
+    if (entry.type === 'dir') {
+      tmp = tempName();
+      const made = into.mkdir(tmp);
+      const kept = from.openChild(entry.name, entry);
+      try {
+        copyTree(kept, made, entry, '', result);
+      } catch (error) {
+        removeIn(into, tmp);
+        throw error;
+      } finally {
+        kept.close();
+        made.close();
+      }
+    } else if (entry.type === 'file' || entry.type === 'symlink') {
+      tmp = entry.type === 'symlink' ? symlinkTempIn(into, entry.target ?? '') : copyWith(folderEnds(from, entry.name, into), entry);
+      result.entries = 1;
+      result.bytes = entry.type === 'file' ? entry.size : 0;
+    } else {
+      throw new RefusedError(`the kept ${JSON.stringify(rel)} is not a file, folder or symlink; copy it by hand from ${version.path}`);
+    }
+    try {
+      // A replaced folder goes first (rename cannot replace a non-empty folder); a file or link is replaced atomically.
+      if (existing && into.lstat(name).isDirectory()) removeIn(into, name);
+      if (entry.type === 'dir') into.rename(tmp, name);
+      else installIn(into, tmp, name);
+    } catch (error) {
+      if (entry.type === 'dir') removeIn(into, tmp);
+      else discardIn(into, tmp);
+      throw new RefusedError(`target ${target} could not be replaced: ${describeError(error)}`);
+    }
+    return result;
+  } finally {
+    from?.close();
+    into?.close();
+    unpinWorkingFolder();
   }
-  return result;
 }
 
-/** Copy the folder `from` into the new folder `to` (post-order: contents, then its mode and times). */
-function copyTree(from: string, to: string, rel: string, result: RestoreResult): void {
-  const self = lstatEntry(from, basename(from));
-  result.entries++;
-  for (const name of readdirSync(from).sort()) {
-    const src = join(from, name);
-    const dst = join(to, name);
-    const path = rel === '' ? name : `${rel}/${name}`;
+/**
+ * The folder holding a kept entry, reached from its pass folder one name at a time without following a link
+ * (a kept folder keeps its owner, who could swap something inside it for a link meanwhile).
+ */
+function openKeptParent(version: Version): OpenFolder {
+  const names = relative(version.pass.path, dirname(version.path))
+    .split(sep)
+    .filter((n) => n !== '');
+  let folder = OpenFolder.openRoot(version.pass.path);
+  for (const n of names) {
     try {
-      const entry = lstatEntry(src, name);
+      const next = folder.openChild(n);
+      folder.close();
+      folder = next;
+    } catch (error) {
+      folder.close();
+      throw error;
+    }
+  }
+  return folder;
+}
+
+/** Remove the entry `name` of an opened folder, a folder with everything below it (through handles). */
+function removeIn(folder: OpenFolder, name: string): void {
+  try {
+    const st = folder.lstat(name);
+    if (!st.isDirectory()) return folder.unlink(name);
+    const inside = folder.openChild(name, st);
+    try {
+      emptyFolder(inside, Number(st.mode & 0o7777n));
+    } finally {
+      inside.close();
+    }
+    folder.rmdir(name);
+  } catch {
+    // best effort: a leftover temporary is purged by name later, never a user's entry
+  }
+}
+
+/** Copy the opened folder `from` into the new opened folder `to` (post-order: contents, then its mode and times). */
+function copyTree(from: OpenFolder, to: OpenFolder, self: Entry, rel: string, result: RestoreResult): void {
+  result.entries++;
+  const listing = from.list();
+  for (const issue of listing.issues)
+    result.failures.push(`${JSON.stringify(rel === '' ? issue.name : `${rel}/${issue.name}`)}: ${describeError(issue.error)}`);
+  for (const entry of listing.entries) {
+    const path = rel === '' ? entry.name : `${rel}/${entry.name}`;
+    try {
       if (entry.type === 'dir') {
-        makeDir(dst);
-        copyTree(src, dst, path, result);
+        const child = from.openChild(entry.name, entry);
+        try {
+          const made = to.mkdir(entry.name);
+          try {
+            copyTree(child, made, entry, path, result);
+          } finally {
+            made.close();
+          }
+        } finally {
+          child.close();
+        }
       } else if (entry.type === 'file') {
-        installTemp(copyToTemp(src, to, entry), dst);
+        installIn(to, copyWith(folderEnds(from, entry.name, to), entry), entry.name);
         result.entries++;
         result.bytes += entry.size;
       } else if (entry.type === 'symlink') {
-        installTemp(symlinkToTemp(to, readlinkSync(src)), dst);
+        installIn(to, symlinkTempIn(to, entry.target ?? ''), entry.name);
         result.entries++;
       } else {
         result.failures.push(`${JSON.stringify(path)}: not a file, folder or symlink (left out)`);
@@ -182,5 +255,6 @@ function copyTree(from: string, to: string, rel: string, result: RestoreResult):
       result.failures.push(`${JSON.stringify(path)}: ${describeError(error)}`);
     }
   }
-  setMeta(to, self, true);
+  to.setMode(mirroredMode(self, false));
+  to.setTimes(self.atimeMs, self.mtimeMs);
 }

@@ -105,3 +105,45 @@ describe('the replica lock', () => {
     expect(existsSync(join(rep, 'sub', 'inner'))).toBe(true);
   });
 });
+
+describe('--versions folders by identity (bind mounts)', () => {
+  const cases: { name: string; make: (b: Box, rep: string) => string; want: RegExp }[] = [
+    {
+      name: 'versions folder is a bind mount of a source subfolder',
+      make: (b) => bindMount(join(b.src, 'sub'), join(b.base, 'mnt-versions')),
+      want: /^folder-sync: versions folder .*mnt-versions is inside the source .*src; it would be mirrored as data$/,
+    },
+    {
+      name: 'versions folder is the source through a bind mount',
+      make: (b) => bindMount(b.src, join(b.base, 'src-alias')),
+      want: /^folder-sync: versions folder .*src-alias is the source itself$/,
+    },
+    {
+      name: 'versions folder is the replica through a bind mount',
+      make: (b, rep) => bindMount(rep, join(b.base, 'rep-alias')),
+      want: /^folder-sync: versions folder .*rep-alias is the replica itself$/,
+    },
+    {
+      name: 'versions folder is a bind mount of a folder deep in the replica',
+      make: (b, rep) => {
+        mkdirSync(join(rep, 'deep', 'er'), { recursive: true });
+        return bindMount(join(rep, 'deep'), join(b.base, 'deep-alias'));
+      },
+      want: /^folder-sync: versions folder .*deep-alias is inside the replica below its top folder/,
+    },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: exit 2, one line, nothing changed`, async () => {
+      const b = box();
+      const rep = join(b.base, 'rep');
+      mkdirSync(rep);
+      const versions = c.make(b, rep);
+      const before = snapshotTree(b.base);
+      const r = await runCli(['sync-once', b.src, rep, '--versions', versions]);
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      expect(r.stderr.trimEnd()).toMatch(c.want);
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(compareTrees(before, snapshotTree(b.base))).toEqual([]);
+    });
+  }
+});
