@@ -6,21 +6,17 @@ import {
   assumedCapabilities,
   defaultCapabilities,
   describeLimits,
-  existingAncestor,
   fsFamily,
   isProbeName,
   PROBE_PREFIX,
   nameKey,
   nameProblem,
-  parseMountInfo,
   precisionFrom,
-  probeCapabilities,
-  replicaCapabilities,
-  ReplicaCapsBook,
   sameMtimeOn,
-  sniffBootSector,
   type ReplicaCaps,
 } from '../src/sync/capabilities.js';
+import { probeCapabilities, replicaCapabilities, ReplicaCapsBook } from '../src/sync/capabilities-probe.js';
+import { existingAncestor, parseMountInfo, sniffBootSector } from '../src/sync/fs-type.js';
 import { OpenFolder } from '../src/sync/access.js';
 import { taggedName } from '../src/sync/temp.js';
 import { tempDir } from './_tree.js';

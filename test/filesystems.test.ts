@@ -7,7 +7,8 @@
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { describeLimits, PROBE_PREFIX, replicaCapabilities, sameMtimeOn, type ReplicaCaps } from '../src/sync/capabilities.js';
+import { describeLimits, PROBE_PREFIX, sameMtimeOn, type ReplicaCaps } from '../src/sync/capabilities.js';
+import { replicaCapabilities } from '../src/sync/capabilities-probe.js';
 import { taggedName } from '../src/sync/temp.js';
 import { ops, runSync } from './_cli.js';
 import { ALL_KINDS, canMount, mountFs, SKIP_REASON } from './_mounts.js';

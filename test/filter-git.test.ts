@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Prng } from '../src/demo/prng.js';
 import { listDir } from '../src/sync/entry.js';
-import { filterListings, PassFilter, readIgnoreFiles, type DirFilter, type FilterSpec } from '../src/sync/filter.js';
+import type { FilterSpec } from '../src/sync/filter.js';
+import { PassFilter, type DirFilter } from '../src/sync/pass-filter.js';
+import { filterListings, readIgnoreFiles } from '../src/sync/walk-filter.js';
 import { tempDir } from './_tree.js';
 
 /** The tree: files (every folder holds at least one, so `ls-files` shows folder decisions too) and empty folders. */

@@ -7,7 +7,9 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../src/errors.js';
 import { lstatEntry as entryOf, type Entry } from '../src/sync/entry.js';
-import { checkFilterSpec, filterListings, PassFilter, readIgnoreFiles, type FilterSpec } from '../src/sync/filter.js';
+import { checkFilterSpec, type FilterSpec } from '../src/sync/filter.js';
+import { PassFilter } from '../src/sync/pass-filter.js';
+import { filterListings, readIgnoreFiles } from '../src/sync/walk-filter.js';
 import { tempName } from '../src/sync/temp.js';
 import { tempDir } from './_tree.js';
 

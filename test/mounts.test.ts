@@ -6,7 +6,8 @@ import { lstatSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { copyToTemp, installTemp, makeDir } from '../src/sync/apply.js';
-import { RefusedNameError, replicaCapabilities, type ReplicaCaps } from '../src/sync/capabilities.js';
+import { RefusedNameError, type ReplicaCaps } from '../src/sync/capabilities.js';
+import { replicaCapabilities } from '../src/sync/capabilities-probe.js';
 import { lstatEntry } from '../src/sync/entry.js';
 import { ALL_KINDS, canMount, mountFs, SKIP_REASON, type FsKind } from './_mounts.js';
 import { tempDir } from './_tree.js';

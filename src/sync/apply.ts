@@ -24,7 +24,8 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { RefusedNameError } from './capabilities.js';
-import { timeArg, type OpenFolder } from './access.js';
+import type { OpenFolder } from './access.js';
+import { timeArg } from './times.js';
 import { exists, sameMtime, toMs, type Entry } from './entry.js';
 import { mirroredMode } from './plan.js';
 import { tempName } from './temp.js';

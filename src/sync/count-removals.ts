@@ -6,10 +6,11 @@
  * handle without following a link (access.ts), so a swap cannot make it list anything outside the two trees.
  */
 import { join } from 'node:path';
-import { listOrDenied, OpenFolder, unpinWorkingFolder } from './access.js';
-import { isUndecodableName, type Entry, type Listing } from './entry.js';
+import { OpenFolder, unpinWorkingFolder } from './access.js';
+import { isUndecodableName, listOrDenied, type Entry, type Listing } from './entry.js';
 import type { ReplicaCaps } from './capabilities.js';
-import type { DirFilter, RemovalGuard, WalkFilter } from './filter.js';
+import type { DirFilter } from './pass-filter.js';
+import type { RemovalGuard, WalkFilter } from './walk-filter.js';
 import { planDirOn } from './plan.js';
 import { isTempName } from './temp.js';
 

@@ -168,12 +168,15 @@ export function isUndecodableName(name: string): boolean {
 }
 
 /**
- * A replica folder's listing, or the EACCES that keeps even its owner out (mode 0, or r-- without x): the
- * caller decides whether to open it. Any other error throws.
+ * A folder's listing, or the EACCES that keeps even its owner out (mode 0, or r-- without x): the caller decides
+ * whether to open it up. `from`: a path (listDir), or an opened folder (access.ts OpenFolder, listed through its
+ * handle). Any other error throws.
  */
-export function listOrDenied(path: string): { listing: Listing; denied?: undefined } | { listing?: undefined; denied: unknown } {
+export function listOrDenied(
+  from: string | { list(): Listing },
+): { listing: Listing; denied?: undefined } | { listing?: undefined; denied: unknown } {
   try {
-    const listing = listDir(path);
+    const listing = typeof from === 'string' ? listDir(from) : from.list();
     const denied = listing.issues.find((i) => i.error.code === 'EACCES')?.error;
     return denied === undefined ? { listing } : { denied };
   } catch (error) {

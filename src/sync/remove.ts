@@ -7,10 +7,10 @@
  */
 import { basename, dirname, join } from 'node:path';
 import type { KeptAction, VersionStore } from '../versions/store.js';
-import { listOrDenied as listFolderOrDenied, OpenFolder } from './access.js';
+import { OpenFolder } from './access.js';
 import { ensureOwnerAccess, removeEmptyDir, removeNonDir, setMode } from './apply.js';
 import { listOrDenied, type Entry } from './entry.js';
-import type { RemovalGuard } from './filter.js';
+import type { RemovalGuard } from './walk-filter.js';
 import { kindOf, type PassReport } from './pass-report.js';
 import { isTempName } from './temp.js';
 
@@ -37,7 +37,7 @@ export async function removeEntry(
     const folder = OpenFolder.openNoFollow(path, entry);
     try {
       const inside = folder.io;
-      let { listing } = listFolderOrDenied(folder);
+      let { listing } = listOrDenied(folder);
       if (!listing) {
         if (dryRun) {
           // A real pass opens and empties it; a dry run cannot look inside without changing its mode.

@@ -16,7 +16,8 @@
  */
 import { dirname, join } from 'node:path';
 import type { KeptAction, VersionStore } from '../versions/store.js';
-import { EntryChangedError, listOrDenied, OpenFolder, sameIdentity } from './access.js';
+import { OpenFolder } from './access.js';
+import { EntryChangedError, sameIdentity } from './handles.js';
 import {
   copyWith,
   discardIn,
@@ -34,10 +35,12 @@ import {
   type CopyOptions,
 } from './apply.js';
 import { compareFiles, type Verdict } from './compare.js';
-import type { Entry, Listing } from './entry.js';
-import type { DirFilter, WalkFilter } from './filter.js';
+import { listOrDenied, type Entry, type Listing } from './entry.js';
+import type { DirFilter } from './pass-filter.js';
+import type { WalkFilter } from './walk-filter.js';
 import { kindOf, type Kept, type PassReport } from './pass-report.js';
-import { isProbeName, type ReplicaCaps, type ReplicaCapsBook } from './capabilities.js';
+import { isProbeName, type ReplicaCaps } from './capabilities.js';
+import type { ReplicaCapsBook } from './capabilities-probe.js';
 import { afterCompare, metaDiff, mirroredMode, planDirOn, type PlannedStep, type Step } from './plan.js';
 import { removeEntry, type Keeping } from './remove.js';
 
