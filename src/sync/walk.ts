@@ -16,7 +16,7 @@
  */
 import { dirname, join } from 'node:path';
 import type { KeptAction, VersionStore } from '../versions/store.js';
-import { OpenFolder } from './access.js';
+import { accessMode, OpenFolder } from './access.js';
 import { EntryChangedError, sameIdentity } from './handles.js';
 import {
   copyWith,
@@ -43,8 +43,11 @@ import { isProbeName, type ReplicaCaps } from './capabilities.js';
 import type { ReplicaCapsBook } from './capabilities-probe.js';
 import { afterCompare, metaDiff, mirroredMode, planDirOn, type PlannedStep, type Step } from './plan.js';
 import { removeEntry, type Keeping } from './remove.js';
+import { copyBatch, copyHelper, MAX_BATCH, MIN_BATCH } from './copy-batch.js';
+import { chdirAllowed } from './entry.js';
 
 type CompareStep = Extract<Step, { op: 'compare' }>;
+type CopyStep = Extract<PlannedStep, { op: 'copy' }>;
 
 export interface WalkOptions {
   checksum: boolean;
@@ -148,8 +151,26 @@ export class MirrorWalk {
     });
     // --checksum: the folder's content checks run first, as one batch both cores share (compare.ts).
     const verdicts = await this.compareAll(steps, srcPath, dstPath);
-    for (const planned of steps) {
+    for (let k = 0; k < steps.length; k++) {
+      const planned = steps[k] as PlannedStep;
       await this.report.breathe();
+      // A run of new files: copied on both cores (copy-batch.ts), logged in plan order all the same.
+      const run = this.plainRun(steps, k, dstFolder, caps);
+      if (run > 0 && dstFolder) {
+        dstFolder.workIn();
+        if (place && !dstFolder.stillIn(place.parent)) {
+          this.lost(rel, dstFolder, dstReal);
+          return false;
+        }
+        if (!opened) {
+          if (dst && ensureOwnerAccess(dstPath, dstMode)) dstMode |= 0o700;
+          opened = true;
+        }
+        await this.copyRun(steps.slice(k, k + run) as CopyStep[], rel, srcFolder, dstFolder, place, caps, { src: srcReal, dst: dstReal }, filter);
+        changed = true;
+        k += run - 1;
+        continue;
+      }
       let step: PlannedStep | undefined = planned;
       const entry = 'src' in step ? step.src : step.dst;
       try {
@@ -185,6 +206,78 @@ export class MirrorWalk {
     }
     // Opening the folder changed its mode: the caller must restore it even if nothing else changed.
     return changed || opened;
+  }
+
+  /**
+   * How many steps from `k` on are plain new-file copies worth handing to the copy helper (0: none, or too few):
+   * a new file (nothing in its way, nothing to keep), no setuid/setgid bits (their debug line is the pass's), on a
+   * replica that keeps times through a rename, in a real pass of the CLI on Linux.
+   */
+  private plainRun(steps: readonly PlannedStep[], k: number, dstFolder: OpenFolder | undefined, caps: ReplicaCaps): number {
+    if (this.opts.dryRun || !dstFolder || !caps.renameKeepsTimes || !this.copier) return 0;
+    let end = k;
+    while (end < steps.length && end - k < MAX_BATCH) {
+      const s = steps[end] as PlannedStep;
+      if (s.op !== 'copy' || s.dst || s.replace || (s.src.mode & 0o6000) !== 0) break;
+      end++;
+    }
+    return end - k >= MIN_BATCH ? end - k : 0;
+  }
+
+  /** The copy helper, if this pass may use one (started on first use). */
+  private get copier(): ReturnType<typeof copyHelper> {
+    return chdirAllowed() && accessMode() === 'fd' ? copyHelper(true) : undefined;
+  }
+
+  /**
+   * Copy a run of new files on both cores (copy-batch.ts): this thread copies its share the pass's own way, the
+   * helper the plain ones of its share; what the helper leaves is then done here exactly as without it. Log
+   * lines and errors come in plan order.
+   */
+  private async copyRun(
+    run: CopyStep[],
+    rel: string,
+    srcFolder: OpenFolder,
+    dstFolder: OpenFolder,
+    place: Place | undefined,
+    caps: ReplicaCaps,
+    real: { src: string; dst: string },
+    filter?: DirFilter,
+  ): Promise<void> {
+    const helper = this.copier;
+    const files = run.map((s) => s.src);
+    const errors = new Map<number, unknown>();
+    const mine = (i: number): void => {
+      const src = files[i] as Entry;
+      try {
+        installIn(dstFolder, this.copyWithRetry(srcFolder, dstFolder, src, join(rel, src.name), caps), src.name);
+      } catch (error) {
+        errors.set(i, error);
+        throw error;
+      }
+    };
+    const parent = place ? `${place.parent.dev}:${place.parent.ino}` : '';
+    const { done, byPass } = helper
+      ? await copyBatch(helper, files, { src: srcFolder.fd, dst: dstFolder.fd, parent }, { modes: caps.modes, owners: this.owners(caps) }, mine)
+      : { done: files.map(() => false), byPass: new Set<number>() };
+    for (let i = 0; i < run.length; i++) {
+      const step = run[i] as CopyStep;
+      const path = join(rel, step.src.name);
+      if (done[i]) {
+        this.report.stats.bytes += step.src.size;
+        this.report.op('created', 'file', path, { size: step.src.size });
+      } else if (byPass.has(i) && errors.has(i)) {
+        this.report.handle('file', path, errors.get(i));
+      } else {
+        // Left by the helper (or not taken by anyone): the pass copies it itself, as it always does.
+        try {
+          dstFolder.workIn();
+          await this.apply(step, rel, srcFolder, dstFolder, real, caps, filter);
+        } catch (error) {
+          this.report.handle('file', path, error);
+        }
+      }
+    }
   }
 
   /**

@@ -1,0 +1,263 @@
+/**
+ * Copies on two cores (issue 16): a run of new files in one folder is copied by this thread and a helper
+ * thread at once, both taking the next file from one shared counter (as rsync's sender and receiver work at
+ * the same time). A batch costs one message however many files it holds.
+ *
+ * The helper does only the plain case and leaves everything else to the pass: it copies a file into a new
+ * temporary and renames it into place through the two folders' handles (`/proc/self/fd/<fd>/<name>`: only the
+ * last name is resolved, never followed), checking before each file that the replica folder is still inside
+ * its parent. Anything else (the source changed or vanished, a refused name, any error) leaves no temporary and
+ * marks the file for the pass, which then copies it itself exactly as without the helper, with its retries,
+ * messages and log lines. Log lines come in plan order whoever copied the file.
+ */
+import { constants, lstatSync, openSync, renameSync, unlinkSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { unpinWorkingFolder } from './access.js';
+import { copyWith, type CopyEnds } from './apply.js';
+import type { Entry } from './entry.js';
+import { tempName } from './temp.js';
+
+/** Fewer new files in a row than this are copied by the pass alone (a message is not worth it). */
+export const MIN_BATCH = 32;
+/** Files in one batch at most. */
+export const MAX_BATCH = 4096;
+
+/** Item states. */
+const TODO = 0;
+const DONE = 1;
+const LEFT = 2; // left to the pass (the helper met something other than the plain case)
+
+// Shared layout: a 64-bit claim word (batch << 32 | next item), the count of finished items, then one state per item.
+const CLAIM = 0;
+const FINISHED = 2;
+const STATE = 4;
+
+export interface BatchJob {
+  seq: number;
+  srcFd: number;
+  dstFd: number;
+  /** The replica folder's parent (device, inode as strings): a folder moved out of it is not written further. */
+  parent: string;
+  names: string;
+  /** size, mode, uid, gid, atimeMs, mtimeMs per file. */
+  nums: Float64Array;
+  modes: boolean;
+  owners: boolean;
+}
+
+export interface Shared {
+  claim: BigInt64Array;
+  ints: Int32Array;
+}
+
+export const sharedOf = (buffer: SharedArrayBuffer): Shared => ({ claim: new BigInt64Array(buffer, 0, 1), ints: new Int32Array(buffer) });
+
+const FIELDS = 6;
+
+export function encodeJob(
+  seq: number,
+  srcFd: number,
+  dstFd: number,
+  parent: string,
+  files: readonly Entry[],
+  modes: boolean,
+  owners: boolean,
+): BatchJob {
+  const nums = new Float64Array(files.length * FIELDS);
+  files.forEach((f, i) => {
+    const o = i * FIELDS;
+    nums[o] = f.size;
+    nums[o + 1] = f.mode;
+    nums[o + 2] = f.uid ?? -1;
+    nums[o + 3] = f.gid ?? -1;
+    nums[o + 4] = f.atimeMs;
+    nums[o + 5] = f.mtimeMs;
+  });
+  return { seq, srcFd, dstFd, parent, names: files.map((f) => f.name).join('\0'), nums, modes, owners };
+}
+
+function entryAt(job: BatchJob, names: string[], i: number): Entry {
+  const o = i * FIELDS;
+  const uid = job.nums[o + 2] ?? -1;
+  const gid = job.nums[o + 3] ?? -1;
+  return {
+    name: names[i] as string,
+    type: 'file',
+    size: job.nums[o] ?? 0,
+    mode: (job.nums[o + 1] ?? 0) | 0,
+    uid: uid < 0 ? undefined : uid,
+    gid: gid < 0 ? undefined : gid,
+    atimeMs: job.nums[o + 4] ?? 0,
+    mtimeMs: job.nums[o + 5] ?? 0,
+  };
+}
+
+/** The helper's copy of one file: true when installed; false (nothing left behind) for the pass to do it. */
+function copyOne(job: BatchJob, entry: Entry): boolean {
+  const src = `/proc/self/fd/${job.srcFd}/${entry.name}`;
+  const dir = `/proc/self/fd/${job.dstFd}`;
+  if (job.parent !== '') {
+    try {
+      const up = lstatSync(`${dir}/..`, { bigint: true });
+      if (`${up.dev}:${up.ino}` !== job.parent) return false; // moved out of its parent: the pass reports it
+    } catch {
+      return false;
+    }
+  }
+  const ends: CopyEnds = {
+    srcPath: src,
+    openSource: () => openSync(src, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK),
+    createTemp: () => {
+      const tmp = tempName();
+      return { tmp, fd: openSync(`${dir}/${tmp}`, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600) };
+    },
+    discard: (tmp) => quietUnlink(`${dir}/${tmp}`),
+  };
+  let tmp: string;
+  try {
+    // Setuid/setgid files never come here (the pass keeps their debug line), so nothing is dropped silently.
+    tmp = copyWith(ends, entry, { modes: job.modes, owners: job.owners });
+  } catch {
+    return false;
+  }
+  try {
+    renameSync(`${dir}/${tmp}`, `${dir}/${entry.name}`);
+    return true;
+  } catch {
+    quietUnlink(`${dir}/${tmp}`);
+    return false;
+  }
+}
+
+function quietUnlink(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // never created, or gone
+  }
+}
+
+/**
+ * Take items of the job from the shared counter until none is left (both threads). `mine(i)` copies item i on
+ * this thread instead (the pass's own way); without it the helper's `copyOne`. Returns the items this thread took.
+ */
+export function workOn(shared: Shared, job: BatchJob, count: number, mine?: (i: number) => void): number[] {
+  const names = mine ? [] : job.names.split('\0');
+  const seq = BigInt(job.seq);
+  const taken: number[] = [];
+  for (;;) {
+    const word = Atomics.load(shared.claim, CLAIM);
+    if (word >> 32n !== seq) break;
+    const item = Number(word & 0xffffffffn);
+    if (item >= count) break;
+    if (Atomics.compareExchange(shared.claim, CLAIM, word, word + 1n) !== word) continue;
+    taken.push(item);
+    let state = LEFT;
+    try {
+      if (mine) {
+        mine(item);
+        state = DONE;
+      } else if (copyOne(job, entryAt(job, names, item))) {
+        state = DONE;
+      }
+    } catch {
+      state = LEFT;
+    }
+    Atomics.store(shared.ints, STATE + item, state);
+    Atomics.add(shared.ints, FINISHED, 1);
+    Atomics.notify(shared.ints, FINISHED);
+  }
+  return taken;
+}
+
+/** Atomics.waitAsync (Node 16+; not in the ES2023 lib this project compiles against). */
+type WaitAsync = (
+  array: Int32Array,
+  index: number,
+  value: number,
+  timeoutMs: number,
+) => { async: false; value: string } | { async: true; value: Promise<string> };
+const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+
+class CopyHelper {
+  alive = true;
+  readonly buffer = new SharedArrayBuffer(16 + 4 * MAX_BATCH);
+  readonly shared = sharedOf(this.buffer);
+  seq = 0;
+  private readonly worker: Worker;
+
+  constructor() {
+    this.worker = new Worker(new URL('./copy-worker.js', import.meta.url), {
+      workerData: this.buffer,
+      resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
+    });
+    this.worker.unref();
+    const die = (): void => {
+      this.alive = false;
+    };
+    this.worker.on('error', die);
+    this.worker.on('exit', die);
+  }
+
+  post(job: BatchJob): boolean {
+    try {
+      this.worker.ref();
+      this.worker.postMessage(job);
+      return true;
+    } catch {
+      this.alive = false;
+      return false;
+    }
+  }
+
+  release(): void {
+    this.worker.unref();
+  }
+}
+
+let helper: CopyHelper | undefined;
+
+/** The helper, started on first use: Linux handles, two or more cores, the compiled engine, the CLI only. */
+export function copyHelper(allowed: boolean): CopyHelper | undefined {
+  if (!allowed || process.env['FOLDER_SYNC_COPY_THREAD'] === '0') return undefined;
+  if (!import.meta.url.endsWith('.js') || availableParallelism() < 2) return undefined;
+  if (!helper?.alive) helper = new CopyHelper();
+  return helper;
+}
+
+/**
+ * Copy a run of new files with the helper: `mine(i)` copies file i on this thread (the pass's own way, without
+ * logging); resolves to each file's state: true when installed by either thread, false when left to the pass.
+ */
+export async function copyBatch(
+  h: CopyHelper,
+  files: readonly Entry[],
+  fds: { src: number; dst: number; parent: string },
+  opts: { modes: boolean; owners: boolean },
+  mine: (i: number) => void,
+): Promise<{ done: boolean[]; byPass: Set<number> }> {
+  const { shared } = h;
+  const seq = ++h.seq;
+  shared.ints.fill(TODO, STATE, STATE + files.length);
+  Atomics.store(shared.ints, FINISHED, 0);
+  Atomics.store(shared.claim, CLAIM, BigInt(seq) << 32n); // last: the helper may take items from here on
+  const posted = h.post(encodeJob(seq, fds.src, fds.dst, fds.parent, files, opts.modes, opts.owners));
+  try {
+    const byPass = new Set(workOn(shared, { seq } as BatchJob, files.length, mine));
+    if (posted) {
+      unpinWorkingFolder(); // an await: other code on this thread sees the process's own working folder (access.ts)
+      for (let f = Atomics.load(shared.ints, FINISHED); f < files.length && h.alive; f = Atomics.load(shared.ints, FINISHED)) {
+        const wait = waitAsync(shared.ints, FINISHED, f, 50);
+        if (wait.async) await wait.value;
+      }
+    }
+    // Items the helper took but never finished (it died) are left to the pass.
+    return { done: files.map((_, i) => Atomics.load(shared.ints, STATE + i) === DONE), byPass };
+  } finally {
+    h.release();
+  }
+}
+
+/** The number of files in a job. */
+export const jobCount = (job: BatchJob): number => job.nums.length / FIELDS;

@@ -1,0 +1,7 @@
+// The copy helper thread (see copy-batch.ts): on each batch's message, takes files from the shared counter and
+// copies the plain ones until none is left. A message that arrives after its batch is over costs one look.
+import { parentPort, workerData } from 'node:worker_threads';
+import { jobCount, sharedOf, workOn, type BatchJob } from './copy-batch.js';
+
+const shared = sharedOf(workerData as SharedArrayBuffer);
+parentPort?.on('message', (job: BatchJob) => workOn(shared, job, jobCount(job)));

@@ -1,0 +1,135 @@
+/**
+ * Issue 16: runs of new files are copied on two cores (src/sync/copy-batch.ts). The helper's side does only the
+ * plain case through the folders' handles and leaves anything else to the pass, with nothing left behind; the
+ * pass logs in plan order whoever copied a file, and its result is the same as a pass without the helper.
+ */
+import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { encodeJob, sharedOf, workOn } from '../src/sync/copy-batch.js';
+import { lstatEntry } from '../src/sync/entry.js';
+import { runCli, userTempDir } from './_cli.js';
+import { buildTree, compareTrees, giveToTestUser, tempDir, type Spec } from './_tree.js';
+
+const O_PATH = 0o10000000;
+
+/** Run one batch on this thread as the helper would (no `mine`): each file's final state. */
+function asHelper(src: string, dst: string, names: string[], parent = ''): number[] {
+  const files = names.map((n) => lstatEntry(join(src, n), n));
+  const buffer = new SharedArrayBuffer(16 + 4 * files.length);
+  const shared = sharedOf(buffer);
+  const srcFd = openSync(src, O_PATH);
+  const dstFd = openSync(dst, O_PATH);
+  try {
+    Atomics.store(shared.claim, 0, 7n << 32n);
+    workOn(shared, encodeJob(7, srcFd, dstFd, parent, files, true, false), files.length);
+    return files.map((_, i) => Atomics.load(shared.ints, 4 + i));
+  } finally {
+    closeSync(srcFd);
+    closeSync(dstFd);
+  }
+}
+
+describe("the copy helper's side", () => {
+  it('copies plain files through the handles: bytes, mode and times, no temporaries', () => {
+    const src = buildTree(tempDir('fs-cb-src-'), { a: 'alpha', b: 'bravo', c: '' });
+    const dst = tempDir('fs-cb-dst-');
+    expect(asHelper(src, dst, ['a', 'b', 'c'])).toEqual([1, 1, 1]);
+    expect(compareTrees(src, dst, { ignoreRoot: true })).toEqual([]);
+    expect(readdirSync(dst).sort()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('leaves a source swapped for a link, and one that vanished, to the pass; nothing is left behind', () => {
+    const outside = buildTree(tempDir('fs-cb-out-'), { secret: 'not to be read' });
+    const src = buildTree(tempDir('fs-cb-src-'), { a: 'alpha', link: 'was a file', gone: 'soon gone', z: 'zulu' });
+    const dst = tempDir('fs-cb-dst-');
+    const files = ['a', 'gone', 'link', 'z'];
+    const listed = files.map((n) => lstatEntry(join(src, n), n));
+    // After the listing: one file replaced by a link to elsewhere, one removed.
+    renameSync(join(src, 'link'), join(outside, 'moved'));
+    symlinkSync(join(outside, 'secret'), join(src, 'link'));
+    renameSync(join(src, 'gone'), join(outside, 'gone'));
+    const buffer = new SharedArrayBuffer(16 + 4 * files.length);
+    const shared = sharedOf(buffer);
+    const srcFd = openSync(src, O_PATH);
+    const dstFd = openSync(dst, O_PATH);
+    try {
+      Atomics.store(shared.claim, 0, 1n << 32n);
+      workOn(shared, encodeJob(1, srcFd, dstFd, '', listed, true, false), files.length);
+      expect(files.map((_, i) => Atomics.load(shared.ints, 4 + i))).toEqual([1, 2, 2, 1]);
+    } finally {
+      closeSync(srcFd);
+      closeSync(dstFd);
+    }
+    expect(readdirSync(dst).sort()).toEqual(['a', 'z']); // no temporaries, nothing of the secret
+  });
+
+  it('a replica folder moved out of its parent gets nothing more', () => {
+    const src = buildTree(tempDir('fs-cb-src-'), { a: 'alpha', b: 'bravo' });
+    const base = tempDir('fs-cb-base-');
+    const dst = join(base, 'rep');
+    mkdirSync(dst);
+    const st = lstatSync(base, { bigint: true });
+    expect(asHelper(src, dst, ['a'], `${st.dev}:${st.ino}`)).toEqual([1]);
+    const other = tempDir('fs-cb-other-');
+    const moved = join(other, 'rep');
+    renameSync(dst, moved);
+    mkdirSync(dst); // where the pass thinks it is: a fresh folder in the old parent
+    const fd = openSync(moved, O_PATH); // the pass's handle follows the folder that moved
+    try {
+      const files = [lstatEntry(join(src, 'b'), 'b')];
+      const shared = sharedOf(new SharedArrayBuffer(20));
+      const srcFd = openSync(src, O_PATH);
+      try {
+        Atomics.store(shared.claim, 0, 2n << 32n);
+        workOn(shared, encodeJob(2, srcFd, fd, `${st.dev}:${st.ino}`, files, true, false), 1);
+        expect(Atomics.load(shared.ints, 4)).toBe(2);
+      } finally {
+        closeSync(srcFd);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    expect(readdirSync(moved)).toEqual(['a']);
+  });
+});
+
+describe('a pass with the copy helper', () => {
+  function tree(): Spec {
+    const spec: Spec = {};
+    for (let i = 0; i < 300; i++) spec[`f${String(i).padStart(3, '0')}`] = `file ${i} `.repeat(i % 7);
+    const sub: Spec = {};
+    for (let i = 0; i < 40; i++) sub[`s${String(i).padStart(2, '0')}`] = `sub ${i}`;
+    spec['sub'] = sub;
+    return spec;
+  }
+
+  it('copies everything exactly and logs in plan order, like a pass without it', async () => {
+    const src = buildTree(tempDir('fs-cbp-src-'), tree());
+    const a = join(tempDir('fs-cbp-a-'), 'rep');
+    const b = join(tempDir('fs-cbp-b-'), 'rep');
+    const withHelper = await runCli(['sync-once', src, a]);
+    const without = await runCli(['sync-once', src, b], { env: { FOLDER_SYNC_COPY_THREAD: '0' } });
+    expect(withHelper.code, withHelper.stderr).toBe(0);
+    expect(without.code, without.stderr).toBe(0);
+    expect(compareTrees(src, a)).toEqual([]);
+    const ops = (out: string): string[] => out.split('\n').filter((l) => /^(created|updated|removed) /.test(l));
+    expect(ops(withHelper.stdout)).toEqual(ops(without.stdout));
+    expect(ops(withHelper.stdout)).toHaveLength(342);
+  });
+
+  it('files neither thread can copy are reported in plan order; the rest is copied (as the test user)', async () => {
+    const src = buildTree(tempDir('fs-cbp-src-', { forUser: true }), tree());
+    for (const n of ['f010', 'f150', 'f299']) chmodSync(join(src, n), 0o000); // unreadable for their owner
+    giveToTestUser(src);
+    const dst = join(userTempDir('fs-cbp-dst-'), 'rep');
+    const r = await runCli(['sync-once', src, dst], { asUser: true });
+    expect(r.code, r.stderr).toBe(1);
+    const failed = r.stderr.split('\n').filter((l) => l.startsWith('error: failed file'));
+    expect(failed.map((l) => l.match(/"(f\d+)"/)?.[1])).toEqual(['f010', 'f150', 'f299']);
+    expect(failed[0]).toMatch(/permission denied|EACCES/i);
+    expect(readdirSync(dst).filter((n) => n.startsWith('.folder-sync'))).toEqual([]);
+    expect(readdirSync(dst)).toHaveLength(300 - 3 + 1);
+    for (const n of ['f010', 'f150', 'f299']) chmodSync(join(src, n), 0o644);
+  });
+});
