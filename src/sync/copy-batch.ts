@@ -19,9 +19,16 @@ import type { Entry } from './entry.js';
 import { tempName } from './temp.js';
 
 /** Fewer new files in a row than this are copied by the pass alone (a message is not worth it). */
-export const MIN_BATCH = 32;
+export const MIN_BATCH = 8;
 /** Files in one batch at most. */
 export const MAX_BATCH = 4096;
+/**
+ * Only files up to this size go into batches, and a batch holds at most MAX_BATCH_BYTES: a batch runs without
+ * yielding to the event loop, so it must stay short (tens of milliseconds) for a signal (`run`'s SIGTERM: "stopping
+ * after the current file") or a progress line to come through at about the same moment as without it.
+ */
+export const MAX_FILE = 1 << 20;
+export const MAX_BATCH_BYTES = 16 << 20;
 
 /** Item states. */
 const TODO = 0;

@@ -43,7 +43,7 @@ import { isProbeName, type ReplicaCaps } from './capabilities.js';
 import type { ReplicaCapsBook } from './capabilities-probe.js';
 import { afterCompare, metaDiff, mirroredMode, planDirOn, type PlannedStep, type Step } from './plan.js';
 import { removeEntry, type Keeping } from './remove.js';
-import { copyBatch, copyHelper, MAX_BATCH, MIN_BATCH } from './copy-batch.js';
+import { copyBatch, copyHelper, MAX_BATCH, MAX_BATCH_BYTES, MAX_FILE, MIN_BATCH } from './copy-batch.js';
 import { chdirAllowed } from './entry.js';
 
 type CompareStep = Extract<Step, { op: 'compare' }>;
@@ -166,7 +166,17 @@ export class MirrorWalk {
           if (dst && ensureOwnerAccess(dstPath, dstMode)) dstMode |= 0o700;
           opened = true;
         }
-        await this.copyRun(steps.slice(k, k + run) as CopyStep[], rel, srcFolder, dstFolder, place, caps, { src: srcReal, dst: dstReal }, filter);
+        const stays = await this.copyRun(
+          steps.slice(k, k + run) as CopyStep[],
+          rel,
+          srcFolder,
+          dstFolder,
+          place,
+          caps,
+          { src: srcReal, dst: dstReal },
+          filter,
+        );
+        if (!stays) return false; // moved out of its parent meanwhile: reported; its metadata is not touched
         changed = true;
         k += run - 1;
         continue;
@@ -210,15 +220,18 @@ export class MirrorWalk {
 
   /**
    * How many steps from `k` on are plain new-file copies worth handing to the copy helper (0: none, or too few):
-   * a new file (nothing in its way, nothing to keep), no setuid/setgid bits (their debug line is the pass's), on a
-   * replica that keeps times through a rename, in a real pass of the CLI on Linux.
+   * a new file of at most MAX_FILE bytes (nothing in its way, nothing to keep), no setuid/setgid bits (their debug
+   * line is the pass's), at most MAX_BATCH_BYTES in all, on a replica that keeps times through a rename, in a real
+   * pass of the CLI on Linux.
    */
   private plainRun(steps: readonly PlannedStep[], k: number, dstFolder: OpenFolder | undefined, caps: ReplicaCaps): number {
     if (this.opts.dryRun || !dstFolder || !caps.renameKeepsTimes || !this.copier) return 0;
     let end = k;
+    let bytes = 0;
     while (end < steps.length && end - k < MAX_BATCH) {
       const s = steps[end] as PlannedStep;
-      if (s.op !== 'copy' || s.dst || s.replace || (s.src.mode & 0o6000) !== 0) break;
+      if (s.op !== 'copy' || s.dst || s.replace || (s.src.mode & 0o6000) !== 0 || s.src.size > MAX_FILE) break;
+      if ((bytes += s.src.size) > MAX_BATCH_BYTES) break;
       end++;
     }
     return end - k >= MIN_BATCH ? end - k : 0;
@@ -243,12 +256,18 @@ export class MirrorWalk {
     caps: ReplicaCaps,
     real: { src: string; dst: string },
     filter?: DirFilter,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const helper = this.copier;
     const files = run.map((s) => s.src);
     const errors = new Map<number, unknown>();
+    let movedAway = false;
     const mine = (i: number): void => {
       const src = files[i] as Entry;
+      // As before each single step: a replica folder moved out of its parent gets nothing more.
+      if (movedAway || (place && !dstFolder.stillIn(place.parent))) {
+        movedAway = true;
+        throw new EntryChangedError(real.dst);
+      }
       try {
         installIn(dstFolder, this.copyWithRetry(srcFolder, dstFolder, src, join(rel, src.name), caps), src.name);
       } catch (error) {
@@ -260,12 +279,15 @@ export class MirrorWalk {
     const { done, byPass } = helper
       ? await copyBatch(helper, files, { src: srcFolder.fd, dst: dstFolder.fd, parent }, { modes: caps.modes, owners: this.owners(caps) }, mine)
       : { done: files.map(() => false), byPass: new Set<number>() };
+    if (!movedAway && place && !dstFolder.stillIn(place.parent)) movedAway = true;
     for (let i = 0; i < run.length; i++) {
       const step = run[i] as CopyStep;
       const path = join(rel, step.src.name);
       if (done[i]) {
         this.report.stats.bytes += step.src.size;
         this.report.op('created', 'file', path, { size: step.src.size });
+      } else if (movedAway) {
+        continue; // the folder is reported below; nothing more is written into it
       } else if (byPass.has(i) && errors.has(i)) {
         this.report.handle('file', path, errors.get(i));
       } else {
@@ -278,6 +300,8 @@ export class MirrorWalk {
         }
       }
     }
+    if (movedAway) this.lost(rel, dstFolder, real.dst);
+    return !movedAway;
   }
 
   /**

@@ -195,6 +195,16 @@ describe('links in the replica', () => {
     expect(compareTrees(before, snapshotTree(outside))).toEqual([]);
   });
 
+  /** The preload that moves the replica's `sub` to `moved` while the pass copies `sub/f03` (test/_mid-copy.mjs). */
+  function moveAtF03(src: string, dst: string, moved: string): NodeJS.ProcessEnv {
+    return {
+      NODE_OPTIONS: `--import ${join(import.meta.dirname, '..', '_mid-copy.mjs')}`,
+      FOLDER_SYNC_TEST_MID_COPY: `move:${join(src, 'sub', 'f03')}`,
+      FOLDER_SYNC_TEST_MOVE_FROM: join(dst, 'sub'),
+      FOLDER_SYNC_TEST_MOVE_TO: moved,
+    };
+  }
+
   /**
    * A source folder `sub` of 20 files and its replica copy, plus a folder outside both to move the copy into.
    * The source folder's time (2010) is one the replica's folder gets only if the pass sets it (metadata after contents).
@@ -237,12 +247,9 @@ describe('links in the replica', () => {
     const { outside, src, dst } = movingTrees();
     const moved = join(outside, 'moved');
     const r = await runCli(['sync-once', src, dst], {
-      env: {
-        NODE_OPTIONS: `--import ${join(import.meta.dirname, '..', '_mid-copy.mjs')}`,
-        FOLDER_SYNC_TEST_MID_COPY: `move:${join(src, 'sub', 'f03')}`,
-        FOLDER_SYNC_TEST_MOVE_FROM: join(dst, 'sub'),
-        FOLDER_SYNC_TEST_MOVE_TO: moved,
-      },
+      // One thread: which file is in flight when the folder moves is then exact (with the copy helper, one file a
+      // thread may be; see the next test, and test/copy-batch.test.ts for the helper's own check).
+      env: { ...moveAtF03(src, dst, moved), FOLDER_SYNC_COPY_THREAD: '0' },
     });
     expect(r.stderr).toMatch(/^test hook: move /m);
     expect(r.code, r.stderr).toBe(1);
@@ -251,5 +258,21 @@ describe('links in the replica', () => {
     expect(readdirSync(moved).sort()).toEqual(['f00', 'f01', 'f02', 'f03', 'stale']);
     expect(Math.floor(statSync(moved).mtimeMs)).not.toBe(1262304000000); // its time not set
     expect(r.stderr).not.toMatch(/updated dir "sub"/);
+  });
+
+  it('the same with the copy helper on (both threads check before each file): the folder is reported, not filled', async () => {
+    const { outside, src, dst } = movingTrees();
+    const moved = join(outside, 'moved');
+    const r = await runCli(['sync-once', src, dst], {
+      env: moveAtF03(src, dst, moved),
+    });
+    expect(r.stderr).toMatch(/^test hook: move /m);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/failed dir "sub": it was replaced while the pass ran/);
+    // Whichever thread copied what: files in flight when it moved may land there, the rest of the 20 do not.
+    const there = readdirSync(moved).filter((n) => n.startsWith('f'));
+    expect(there).toContain('f03');
+    expect(there.length).toBeLessThan(20);
+    expect(Math.floor(statSync(moved).mtimeMs)).not.toBe(1262304000000);
   });
 });
