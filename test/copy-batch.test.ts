@@ -118,6 +118,22 @@ describe('a pass with the copy helper', () => {
     expect(ops(withHelper.stdout)).toHaveLength(342);
   });
 
+  it('is used for runs of new files only: a no-op pass (or a run of fewer than 8) never starts it', async () => {
+    const src = buildTree(tempDir('fs-cbp-src-'), tree());
+    const dst = join(tempDir('fs-cbp-dst-'), 'rep');
+    const first = await runCli(['sync-once', src, dst, '--verbose']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout + first.stderr).toMatch(/copied 340 new files in 2 batches on two cores/);
+    expect(first.stdout + first.stderr).toMatch(/copy helper thread started/);
+    const noop = await runCli(['sync-once', src, dst, '--verbose']);
+    expect(noop.code, noop.stderr).toBe(0);
+    expect(noop.stdout + noop.stderr).not.toMatch(/on two cores|copy helper thread/);
+    const few = buildTree(tempDir('fs-cbp-few-'), { a: 'a', b: 'b', c: 'c', d: 'd', e: 'e', f: 'f', g: 'g' });
+    const fewRun = await runCli(['sync-once', few, join(tempDir('fs-cbp-fd-'), 'rep'), '--verbose']);
+    expect(fewRun.code, fewRun.stderr).toBe(0);
+    expect(fewRun.stdout + fewRun.stderr).not.toMatch(/on two cores|copy helper thread/);
+  });
+
   it('files neither thread can copy are reported in plan order; the rest is copied (as the test user)', async () => {
     const src = buildTree(tempDir('fs-cbp-src-', { forUser: true }), tree());
     for (const n of ['f010', 'f150', 'f299']) chmodSync(join(src, n), 0o000); // unreadable for their owner

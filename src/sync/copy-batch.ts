@@ -224,12 +224,19 @@ class CopyHelper {
 }
 
 let helper: CopyHelper | undefined;
+let starts = 0;
+
+/** How many helper threads this process has started (a pass says so in a debug line). */
+export const helperStarts = (): number => starts;
 
 /** The helper, started on first use: Linux handles, two or more cores, the compiled engine, the CLI only. */
 export function copyHelper(allowed: boolean): CopyHelper | undefined {
   if (!allowed || process.env['FOLDER_SYNC_COPY_THREAD'] === '0') return undefined;
   if (!import.meta.url.endsWith('.js') || availableParallelism() < 2) return undefined;
-  if (!helper?.alive) helper = new CopyHelper();
+  if (!helper?.alive) {
+    helper = new CopyHelper();
+    starts++;
+  }
   return helper;
 }
 

@@ -20,6 +20,7 @@ import { PassReport, StopPass } from './pass-report.js';
 import type { SyncStats } from './pass-stats.js';
 import { metaDiff } from './plan.js';
 import { MirrorWalk } from './walk.js';
+import { helperStarts } from './copy-batch.js';
 import { checkVersionsDir } from '../versions/guards.js';
 import { hasRetention, type VersionsOption } from '../versions/names.js';
 import { prunedLine, pruneVersions, type Pruned } from '../versions/prune.js';
@@ -131,7 +132,11 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       // The folders the guards checked, opened once: everything below is reached from these handles.
       roots.source = openChecked(paths.source, paths.sourceId, 'source');
       if (!(paths.replicaMissing && dryRun)) roots.replica = openChecked(paths.replica, paths.replicaId, 'replica');
+      const helpers = helperStarts();
       await mirrorRoot(walk, report, paths, roots, dryRun, filter?.root, { caps, timesKept: book.timesKept(paths.replica), srcLocalTime });
+      if (helperStarts() > helpers) report.debug('copy helper thread started');
+      const { count, files } = walk.copyBatches;
+      if (count > 0) report.debug(`copied ${files} new files in ${count} batches on two cores (docs/benchmark.md)`);
     } catch (error) {
       if (!(error instanceof StopPass)) throw error;
       stoppedBy = error.message;

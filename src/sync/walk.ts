@@ -225,7 +225,7 @@ export class MirrorWalk {
    * pass of the CLI on Linux.
    */
   private plainRun(steps: readonly PlannedStep[], k: number, dstFolder: OpenFolder | undefined, caps: ReplicaCaps): number {
-    if (this.opts.dryRun || !dstFolder || !caps.renameKeepsTimes || !this.copier) return 0;
+    if (this.opts.dryRun || !dstFolder || !caps.renameKeepsTimes) return 0;
     let end = k;
     let bytes = 0;
     while (end < steps.length && end - k < MAX_BATCH) {
@@ -234,8 +234,12 @@ export class MirrorWalk {
       if ((bytes += s.src.size) > MAX_BATCH_BYTES) break;
       end++;
     }
-    return end - k >= MIN_BATCH ? end - k : 0;
+    // The helper is asked for (and started, the first time) only once there is a batch for it.
+    return end - k >= MIN_BATCH && this.copier ? end - k : 0;
   }
+
+  /** Runs of new files copied as batches on both cores (for the pass's debug line). */
+  readonly copyBatches = { count: 0, files: 0 };
 
   /** The copy helper, if this pass may use one (started on first use). */
   private get copier(): ReturnType<typeof copyHelper> {
@@ -259,6 +263,8 @@ export class MirrorWalk {
   ): Promise<boolean> {
     const helper = this.copier;
     const files = run.map((s) => s.src);
+    this.copyBatches.count++;
+    this.copyBatches.files += files.length;
     const errors = new Map<number, unknown>();
     let movedAway = false;
     const mine = (i: number): void => {
