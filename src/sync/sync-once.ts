@@ -135,7 +135,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       const helpers = helperStarts();
       await mirrorRoot(walk, report, paths, roots, dryRun, filter?.root, { caps, timesKept: book.timesKept(paths.replica), srcLocalTime });
       if (helperStarts() > helpers) report.debug('copy helper thread started');
-      const { count, files } = walk.copyBatches;
+      const { count, files } = walk.copies.batches;
       if (count > 0) report.debug(`copied ${files} new files in ${count} batches on two cores (docs/benchmark.md)`);
     } catch (error) {
       if (!(error instanceof StopPass)) throw error;

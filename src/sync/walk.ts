@@ -16,7 +16,7 @@
  */
 import { dirname, join } from 'node:path';
 import type { KeptAction, VersionStore } from '../versions/store.js';
-import { accessMode, OpenFolder } from './access.js';
+import { OpenFolder } from './access.js';
 import { EntryChangedError, sameIdentity } from './handles.js';
 import {
   copyWith,
@@ -43,11 +43,9 @@ import { isProbeName, type ReplicaCaps } from './capabilities.js';
 import type { ReplicaCapsBook } from './capabilities-probe.js';
 import { afterCompare, metaDiff, mirroredMode, planDirOn, type PlannedStep, type Step } from './plan.js';
 import { removeEntry, type Keeping } from './remove.js';
-import { copyBatch, copyHelper, MAX_BATCH, MAX_BATCH_BYTES, MAX_FILE, MIN_BATCH } from './copy-batch.js';
-import { chdirAllowed } from './entry.js';
+import { CopyRuns, plainRun, type CopyStep } from './walk-copy.js';
 
 type CompareStep = Extract<Step, { op: 'compare' }>;
-type CopyStep = Extract<PlannedStep, { op: 'copy' }>;
 
 export interface WalkOptions {
   checksum: boolean;
@@ -90,10 +88,21 @@ function stillThere(place: Place, folder: OpenFolder): boolean {
 
 /** One mirror pass over a tree: walk both sides a folder at a time, plan each folder, apply the plan. */
 export class MirrorWalk {
+  /** Runs of new files copied on both cores (walk-copy.ts); `copies.batches` counts them for the pass's debug line. */
+  readonly copies: CopyRuns;
+
   constructor(
     private readonly report: PassReport,
     private readonly opts: WalkOptions,
-  ) {}
+  ) {
+    this.copies = new CopyRuns({
+      report,
+      copy: (from, into, src, rel, caps) => this.copyWithRetry(from, into, src, rel, caps),
+      apply: (step, rel, srcFolder, dstFolder, real, caps, filter) => this.apply(step, rel, srcFolder, dstFolder, real, caps, filter),
+      lost: (rel, folder, real) => this.lost(rel, folder, real),
+      owners: (caps) => this.owners(caps),
+    });
+  }
 
   /**
    * Mirror one folder whose source listing is already taken. `dst` is the replica folder's entry as listed
@@ -155,7 +164,7 @@ export class MirrorWalk {
       const planned = steps[k] as PlannedStep;
       await this.report.breathe();
       // A run of new files: copied on both cores (copy-batch.ts), logged in plan order all the same.
-      const run = this.plainRun(steps, k, dstFolder, caps);
+      const run = plainRun(steps, k, this.opts.dryRun ? undefined : dstFolder, caps);
       if (run > 0 && dstFolder) {
         dstFolder.workIn();
         if (place && !dstFolder.stillIn(place.parent)) {
@@ -166,7 +175,7 @@ export class MirrorWalk {
           if (dst && ensureOwnerAccess(dstPath, dstMode)) dstMode |= 0o700;
           opened = true;
         }
-        const stays = await this.copyRun(
+        const stays = await this.copies.run(
           steps.slice(k, k + run) as CopyStep[],
           rel,
           srcFolder,
@@ -216,98 +225,6 @@ export class MirrorWalk {
     }
     // Opening the folder changed its mode: the caller must restore it even if nothing else changed.
     return changed || opened;
-  }
-
-  /**
-   * How many steps from `k` on are plain new-file copies worth handing to the copy helper (0: none, or too few):
-   * a new file of at most MAX_FILE bytes (nothing in its way, nothing to keep), no setuid/setgid bits (their debug
-   * line is the pass's), at most MAX_BATCH_BYTES in all, on a replica that keeps times through a rename, in a real
-   * pass of the CLI on Linux.
-   */
-  private plainRun(steps: readonly PlannedStep[], k: number, dstFolder: OpenFolder | undefined, caps: ReplicaCaps): number {
-    if (this.opts.dryRun || !dstFolder || !caps.renameKeepsTimes) return 0;
-    let end = k;
-    let bytes = 0;
-    while (end < steps.length && end - k < MAX_BATCH) {
-      const s = steps[end] as PlannedStep;
-      if (s.op !== 'copy' || s.dst || s.replace || (s.src.mode & 0o6000) !== 0 || s.src.size > MAX_FILE) break;
-      if ((bytes += s.src.size) > MAX_BATCH_BYTES) break;
-      end++;
-    }
-    // The helper is asked for (and started, the first time) only once there is a batch for it.
-    return end - k >= MIN_BATCH && this.copier ? end - k : 0;
-  }
-
-  /** Runs of new files copied as batches on both cores (for the pass's debug line). */
-  readonly copyBatches = { count: 0, files: 0 };
-
-  /** The copy helper, if this pass may use one (started on first use). */
-  private get copier(): ReturnType<typeof copyHelper> {
-    return chdirAllowed() && accessMode() === 'fd' ? copyHelper(true) : undefined;
-  }
-
-  /**
-   * Copy a run of new files on both cores (copy-batch.ts): this thread copies its share the pass's own way, the
-   * helper the plain ones of its share; what the helper leaves is then done here exactly as without it. Log
-   * lines and errors come in plan order.
-   */
-  private async copyRun(
-    run: CopyStep[],
-    rel: string,
-    srcFolder: OpenFolder,
-    dstFolder: OpenFolder,
-    place: Place | undefined,
-    caps: ReplicaCaps,
-    real: { src: string; dst: string },
-    filter?: DirFilter,
-  ): Promise<boolean> {
-    const helper = this.copier;
-    const files = run.map((s) => s.src);
-    this.copyBatches.count++;
-    this.copyBatches.files += files.length;
-    const errors = new Map<number, unknown>();
-    let movedAway = false;
-    const mine = (i: number): void => {
-      const src = files[i] as Entry;
-      // As before each single step: a replica folder moved out of its parent gets nothing more.
-      if (movedAway || (place && !dstFolder.stillIn(place.parent))) {
-        movedAway = true;
-        throw new EntryChangedError(real.dst);
-      }
-      try {
-        installIn(dstFolder, this.copyWithRetry(srcFolder, dstFolder, src, join(rel, src.name), caps), src.name);
-      } catch (error) {
-        errors.set(i, error);
-        throw error;
-      }
-    };
-    const parent = place ? `${place.parent.dev}:${place.parent.ino}` : '';
-    const { done, byPass } = helper
-      ? await copyBatch(helper, files, { src: srcFolder.fd, dst: dstFolder.fd, parent }, { modes: caps.modes, owners: this.owners(caps) }, mine)
-      : { done: files.map(() => false), byPass: new Set<number>() };
-    if (!movedAway && place && !dstFolder.stillIn(place.parent)) movedAway = true;
-    for (let i = 0; i < run.length; i++) {
-      const step = run[i] as CopyStep;
-      const path = join(rel, step.src.name);
-      if (done[i]) {
-        this.report.stats.bytes += step.src.size;
-        this.report.op('created', 'file', path, { size: step.src.size });
-      } else if (movedAway) {
-        continue; // the folder is reported below; nothing more is written into it
-      } else if (byPass.has(i) && errors.has(i)) {
-        this.report.handle('file', path, errors.get(i));
-      } else {
-        // Left by the helper (or not taken by anyone): the pass copies it itself, as it always does.
-        try {
-          dstFolder.workIn();
-          await this.apply(step, rel, srcFolder, dstFolder, real, caps, filter);
-        } catch (error) {
-          this.report.handle('file', path, error);
-        }
-      }
-    }
-    if (movedAway) this.lost(rel, dstFolder, real.dst);
-    return !movedAway;
   }
 
   /**

@@ -1,0 +1,136 @@
+/**
+ * The walk's side of copies on two cores (issue 16; the threads and the shared counter are copy-batch.ts): which
+ * runs of a folder's plan go into a batch, and how a batch's results come back into the pass — log lines and
+ * errors in plan order, what the helper left copied by the pass its own way, a replica folder moved out of its
+ * parent meanwhile reported and written no further.
+ */
+import { join } from 'node:path';
+import { accessMode, type OpenFolder } from './access.js';
+import { installIn } from './apply.js';
+import type { ReplicaCaps } from './capabilities.js';
+import { copyBatch, copyHelper, MAX_BATCH, MAX_BATCH_BYTES, MAX_FILE, MIN_BATCH } from './copy-batch.js';
+import { chdirAllowed, type Entry } from './entry.js';
+import { EntryChangedError, type Identity } from './handles.js';
+import type { DirFilter } from './pass-filter.js';
+import type { PassReport } from './pass-report.js';
+import type { PlannedStep } from './plan.js';
+
+export type CopyStep = Extract<PlannedStep, { op: 'copy' }>;
+
+/** What a batch needs from the walk (walk.ts passes its own methods). */
+export interface CopyRunHost {
+  report: PassReport;
+  /** The pass's own copy of one file into a temporary (its retry and debug line included). */
+  copy(from: OpenFolder, into: OpenFolder, src: Entry, rel: string, caps: ReplicaCaps): string;
+  /** The pass's own step, as without a batch (logs itself). */
+  apply(
+    step: PlannedStep,
+    rel: string,
+    srcFolder: OpenFolder,
+    dstFolder: OpenFolder,
+    real: { src: string; dst: string },
+    caps: ReplicaCaps,
+    filter?: DirFilter,
+  ): Promise<boolean>;
+  /** Report a replica folder moved or swapped away (once). */
+  lost(rel: string, folder: OpenFolder, real: string): void;
+  owners(caps: ReplicaCaps): boolean;
+}
+
+/** The copy helper, if this pass may use one (the CLI on Linux; started on first use). */
+function copier(): ReturnType<typeof copyHelper> {
+  return chdirAllowed() && accessMode() === 'fd' ? copyHelper(true) : undefined;
+}
+
+/**
+ * How many steps from `k` on are plain new-file copies worth handing to the copy helper (0: none, or too few):
+ * a new file of at most MAX_FILE bytes (nothing in its way, nothing to keep), no setuid/setgid bits (their debug
+ * line is the pass's), at most MAX_BATCH_BYTES in all, on a replica that keeps times through a rename, in a real
+ * pass (`dstFolder` undefined in a dry run) of the CLI on Linux.
+ */
+export function plainRun(steps: readonly PlannedStep[], k: number, dstFolder: OpenFolder | undefined, caps: ReplicaCaps): number {
+  if (!dstFolder || !caps.renameKeepsTimes) return 0;
+  let end = k;
+  let bytes = 0;
+  while (end < steps.length && end - k < MAX_BATCH) {
+    const s = steps[end] as PlannedStep;
+    if (s.op !== 'copy' || s.dst || s.replace || (s.src.mode & 0o6000) !== 0 || s.src.size > MAX_FILE) break;
+    if ((bytes += s.src.size) > MAX_BATCH_BYTES) break;
+    end++;
+  }
+  // The helper is asked for (and started, the first time) only once there is a batch for it.
+  return end - k >= MIN_BATCH && copier() ? end - k : 0;
+}
+
+export class CopyRuns {
+  /** Runs of new files copied as batches on both cores (for the pass's debug line). */
+  readonly batches = { count: 0, files: 0 };
+
+  constructor(private readonly host: CopyRunHost) {}
+
+  /**
+   * Copy a run of new files on both cores: this thread copies its share the pass's own way, the helper the plain
+   * ones of its share; what the helper leaves is then done here exactly as without it. Log lines and errors come
+   * in plan order. False when the replica folder was found moved out of its parent (reported; nothing more is
+   * written into it).
+   */
+  async run(
+    run: CopyStep[],
+    rel: string,
+    srcFolder: OpenFolder,
+    dstFolder: OpenFolder,
+    place: { parent: Identity } | undefined,
+    caps: ReplicaCaps,
+    real: { src: string; dst: string },
+    filter?: DirFilter,
+  ): Promise<boolean> {
+    const { report } = this.host;
+    const helper = copier();
+    const files = run.map((s) => s.src);
+    this.batches.count++;
+    this.batches.files += files.length;
+    const errors = new Map<number, unknown>();
+    let movedAway = false;
+    const mine = (i: number): void => {
+      const src = files[i] as Entry;
+      // As before each single step: a replica folder moved out of its parent gets nothing more.
+      if (movedAway || (place && !dstFolder.stillIn(place.parent))) {
+        movedAway = true;
+        throw new EntryChangedError(real.dst);
+      }
+      try {
+        installIn(dstFolder, this.host.copy(srcFolder, dstFolder, src, join(rel, src.name), caps), src.name);
+      } catch (error) {
+        errors.set(i, error);
+        throw error;
+      }
+    };
+    const parent = place ? `${place.parent.dev}:${place.parent.ino}` : '';
+    const { done, byPass } = helper
+      ? await copyBatch(helper, files, { src: srcFolder.fd, dst: dstFolder.fd, parent }, { modes: caps.modes, owners: this.host.owners(caps) }, mine)
+      : { done: files.map(() => false), byPass: new Set<number>() };
+    if (!movedAway && place && !dstFolder.stillIn(place.parent)) movedAway = true;
+    for (let i = 0; i < run.length; i++) {
+      const step = run[i] as CopyStep;
+      const path = join(rel, step.src.name);
+      if (done[i]) {
+        report.stats.bytes += step.src.size;
+        report.op('created', 'file', path, { size: step.src.size });
+      } else if (movedAway) {
+        continue; // the folder is reported below; nothing more is written into it
+      } else if (byPass.has(i) && errors.has(i)) {
+        report.handle('file', path, errors.get(i));
+      } else {
+        // Left by the helper (or not taken by anyone): the pass copies it itself, as it always does.
+        try {
+          dstFolder.workIn();
+          await this.host.apply(step, rel, srcFolder, dstFolder, real, caps, filter);
+        } catch (error) {
+          report.handle('file', path, error);
+        }
+      }
+    }
+    if (movedAway) this.host.lost(rel, dstFolder, real.dst);
+    return !movedAway;
+  }
+}
