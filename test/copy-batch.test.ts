@@ -7,23 +7,25 @@ import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, rena
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeJob, sharedOf, workOn } from '../src/sync/copy-batch.js';
-import { lstatEntry } from '../src/sync/entry.js';
+import { lstatEntry, type Entry } from '../src/sync/entry.js';
 import { runCli, userTempDir } from './_cli.js';
 import { buildTree, compareTrees, giveToTestUser, tempDir, type Spec } from './_tree.js';
 
 const O_PATH = 0o10000000;
 
-/** Run one batch on this thread as the helper would (no `mine`): each file's final state. */
-function asHelper(src: string, dst: string, names: string[], parent = ''): number[] {
-  const files = names.map((n) => lstatEntry(join(src, n), n));
-  const buffer = new SharedArrayBuffer(16 + 4 * files.length);
-  const shared = sharedOf(buffer);
+/**
+ * Run one batch on this thread as the helper would (no `mine`): each file's final state. `files`: names listed
+ * now, or entries listed earlier (the tree may have changed since).
+ */
+function asHelper(src: string, dst: string, files: (string | Entry)[], parent = ''): number[] {
+  const listed = files.map((f) => (typeof f === 'string' ? lstatEntry(join(src, f), f) : f));
+  const shared = sharedOf(new SharedArrayBuffer(16 + 4 * listed.length));
   const srcFd = openSync(src, O_PATH);
-  const dstFd = openSync(dst, O_PATH);
+  const dstFd = openSync(dst, O_PATH); // the pass's handle: it follows the folder wherever it moves
   try {
     Atomics.store(shared.claim, 0, 7n << 32n);
-    workOn(shared, encodeJob(7, srcFd, dstFd, parent, files, true, false), files.length);
-    return files.map((_, i) => Atomics.load(shared.ints, 4 + i));
+    workOn(shared, encodeJob(7, srcFd, dstFd, parent, listed, true, false), listed.length);
+    return listed.map((_, i) => Atomics.load(shared.ints, 4 + i));
   } finally {
     closeSync(srcFd);
     closeSync(dstFd);
@@ -49,18 +51,7 @@ describe("the copy helper's side", () => {
     renameSync(join(src, 'link'), join(outside, 'moved'));
     symlinkSync(join(outside, 'secret'), join(src, 'link'));
     renameSync(join(src, 'gone'), join(outside, 'gone'));
-    const buffer = new SharedArrayBuffer(16 + 4 * files.length);
-    const shared = sharedOf(buffer);
-    const srcFd = openSync(src, O_PATH);
-    const dstFd = openSync(dst, O_PATH);
-    try {
-      Atomics.store(shared.claim, 0, 1n << 32n);
-      workOn(shared, encodeJob(1, srcFd, dstFd, '', listed, true, false), files.length);
-      expect(files.map((_, i) => Atomics.load(shared.ints, 4 + i))).toEqual([1, 2, 2, 1]);
-    } finally {
-      closeSync(srcFd);
-      closeSync(dstFd);
-    }
+    expect(asHelper(src, dst, listed)).toEqual([1, 2, 2, 1]);
     expect(readdirSync(dst).sort()).toEqual(['a', 'z']); // no temporaries, nothing of the secret
   });
 
@@ -74,22 +65,8 @@ describe("the copy helper's side", () => {
     const other = tempDir('fs-cb-other-');
     const moved = join(other, 'rep');
     renameSync(dst, moved);
-    mkdirSync(dst); // where the pass thinks it is: a fresh folder in the old parent
-    const fd = openSync(moved, O_PATH); // the pass's handle follows the folder that moved
-    try {
-      const files = [lstatEntry(join(src, 'b'), 'b')];
-      const shared = sharedOf(new SharedArrayBuffer(20));
-      const srcFd = openSync(src, O_PATH);
-      try {
-        Atomics.store(shared.claim, 0, 2n << 32n);
-        workOn(shared, encodeJob(2, srcFd, fd, `${st.dev}:${st.ino}`, files, true, false), 1);
-        expect(Atomics.load(shared.ints, 4)).toBe(2);
-      } finally {
-        closeSync(srcFd);
-      }
-    } finally {
-      closeSync(fd);
-    }
+    mkdirSync(dst); // where its path leads now: a fresh folder in the old parent
+    expect(asHelper(src, moved, ['b'], `${st.dev}:${st.ino}`)).toEqual([2]);
     expect(readdirSync(moved)).toEqual(['a']);
   });
 });

@@ -1,7 +1,7 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { HelperThread } from './helper-thread.js';
 import { hashSync } from 'hasha';
 
 /**
@@ -219,59 +219,18 @@ export function workOn(shared: Shared, batch: Batch, reader: FileReader, failed?
   return done;
 }
 
-/** Atomics.waitAsync (Node 16+; not in the ES2023 lib this project compiles against). */
-type WaitAsync = (
-  array: Int32Array,
-  index: number,
-  value: number,
-  timeoutMs: number,
-) => { async: false; value: string } | { async: true; value: Promise<string> };
-const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
-
 /** The helper thread: compiled to dist/sync/compare-worker.js, absent when the engine runs from its sources. */
 const HELPER_URL = new URL('./compare-worker.js', import.meta.url);
 
-class Helper {
-  alive = true;
+/** A compare helper: the thread (helper-thread.ts) and the shared state its batches use. */
+class Helper extends HelperThread {
   /** A batch is in progress (one at a time: a second pass in the same process compares on its own thread). */
   busy = false;
-  /** Batches handed over (one message each, however many files they hold). */
-  messages = 0;
-  readonly shared = makeShared();
-  private readonly worker: Worker;
+  readonly shared: Shared;
 
-  constructor(url: URL) {
-    this.worker = new Worker(url, {
-      workerData: this.shared.buffer,
-      resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
-    });
-    this.worker.unref(); // never keeps the process alive between batches
-    const die = (): void => {
-      this.alive = false;
-    };
-    this.worker.on('error', die);
-    this.worker.on('exit', die);
-  }
-
-  /** Hand a batch over; the thread keeps the process alive until `release` (the batch is being waited for). */
-  post(batch: Batch): boolean {
-    try {
-      this.worker.ref();
-      this.worker.postMessage(encodeBatch(batch));
-      this.messages++;
-      return true;
-    } catch {
-      this.alive = false;
-      return false;
-    }
-  }
-
-  release(): void {
-    this.worker.unref();
-  }
-
-  terminate(): Promise<number> {
-    return this.worker.terminate();
+  constructor(url: URL, shared = makeShared()) {
+    super(url, shared.buffer);
+    this.shared = shared;
   }
 }
 
@@ -336,17 +295,13 @@ async function compareBatch(pairs: readonly ComparePair[], options: CompareOptio
   if (batch.pair.length < 2) helper = undefined;
   const errors = new Map<number, unknown>();
   publish(shared, batch);
-  if (helper && !helper.post(batch)) helper = undefined;
+  if (helper && !helper.post(encodeBatch(batch))) helper = undefined;
   if (helper) helper.busy = true;
   try {
     workOn(shared, batch, reader, (k, error) => errors.set(k, error));
     if (helper) {
       // Every item is taken; wait for the ones the helper is still comparing (it notifies after each).
-      const items = batch.pair.length;
-      for (let done = Atomics.load(shared.ints, DONE); done < items && helper.alive; done = Atomics.load(shared.ints, DONE)) {
-        const wait = waitAsync(shared.ints, DONE, done, 50);
-        if (wait.async) await wait.value;
-      }
+      await helper.finished(shared.ints, DONE, batch.pair.length);
     }
     return verdictsOf(shared, batch, errors, reader);
   } finally {

@@ -12,7 +12,7 @@
  */
 import { constants, lstatSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { HelperThread } from './helper-thread.js';
 import { unpinWorkingFolder } from './access.js';
 import { copyWith, type CopyEnds } from './apply.js';
 import type { Entry } from './entry.js';
@@ -178,48 +178,14 @@ export function workOn(shared: Shared, job: BatchJob, count: number, mine?: (i: 
   return taken;
 }
 
-/** Atomics.waitAsync (Node 16+; not in the ES2023 lib this project compiles against). */
-type WaitAsync = (
-  array: Int32Array,
-  index: number,
-  value: number,
-  timeoutMs: number,
-) => { async: false; value: string } | { async: true; value: Promise<string> };
-const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
-
-class CopyHelper {
-  alive = true;
-  readonly buffer = new SharedArrayBuffer(16 + 4 * MAX_BATCH);
-  readonly shared = sharedOf(this.buffer);
+/** A copy helper: the thread (helper-thread.ts) and the shared state its batches use. */
+class CopyHelper extends HelperThread {
+  readonly shared: Shared;
   seq = 0;
-  private readonly worker: Worker;
 
-  constructor() {
-    this.worker = new Worker(new URL('./copy-worker.js', import.meta.url), {
-      workerData: this.buffer,
-      resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
-    });
-    this.worker.unref();
-    const die = (): void => {
-      this.alive = false;
-    };
-    this.worker.on('error', die);
-    this.worker.on('exit', die);
-  }
-
-  post(job: BatchJob): boolean {
-    try {
-      this.worker.ref();
-      this.worker.postMessage(job);
-      return true;
-    } catch {
-      this.alive = false;
-      return false;
-    }
-  }
-
-  release(): void {
-    this.worker.unref();
+  constructor(buffer = new SharedArrayBuffer(16 + 4 * MAX_BATCH)) {
+    super(new URL('./copy-worker.js', import.meta.url), buffer);
+    this.shared = sharedOf(buffer);
   }
 }
 
@@ -261,10 +227,7 @@ export async function copyBatch(
     const byPass = new Set(workOn(shared, { seq } as BatchJob, files.length, mine));
     if (posted) {
       unpinWorkingFolder(); // an await: other code on this thread sees the process's own working folder (access.ts)
-      for (let f = Atomics.load(shared.ints, FINISHED); f < files.length && h.alive; f = Atomics.load(shared.ints, FINISHED)) {
-        const wait = waitAsync(shared.ints, FINISHED, f, 50);
-        if (wait.async) await wait.value;
-      }
+      await h.finished(shared.ints, FINISHED, files.length);
     }
     // Items the helper took but never finished (it died) are left to the pass.
     return { done: files.map((_, i) => Atomics.load(shared.ints, STATE + i) === DONE), byPass };
