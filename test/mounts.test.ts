@@ -3,9 +3,10 @@
  * probeCapabilities (what docs/filesystems.md reports), and unmounted. Runs as root (CI); skipped otherwise.
  */
 import { lstatSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { copyToTemp, installTemp, makeDir } from '../src/sync/apply.js';
+import { OpenFolder } from '../src/sync/access.js';
+import { copyWith, folderEnds, installIn, makeDir } from '../src/sync/apply.js';
 import { RefusedNameError, type ReplicaCaps } from '../src/sync/capabilities.js';
 import { replicaCapabilities } from '../src/sync/capabilities-probe.js';
 import { lstatEntry } from '../src/sync/entry.js';
@@ -127,9 +128,14 @@ describe.skipIf(!canMount)(`real file systems: mount, probe, unmount (${canMount
 
   it('exfat refuses ":" with ENOENT: installing a temporary under such a name is a refused name, not a vanished file', () => {
     const m = mountFs('exfat');
-    const tmp = join(m.path, '.folder-sync-partial-0123456789abcdef');
-    writeFileSync(tmp, 'x');
-    expect(() => installTemp(tmp, join(m.path, 'a:b.txt'))).toThrow(RefusedNameError);
+    const folder = OpenFolder.openRoot(m.path);
+    try {
+      const tmp = '.folder-sync-partial-0123456789abcdef';
+      writeFileSync(join(m.path, tmp), 'x');
+      expect(() => installIn(folder, tmp, 'a:b.txt')).toThrow(RefusedNameError);
+    } finally {
+      folder.close();
+    }
     expect(readdirSync(m.path)).toEqual([]); // the temporary is gone too
     expect(() => makeDir(join(m.path, 'x|y'))).toThrow(RefusedNameError);
   });
@@ -139,7 +145,15 @@ describe.skipIf(!canMount)(`real file systems: mount, probe, unmount (${canMount
     const src = join(tempDir('fs-mount-src-'), 'photo.jpg');
     writeFileSync(src, 'photo bytes');
     utimesSync(src, 1_700_000_000, 1_700_000_000);
-    const tmp = copyToTemp(src, m.path, lstatEntry(src, 'photo.jpg')); // modes not turned off: fchmod fails with ENOSYS
+    const from = OpenFolder.openRoot(dirname(src));
+    const into = OpenFolder.openRoot(m.path);
+    let tmp: string;
+    try {
+      tmp = join(m.path, copyWith(folderEnds(from, 'photo.jpg', into), lstatEntry(src, 'photo.jpg'))); // modes not turned off: fchmod fails with ENOSYS
+    } finally {
+      from.close();
+      into.close();
+    }
     expect(readFileSync(tmp, 'utf8')).toBe('photo bytes');
     expect(lstatSync(tmp).mtimeMs).toBe(1_700_000_000_000);
   });

@@ -8,7 +8,6 @@ import {
   fstatSync,
   ftruncateSync,
   futimesSync,
-  lchownSync,
   lstatSync,
   mkdirSync,
   openSync,
@@ -17,7 +16,6 @@ import {
   renameSync,
   rmSync,
   rmdirSync,
-  symlinkSync,
   unlinkSync,
   utimesSync,
   writeSync,
@@ -45,14 +43,7 @@ export class SourceChangedError extends Error {
 const COPY_CHUNK = 1 << 20;
 let copyBuffer: Buffer | undefined;
 
-/**
- * Copy a regular file into a new temporary beside its target, with the source's mode and times already set.
- * Returns the temporary's path; the caller installs it with `installTemp` (or drops it with `discardTemp`).
- *
- * Our own read/write loop, not fs.copyFileSync: Node 20's copyFileSync (libuv 1.46) loops forever when the
- * source shrinks during the copy (copy_file_range returns 0 before the size it expects), which hung the pass
- * with its lock held. Here the end of the file ends the copy and a size change is caught at once.
- */
+/** How a copy's metadata is set. */
 export interface CopyOptions {
   /** Permission bits stick on the replica (capabilities). */
   modes?: boolean;
@@ -66,8 +57,8 @@ export interface CopyOptions {
 export const runsAsRoot = (): boolean => process.getuid?.() === 0;
 
 /**
- * Where a copy reads and writes: the walk's opened folders (`folderEnds`), or plain paths (restore, tests).
- * `tmp` is what `install`/`discard` take: a name in the opened folder, or a path.
+ * Where a copy reads and writes: two opened folders (`folderEnds`: the walk, restore), or the copy helper's
+ * `/proc/self/fd` names of the same folders (copy-batch.ts). `tmp` is the temporary's name in the target folder.
  */
 export interface CopyEnds {
   /** For messages: the source file. */
@@ -78,19 +69,6 @@ export interface CopyEnds {
   createTemp(): { tmp: string; fd: number };
   /** Remove a temporary that will not be installed (quietly). */
   discard(tmp: string): void;
-}
-
-/** Ends by path: the source file and the folder the temporary goes into. */
-export function pathEnds(srcPath: string, dstDir: string): CopyEnds {
-  return {
-    srcPath,
-    openSource: () => openSync(srcPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK),
-    createTemp: () => {
-      const tmp = join(dstDir, tempName());
-      return { tmp, fd: openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600) };
-    },
-    discard: discardTemp,
-  };
 }
 
 /** Ends through opened folders: `name` in `from`, the temporary in `into` (access.ts; only names are resolved). */
@@ -106,11 +84,14 @@ export function folderEnds(from: OpenFolder, name: string, into: OpenFolder): Co
   };
 }
 
-/** `copyWith` by paths: returns the temporary's path, for `installTemp`. */
-export function copyToTemp(srcPath: string, dstDir: string, src: Entry, opts: CopyOptions = {}): string {
-  return copyWith(pathEnds(srcPath, dstDir), src, opts);
-}
-
+/**
+ * Copy a regular file into a new temporary beside its target, with the source's owner, mode and times already
+ * set. Returns the temporary's name; the caller installs it with `installIn` (or drops it with `ends.discard`).
+ *
+ * Our own read/write loop, not fs.copyFileSync: Node 20's copyFileSync (libuv 1.46) loops forever when the
+ * source shrinks during the copy (copy_file_range returns 0 before the size it expects), which hung the pass
+ * with its lock held. Here the end of the file ends the copy and a size change is caught at once.
+ */
 export function copyWith(ends: CopyEnds, src: Entry, opts: CopyOptions = {}): string {
   const srcPath = ends.srcPath;
   // No-follow and non-blocking: a source swapped for a link or a FIFO since the listing is a change, not a hang.
@@ -222,21 +203,6 @@ function writeAt(fd: number, buf: Buffer, from: number, to: number, position: nu
   for (let off = from; off < to;) off += writeSync(fd, buf, off, to - off, position + off);
 }
 
-/** A temporary symlink beside its target, to be installed with `installTemp`. */
-export function symlinkToTemp(dstDir: string, target: string, owner?: { uid?: number; gid?: number }): string {
-  const tmp = join(dstDir, tempName());
-  symlinkSync(target, tmp);
-  if (owner?.uid !== undefined && owner.gid !== undefined) {
-    try {
-      lchownSync(tmp, owner.uid, owner.gid); // the link's own owner (rsync -a), never its target's
-    } catch (error) {
-      discardTemp(tmp);
-      throw error;
-    }
-  }
-  return tmp;
-}
-
 /**
  * Errors with which a file system refuses a name (exFAT: ENOENT for ":"; others EINVAL, EILSEQ). Not EPERM,
  * although fusefat uses it: it also means "not allowed here" (a sticky folder), and fusefat's refusals are
@@ -244,20 +210,10 @@ export function symlinkToTemp(dstDir: string, target: string, owner?: { uid?: nu
  */
 const NAME_REFUSALS = new Set(['ENOENT', 'EINVAL', 'EILSEQ', 'ENAMETOOLONG']);
 
-/** Rename a complete temporary over its target (atomic; replaces a file or link, never a folder). */
-export function installTemp(tmp: string, target: string): void {
-  try {
-    renameSync(tmp, target);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? '';
-    // The temporary is still there, so nothing vanished: the replica refused the target's name.
-    const refused = NAME_REFUSALS.has(code) && exists(tmp);
-    discardTemp(tmp);
-    throw refused ? new RefusedNameError(code) : error;
-  }
-}
-
-/** `installTemp` in an opened folder: the temporary `tmp` renamed over `name`, both named inside `folder`. */
+/**
+ * Install a complete temporary: `tmp` renamed over `name` (atomic; replaces a file or link, never a folder), both
+ * named inside `folder`. A name the file system refuses is a RefusedNameError, the temporary removed.
+ */
 export function installIn(folder: OpenFolder, tmp: string, name: string): void {
   try {
     folder.rename(tmp, name);
@@ -277,7 +233,7 @@ export function installIn(folder: OpenFolder, tmp: string, name: string): void {
   }
 }
 
-/** `symlinkToTemp` in an opened folder: the temporary link's name. */
+/** A temporary symlink in `folder` (its own owner set, never its target's), to be installed with `installIn`. */
 export function symlinkTempIn(folder: OpenFolder, target: string, owner?: { uid?: number; gid?: number }): string {
   const tmp = folder.createTempLink(target);
   if (owner?.uid !== undefined && owner.gid !== undefined) {
@@ -295,16 +251,6 @@ export function symlinkTempIn(folder: OpenFolder, target: string, owner?: { uid?
 export class ReplicaChangedError extends Error {
   constructor(readonly path: string) {
     super('it was replaced while the pass ran (by a link or another folder); nothing was written through it');
-  }
-}
-
-/** Identity of a replica folder (device and inode), 'not a folder' (e.g. now a link), or 'gone'. */
-export function folderId(path: string): string {
-  try {
-    const st = lstatSync(path, { bigint: true });
-    return st.isDirectory() ? `${st.dev}:${st.ino}` : 'not a folder';
-  } catch {
-    return 'gone';
   }
 }
 
@@ -395,15 +341,6 @@ export function ensureOwnerAccess(path: string, mode: number): boolean {
 }
 
 /** Remove a temporary that will not be installed (quietly: it may never have been created). */
-export function discardTemp(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // never created, or already gone
-  }
-}
-
-/** `discardTemp` in an opened folder. */
 export function discardIn(folder: OpenFolder, tmp: string): void {
   try {
     folder.unlink(tmp);
