@@ -10,7 +10,7 @@ import { describeLimits, fsFamily, type ReplicaCaps } from './capabilities.js';
 import { ReplicaCapsBook, replicaCapabilities } from './capabilities-probe.js';
 import { fileSystemType } from './fs-type.js';
 import { countRemovals } from './count-removals.js';
-import { entryFromStats, listDir, type Entry } from './entry.js';
+import { chdirAllowed, entryFromStats, listDir, type Entry } from './entry.js';
 import type { FilterSpec } from './filter.js';
 import { PassFilter, type DirFilter } from './pass-filter.js';
 import { WalkFilter } from './walk-filter.js';
@@ -20,6 +20,7 @@ import { PassReport, StopPass } from './pass-report.js';
 import type { SyncStats } from './pass-stats.js';
 import { metaDiff } from './plan.js';
 import { MirrorWalk } from './walk.js';
+import { LookAhead } from './lookahead.js';
 import { helperStarts } from './copy-batch.js';
 import { checkVersionsDir } from '../versions/guards.js';
 import { hasRetention, type VersionsOption } from '../versions/names.js';
@@ -83,6 +84,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
   const lock = options.lock === false || dryRun ? undefined : new ReplicaLock(paths.replica);
   lock?.acquire();
   const roots: Roots = {};
+  let ahead: LookAhead | undefined;
   const passStart = Date.now();
   const store = versions && new VersionStore(versions.dir, { source: paths.source, replica: paths.replica, startedAt: passStart, dryRun });
   try {
@@ -133,7 +135,11 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       roots.source = openChecked(paths.source, paths.sourceId, 'source');
       if (!(paths.replicaMissing && dryRun)) roots.replica = openChecked(paths.replica, paths.replicaId, 'replica');
       const helpers = helperStarts();
+      // issue 16: a second thread looks ahead for subtrees already mirrored (lookahead.ts).
+      ahead = !paths.replicaMissing && !checksum && !filter ? await lookAhead(paths, roots, caps, srcLocalTime) : undefined;
+      walk.lookahead = ahead;
       await mirrorRoot(walk, report, paths, roots, dryRun, filter?.root, { caps, timesKept: book.timesKept(paths.replica), srcLocalTime });
+      if (ahead) report.debug(`look-ahead thread: ${ahead.skipped} subtrees (${ahead.skippedEntries} entries) found mirrored, not walked again`);
       if (helperStarts() > helpers) report.debug('copy helper thread started');
       const { count, files } = walk.copies.batches;
       if (count > 0) report.debug(`copied ${files} new files in ${count} batches on two cores (docs/benchmark.md)`);
@@ -151,11 +157,36 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
     const exitCode = stats.failed > 0 || stoppedBy ? ExitCode.partial : ExitCode.ok;
     return { ...stats, durationMs, exitCode, stoppedBy, ...(limits ? { replicaFs: limits } : {}) };
   } finally {
+    ahead?.close();
     roots.source?.close();
     roots.replica?.close();
     unpinWorkingFolder();
     lock?.release();
   }
+}
+
+/**
+ * The look-ahead thread for this pass, from the compiled CLI only (it lists by whole paths beside the walk's
+ * moves of the working folder, which only the CLI allows). FOLDER_SYNC_TEST_LOOKAHEAD=first (tests): the pass
+ * waits until it has looked at everything, so what it finds does not depend on timing.
+ */
+async function lookAhead(paths: PassPaths, roots: Roots, caps: ReplicaCaps, srcLocalTime: boolean): Promise<LookAhead | undefined> {
+  if (!roots.source || !roots.replica) return undefined;
+  const [src, dst] = [roots.source.stat(), roots.replica.stat()];
+  const ahead = LookAhead.start(
+    {
+      source: paths.source,
+      replica: paths.replica,
+      sourceId: { dev: src.dev, ino: src.ino },
+      replicaId: { dev: dst.dev, ino: dst.ino },
+      caps,
+      srcLocalTime,
+      owners: runsAsRoot() && caps.owners,
+    },
+    chdirAllowed(),
+  );
+  if (ahead && process.env['FOLDER_SYNC_TEST_LOOKAHEAD'] === 'first') await ahead.wholeWalk();
+  return ahead;
 }
 
 interface Roots {

@@ -44,6 +44,7 @@ import type { ReplicaCapsBook } from './capabilities-probe.js';
 import { afterCompare, metaDiff, mirroredMode, planDirOn, type PlannedStep, type Step } from './plan.js';
 import { removeEntry, type Keeping } from './remove.js';
 import { CopyRuns, plainRun, type CopyStep } from './walk-copy.js';
+import type { LookAhead } from './lookahead.js';
 
 type CompareStep = Extract<Step, { op: 'compare' }>;
 
@@ -90,6 +91,8 @@ function stillThere(place: Place, folder: OpenFolder): boolean {
 export class MirrorWalk {
   /** Runs of new files copied on both cores (walk-copy.ts); `copies.batches` counts them for the pass's debug line. */
   readonly copies: CopyRuns;
+  /** issue 16: subtrees a second thread found already mirrored (lookahead.ts), when the pass has one. */
+  lookahead?: Pick<LookAhead, 'clean' | 'entering'>;
 
   constructor(
     private readonly report: PassReport,
@@ -386,6 +389,17 @@ export class MirrorWalk {
         const { src, dst } = step;
         const path = join(rel, src.name);
         const dstHere = join(dstReal, src.name);
+        // A subtree the look-ahead thread found mirrored throughout (on the replica's own device, and with
+        // nothing to fix on the folder itself) is counted, not walked again.
+        const ahead = this.lookahead;
+        if (ahead && caps === this.opts.book.root && !filter && this.metaDiffOn(src, dst, caps).length === 0) {
+          const checked = ahead.clean(path);
+          if (checked !== undefined) {
+            this.report.stats.checked += checked;
+            return false;
+          }
+          ahead.entering(path);
+        }
         // An unreadable (or swapped) source folder throws here: its replica copy and everything below it stay as they are.
         const srcChild = srcFolder.openChild(src.name, src);
         try {

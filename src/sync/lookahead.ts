@@ -1,0 +1,216 @@
+/**
+ * The look-ahead thread (issue 16, "split the tree between workers"): while the pass walks the tree front to
+ * back, a second thread walks it back to front and *only looks*: it lists both sides of each folder, plans it
+ * with the same pure planner the pass uses (plan.ts), and reports every subtree whose plan is empty throughout
+ * (nothing to copy, update, remove or report, no folder metadata to fix). When the pass reaches such a subtree
+ * it adds its entries to the checked count and does not walk it again; everything else it walks as before.
+ *
+ * Why it is safe:
+ * - The thread never writes and never opens a file: `lstat`, `readdir`, `readlink` by whole path. What it
+ *   says only ever makes the pass *skip* a subtree it would have left unchanged anyway; any doubt (a listing
+ *   problem, a folder swapped while listed, another device below the replica, an entry it cannot judge) makes
+ *   the subtree "not known clean", and the pass walks it through its opened folders as always.
+ * - Each folder is checked against the identity its parent's listing gave it before and after it is listed,
+ *   and the roots against the folders the pass opened. A path it resolves can only be redirected through a
+ *   folder someone can write; everything below that folder is theirs to change anyway.
+ * - A subtree found clean at one moment and changed before the pass reaches it is a change made during the
+ *   pass: like any pass (and rsync's file list), it is taken up by the next pass.
+ *
+ * Where it is used: quick-check passes (not --checksum), without exclude rules, on the replica's own device
+ * (a folder below the replica on another file system is always walked), from the compiled CLI on two or more
+ * cores. `FOLDER_SYNC_LOOKAHEAD=0` turns it off.
+ */
+import { lstatSync, type BigIntStats } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import type { ReplicaCaps } from './capabilities.js';
+import { compareNames, listIn, type Listing } from './entry.js';
+import { metaDiff, planDirOn, type PlanOptions } from './plan.js';
+
+/** What the thread is asked to look at: the pass's roots (real paths, and the identities the pass opened). */
+export interface AheadJob {
+  source: string;
+  replica: string;
+  sourceId: { dev: bigint; ino: bigint };
+  replicaId: { dev: bigint; ino: bigint };
+  caps: ReplicaCaps;
+  srcLocalTime: boolean;
+  owners: boolean;
+}
+
+/** Where the thread's findings go, and where it learns how far the pass has come. */
+export interface AheadSink {
+  /** The subtree at `rel` (source names, '/'-joined) is mirrored already; it holds `checked` source entries. */
+  clean(rel: string, checked: number): void;
+  /** Is anything in the folder at `rel` still ahead of the pass? False once the pass has left it behind. */
+  ahead(rel: readonly string[]): boolean;
+}
+
+const STOP = Symbol('stop');
+type Found = { clean: boolean; checked: number } | typeof STOP;
+
+/**
+ * Walk the tree back to front, reporting each subtree that needs nothing (see the module's comment). `list`
+ * lists a folder by its whole path (tests pass one that changes the tree while it is listed).
+ */
+export function verifyTree(job: AheadJob, sink: AheadSink, list: (path: string) => Listing = listIn): void {
+  const opts: PlanOptions = { checksum: false, caps: job.caps, srcLocalTime: job.srcLocalTime, owners: job.owners };
+  const dev = job.replicaId.dev;
+  const verify = (src: string, dst: string, rel: string[], srcIno: bigint, dstIno: bigint): Found => {
+    const srcList = listChecked(list, src, srcIno);
+    const dstList = srcList && listChecked(list, dst, dstIno, dev);
+    if (!srcList || !dstList || srcList.issues.length > 0 || dstList.issues.length > 0) return { clean: false, checked: 0 };
+    const steps = planDirOn(srcList.entries, dstList.entries, opts);
+    let clean = true;
+    let checked = srcList.entries.length;
+    // Back to front: the pass walks front to back, so what is found here is what it reaches last.
+    for (let i = steps.length - 1; i >= 0; i--) {
+      const step = steps[i]!;
+      if (step.op !== 'descend') {
+        clean = false;
+        continue;
+      }
+      // The subfolder's own mode, times and owner are this folder's business (set after its contents).
+      if (metaDiff(step.src, step.dst, opts).length > 0) clean = false;
+      const childRel = [...rel, step.src.name];
+      if (step.src.ino === undefined || step.dst.ino === undefined || !sink.ahead(childRel)) return STOP;
+      const found = verify(join(src, step.src.name), join(dst, step.dst.name), childRel, step.src.ino, step.dst.ino);
+      if (found === STOP) return STOP;
+      clean &&= found.clean;
+      checked += found.checked;
+    }
+    if (clean && rel.length > 0) sink.clean(rel.join('/'), checked);
+    return { clean, checked };
+  };
+  if (!sameFolder(lstatOrUndefined(job.source), job.sourceId.ino, job.sourceId.dev)) return;
+  verify(job.source, job.replica, [], job.sourceId.ino, job.replicaId.ino);
+}
+
+function lstatOrUndefined(path: string): BigIntStats | undefined {
+  try {
+    return lstatSync(path, { bigint: true });
+  } catch {
+    return undefined;
+  }
+}
+
+function sameFolder(st: BigIntStats | undefined, ino: bigint, dev?: bigint): boolean {
+  return st !== undefined && st.isDirectory() && st.ino === ino && (dev === undefined || st.dev === dev);
+}
+
+/** A folder's listing by whole path, when it is the folder its parent listed before and after (else undefined). */
+function listChecked(list: (path: string) => Listing, path: string, ino: bigint, dev?: bigint): Listing | undefined {
+  if (!sameFolder(lstatOrUndefined(path), ino, dev)) return undefined;
+  let listing: Listing;
+  try {
+    listing = list(path);
+  } catch {
+    return undefined;
+  }
+  return sameFolder(lstatOrUndefined(path), ino, dev) ? listing : undefined;
+}
+
+/**
+ * Is there anything in folder `a` the pass has not reached yet, when the pass has just entered folder `b`? The
+ * pass walks in pre-order: yes when `a` comes after `b`, and when `a` is `b` or holds it (the pass is inside
+ * `a`, and what follows `b` there is still ahead); no when the pass has left `a` behind.
+ */
+export function stillAhead(a: readonly string[], b: readonly string[]): boolean {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const c = compareNames(a[i]!, b[i]!);
+    if (c !== 0) return c > 0;
+  }
+  return true; // a is b, holds it, or lies inside it
+}
+
+/** Messages from the thread: a clean subtree, or the end of its walk. */
+export type AheadMessage = [rel: string, checked: number] | 'done';
+
+/** The pass's side: starts the thread, collects what it found, tells it how far the pass has come. */
+export class LookAhead {
+  private readonly found = new Map<string, number>();
+  private finished = false;
+  /** Subtrees the pass did not walk again, and the source entries in them (the pass's debug line). */
+  skipped = 0;
+  skippedEntries = 0;
+
+  private constructor(
+    private readonly worker: Worker,
+    private readonly port: MessagePort,
+  ) {}
+
+  /** Start the thread for this pass, where it is used (see the module's comment); undefined elsewhere. */
+  static start(job: AheadJob, allowed: boolean, url = new URL('./lookahead-worker.js', import.meta.url)): LookAhead | undefined {
+    if (!allowed || process.env['FOLDER_SYNC_LOOKAHEAD'] === '0') return undefined;
+    if (!url.href.endsWith('.js') || availableParallelism() < 2) return undefined;
+    const { port1, port2 } = new MessageChannel();
+    let worker: Worker;
+    try {
+      worker = new Worker(url, {
+        workerData: { job, port: port2 },
+        transferList: [port2],
+        resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
+      });
+    } catch {
+      port1.close();
+      return undefined;
+    }
+    worker.unref(); // never keeps the process alive
+    worker.on('error', () => undefined); // a thread that dies has simply found nothing more
+    port1.unref();
+    return new LookAhead(worker, port1);
+  }
+
+  /** The subtree at `rel`, if the thread found it mirrored: its source entry count (counted as skipped). */
+  clean(rel: string): number | undefined {
+    this.drain();
+    const checked = this.found.get(rel);
+    if (checked === undefined) return undefined;
+    this.found.delete(rel);
+    this.skipped++;
+    this.skippedEntries += checked;
+    return checked;
+  }
+
+  /** The pass is about to walk the folder at `rel` itself: the thread need not look at it or anything before it. */
+  entering(rel: string): void {
+    if (!this.finished) this.port.postMessage(rel);
+  }
+
+  /** Tests (FOLDER_SYNC_TEST_LOOKAHEAD=first): wait until the thread has looked at everything. */
+  async wholeWalk(): Promise<void> {
+    for (;;) {
+      this.drain();
+      if (this.finished) return;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  close(): void {
+    this.port.close();
+    void this.worker.terminate();
+  }
+
+  private drain(): void {
+    for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) {
+      const message = m.message as AheadMessage;
+      if (message === 'done') this.finished = true;
+      else this.found.set(message[0], message[1]);
+    }
+  }
+}
+
+/** The thread's side (lookahead-worker.ts): walk, post what it finds, stop where the pass has already been. */
+export function runAhead(job: AheadJob, port: MessagePort): void {
+  let passAt: string[] = [];
+  verifyTree(job, {
+    clean: (rel, checked) => port.postMessage([rel, checked] satisfies AheadMessage),
+    ahead: (rel) => {
+      for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) passAt = (m.message as string).split('/');
+      return stillAhead(rel, passAt);
+    },
+  });
+  port.postMessage('done' satisfies AheadMessage);
+}

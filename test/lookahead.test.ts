@@ -1,0 +1,258 @@
+/**
+ * issue 16: the look-ahead thread (src/sync/lookahead.ts). What it reports as mirrored must be exactly what the
+ * pass would leave unchanged; everything else must be walked by the pass as before. The first part runs its walk
+ * (`verifyTree`) in this thread over real trees; the second runs the built CLI with
+ * FOLDER_SYNC_TEST_LOOKAHEAD=first, so the thread has looked at everything before the pass walks (no timing).
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../src/log.js';
+import { defaultCapabilities } from '../src/sync/capabilities.js';
+import { listIn, type Listing } from '../src/sync/entry.js';
+import { stillAhead, verifyTree, type AheadJob } from '../src/sync/lookahead.js';
+import { syncOnce } from '../src/sync/sync-once.js';
+import { ops, runSync } from './_cli.js';
+import { buildTree, compareTrees, dir, file, isRoot, symlink, tempDir, type Spec } from './_tree.js';
+
+const T = Date.UTC(2024, 0, 2, 3, 4, 5, 678);
+
+/** Three levels, files at each, folders with their own times and modes. */
+function spec(): Spec {
+  const leaf = (k: string): Spec => ({ [`${k}1`]: `one ${k}`, [`${k}2`]: file(`two ${k}`.repeat(3), { mtime: T + 1 }), link: symlink(`../${k}`) });
+  return {
+    a: dir({ x: dir(leaf('ax'), { mtime: T }), y: dir(leaf('ay'), { mtime: T }), top: 'a top' }, { mtime: T }),
+    b: dir({ x: dir(leaf('bx'), { mtime: T, mode: 0o750 }), y: dir({ deep: dir(leaf('bd'), { mtime: T }) }, { mtime: T }) }, { mtime: T }),
+    c: dir(leaf('c'), { mtime: T }),
+    'root-file': 'r',
+  };
+}
+
+
+/** A source and a replica made identical by a pass. */
+async function pair(): Promise<{ src: string; dst: string }> {
+  const src = buildTree(tempDir('fs-la-src-'), spec());
+  const dst = join(tempDir('fs-la-dst-'), 'rep');
+  const r = await syncOnce(src, dst, { logger: createLogger([]) });
+  expect(r.exitCode).toBe(0);
+  expect(compareTrees(src, dst)).toEqual([]);
+  return { src, dst };
+}
+
+function jobFor(src: string, dst: string): AheadJob {
+  const s = lstatSync(src, { bigint: true });
+  const d = lstatSync(dst, { bigint: true });
+  return {
+    source: src,
+    replica: dst,
+    sourceId: { dev: s.dev, ino: s.ino },
+    replicaId: { dev: d.dev, ino: d.ino },
+    caps: defaultCapabilities('ext4'),
+    srcLocalTime: false,
+    owners: false,
+  };
+}
+
+/** What the walk reports as mirrored: folder -> source entries below it. */
+function found(src: string, dst: string, opts: { passAt?: string[]; list?: (p: string) => Listing; job?: AheadJob } = {}): Map<string, number> {
+  const out = new Map<string, number>();
+  verifyTree(
+    opts.job ?? jobFor(src, dst),
+    { clean: (rel, checked) => out.set(rel, checked), ahead: (rel) => stillAhead(rel, opts.passAt ?? []) },
+    opts.list,
+  );
+  return out;
+}
+
+const ALL = ['a', 'a/x', 'a/y', 'b', 'b/x', 'b/y', 'b/y/deep', 'c'];
+
+describe('the look-ahead walk', () => {
+  it('reports every folder of an exact mirror (not the top), with the source entries below each', async () => {
+    const { src, dst } = await pair();
+    const got = found(src, dst);
+    expect([...got.keys()].sort()).toEqual(ALL);
+    // a: x, y, top + 3 in each of x and y; b/y: deep + its 3; c: 3.
+    expect(got.get('a')).toBe(3 + 3 + 3);
+    expect(got.get('b/y')).toBe(1 + 3);
+    expect(got.get('c')).toBe(3);
+    // Back to front, as the pass reaches them last: c before b before a, and a folder after its subfolders.
+    const order = [...got.keys()];
+    expect(order.indexOf('c')).toBeLessThan(order.indexOf('b'));
+    expect(order.indexOf('b/y/deep')).toBeLessThan(order.indexOf('b/y'));
+    expect(order.indexOf('b')).toBeLessThan(order.indexOf('a'));
+  });
+
+  // Each change in b/y/deep (or of that folder itself) must keep it and every folder holding it out of the report.
+  const changes: [string, (src: string, dst: string) => void, string[]][] = [
+    ['a file of another size', (s) => writeFileSync(join(s, 'b/y/deep/bd1'), 'longer now'), ['b', 'b/y', 'b/y/deep']],
+    ['a file of the same size, another mtime', (s) => utimesSync(join(s, 'b/y/deep/bd1'), 1e6, 1e6), ['b', 'b/y', 'b/y/deep']],
+    ['a file of another mode', (s) => chmodSync(join(s, 'b/y/deep/bd1'), 0o600), ['b', 'b/y', 'b/y/deep']],
+    ['a new source file', (s) => writeFileSync(join(s, 'b/y/deep/new'), 'n'), ['b', 'b/y', 'b/y/deep']],
+    ['an extra replica file', (_s, d) => writeFileSync(join(d, 'b/y/deep/extra'), 'e'), ['b', 'b/y', 'b/y/deep']],
+    ['a link with another target', (s) => (unlinkSync(join(s, 'b/y/deep/link')), symlinkSync('elsewhere', join(s, 'b/y/deep/link'))), ['b', 'b/y', 'b/y/deep']],
+    ['a file that became a folder', (s) => (rmSync(join(s, 'b/y/deep/bd2')), mkdirSync(join(s, 'b/y/deep/bd2'))), ['b', 'b/y', 'b/y/deep']],
+    // The folder's own times are set by its parent's plan: the parent is not clean, the folder's contents are.
+    ['the folder\'s own mtime', (s) => utimesSync(join(s, 'b/y/deep'), 1e6, 1e6), ['b', 'b/y']],
+    ['the folder\'s own mode', (s) => chmodSync(join(s, 'b/y/deep'), 0o700), ['b', 'b/y']],
+    ['something in the replica under a temporary\'s name', (_s, d) => writeFileSync(join(d, 'b/y/deep/.folder-sync-tmp-0-0'), ''), ['b', 'b/y', 'b/y/deep']],
+  ];
+  for (const [what, change, dirty] of changes) {
+    it(`${what}: that folder and the ones holding it are not reported, the rest are`, async () => {
+      const { src, dst } = await pair();
+      change(src, dst);
+      // A folder's mtime moved by the change itself is put back, so only the change is a difference.
+      for (const side of [src, dst]) utimesSync(join(side, 'b/y/deep'), T / 1000, T / 1000);
+      if (what.startsWith("the folder's own mtime")) utimesSync(join(src, 'b/y/deep'), 1e6, 1e6);
+      const got = [...found(src, dst).keys()].sort();
+      expect(got).toEqual(ALL.filter((f) => !dirty.includes(f)));
+    });
+  }
+
+  it('stops where the pass has been: nothing the pass has left behind is reported, what is ahead is', async () => {
+    const { src, dst } = await pair();
+    // The pass has entered b/x: a is behind it (not looked at); b/y and c are ahead; b and b/x hold the pass
+    // (what follows its position there is still ahead, so they are looked at too).
+    const got = [...found(src, dst, { passAt: ['b', 'x'] }).keys()].sort();
+    expect(got).toEqual(['b', 'b/x', 'b/y', 'b/y/deep', 'c']);
+    expect([...found(src, dst, { passAt: ['c'] }).keys()]).toEqual(['c']);
+    expect(stillAhead(['b'], ['b', 'x'])).toBe(true); // holds the pass: what follows b/x in b is ahead
+    expect(stillAhead(['b', 'x'], ['b', 'x'])).toBe(true);
+    expect(stillAhead(['a', 'z'], ['b'])).toBe(false);
+    expect(stillAhead(['b', 'w'], ['b', 'x'])).toBe(false);
+  });
+
+  it('a folder swapped for another while it is listed is not reported (nor anything holding it)', async () => {
+    const { src, dst } = await pair();
+    const swapped = join(src, 'b/y/deep');
+    const list = (path: string): Listing => {
+      const listing = listIn(path);
+      if (path === swapped) {
+        // Same contents, same times: another folder all the same (a new inode at the name).
+        execFileSync('cp', ['-a', swapped, `${swapped}.new`]);
+        renameSync(swapped, `${swapped}.old`);
+        renameSync(`${swapped}.new`, swapped);
+        utimesSync(join(src, 'b/y'), T / 1000, T / 1000);
+      }
+      return listing;
+    };
+    const got = [...found(src, dst, { list }).keys()].sort();
+    expect(got).toEqual(ALL.filter((f) => !['b', 'b/y', 'b/y/deep'].includes(f)));
+  });
+
+  it('a folder with an entry it could not look at is not reported', async () => {
+    const { src, dst } = await pair();
+    const list = (path: string): Listing => {
+      const listing = listIn(path);
+      if (path === join(dst, 'a/x')) listing.issues.push({ name: 'gone', error: Object.assign(new Error('EIO'), { code: 'EIO' }) });
+      return listing;
+    };
+    expect([...found(src, dst, { list }).keys()].sort()).toEqual(ALL.filter((f) => !['a', 'a/x'].includes(f)));
+  });
+
+  it('roots that are not the folders the pass opened: nothing is reported', async () => {
+    const { src, dst } = await pair();
+    const job = jobFor(src, dst);
+    expect(found(src, dst, { job: { ...job, sourceId: { ...job.sourceId, ino: job.sourceId.ino + 1n } } }).size).toBe(0);
+    expect(found(src, dst, { job: { ...job, replicaId: { ...job.replicaId, ino: job.replicaId.ino + 1n } } }).size).toBe(0);
+  });
+
+  it.runIf(isRoot)('a replica folder on another device (a mount below the replica) is not reported, nor what holds it', async () => {
+    const { src, dst } = await pair();
+    const mount = join(dst, 'b/y/deep');
+    execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', mount]);
+    try {
+      // The same contents on the mounted file system: only the device differs.
+      execFileSync('cp', ['-a', `${join(src, 'b/y/deep')}/.`, mount]);
+      utimesSync(mount, T / 1000, T / 1000);
+      chmodSync(mount, lstatSync(join(src, 'b/y/deep')).mode & 0o7777);
+      const got = [...found(src, dst).keys()].sort();
+      expect(got).toEqual(ALL.filter((f) => !['b', 'b/y', 'b/y/deep'].includes(f)));
+    } finally {
+      execFileSync('umount', [mount]);
+    }
+  });
+});
+
+describe('passes with the look-ahead (built CLI, FOLDER_SYNC_TEST_LOOKAHEAD=first)', () => {
+  const FIRST = { FOLDER_SYNC_TEST_LOOKAHEAD: 'first' };
+  const OFF = { FOLDER_SYNC_LOOKAHEAD: '0' };
+
+  /** A bigger tree: 12 folders of 3 levels, each with files. */
+  function wide(): Spec {
+    const s: Spec = {};
+    for (let i = 0; i < 12; i++) {
+      const inner: Spec = {};
+      for (let j = 0; j < 4; j++) inner[`s${j}`] = { f: `f${i}${j}`, g: `g${i}${j}`, deeper: { h: `h${i}${j}` } };
+      s[`d${String(i).padStart(2, '0')}`] = inner;
+    }
+    return s;
+  }
+
+  function summary(log: string): { checked: number; created: number; updated: number; removed: number } {
+    const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    return lines.find((l) => l.type === 'summary') as never;
+  }
+
+  it('a no-op pass skips the subtrees the thread found mirrored, and counts the same entries as a pass without it', async () => {
+    const src = buildTree(tempDir('fs-la-cli-src-'), wide());
+    const dst = join(tempDir('fs-la-cli-dst-'), 'rep');
+    expect((await runSync(src, dst)).code).toBe(0);
+    const logs = tempDir('fs-la-cli-log-');
+    const withIt = await runSync(src, dst, ['--verbose', '--log', join(logs, 'a.jsonl'), '--log-format', 'json'], { env: FIRST });
+    const without = await runSync(src, dst, ['--verbose', '--log', join(logs, 'b.jsonl'), '--log-format', 'json'], { env: OFF });
+    expect(withIt.code, withIt.stderr).toBe(0);
+    expect(without.code, without.stderr).toBe(0);
+    // All 12 top folders found mirrored (each with 4 x (3 + 1) + 4 entries = 20).
+    expect(withIt.stdout + withIt.stderr).toMatch(/look-ahead thread: 12 subtrees \(240 entries\) found mirrored, not walked again/);
+    expect(without.stdout + without.stderr).not.toMatch(/look-ahead/);
+    expect(summary(join(logs, 'a.jsonl')).checked).toBe(12 + 240);
+    expect(summary(join(logs, 'a.jsonl')).checked).toBe(summary(join(logs, 'b.jsonl')).checked);
+  });
+
+  it('changes anywhere (deep, last, of every kind) are all made, exactly as a pass without it makes them', async () => {
+    const src = buildTree(tempDir('fs-la-cli-src-'), wide());
+    const a = join(tempDir('fs-la-cli-a-'), 'rep');
+    const b = join(tempDir('fs-la-cli-b-'), 'rep');
+    expect((await runSync(src, a)).code).toBe(0);
+    expect((await runSync(src, b)).code).toBe(0);
+    // In the source: an edit deep in the last folder, a new file, a mode, a removed subtree, a folder's time.
+    writeFileSync(join(src, 'd11/s3/deeper/h'), 'edited, longer');
+    writeFileSync(join(src, 'd07/s1/new'), 'new');
+    chmodSync(join(src, 'd05/s2/f'), 0o600);
+    rmSync(join(src, 'd09/s0'), { recursive: true });
+    utimesSync(join(src, 'd03/s3'), 1e6, 1e6);
+    // In both replicas: an extra file, a changed file of the same size and time.
+    for (const rep of [a, b]) {
+      writeFileSync(join(rep, 'd10/s2/deeper/extra'), 'x');
+      const g = join(rep, 'd08/s0/g');
+      const st = lstatSync(g);
+      writeFileSync(g, 'xxx');
+      utimesSync(g, st.atime, st.mtime);
+      utimesSync(join(rep, 'd10/s2/deeper'), lstatSync(join(src, 'd10/s2/deeper')).atime, lstatSync(join(src, 'd10/s2/deeper')).mtime);
+    }
+    const withIt = await runSync(src, a, ['--verbose'], { env: FIRST });
+    const without = await runSync(src, b, [], { env: OFF });
+    expect(withIt.code, withIt.stderr).toBe(0);
+    expect(without.code, without.stderr).toBe(0);
+    expect(ops(withIt.stdout)).toEqual(ops(without.stdout));
+    expect(ops(withIt.stdout).length).toBeGreaterThanOrEqual(6);
+    // The quick check does not see d08/s0/g (same size and time): neither pass does, both leave it.
+    expect(compareTrees(src, a).filter((d) => !d.includes('d08/s0/g'))).toEqual([]);
+    expect(compareTrees(src, b).filter((d) => !d.includes('d08/s0/g'))).toEqual([]);
+    // Folders with no change were not walked again.
+    const m = /look-ahead thread: (\d+) subtrees/.exec(withIt.stdout + withIt.stderr);
+    expect(Number(m?.[1])).toBeGreaterThanOrEqual(5);
+  });
+
+  it('is not used with --checksum or exclude rules (those passes walk everything)', async () => {
+    const src = buildTree(tempDir('fs-la-cli-src-'), wide());
+    const dst = join(tempDir('fs-la-cli-dst-'), 'rep');
+    expect((await runSync(src, dst)).code).toBe(0);
+    for (const flags of [['--checksum'], ['--exclude', '*.tmp']]) {
+      const r = await runSync(src, dst, ['--verbose', ...flags], { env: FIRST });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout + r.stderr).not.toMatch(/look-ahead/);
+    }
+  });
+});
