@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import { defaultCapabilities } from '../src/sync/capabilities.js';
 import { listIn, type Listing } from '../src/sync/entry.js';
-import { stillAhead, verifyTree, type AheadJob } from '../src/sync/lookahead.js';
+import { holds, stillAhead, verifyTree, type AheadJob } from '../src/sync/lookahead.js';
 import { syncOnce } from '../src/sync/sync-once.js';
 import { ops, runSync } from './_cli.js';
 import { buildTree, compareTrees, dir, file, isRoot, symlink, tempDir, type Spec } from './_tree.js';
@@ -28,7 +28,6 @@ function spec(): Spec {
     'root-file': 'r',
   };
 }
-
 
 /** A source and a replica made identical by a pass. */
 async function pair(): Promise<{ src: string; dst: string }> {
@@ -51,6 +50,7 @@ function jobFor(src: string, dst: string): AheadJob {
     caps: defaultCapabilities('ext4'),
     srcLocalTime: false,
     owners: false,
+    checksum: false,
   };
 }
 
@@ -59,7 +59,11 @@ function found(src: string, dst: string, opts: { passAt?: string[]; list?: (p: s
   const out = new Map<string, number>();
   verifyTree(
     opts.job ?? jobFor(src, dst),
-    { clean: (rel, checked) => out.set(rel, checked), ahead: (rel) => stillAhead(rel, opts.passAt ?? []) },
+    {
+      clean: (rel, checked) => out.set(rel, checked),
+      ahead: (rel) => stillAhead(rel, opts.passAt ?? []),
+      entered: (rel) => holds(rel, opts.passAt ?? []),
+    },
     opts.list,
   );
   return out;
@@ -90,12 +94,20 @@ describe('the look-ahead walk', () => {
     ['a file of another mode', (s) => chmodSync(join(s, 'b/y/deep/bd1'), 0o600), ['b', 'b/y', 'b/y/deep']],
     ['a new source file', (s) => writeFileSync(join(s, 'b/y/deep/new'), 'n'), ['b', 'b/y', 'b/y/deep']],
     ['an extra replica file', (_s, d) => writeFileSync(join(d, 'b/y/deep/extra'), 'e'), ['b', 'b/y', 'b/y/deep']],
-    ['a link with another target', (s) => (unlinkSync(join(s, 'b/y/deep/link')), symlinkSync('elsewhere', join(s, 'b/y/deep/link'))), ['b', 'b/y', 'b/y/deep']],
+    [
+      'a link with another target',
+      (s) => (unlinkSync(join(s, 'b/y/deep/link')), symlinkSync('elsewhere', join(s, 'b/y/deep/link'))),
+      ['b', 'b/y', 'b/y/deep'],
+    ],
     ['a file that became a folder', (s) => (rmSync(join(s, 'b/y/deep/bd2')), mkdirSync(join(s, 'b/y/deep/bd2'))), ['b', 'b/y', 'b/y/deep']],
     // The folder's own times are set by its parent's plan: the parent is not clean, the folder's contents are.
-    ['the folder\'s own mtime', (s) => utimesSync(join(s, 'b/y/deep'), 1e6, 1e6), ['b', 'b/y']],
-    ['the folder\'s own mode', (s) => chmodSync(join(s, 'b/y/deep'), 0o700), ['b', 'b/y']],
-    ['something in the replica under a temporary\'s name', (_s, d) => writeFileSync(join(d, 'b/y/deep/.folder-sync-tmp-0-0'), ''), ['b', 'b/y', 'b/y/deep']],
+    ["the folder's own mtime", (s) => utimesSync(join(s, 'b/y/deep'), 1e6, 1e6), ['b', 'b/y']],
+    ["the folder's own mode", (s) => chmodSync(join(s, 'b/y/deep'), 0o700), ['b', 'b/y']],
+    [
+      "something in the replica under a temporary's name",
+      (_s, d) => writeFileSync(join(d, 'b/y/deep/.folder-sync-tmp-0-0'), ''),
+      ['b', 'b/y', 'b/y/deep'],
+    ],
   ];
   for (const [what, change, dirty] of changes) {
     it(`${what}: that folder and the ones holding it are not reported, the rest are`, async () => {
@@ -120,6 +132,31 @@ describe('the look-ahead walk', () => {
     expect(stillAhead(['b', 'x'], ['b', 'x'])).toBe(true);
     expect(stillAhead(['a', 'z'], ['b'])).toBe(false);
     expect(stillAhead(['b', 'w'], ['b', 'x'])).toBe(false);
+  });
+
+  it('--checksum: a file of the same size and time with other bytes keeps its folder out; without it, it is not seen', async () => {
+    const { src, dst } = await pair();
+    const f = join(dst, 'b/y/deep/bd1');
+    const st = lstatSync(f);
+    writeFileSync(f, 'one bX'); // same length as "one bd"
+    utimesSync(f, st.atime, st.mtime); // (rewriting a file leaves its folder's mtime as it was)
+    const job = jobFor(src, dst);
+    expect([...found(src, dst, { job: { ...job, checksum: true } }).keys()].sort()).toEqual(ALL.filter((x) => !['b', 'b/y', 'b/y/deep'].includes(x)));
+    expect([...found(src, dst, { job }).keys()].sort()).toEqual(ALL);
+  });
+
+  it('--checksum: files of a folder the pass has entered are left to the pass (compared there), its subfolders are not', async () => {
+    const { src, dst } = await pair();
+    const job = { ...jobFor(src, dst), checksum: true };
+    // The pass is in b/y: its folder b/y has no files of its own, b/y/deep is still ahead; b/x is behind.
+    expect([...found(src, dst, { job, passAt: ['b', 'y'] }).keys()].sort()).toEqual(['b/y', 'b/y/deep', 'c']);
+    // The pass is in a: a's own file ("top") is compared by the pass, so a is not reported; a/x and a/y are.
+    expect([...found(src, dst, { job, passAt: ['a'] }).keys()].sort()).toEqual(ALL.filter((x) => x !== 'a'));
+    expect(holds([], [])).toBe(true);
+    expect(holds(['a'], [])).toBe(false);
+    expect(holds(['a'], ['a', 'x'])).toBe(true);
+    expect(holds(['a', 'x'], ['a'])).toBe(false);
+    expect(holds(['b'], ['a'])).toBe(false);
   });
 
   it('a folder swapped for another while it is listed is not reported (nor anything holding it)', async () => {
@@ -190,7 +227,10 @@ describe('passes with the look-ahead (built CLI, FOLDER_SYNC_TEST_LOOKAHEAD=firs
   }
 
   function summary(log: string): { checked: number; created: number; updated: number; removed: number } {
-    const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    const lines = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string });
     return lines.find((l) => l.type === 'summary') as never;
   }
 
@@ -245,14 +285,28 @@ describe('passes with the look-ahead (built CLI, FOLDER_SYNC_TEST_LOOKAHEAD=firs
     expect(Number(m?.[1])).toBeGreaterThanOrEqual(5);
   });
 
-  it('is not used with --checksum or exclude rules (those passes walk everything)', async () => {
+  it('--checksum: a same-size, same-time edit deep in the last folder is found and copied; the rest is skipped', async () => {
     const src = buildTree(tempDir('fs-la-cli-src-'), wide());
     const dst = join(tempDir('fs-la-cli-dst-'), 'rep');
     expect((await runSync(src, dst)).code).toBe(0);
-    for (const flags of [['--checksum'], ['--exclude', '*.tmp']]) {
-      const r = await runSync(src, dst, ['--verbose', ...flags], { env: FIRST });
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout + r.stderr).not.toMatch(/look-ahead/);
-    }
+    const g = join(dst, 'd11/s2/deeper/h');
+    const st = lstatSync(g);
+    writeFileSync(g, 'xxx');
+    utimesSync(g, st.atime, st.mtime);
+    const r = await runSync(src, dst, ['--verbose', '--checksum'], { env: FIRST });
+    expect(r.code, r.stderr).toBe(0);
+    expect(ops(r.stdout)).toEqual(['updated file "d11/s2/deeper/h"']);
+    expect(compareTrees(src, dst)).toEqual([]);
+    // 11 top folders, and in d11 the subfolders s0, s1, s3 (and s2's files compared by the pass).
+    expect(r.stdout + r.stderr).toMatch(/look-ahead thread: 14 subtrees/);
+  });
+
+  it('is not used with exclude rules (those passes walk everything)', async () => {
+    const src = buildTree(tempDir('fs-la-cli-src-'), wide());
+    const dst = join(tempDir('fs-la-cli-dst-'), 'rep');
+    expect((await runSync(src, dst)).code).toBe(0);
+    const r = await runSync(src, dst, ['--verbose', '--exclude', '*.tmp'], { env: FIRST });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toMatch(/look-ahead/);
   });
 });

@@ -16,7 +16,10 @@
  * - A subtree found clean at one moment and changed before the pass reaches it is a change made during the
  *   pass: like any pass (and rsync's file list), it is taken up by the next pass.
  *
- * Where it is used: quick-check passes (not --checksum), without exclude rules, on the replica's own device
+ * With --checksum it compares the contents of same-size, same-time files too (compare.ts, the pass's own check),
+ * except in the folders the pass has already entered (it compares those itself).
+ *
+ * Where it is used: passes without exclude rules, on the replica's own device
  * (a folder below the replica on another file system is always walked), from the compiled CLI on two or more
  * cores. `FOLDER_SYNC_LOOKAHEAD=0` turns it off.
  */
@@ -25,8 +28,9 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { ReplicaCaps } from './capabilities.js';
-import { compareNames, listIn, type Listing } from './entry.js';
-import { metaDiff, planDirOn, type PlanOptions } from './plan.js';
+import { sameContents } from './compare.js';
+import { compareNames, listIn, type Entry, type Listing } from './entry.js';
+import { afterCompare, metaDiff, planDirOn, type PlanOptions } from './plan.js';
 
 /** What the thread is asked to look at: the pass's roots (real paths, and the identities the pass opened). */
 export interface AheadJob {
@@ -37,6 +41,8 @@ export interface AheadJob {
   caps: ReplicaCaps;
   srcLocalTime: boolean;
   owners: boolean;
+  /** --checksum: files of the same size and time are compared by contents too (compare.ts), as the pass would. */
+  checksum: boolean;
 }
 
 /** Where the thread's findings go, and where it learns how far the pass has come. */
@@ -45,6 +51,11 @@ export interface AheadSink {
   clean(rel: string, checked: number): void;
   /** Is anything in the folder at `rel` still ahead of the pass? False once the pass has left it behind. */
   ahead(rel: readonly string[]): boolean;
+  /**
+   * Has the pass entered the folder at `rel` (it is where the pass is, or holds it)? Then the pass compares
+   * that folder's files itself (first thing in a folder), and only its subfolders may still be ahead.
+   */
+  entered(rel: readonly string[]): boolean;
 }
 
 const STOP = Symbol('stop');
@@ -55,7 +66,7 @@ type Found = { clean: boolean; checked: number } | typeof STOP;
  * lists a folder by its whole path (tests pass one that changes the tree while it is listed).
  */
 export function verifyTree(job: AheadJob, sink: AheadSink, list: (path: string) => Listing = listIn): void {
-  const opts: PlanOptions = { checksum: false, caps: job.caps, srcLocalTime: job.srcLocalTime, owners: job.owners };
+  const opts: PlanOptions = { checksum: job.checksum, caps: job.caps, srcLocalTime: job.srcLocalTime, owners: job.owners };
   const dev = job.replicaId.dev;
   const verify = (src: string, dst: string, rel: string[], srcIno: bigint, dstIno: bigint): Found => {
     const srcList = listChecked(list, src, srcIno);
@@ -67,6 +78,11 @@ export function verifyTree(job: AheadJob, sink: AheadSink, list: (path: string) 
     // Back to front: the pass walks front to back, so what is found here is what it reaches last.
     for (let i = steps.length - 1; i >= 0; i--) {
       const step = steps[i]!;
+      if (step.op === 'compare' && clean) {
+        // --checksum: a file of the same size and time needs nothing when its contents and metadata match.
+        clean = !sink.entered(rel) && sameFile(join(src, step.src.name), join(dst, step.dst.name), step.src, step.dst, opts);
+        continue;
+      }
       if (step.op !== 'descend') {
         clean = false;
         continue;
@@ -85,6 +101,15 @@ export function verifyTree(job: AheadJob, sink: AheadSink, list: (path: string) 
   };
   if (!sameFolder(lstatOrUndefined(job.source), job.sourceId.ino, job.sourceId.dev)) return;
   verify(job.source, job.replica, [], job.sourceId.ino, job.replicaId.ino);
+}
+
+/** Same bytes (compare.ts, by hash as the pass compares) and nothing of the metadata to fix. Any error: no. */
+function sameFile(srcPath: string, dstPath: string, src: Entry, dst: Entry, opts: PlanOptions): boolean {
+  try {
+    return sameContents(srcPath, dstPath, src.size) && afterCompare(src, dst, true, opts) === undefined;
+  } catch {
+    return false;
+  }
 }
 
 function lstatOrUndefined(path: string): BigIntStats | undefined {
@@ -123,6 +148,12 @@ export function stillAhead(a: readonly string[], b: readonly string[]): boolean 
     if (c !== 0) return c > 0;
   }
   return true; // a is b, holds it, or lies inside it
+}
+
+/** Is folder `a` where the pass is, or does it hold it? (The top folder holds everything; `[]` is no position.) */
+export function holds(a: readonly string[], passAt: readonly string[]): boolean {
+  if (passAt.length === 0 || a.length > passAt.length) return a.length === 0;
+  return a.every((name, i) => name === passAt[i]);
 }
 
 /** Messages from the thread: a clean subtree, or the end of its walk. */
@@ -179,6 +210,12 @@ export class LookAhead {
     if (!this.finished) this.port.postMessage(rel);
   }
 
+  /** Is the thread still walking (and so using the second core)? */
+  busy(): boolean {
+    this.drain();
+    return !this.finished;
+  }
+
   /** Tests (FOLDER_SYNC_TEST_LOOKAHEAD=first): wait until the thread has looked at everything. */
   async wholeWalk(): Promise<void> {
     for (;;) {
@@ -211,6 +248,7 @@ export function runAhead(job: AheadJob, port: MessagePort): void {
       for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) passAt = (m.message as string).split('/');
       return stillAhead(rel, passAt);
     },
+    entered: (rel) => holds(rel, passAt),
   });
   port.postMessage('done' satisfies AheadMessage);
 }

@@ -136,7 +136,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       if (!(paths.replicaMissing && dryRun)) roots.replica = openChecked(paths.replica, paths.replicaId, 'replica');
       const helpers = helperStarts();
       // issue 16: a second thread looks ahead for subtrees already mirrored (lookahead.ts).
-      ahead = !paths.replicaMissing && !checksum && !filter ? await lookAhead(paths, roots, caps, srcLocalTime) : undefined;
+      ahead = !paths.replicaMissing && !filter ? await lookAhead(paths, roots, caps, srcLocalTime, checksum) : undefined;
       walk.lookahead = ahead;
       await mirrorRoot(walk, report, paths, roots, dryRun, filter?.root, { caps, timesKept: book.timesKept(paths.replica), srcLocalTime });
       if (ahead) report.debug(`look-ahead thread: ${ahead.skipped} subtrees (${ahead.skippedEntries} entries) found mirrored, not walked again`);
@@ -170,7 +170,13 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
  * moves of the working folder, which only the CLI allows). FOLDER_SYNC_TEST_LOOKAHEAD=first (tests): the pass
  * waits until it has looked at everything, so what it finds does not depend on timing.
  */
-async function lookAhead(paths: PassPaths, roots: Roots, caps: ReplicaCaps, srcLocalTime: boolean): Promise<LookAhead | undefined> {
+async function lookAhead(
+  paths: PassPaths,
+  roots: Roots,
+  caps: ReplicaCaps,
+  srcLocalTime: boolean,
+  checksum: boolean,
+): Promise<LookAhead | undefined> {
   if (!roots.source || !roots.replica) return undefined;
   const [src, dst] = [roots.source.stat(), roots.replica.stat()];
   const ahead = LookAhead.start(
@@ -182,6 +188,7 @@ async function lookAhead(paths: PassPaths, roots: Roots, caps: ReplicaCaps, srcL
       caps,
       srcLocalTime,
       owners: runsAsRoot() && caps.owners,
+      checksum,
     },
     chdirAllowed(),
   );

@@ -34,7 +34,7 @@ import {
   symlinkTempIn,
   type CopyOptions,
 } from './apply.js';
-import { compareFiles, type Verdict } from './compare.js';
+import { compareFiles, RANGE, type Verdict } from './compare.js';
 import { listOrDenied, type Entry, type Listing } from './entry.js';
 import type { DirFilter } from './pass-filter.js';
 import type { WalkFilter } from './walk-filter.js';
@@ -92,7 +92,7 @@ export class MirrorWalk {
   /** Runs of new files copied on both cores (walk-copy.ts); `copies.batches` counts them for the pass's debug line. */
   readonly copies: CopyRuns;
   /** issue 16: subtrees a second thread found already mirrored (lookahead.ts), when the pass has one. */
-  lookahead?: Pick<LookAhead, 'clean' | 'entering'>;
+  lookahead?: Pick<LookAhead, 'clean' | 'entering' | 'busy'>;
 
   constructor(
     private readonly report: PassReport,
@@ -276,7 +276,10 @@ export class MirrorWalk {
     const checks = steps.filter((s): s is CompareStep => s.op === 'compare');
     if (checks.length === 0) return new Map();
     const pairs = checks.map(({ src, dst }) => ({ src: join(srcDir, src.name), dst: join(dstDir, dst.name), size: src.size }));
-    const verdicts = await compareFiles(pairs);
+    // While the look-ahead thread runs it has the second core: files of one range each are compared on this
+    // thread alone (measured: 1.69 s instead of 1.85 s for the 100k-file tree); larger ones still on both.
+    const alone = this.lookahead?.busy() === true && pairs.every((p) => p.size <= RANGE);
+    const verdicts = await compareFiles(pairs, alone ? { helper: false } : {});
     return new Map(checks.map((s, i) => [s, verdicts[i]!]));
   }
 
