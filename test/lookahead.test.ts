@@ -14,7 +14,7 @@ import { listIn, type Listing } from '../src/sync/entry.js';
 import { holds, stillAhead, verifyTree, type AheadJob } from '../src/sync/lookahead.js';
 import { syncOnce } from '../src/sync/sync-once.js';
 import { ops, runSync } from './_cli.js';
-import { buildTree, compareTrees, dir, file, isRoot, symlink, tempDir, type Spec } from './_tree.js';
+import { buildTree, compareTrees, dir, file, isRoot, msToTimeSpec, symlink, tempDir, type Spec } from './_tree.js';
 
 const T = Date.UTC(2024, 0, 2, 3, 4, 5, 678);
 
@@ -114,7 +114,7 @@ describe('the look-ahead walk', () => {
       const { src, dst } = await pair();
       change(src, dst);
       // A folder's mtime moved by the change itself is put back, so only the change is a difference.
-      for (const side of [src, dst]) utimesSync(join(side, 'b/y/deep'), T / 1000, T / 1000);
+      for (const side of [src, dst]) utimesSync(join(side, 'b/y/deep'), msToTimeSpec(T), msToTimeSpec(T));
       if (what.startsWith("the folder's own mtime")) utimesSync(join(src, 'b/y/deep'), 1e6, 1e6);
       const got = [...found(src, dst).keys()].sort();
       expect(got).toEqual(ALL.filter((f) => !dirty.includes(f)));
@@ -139,7 +139,7 @@ describe('the look-ahead walk', () => {
     const f = join(dst, 'b/y/deep/bd1');
     const st = lstatSync(f);
     writeFileSync(f, 'one bX'); // same length as "one bd"
-    utimesSync(f, st.atime, st.mtime); // (rewriting a file leaves its folder's mtime as it was)
+    utimesSync(f, msToTimeSpec(st.mtimeMs), msToTimeSpec(st.mtimeMs)); // (rewriting a file leaves its folder's mtime as it was)
     const job = jobFor(src, dst);
     expect([...found(src, dst, { job: { ...job, checksum: true } }).keys()].sort()).toEqual(ALL.filter((x) => !['b', 'b/y', 'b/y/deep'].includes(x)));
     expect([...found(src, dst, { job }).keys()].sort()).toEqual(ALL);
@@ -169,7 +169,7 @@ describe('the look-ahead walk', () => {
         execFileSync('cp', ['-a', swapped, `${swapped}.new`]);
         renameSync(swapped, `${swapped}.old`);
         renameSync(`${swapped}.new`, swapped);
-        utimesSync(join(src, 'b/y'), T / 1000, T / 1000);
+        utimesSync(join(src, 'b/y'), msToTimeSpec(T), msToTimeSpec(T));
       }
       return listing;
     };
@@ -201,7 +201,7 @@ describe('the look-ahead walk', () => {
     try {
       // The same contents on the mounted file system: only the device differs.
       execFileSync('cp', ['-a', `${join(src, 'b/y/deep')}/.`, mount]);
-      utimesSync(mount, T / 1000, T / 1000);
+      utimesSync(mount, msToTimeSpec(T), msToTimeSpec(T));
       chmodSync(mount, lstatSync(join(src, 'b/y/deep')).mode & 0o7777);
       const got = [...found(src, dst).keys()].sort();
       expect(got).toEqual(ALL.filter((f) => !['b', 'b/y', 'b/y/deep'].includes(f)));
@@ -268,8 +268,9 @@ describe('passes with the look-ahead (built CLI, FOLDER_SYNC_TEST_LOOKAHEAD=firs
       const g = join(rep, 'd08/s0/g');
       const st = lstatSync(g);
       writeFileSync(g, 'xxx');
-      utimesSync(g, st.atime, st.mtime);
-      utimesSync(join(rep, 'd10/s2/deeper'), lstatSync(join(src, 'd10/s2/deeper')).atime, lstatSync(join(src, 'd10/s2/deeper')).mtime);
+      utimesSync(g, msToTimeSpec(st.mtimeMs), msToTimeSpec(st.mtimeMs));
+      const t = msToTimeSpec(lstatSync(join(src, 'd10/s2/deeper')).mtimeMs);
+      utimesSync(join(rep, 'd10/s2/deeper'), t, t);
     }
     const withIt = await runSync(src, a, ['--verbose'], { env: FIRST });
     const without = await runSync(src, b, [], { env: OFF });
@@ -292,7 +293,7 @@ describe('passes with the look-ahead (built CLI, FOLDER_SYNC_TEST_LOOKAHEAD=firs
     const g = join(dst, 'd11/s2/deeper/h');
     const st = lstatSync(g);
     writeFileSync(g, 'xxx');
-    utimesSync(g, st.atime, st.mtime);
+    utimesSync(g, msToTimeSpec(st.mtimeMs), msToTimeSpec(st.mtimeMs));
     const r = await runSync(src, dst, ['--verbose', '--checksum'], { env: FIRST });
     expect(r.code, r.stderr).toBe(0);
     expect(ops(r.stdout)).toEqual(['updated file "d11/s2/deeper/h"']);
