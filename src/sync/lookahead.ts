@@ -19,7 +19,11 @@
  * With --checksum it compares the contents of same-size, same-time files too (compare.ts, the pass's own check),
  * except in the folders the pass has already entered (it compares those itself).
  *
- * Where it is used: passes without exclude rules, on the replica's own device
+ * With exclude rules it filters each folder's listings as the pass does (the same rules, rebuilt in the thread;
+ * ignore files read the same way); a folder where anything is left out is not reported, so the pass still
+ * walks it and logs what it leaves out.
+ *
+ * Where it is used: every pass over an existing replica, on the replica's own device
  * (a folder below the replica on another file system is always walked), from the compiled CLI on two or more
  * cores. `FOLDER_SYNC_LOOKAHEAD=0` turns it off.
  */
@@ -30,7 +34,10 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
 import type { ReplicaCaps } from './capabilities.js';
 import { sameContents } from './compare.js';
 import { compareNames, listIn, type Entry, type Listing } from './entry.js';
+import type { FilterSpec } from './filter.js';
 import { afterCompare, metaDiff, planDirOn, type PlanOptions } from './plan.js';
+import { PassFilter, type DirFilter } from './pass-filter.js';
+import { filterListings, WalkFilter } from './walk-filter.js';
 
 /** What the thread is asked to look at: the pass's roots (real paths, and the identities the pass opened). */
 export interface AheadJob {
@@ -43,6 +50,22 @@ export interface AheadJob {
   owners: boolean;
   /** --checksum: files of the same size and time are compared by contents too (compare.ts), as the pass would. */
   checksum: boolean;
+  /** Exclude rules: each folder's listings filtered as the pass filters them (walk-filter.ts). */
+  filter?: { spec: FilterSpec; deleteExcluded: boolean };
+}
+
+/** The pass's filter, rebuilt in the thread from the same rules; undefined when the pass has none. */
+interface AheadFilter {
+  walk: WalkFilter;
+  root: DirFilter;
+}
+
+function filterOf(job: AheadJob, rootEntries: () => readonly Entry[]): AheadFilter | undefined {
+  if (!job.filter) return undefined;
+  const pass = PassFilter.load(job.filter.spec, job.source);
+  if (pass.inactive) return undefined;
+  const walk = new WalkFilter(pass, job.filter.deleteExcluded);
+  return { walk, root: walk.root(job.source, rootEntries()) };
 }
 
 /** Where the thread's findings go, and where it learns how far the pass has come. */
@@ -68,13 +91,38 @@ type Found = { clean: boolean; checked: number } | typeof STOP;
 export function verifyTree(job: AheadJob, sink: AheadSink, list: (path: string) => Listing = listIn): void {
   const opts: PlanOptions = { checksum: job.checksum, caps: job.caps, srcLocalTime: job.srcLocalTime, owners: job.owners };
   const dev = job.replicaId.dev;
-  const verify = (src: string, dst: string, rel: string[], srcIno: bigint, dstIno: bigint): Found => {
+  let filter: AheadFilter | undefined;
+  try {
+    filter = filterOf(job, () => list(job.source).entries);
+  } catch {
+    return; // the pass refuses or reports the same (an unreadable ignore file at the top, rules that changed)
+  }
+  /** `inFilter`: the rules of the folder holding this one, and this one's name there (its own read from its listing). */
+  const verify = (src: string, dst: string, rel: string[], srcIno: bigint, dstIno: bigint, inFilter?: [DirFilter, string]): Found => {
     const srcList = listChecked(list, src, srcIno);
     const dstList = srcList && listChecked(list, dst, dstIno, dev);
     if (!srcList || !dstList || srcList.issues.length > 0 || dstList.issues.length > 0) return { clean: false, checked: 0 };
-    const steps = planDirOn(srcList.entries, dstList.entries, opts);
+    let srcEntries = srcList.entries;
+    let dstEntries = dstList.entries;
     let clean = true;
-    let checked = srcList.entries.length;
+    let dirFilter: DirFilter | undefined;
+    if (filter) {
+      try {
+        dirFilter = inFilter ? filter.walk.child(inFilter[0], inFilter[1], src, srcEntries) : filter.root;
+      } catch {
+        return { clean: false, checked: 0 }; // an ignore file it cannot read: the pass fails this folder
+      }
+      const out = filterListings(dirFilter, srcEntries, dstEntries, {
+        deleteExcluded: job.filter?.deleteExcluded ?? false,
+        srcMarked: (name) => filter!.walk.pass.hasMarker(join(src, name)),
+        dstMarked: (name) => filter!.walk.pass.hasMarker(join(dst, name)),
+      });
+      // A folder with anything left out is walked by the pass, which says so in its debug lines.
+      if (out.excluded.length > 0 || out.protected.length > 0) clean = false;
+      ({ src: srcEntries, dst: dstEntries } = out);
+    }
+    const steps = planDirOn(srcEntries, dstEntries, opts);
+    let checked = srcEntries.length;
     // Back to front: the pass walks front to back, so what is found here is what it reaches last.
     for (let i = steps.length - 1; i >= 0; i--) {
       const step = steps[i]!;
@@ -91,7 +139,8 @@ export function verifyTree(job: AheadJob, sink: AheadSink, list: (path: string) 
       if (metaDiff(step.src, step.dst, opts).length > 0) clean = false;
       const childRel = [...rel, step.src.name];
       if (step.src.ino === undefined || step.dst.ino === undefined || !sink.ahead(childRel)) return STOP;
-      const found = verify(join(src, step.src.name), join(dst, step.dst.name), childRel, step.src.ino, step.dst.ino);
+      const inner: [DirFilter, string] | undefined = dirFilter && [dirFilter, step.src.name];
+      const found = verify(join(src, step.src.name), join(dst, step.dst.name), childRel, step.src.ino, step.dst.ino, inner);
       if (found === STOP) return STOP;
       clean &&= found.clean;
       checked += found.checked;

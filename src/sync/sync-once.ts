@@ -20,7 +20,7 @@ import { PassReport, StopPass } from './pass-report.js';
 import type { SyncStats } from './pass-stats.js';
 import { metaDiff } from './plan.js';
 import { MirrorWalk } from './walk.js';
-import { LookAhead } from './lookahead.js';
+import { LookAhead, type AheadJob } from './lookahead.js';
 import { helperStarts } from './copy-batch.js';
 import { checkVersionsDir } from '../versions/guards.js';
 import { hasRetention, type VersionsOption } from '../versions/names.js';
@@ -136,7 +136,8 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       if (!(paths.replicaMissing && dryRun)) roots.replica = openChecked(paths.replica, paths.replicaId, 'replica');
       const helpers = helperStarts();
       // issue 16: a second thread looks ahead for subtrees already mirrored (lookahead.ts).
-      ahead = !paths.replicaMissing && !filter ? await lookAhead(paths, roots, caps, srcLocalTime, checksum) : undefined;
+      const rules = filter && options.filter && { spec: options.filter, deleteExcluded: options.deleteExcluded ?? false };
+      ahead = !paths.replicaMissing ? await lookAhead(paths, roots, caps, srcLocalTime, checksum, rules) : undefined;
       walk.lookahead = ahead;
       await mirrorRoot(walk, report, paths, roots, dryRun, filter?.root, { caps, timesKept: book.timesKept(paths.replica), srcLocalTime });
       if (ahead) report.debug(`look-ahead thread: ${ahead.skipped} subtrees (${ahead.skippedEntries} entries) found mirrored, not walked again`);
@@ -176,6 +177,7 @@ async function lookAhead(
   caps: ReplicaCaps,
   srcLocalTime: boolean,
   checksum: boolean,
+  filter: AheadJob['filter'],
 ): Promise<LookAhead | undefined> {
   if (!roots.source || !roots.replica) return undefined;
   const [src, dst] = [roots.source.stat(), roots.replica.stat()];
@@ -189,6 +191,7 @@ async function lookAhead(
       srcLocalTime,
       owners: runsAsRoot() && caps.owners,
       checksum,
+      filter,
     },
     chdirAllowed(),
   );

@@ -395,7 +395,7 @@ export class MirrorWalk {
         // A subtree the look-ahead thread found mirrored throughout (on the replica's own device, and with
         // nothing to fix on the folder itself) is counted, not walked again.
         const ahead = this.lookahead;
-        if (ahead && caps === this.opts.book.root && !filter && this.metaDiffOn(src, dst, caps).length === 0) {
+        if (ahead && caps === this.opts.book.root && this.metaDiffOn(src, dst, caps).length === 0) {
           const checked = ahead.clean(path);
           if (checked !== undefined) {
             this.report.stats.checked += checked;
