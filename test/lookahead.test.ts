@@ -335,7 +335,10 @@ describe('passes with the look-ahead (built CLI, FOLDER_SYNC_TEST_LOOKAHEAD=firs
     writeFileSync(join(src, 'd10/s1/x.tmp'), 'left out');
     writeFileSync(join(src, 'd11/s2/f'), 'edited, longer');
     writeFileSync(join(src, 'd11/.fsignore'), 's3/\n');
-    for (const rep of [a, b]) writeFileSync(join(rep, 'd09/s0/old.tmp'), 'left alone');
+    for (const rep of [a, b]) {
+      writeFileSync(join(rep, 'd09/s0/old.tmp'), 'left alone');
+      utimesSync(join(rep, 'd09/s0/old.tmp'), msToTimeSpec(T), msToTimeSpec(T));
+    }
     const lines = (out: string): string[] => out.split('\n').filter((l) => /^(created|updated|removed) |excluded|left alone/.test(l));
     const withIt = await runSync(src, a, ['--verbose', ...rules], { env: FIRST });
     const without = await runSync(src, b, ['--verbose', ...rules], { env: OFF });

@@ -27,12 +27,12 @@
  * (a folder below the replica on another file system is always walked), from the compiled CLI on two or more
  * cores. `FOLDER_SYNC_LOOKAHEAD=0` turns it off.
  */
-import { lstatSync, type BigIntStats } from 'node:fs';
+import { constants, lstatSync, openSync, type BigIntStats } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { ReplicaCaps } from './capabilities.js';
-import { sameContents } from './compare.js';
+import { fsReader, sameContents, type FileReader } from './compare.js';
 import { compareNames, listIn, type Entry, type Listing } from './entry.js';
 import type { FilterSpec } from './filter.js';
 import { afterCompare, metaDiff, planDirOn, type PlanOptions } from './plan.js';
@@ -152,10 +152,16 @@ export function verifyTree(job: AheadJob, sink: AheadSink, list: (path: string) 
   verify(job.source, job.replica, [], job.sourceId.ino, job.replicaId.ino);
 }
 
+/** compare.ts's reader, opening without waiting: a FIFO swapped in for a listed file reads as different. */
+const nonBlocking: FileReader = {
+  ...fsReader,
+  open: (path) => openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK),
+};
+
 /** Same bytes (compare.ts, by hash as the pass compares) and nothing of the metadata to fix. Any error: no. */
 function sameFile(srcPath: string, dstPath: string, src: Entry, dst: Entry, opts: PlanOptions): boolean {
   try {
-    return sameContents(srcPath, dstPath, src.size) && afterCompare(src, dst, true, opts) === undefined;
+    return sameContents(srcPath, dstPath, src.size, nonBlocking) && afterCompare(src, dst, true, opts) === undefined;
   } catch {
     return false;
   }
@@ -274,9 +280,17 @@ export class LookAhead {
     }
   }
 
-  close(): void {
+  /**
+   * Stop the thread and wait until it is gone (at most a second), so a pass leaves no thread, port or descriptor
+   * behind (`run`'s passes keep open files flat). It blocks in nothing that could outlast that: its reads of
+   * contents open files O_NONBLOCK (a FIFO swapped in for a file is not waited on).
+   */
+  async close(): Promise<void> {
     this.port.close();
-    void this.worker.terminate();
+    let timer: NodeJS.Timeout | undefined;
+    const capped = new Promise<void>((r) => (timer = setTimeout(r, 1000).unref()));
+    await Promise.race([this.worker.terminate().then(() => undefined), capped]);
+    clearTimeout(timer);
   }
 
   private drain(): void {

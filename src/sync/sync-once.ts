@@ -158,7 +158,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
     const exitCode = stats.failed > 0 || stoppedBy ? ExitCode.partial : ExitCode.ok;
     return { ...stats, durationMs, exitCode, stoppedBy, ...(limits ? { replicaFs: limits } : {}) };
   } finally {
-    ahead?.close();
+    await ahead?.close();
     roots.source?.close();
     roots.replica?.close();
     unpinWorkingFolder();
