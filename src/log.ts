@@ -7,7 +7,9 @@
  */
 import { closeSync, constants, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { createConsola, type ConsolaInstance, type ConsolaReporter, type LogObject } from 'consola';
+import type { ConsolaInstance, ConsolaReporter, LogObject } from 'consola';
+// consola/core: the instance without consola's own reporters (ours are below), ~15 ms less start-up than 'consola'.
+import { createConsola } from 'consola/core';
 import { describeError } from './errors.js';
 import type { SyncStats } from './sync/pass-stats.js';
 

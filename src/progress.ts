@@ -10,7 +10,9 @@ export const PROGRESS_DELAY_MS = 1000;
 const CR = '\r';
 const ERASE_TO_END = '\x1b[K';
 
-const count = new Intl.NumberFormat('en-US');
+/** Thousands separators. Made on first use: building an Intl formatter loads ICU data (~10 ms of every CLI start). */
+let numbers: Intl.NumberFormat | undefined;
+const count = { format: (n: number): string => (numbers ??= new Intl.NumberFormat('en-US')).format(n) };
 
 /** Binary units, one decimal: "0 B", "512 B", "1.5 KiB", "12.3 MiB". */
 export function formatBytes(bytes: number): string {
