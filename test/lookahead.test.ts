@@ -352,6 +352,20 @@ describe('passes with the look-ahead (built CLI, FOLDER_SYNC_TEST_LOOKAHEAD=firs
     expect(withIt.stdout + withIt.stderr).toMatch(/look-ahead thread: \d+ subtrees/);
   });
 
+  it('a thread that fails mid-walk: the pass uses what it posted and walks the rest, exactly as without it', async () => {
+    const src = buildTree(tempDir('fs-la-cli-src-'), wide());
+    const dst = join(tempDir('fs-la-cli-dst-'), 'rep');
+    expect((await runSync(src, dst)).code).toBe(0);
+    writeFileSync(join(src, 'd00/s1/f'), 'edited, longer');
+    writeFileSync(join(src, 'd11/s1/f'), 'edited, longer');
+    const r = await runSync(src, dst, ['--verbose'], { env: { FOLDER_SYNC_TEST_LOOKAHEAD: 'first-crash' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(ops(r.stdout)).toEqual(['updated file "d00/s1/f"', 'updated file "d11/s1/f"']);
+    expect(compareTrees(src, dst)).toEqual([]);
+    // Its one finding before it failed (d11/s3/deeper, the last folder of the tree) was used.
+    expect(r.stdout + r.stderr).toMatch(/look-ahead thread: 1 subtrees \(1 entries\)/);
+  });
+
   it('exclude rules: subtrees with nothing left out are skipped', async () => {
     const src = buildTree(tempDir('fs-la-cli-src-'), wide());
     const dst = join(tempDir('fs-la-cli-dst-'), 'rep');

@@ -246,7 +246,9 @@ export class LookAhead {
     worker.unref(); // never keeps the process alive
     worker.on('error', () => undefined); // a thread that dies has simply found nothing more
     port1.unref();
-    return new LookAhead(worker, port1);
+    const ahead = new LookAhead(worker, port1);
+    worker.on('exit', () => ahead.ended());
+    return ahead;
   }
 
   /** The subtree at `rel`, if the thread found it mirrored: its source entry count (counted as skipped). */
@@ -263,6 +265,16 @@ export class LookAhead {
   /** The pass is about to walk the folder at `rel` itself: the thread need not look at it or anything before it. */
   entering(rel: string): void {
     if (!this.finished) this.port.postMessage(rel);
+  }
+
+  /** The thread is gone (ended, died, or ran out of its heap on a very wide folder): nothing more will come. */
+  ended(): void {
+    try {
+      this.drain();
+    } catch {
+      // the port is closed already: the pass is over
+    }
+    this.finished = true;
   }
 
   /** Is the thread still walking (and so using the second core)? */
@@ -305,13 +317,22 @@ export class LookAhead {
 /** The thread's side (lookahead-worker.ts): walk, post what it finds, stop where the pass has already been. */
 export function runAhead(job: AheadJob, port: MessagePort): void {
   let passAt: string[] = [];
-  verifyTree(job, {
-    clean: (rel, checked) => port.postMessage([rel, checked] satisfies AheadMessage),
-    ahead: (rel) => {
-      for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) passAt = (m.message as string).split('/');
-      return stillAhead(rel, passAt);
-    },
-    entered: (rel) => holds(rel, passAt),
-  });
-  port.postMessage('done' satisfies AheadMessage);
+  // Tests: the thread fails after its first finding (the pass must carry on without it).
+  const crash = process.env['FOLDER_SYNC_TEST_LOOKAHEAD'] === 'first-crash';
+  try {
+    verifyTree(job, {
+      clean: (rel, checked) => {
+        port.postMessage([rel, checked] satisfies AheadMessage);
+        if (crash) throw new Error('look-ahead test crash');
+      },
+      ahead: (rel) => {
+        for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) passAt = (m.message as string).split('/');
+        return stillAhead(rel, passAt);
+      },
+      entered: (rel) => holds(rel, passAt),
+    });
+  } finally {
+    // Also after an error: what was posted stays true; the pass walks everything else.
+    port.postMessage('done' satisfies AheadMessage);
+  }
 }
