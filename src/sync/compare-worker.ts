@@ -2,7 +2,8 @@
 // until none is left. A message that arrives after this batch is over (the main thread took every item, or
 // already moved on to the next batch) costs one look at the counter.
 import { parentPort, workerData } from 'node:worker_threads';
+import { helperStart } from './helper-thread.js';
 import { decodeBatch, fsReader, makeShared, workOn, type BatchMessage } from './compare.js';
 
-const shared = makeShared(workerData as SharedArrayBuffer);
+const shared = makeShared(helperStart(workerData));
 parentPort?.on('message', (message: BatchMessage) => workOn(shared, decodeBatch(message), fsReader));

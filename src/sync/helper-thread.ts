@@ -4,6 +4,20 @@
  * Int32Array slot as it finishes items, which the pass awaits without blocking its event loop.
  */
 import { Worker } from 'node:worker_threads';
+import { applyHeapFlags, heapFlagsForWorkers } from '../heap.js';
+
+/** What a helper thread starts with: the shared state, and the CLI's V8 flags to set again (heap.ts). */
+export interface HelperData {
+  shared: SharedArrayBuffer;
+  v8Flags?: string;
+}
+
+/** In the helper thread, first thing: its shared state, after setting the CLI's V8 flags again (heap.ts). */
+export function helperStart(data: unknown): SharedArrayBuffer {
+  const { shared, v8Flags } = data as HelperData;
+  applyHeapFlags(v8Flags);
+  return shared;
+}
 
 /** Atomics.waitAsync (Node 16+; not in the ES2023 lib this project compiles against). */
 type WaitAsync = (
@@ -22,7 +36,7 @@ export class HelperThread {
 
   constructor(url: URL, shared: SharedArrayBuffer) {
     this.worker = new Worker(url, {
-      workerData: shared,
+      workerData: { shared, v8Flags: heapFlagsForWorkers() } satisfies HelperData,
       resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
     });
     this.worker.unref(); // never keeps the process alive between batches
