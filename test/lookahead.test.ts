@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import { defaultCapabilities } from '../src/sync/capabilities.js';
 import { listIn, type Listing } from '../src/sync/entry.js';
-import { holds, stillAhead, verifyTree, type AheadJob } from '../src/sync/lookahead.js';
+import { holds, stillAhead, verifyTree, type AheadJob } from '../src/sync/lookahead-walk.js';
 import { syncOnce } from '../src/sync/sync-once.js';
 import { ops, runSync } from './_cli.js';
 import { buildTree, compareTrees, dir, file, isRoot, msToTimeSpec, symlink, tempDir, type Spec } from './_tree.js';
