@@ -22,6 +22,8 @@ export interface Entry {
   /** Numeric owner and group (mirrored when the pass runs as root). */
   uid?: number;
   gid?: number;
+  /** Hard links to it, when more than one (not for folders): its metadata can be changed through another name. */
+  links?: number;
 }
 
 /** A listing problem with one entry: vanished between readdir and lstat, or could not be read. */
@@ -64,6 +66,7 @@ export function entryFromStats(name: string, st: BigIntStats): Entry {
     gid: Number(st.gid),
   };
   if (type === 'special') entry.special = specialKind(st);
+  if (st.nlink > 1n && type !== 'dir') entry.links = Number(st.nlink);
   return entry;
 }
 
