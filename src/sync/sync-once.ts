@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { ConsolaInstance } from 'consola';
 import { describeError, ExitCode, RefusedError } from '../errors.js';
 import { defaultLogger, emit, type LogEvent } from '../log.js';
@@ -136,7 +136,12 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       if (!(paths.replicaMissing && dryRun)) roots.replica = openChecked(paths.replica, paths.replicaId, 'replica');
       const helpers = helperStarts();
       // issue 16: a second thread looks ahead for subtrees already mirrored (lookahead.ts).
-      const rules = filter && options.filter && { spec: options.filter, deleteExcluded: options.deleteExcluded ?? false };
+      // --exclude-from paths made absolute: the thread reads them while the walk may have moved the working folder.
+      const spec = options.filter && {
+        ...options.filter,
+        rules: options.filter.rules?.map((r) => ('excludeFrom' in r ? { excludeFrom: resolve(r.excludeFrom) } : r)),
+      };
+      const rules = filter && spec && { spec, deleteExcluded: options.deleteExcluded ?? false };
       ahead = !paths.replicaMissing ? await lookAhead(paths, roots, caps, srcLocalTime, checksum, rules) : undefined;
       walk.lookahead = ahead;
       await mirrorRoot(walk, report, paths, roots, dryRun, filter?.root, { caps, timesKept: book.timesKept(paths.replica), srcLocalTime });
