@@ -5,12 +5,25 @@
  * FOLDER_SYNC_TEST_LOOKAHEAD=first, so the thread has looked at everything before the pass walks (no timing).
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import { defaultCapabilities } from '../src/sync/capabilities.js';
 import { listIn, type Listing } from '../src/sync/entry.js';
+import { usable } from '../src/sync/lookahead.js';
 import { holds, stillAhead, verifyTree, type AheadJob } from '../src/sync/lookahead-walk.js';
 import { syncOnce } from '../src/sync/sync-once.js';
 import { ops, runSync } from './_cli.js';
@@ -182,6 +195,14 @@ describe('the look-ahead walk', () => {
     expect(got.get('a/y')).toBe(3);
   });
 
+  it('a finding is used only for the folders it was made in (same source and replica inodes)', () => {
+    expect(usable([12, { src: 5n, dst: 7n }], { src: 5n, dst: 7n })).toBe(12);
+    expect(usable([12, { src: 5n, dst: 7n }], { src: 5n, dst: 8n })).toBeUndefined(); // replica folder replaced since
+    expect(usable([12, { src: 5n, dst: 7n }], { src: 6n, dst: 7n })).toBeUndefined(); // source folder replaced since
+    expect(usable([12, { src: 5n, dst: 7n }], {})).toBeUndefined();
+    expect(usable(undefined, { src: 5n, dst: 7n })).toBeUndefined();
+  });
+
   it('a folder swapped for another while it is listed is not reported (nor anything holding it)', async () => {
     const { src, dst } = await pair();
     const swapped = join(src, 'b/y/deep');
@@ -246,6 +267,13 @@ describe('passes with the look-ahead (built CLI, FOLDER_SYNC_TEST_LOOKAHEAD=firs
       for (let j = 0; j < 4; j++) inner[`s${j}`] = { f: `f${i}${j}`, g: `g${i}${j}`, deeper: { h: `h${i}${j}` } };
       s[`d${String(i).padStart(2, '0')}`] = inner;
     }
+    return s;
+  }
+
+  /** Four folders with one subfolder each, two files. */
+  function four(): Spec {
+    const s: Spec = {};
+    for (let i = 0; i < 4; i++) s[`d${i}`] = { s: { f: 'same', g: `g${i}` } };
     return s;
   }
 
@@ -364,6 +392,31 @@ describe('passes with the look-ahead (built CLI, FOLDER_SYNC_TEST_LOOKAHEAD=firs
     expect(compareTrees(src, dst)).toEqual([]);
     // Its one finding before it failed (d11/s3/deeper, the last folder of the tree) was used.
     expect(r.stdout + r.stderr).toMatch(/look-ahead thread: 1 subtrees \(1 entries\)/);
+  });
+
+  // Found by review: the pass sets metadata in place, so a replica file hard-linked into another subtree changes
+  // there too before the pass arrives; a folder holding such a replica entry is never reported.
+  it('a hard link in the replica across two subtrees: the metadata the pass sets on the first reaches the second', async () => {
+    const src = buildTree(tempDir('fs-rv-src-'), four());
+    const reps = [join(tempDir('fs-rv-a-'), 'rep'), join(tempDir('fs-rv-b-'), 'rep')];
+    for (const f of ['d0/s/f', 'd3/s/f']) utimesSync(join(src, f), msToTimeSpec(1.7e12), msToTimeSpec(1.7e12));
+    for (const rep of reps) {
+      expect((await runSync(src, rep)).code).toBe(0);
+      // The replica was seeded with hard links (cp -al, rsync -H): d3/s/f is d0/s/f.
+      unlinkSync(join(rep, 'd3/s/f'));
+      linkSync(join(rep, 'd0/s/f'), join(rep, 'd3/s/f'));
+      const t = msToTimeSpec(lstatSync(join(src, 'd3/s')).mtimeMs);
+      utimesSync(join(rep, 'd3/s'), t, t);
+    }
+    chmodSync(join(src, 'd0/s/f'), 0o600); // d3/s/f stays 0o644
+    const withIt = await runSync(src, reps[0]!, ['--verbose'], { env: FIRST });
+    const without = await runSync(src, reps[1]!, ['--verbose'], { env: OFF });
+    expect(withIt.code, withIt.stderr).toBe(0);
+    expect(without.code, without.stderr).toBe(0);
+    // Without the thread the pass puts d3/s/f's mode back (0o644) after changing d0/s/f's.
+    expect(ops(without.stdout)).toEqual(['updated file "d0/s/f" (metadata: mode)', 'updated file "d3/s/f" (metadata: mode)']);
+    expect(ops(withIt.stdout)).toEqual(ops(without.stdout));
+    expect(lstatSync(join(reps[0]!, 'd3/s/f')).mode & 0o777).toBe(0o644);
   });
 
   it('exclude rules: subtrees with nothing left out are skipped', async () => {

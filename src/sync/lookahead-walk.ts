@@ -43,10 +43,16 @@ function filterOf(job: AheadJob, rootEntries: () => readonly Entry[]): AheadFilt
   return { walk, root: walk.root(job.source, rootEntries()) };
 }
 
+/** The inodes of a folder pair as the thread found them (the pass uses a finding only for the same folders). */
+export interface FolderIds {
+  src: bigint;
+  dst: bigint;
+}
+
 /** Where the thread's findings go, and where it learns how far the pass has come. */
 export interface AheadSink {
   /** The subtree at `rel` (source names, '/'-joined) is mirrored already; it holds `checked` source entries. */
-  clean(rel: string, checked: number): void;
+  clean(rel: string, checked: number, ids: FolderIds): void;
   /** Is anything in the folder at `rel` still ahead of the pass? False once the pass has left it behind. */
   ahead(rel: readonly string[]): boolean;
   /**
@@ -122,7 +128,7 @@ export function verifyTree(job: AheadJob, sink: AheadSink, list: (path: string) 
       clean &&= found.clean;
       checked += found.checked;
     }
-    if (clean && rel.length > 0) sink.clean(rel.join('/'), checked);
+    if (clean && rel.length > 0) sink.clean(rel.join('/'), checked, { src: srcIno, dst: dstIno });
     return { clean, checked };
   };
   if (!sameFolder(lstatOrUndefined(job.source), job.sourceId.ino, job.sourceId.dev)) return;

@@ -30,19 +30,29 @@
 import { availableParallelism } from 'node:os';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { applyHeapFlags, heapFlagsForWorkers } from '../heap.js';
-import { holds, stillAhead, verifyTree, type AheadJob } from './lookahead-walk.js';
+import { holds, stillAhead, verifyTree, type AheadJob, type FolderIds } from './lookahead-walk.js';
 
 export type { AheadJob } from './lookahead-walk.js';
 
 /** Messages from the thread: a clean subtree, or the end of its walk. */
-export type AheadMessage = [rel: string, checked: number][] | 'done';
+export type AheadMessage = Finding[] | 'done';
+
+/** A subtree found mirrored: where, its source entries, and the folders it was found in. */
+export type Finding = [rel: string, checked: number, ids: FolderIds];
 
 /** How long a finding may wait in the thread before it is posted (findings are posted together, a few a message). */
 const POST_EVERY_MS = 5;
 
+/** A finding's count when it was made in the folders the pass now has (same source and replica inodes). */
+export function usable(found: [checked: number, ids: FolderIds] | undefined, ids: Partial<FolderIds>): number | undefined {
+  if (!found) return undefined;
+  const [checked, seen] = found;
+  return seen.src === ids.src && seen.dst === ids.dst ? checked : undefined;
+}
+
 /** The pass's side: starts the thread, collects what it found, tells it how far the pass has come. */
 export class LookAhead {
-  private readonly found = new Map<string, number>();
+  private readonly found = new Map<string, [checked: number, ids: FolderIds]>();
   private finished = false;
   private heard = false;
   /** Subtrees the pass did not walk again, and the source entries in them (the pass's debug line). */
@@ -78,10 +88,13 @@ export class LookAhead {
     return ahead;
   }
 
-  /** The subtree at `rel`, if the thread found it mirrored: its source entry count (counted as skipped). */
-  clean(rel: string): number | undefined {
+  /**
+   * The subtree at `rel`, if the thread found it mirrored *in these folders* (the inodes the pass's own listing
+   * gives them; a folder replaced since the thread looked is walked): its source entry count (counted as skipped).
+   */
+  clean(rel: string, ids: Partial<FolderIds>): number | undefined {
     this.drain();
-    const checked = this.found.get(rel);
+    const checked = usable(this.found.get(rel), ids);
     if (checked === undefined) return undefined;
     this.found.delete(rel);
     this.skipped++;
@@ -142,7 +155,7 @@ export class LookAhead {
       }
       const message = m.message as AheadMessage;
       if (message === 'done') this.finished = true;
-      else for (const [rel, checked] of message) this.found.set(rel, checked);
+      else for (const [rel, checked, ids] of message) this.found.set(rel, [checked, ids]);
     }
   }
 }
@@ -155,7 +168,7 @@ export function runAhead(job: AheadJob, port: MessagePort): void {
   // Findings wait here a few milliseconds: a folder found clean replaces those inside it still waiting (a folder
   // is finished after everything in it, so they are the last ones), which keeps a 1M-file pass to a few hundred
   // messages instead of one per folder (measured: 19 MiB less peak RSS over 1,000,000 files).
-  let pending: [string, number][] = [];
+  let pending: Finding[] = [];
   let last = performance.now();
   const post = (): void => {
     if (pending.length > 0) port.postMessage(pending satisfies AheadMessage);
@@ -164,10 +177,10 @@ export function runAhead(job: AheadJob, port: MessagePort): void {
   };
   try {
     verifyTree(job, {
-      clean: (rel, checked) => {
+      clean: (rel, checked, ids) => {
         const inside = `${rel}/`;
         while (pending.length > 0 && pending[pending.length - 1]![0].startsWith(inside)) pending.pop();
-        pending.push([rel, checked]);
+        pending.push([rel, checked, ids]);
         if (crash) throw new Error('look-ahead test crash');
       },
       ahead: (rel) => {

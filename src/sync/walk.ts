@@ -396,7 +396,7 @@ export class MirrorWalk {
         // nothing to fix on the folder itself) is counted, not walked again.
         const ahead = this.lookahead;
         if (ahead && caps === this.opts.book.root && this.metaDiffOn(src, dst, caps).length === 0) {
-          const checked = ahead.clean(path);
+          const checked = ahead.clean(path, { src: src.ino, dst: dst.ino });
           if (checked !== undefined) {
             this.report.stats.checked += checked;
             return false;
