@@ -1,7 +1,7 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
-import { HelperThread } from './helper-thread.js';
+import { claimNext, claimState, finishedItems, finishItem, HelperThread, openBatch, STATE, type ClaimState } from './helper-thread.js';
 import { hashSync } from 'hasha';
 
 /**
@@ -109,11 +109,6 @@ export function sameRange(pair: ComparePair, from: number, reader: FileReader = 
   }
 }
 
-// The state both threads share, in one SharedArrayBuffer made with the helper: a 64-bit claim word (batch
-// number << 32 | next unclaimed item), the number of items done in the current batch, then one state per pair.
-const CLAIM = 0; // BigInt64Array index
-const DONE = 2; // Int32Array index (bytes 8..11)
-const STATE = 4; // Int32Array index of pair 0's state (bytes 16..)
 /** Pairs in one batch at most; a folder with more is compared as several batches. */
 export const MAX_PAIRS = 4096;
 /** Pair states: no difference found (yet), differs, the source failed on the helper (redone here), failed here. */
@@ -122,16 +117,13 @@ const DIFFERS = 1;
 const HELPER_FAILED = 2;
 const FAILED = 3;
 
-export interface Shared {
-  buffer: SharedArrayBuffer;
-  claim: BigInt64Array;
-  ints: Int32Array;
-  /** The last batch number handed out (this thread only). */
+/** The claim counter with one state per pair (helper-thread.ts), and the last batch number handed out (this thread only). */
+export interface Shared extends ClaimState {
   seq: number;
 }
 
-export function makeShared(buffer = new SharedArrayBuffer(16 + 4 * MAX_PAIRS)): Shared {
-  return { buffer, claim: new BigInt64Array(buffer, 0, 1), ints: new Int32Array(buffer), seq: 0 };
+export function makeShared(buffer?: SharedArrayBuffer): Shared {
+  return { ...claimState(MAX_PAIRS, buffer), seq: 0 };
 }
 
 /** A batch as both threads work on it: its number, the pairs, each item's pair and first byte. */
@@ -180,9 +172,7 @@ export function decodeBatch(message: BatchMessage): Batch {
 
 /** Make `batch` the one the shared counter hands out (this thread, with no other batch in progress). */
 export function publish(shared: Shared, batch: Batch): void {
-  shared.ints.fill(SAME, STATE, STATE + batch.pairs.length);
-  Atomics.store(shared.ints, DONE, 0);
-  Atomics.store(shared.claim, CLAIM, BigInt(batch.seq) << 32n); // last: the helper may take items from here on
+  openBatch(shared, batch.seq, batch.pairs.length, SAME);
 }
 
 /**
@@ -191,16 +181,13 @@ export function publish(shared: Shared, batch: Batch): void {
  * `failed` records the source's error for a pair (this thread); without it the pair is marked for a redo.
  */
 export function workOn(shared: Shared, batch: Batch, reader: FileReader, failed?: (pair: number, error: unknown) => void, limit = Infinity): number {
-  const { claim, ints } = shared;
+  const { ints } = shared;
   const total = batch.pair.length;
   const seq = BigInt(batch.seq);
   let done = 0;
   while (done < limit) {
-    const word = Atomics.load(claim, CLAIM);
-    if (word >> 32n !== seq) break;
-    const item = Number(word & 0xffffffffn);
-    if (item >= total) break;
-    if (Atomics.compareExchange(claim, CLAIM, word, word + 1n) !== word) continue; // the other thread took it
+    const item = claimNext(shared, seq, total);
+    if (item < 0) break;
     const k = batch.pair[item]!;
     const at = STATE + k;
     try {
@@ -212,8 +199,7 @@ export function workOn(shared: Shared, batch: Batch, reader: FileReader, failed?
       if (failed && Atomics.compareExchange(ints, at, SAME, FAILED) === SAME) failed(k, error);
       else if (!failed) Atomics.compareExchange(ints, at, SAME, HELPER_FAILED);
     }
-    Atomics.add(ints, DONE, 1);
-    Atomics.notify(ints, DONE);
+    finishItem(shared);
     done++;
   }
   return done;
@@ -301,7 +287,7 @@ async function compareBatch(pairs: readonly ComparePair[], options: CompareOptio
     workOn(shared, batch, reader, (k, error) => errors.set(k, error));
     if (helper) {
       // Every item is taken; wait for the ones the helper is still comparing (it notifies after each).
-      await helper.finished(shared.ints, DONE, batch.pair.length);
+      await helper.finished(shared, batch.pair.length);
     }
     return verdictsOf(shared, batch, errors, reader);
   } finally {
@@ -321,7 +307,7 @@ function absolutePath(path: string): string {
  * there) is compared again here for the real error; so is every undecided pair if the helper died mid-batch.
  */
 export function verdictsOf(shared: Shared, batch: Batch, errors: ReadonlyMap<number, unknown>, reader: FileReader = fsReader): Verdict[] {
-  const complete = Atomics.load(shared.ints, DONE) === batch.pair.length;
+  const complete = finishedItems(shared) === batch.pair.length;
   return batch.pairs.map((p, k) => {
     const state = Atomics.load(shared.ints, STATE + k);
     if (state === DIFFERS) return false;

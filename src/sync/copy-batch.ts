@@ -12,7 +12,7 @@
  */
 import { constants, lstatSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { HelperThread } from './helper-thread.js';
+import { claimNext, claimState, finishItem, HelperThread, openBatch, STATE, type ClaimState } from './helper-thread.js';
 import { unpinWorkingFolder } from './access.js';
 import { copyWith, type CopyEnds } from './apply.js';
 import type { Entry } from './entry.js';
@@ -35,11 +35,6 @@ const TODO = 0;
 const DONE = 1;
 const LEFT = 2; // left to the pass (the helper met something other than the plain case)
 
-// Shared layout: a 64-bit claim word (batch << 32 | next item), the count of finished items, then one state per item.
-const CLAIM = 0;
-const FINISHED = 2;
-const STATE = 4;
-
 export interface BatchJob {
   seq: number;
   srcFd: number;
@@ -53,12 +48,10 @@ export interface BatchJob {
   owners: boolean;
 }
 
-export interface Shared {
-  claim: BigInt64Array;
-  ints: Int32Array;
-}
+/** The claim counter with one state per file (helper-thread.ts). */
+export type Shared = ClaimState;
 
-export const sharedOf = (buffer: SharedArrayBuffer): Shared => ({ claim: new BigInt64Array(buffer, 0, 1), ints: new Int32Array(buffer) });
+export const sharedOf = (buffer?: SharedArrayBuffer): Shared => claimState(MAX_BATCH, buffer);
 
 const FIELDS = 6;
 
@@ -153,12 +146,7 @@ export function workOn(shared: Shared, job: BatchJob, count: number, mine?: (i: 
   const names = mine ? [] : job.names.split('\0');
   const seq = BigInt(job.seq);
   const taken: number[] = [];
-  for (;;) {
-    const word = Atomics.load(shared.claim, CLAIM);
-    if (word >> 32n !== seq) break;
-    const item = Number(word & 0xffffffffn);
-    if (item >= count) break;
-    if (Atomics.compareExchange(shared.claim, CLAIM, word, word + 1n) !== word) continue;
+  for (let item = claimNext(shared, seq, count); item >= 0; item = claimNext(shared, seq, count)) {
     taken.push(item);
     let state = LEFT;
     try {
@@ -172,8 +160,7 @@ export function workOn(shared: Shared, job: BatchJob, count: number, mine?: (i: 
       state = LEFT;
     }
     Atomics.store(shared.ints, STATE + item, state);
-    Atomics.add(shared.ints, FINISHED, 1);
-    Atomics.notify(shared.ints, FINISHED);
+    finishItem(shared);
   }
   return taken;
 }
@@ -183,9 +170,9 @@ class CopyHelper extends HelperThread {
   readonly shared: Shared;
   seq = 0;
 
-  constructor(buffer = new SharedArrayBuffer(16 + 4 * MAX_BATCH)) {
-    super(new URL('./copy-worker.js', import.meta.url), buffer);
-    this.shared = sharedOf(buffer);
+  constructor(shared = sharedOf()) {
+    super(new URL('./copy-worker.js', import.meta.url), shared.buffer);
+    this.shared = shared;
   }
 }
 
@@ -219,15 +206,13 @@ export async function copyBatch(
 ): Promise<{ done: boolean[]; byPass: Set<number> }> {
   const { shared } = h;
   const seq = ++h.seq;
-  shared.ints.fill(TODO, STATE, STATE + files.length);
-  Atomics.store(shared.ints, FINISHED, 0);
-  Atomics.store(shared.claim, CLAIM, BigInt(seq) << 32n); // last: the helper may take items from here on
+  openBatch(shared, seq, files.length, TODO);
   const posted = h.post(encodeJob(seq, fds.src, fds.dst, fds.parent, files, opts.modes, opts.owners));
   try {
     const byPass = new Set(workOn(shared, { seq } as BatchJob, files.length, mine));
     if (posted) {
       unpinWorkingFolder(); // an await: other code on this thread sees the process's own working folder (access.ts)
-      await h.finished(shared.ints, FINISHED, files.length);
+      await h.finished(shared, files.length);
     }
     // Items the helper took but never finished (it died) are left to the pass.
     return { done: files.map((_, i) => Atomics.load(shared.ints, STATE + i) === DONE), byPass };

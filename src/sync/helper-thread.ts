@@ -1,7 +1,8 @@
 /**
  * The one mechanism behind both helper threads (`--checksum`'s compare-worker.ts, the copies' copy-worker.ts):
- * a worker that never keeps the process alive between batches, gets one message per batch, and notifies an
- * Int32Array slot as it finishes items, which the pass awaits without blocking its event loop.
+ * a worker that never keeps the process alive between batches, gets one message per batch, takes items from a
+ * claim counter shared with the pass, and counts the items it finishes, which the pass awaits without blocking
+ * its event loop.
  */
 import { Worker } from 'node:worker_threads';
 import { applyHeapFlags, heapFlagsForWorkers } from '../heap.js';
@@ -18,6 +19,55 @@ export function helperStart(data: unknown): SharedArrayBuffer {
   applyHeapFlags(v8Flags);
   return shared;
 }
+
+/**
+ * The state a batch's items are shared by, in one SharedArrayBuffer: a 64-bit claim word (batch number << 32 |
+ * next unclaimed item), the number of items finished in the current batch, then one Int32 state per entry (a
+ * file, a pair): both threads take the next item from the claim word, so a batch costs one message however many
+ * items it holds.
+ */
+export interface ClaimState {
+  buffer: SharedArrayBuffer;
+  claim: BigInt64Array;
+  ints: Int32Array;
+}
+
+const CLAIM = 0; // BigInt64Array index
+const FINISHED = 2; // Int32Array index (bytes 8..11)
+/** Int32Array index of entry 0's state (bytes 16..). */
+export const STATE = 4;
+
+/** The shared state for batches of up to `states` entries (over `buffer`: the helper's side of it). */
+export function claimState(states: number, buffer = new SharedArrayBuffer(16 + 4 * states)): ClaimState {
+  return { buffer, claim: new BigInt64Array(buffer, 0, 1), ints: new Int32Array(buffer) };
+}
+
+/** Make batch `seq` the current one: its `states` entries set to `initial`, none finished, then (last) item 0 up. */
+export function openBatch(s: ClaimState, seq: number, states: number, initial: number): void {
+  s.ints.fill(initial, STATE, STATE + states);
+  Atomics.store(s.ints, FINISHED, 0);
+  Atomics.store(s.claim, CLAIM, BigInt(seq) << 32n); // last: the other thread may take items from here on
+}
+
+/** Take the next item of batch `seq` (of `count` items): its index, or -1 when none is left or another batch is current. */
+export function claimNext(s: ClaimState, seq: bigint, count: number): number {
+  for (;;) {
+    const word = Atomics.load(s.claim, CLAIM);
+    if (word >> 32n !== seq) return -1;
+    const item = Number(word & 0xffffffffn);
+    if (item >= count) return -1;
+    if (Atomics.compareExchange(s.claim, CLAIM, word, word + 1n) === word) return item; // else the other thread took it
+  }
+}
+
+/** An item is finished (its state already set): counted, and the pass waiting on the batch woken. */
+export function finishItem(s: ClaimState): void {
+  Atomics.add(s.ints, FINISHED, 1);
+  Atomics.notify(s.ints, FINISHED);
+}
+
+/** How many items of the current batch are finished. */
+export const finishedItems = (s: ClaimState): number => Atomics.load(s.ints, FINISHED);
 
 /** Atomics.waitAsync (Node 16+; not in the ES2023 lib this project compiles against). */
 type WaitAsync = (
@@ -68,10 +118,10 @@ export class HelperThread {
     return this.worker.terminate();
   }
 
-  /** Wait (asynchronously) until `ints[slot]` reaches `total`, or the thread has died. */
-  async finished(ints: Int32Array, slot: number, total: number): Promise<void> {
-    for (let n = Atomics.load(ints, slot); n < total && this.alive; n = Atomics.load(ints, slot)) {
-      const wait = waitAsync(ints, slot, n, 50);
+  /** Wait (asynchronously) until `total` items of the current batch are finished, or the thread has died. */
+  async finished(s: ClaimState, total: number): Promise<void> {
+    for (let n = finishedItems(s); n < total && this.alive; n = finishedItems(s)) {
+      const wait = waitAsync(s.ints, FINISHED, n, 50);
       if (wait.async) await wait.value;
     }
   }
