@@ -11,7 +11,7 @@ import { fsReader, sameContents, type FileReader } from './compare.js';
 import { compareNames, listIn, type Entry, type Listing } from './entry.js';
 import type { FilterSpec } from './filter.js';
 import { afterCompare, metaDiff, planDirOn, type PlanOptions } from './plan.js';
-import { PassFilter, type DirFilter } from './pass-filter.js';
+import type { DirFilter } from './pass-filter.js';
 import { filterListings, WalkFilter } from './walk-filter.js';
 
 /** What the thread is asked to look at: the pass's roots (real paths, and the identities the pass opened). */
@@ -36,11 +36,8 @@ interface AheadFilter {
 }
 
 function filterOf(job: AheadJob, rootEntries: () => readonly Entry[]): AheadFilter | undefined {
-  if (!job.filter) return undefined;
-  const pass = PassFilter.load(job.filter.spec, job.source);
-  if (pass.inactive) return undefined;
-  const walk = new WalkFilter(pass, job.filter.deleteExcluded);
-  return { walk, root: walk.root(job.source, rootEntries()) };
+  const walk = WalkFilter.load(job.filter?.spec, job.source, job.filter?.deleteExcluded ?? false);
+  return walk && { walk, root: walk.root(job.source, rootEntries()) };
 }
 
 /** The inodes of a folder pair as the thread found them (the pass uses a finding only for the same folders). */

@@ -12,7 +12,7 @@ import { fileSystemType } from './fs-type.js';
 import { countRemovals } from './count-removals.js';
 import { chdirAllowed, entryFromStats, listDir, type Entry } from './entry.js';
 import type { FilterSpec } from './filter.js';
-import { PassFilter, type DirFilter } from './pass-filter.js';
+import type { DirFilter } from './pass-filter.js';
 import { WalkFilter } from './walk-filter.js';
 import { checkEmptySource, checkMaxDelete, checkPassPaths, checkReplicaWritable, type PassPaths } from './guards.js';
 import { ReplicaLock } from './lock.js';
@@ -276,11 +276,9 @@ function passFilter(
   options: SyncOptions,
   debug: (message: string) => void,
 ): { walk: WalkFilter; root: DirFilter; rootEntries: Entry[] } | undefined {
-  if (!options.filter) return undefined;
-  const pass = PassFilter.load(options.filter, paths.source);
-  if (pass.inactive) return undefined;
-  const walk = new WalkFilter(pass, options.deleteExcluded ?? false, debug);
-  const rootEntries = pass.ignoreFiles.length > 0 || !options.allowEmptySource ? listDir(paths.source).entries : [];
+  const walk = WalkFilter.load(options.filter, paths.source, options.deleteExcluded ?? false, debug);
+  if (!walk) return undefined;
+  const rootEntries = walk.pass.ignoreFiles.length > 0 || !options.allowEmptySource ? listDir(paths.source).entries : [];
   return { walk, root: walk.root(paths.source, rootEntries), rootEntries };
 }
 

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { describeError, RefusedError } from '../errors.js';
 import { compareNames, type Entry } from './entry.js';
 import { openFileChecked } from './handles.js';
-import type { DirFilter, PassFilter } from './pass-filter.js';
+import type { FilterSpec } from './filter.js';
+import { PassFilter, type DirFilter } from './pass-filter.js';
 import { isTempName } from './temp.js';
 
 /**
@@ -110,6 +111,13 @@ export class WalkFilter {
     /** Where the debug lines go (undefined: nowhere, as in the --max-delete count). */
     private readonly debug?: (message: string) => void,
   ) {}
+
+  /** A pass's rules as its walk uses them (the pass and the look-ahead thread); undefined when none is in force. */
+  static load(spec: FilterSpec | undefined, source: string, deleteExcluded: boolean, debug?: (message: string) => void): WalkFilter | undefined {
+    if (!spec) return undefined;
+    const pass = PassFilter.load(spec, source);
+    return pass.inactive ? undefined : new WalkFilter(pass, deleteExcluded, debug);
+  }
 
   /** The source root's filter, from its listing. Throws RefusedError when one of its ignore files cannot be read. */
   root(source: string, entries: readonly Entry[]): DirFilter {
