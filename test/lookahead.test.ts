@@ -26,8 +26,8 @@ import { listIn, type Listing } from '../src/sync/entry.js';
 import { usable } from '../src/sync/lookahead.js';
 import { holds, stillAhead, verifyTree, type AheadJob } from '../src/sync/lookahead-walk.js';
 import { syncOnce } from '../src/sync/sync-once.js';
-import { ops, runSync } from './_cli.js';
-import { buildTree, compareTrees, dir, file, isRoot, msToTimeSpec, symlink, tempDir, type Spec } from './_tree.js';
+import { ops, runSync, userTempDir } from './_cli.js';
+import { buildTree, compareTrees, dir, file, giveToTestUser, isRoot, msToTimeSpec, symlink, tempDir, type Spec } from './_tree.js';
 
 const T = Date.UTC(2024, 0, 2, 3, 4, 5, 678);
 
@@ -418,6 +418,36 @@ describe('passes with the look-ahead (built CLI, FOLDER_SYNC_TEST_LOOKAHEAD=firs
     expect(ops(withIt.stdout)).toEqual(ops(without.stdout));
     expect(lstatSync(join(reps[0]!, 'd3/s/f')).mode & 0o777).toBe(0o644);
   });
+
+  it.runIf(isRoot)(
+    'as the unprivileged user: a replica folder it cannot list and a source folder it cannot read are handled as without it',
+    async () => {
+      const src = buildTree(userTempDir('fs-la-u-src-'), wide());
+      giveToTestUser(src);
+      const reps = [join(userTempDir('fs-la-u-a-'), 'rep'), join(userTempDir('fs-la-u-b-'), 'rep')] as const;
+      for (const rep of reps) expect((await runSync(src, rep, [], { asUser: true })).code).toBe(0);
+      writeFileSync(join(src, 'd11/s2/deeper/h'), 'edited, longer'); // behind a replica folder its owner locked
+      for (const rep of reps) chmodSync(join(rep, 'd11/s2/deeper'), 0o000);
+      // A source folder the user cannot read (its replica copy the same mode, so only the reading differs).
+      chmodSync(join(src, 'd10/s1'), 0o000);
+      for (const rep of reps) chmodSync(join(rep, 'd10/s1'), 0o000);
+      try {
+        const withIt = await runSync(src, reps[0], ['--verbose'], { asUser: true, env: FIRST });
+        const without = await runSync(src, reps[1], ['--verbose'], { asUser: true, env: OFF });
+        const problems = (out: string): string[] => out.split('\n').filter((l) => /^(error|warning):/.test(l));
+        expect(withIt.code, withIt.stderr).toBe(1); // the unreadable source folder is a failure
+        expect(without.code, without.stderr).toBe(1);
+        expect(ops(withIt.stdout)).toEqual(ops(without.stdout));
+        expect(ops(withIt.stdout)).toContain('updated file "d11/s2/deeper/h"');
+        expect(problems(withIt.stderr)).toEqual(problems(without.stderr));
+        expect(problems(withIt.stderr).join('\n')).toMatch(/d10\/s1/);
+        expect(compareTrees(reps[0], reps[1])).toEqual([]);
+        expect(withIt.stdout + withIt.stderr).toMatch(/look-ahead thread: \d+ subtrees/);
+      } finally {
+        chmodSync(join(src, 'd10/s1'), 0o755);
+      }
+    },
+  );
 
   it('exclude rules: subtrees with nothing left out are skipped', async () => {
     const src = buildTree(tempDir('fs-la-cli-src-'), wide());
