@@ -7,7 +7,9 @@ import {
   fsReader,
   helperMessages,
   batchOf,
+  checksumAlgorithm,
   decodeBatch,
+  loadHash,
   encodeBatch,
   makeShared,
   publish,
@@ -334,4 +336,44 @@ describe('--checksum pass with the built CLI (batches shared with the helper thr
       expect(readFileSync(join(dst, 'secret.bin'))).toEqual(bytes(700, 8));
     }
   });
+});
+
+describe('the block hash (issue 16: xxh64, SHA-1 through hasha where WebAssembly is unavailable)', () => {
+  it('is xxh64 once loaded, and tells same from different blocks', async () => {
+    await loadHash();
+    expect(checksumAlgorithm()).toBe('xxh64');
+    const root = tempDir();
+    const data = bytes(3 * MiB + 5, 11);
+    writeFileSync(join(root, 'a'), data);
+    writeFileSync(join(root, 'same'), data);
+    writeFileSync(join(root, 'other'), flip(data, 2 * MiB + 7));
+    expect(sameContents(join(root, 'a'), join(root, 'same'), data.length)).toBe(true);
+    expect(sameContents(join(root, 'a'), join(root, 'other'), data.length)).toBe(false);
+  });
+
+  // node --jitless has no WebAssembly: the pass must still compare contents (by SHA-1), not fail or skip.
+  for (const [name, env, algorithm] of [
+    ['xxh64 (WebAssembly)', {}, 'xxh64'],
+    ['SHA-1 under node --jitless', { NODE_OPTIONS: '--jitless' }, 'sha1'],
+  ] as const) {
+    it(`the built CLI finds a same-size same-mtime edit by ${name}`, async () => {
+      const T = Date.UTC(2024, 0, 3);
+      const spec: Spec = { 'a.bin': file(bytes(2 * MiB + 9, 1), { mtime: T }), 'b.bin': file(bytes(4000, 2), { mtime: T }) };
+      const src = buildTree(tempDir(), spec);
+      const dst = buildTree(tempDir(), spec);
+      for (const [rel, at] of [
+        ['a.bin', MiB + 100],
+        ['b.bin', 3999],
+      ] as const) {
+        writeFileSync(join(dst, rel), flip(readFileSync(join(dst, rel)), at));
+        utimesSync(join(dst, rel), T / 1000, T / 1000);
+      }
+      const r = await runSync(src, dst, ['--checksum', '--verbose'], { env });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout + r.stderr).toContain(`--checksum: blocks compared by ${algorithm} (compare.ts)`);
+      expect(r.stdout).toMatch(/updated.*a\.bin/);
+      expect(r.stdout).toMatch(/updated.*b\.bin/);
+      expect(compareTrees(src, dst)).toEqual([]);
+    });
+  }
 });

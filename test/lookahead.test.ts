@@ -23,6 +23,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import { defaultCapabilities } from '../src/sync/capabilities.js';
 import { listIn, type Listing } from '../src/sync/entry.js';
+import { RANGE } from '../src/sync/compare.js';
 import { usable } from '../src/sync/lookahead.js';
 import { holds, stillAhead, verifyTree, type AheadJob } from '../src/sync/lookahead-walk.js';
 import { syncOnce } from '../src/sync/sync-once.js';
@@ -156,6 +157,19 @@ describe('the look-ahead walk', () => {
     const job = jobFor(src, dst);
     expect([...found(src, dst, { job: { ...job, checksum: true } }).keys()].sort()).toEqual(ALL.filter((x) => !['b', 'b/y', 'b/y/deep'].includes(x)));
     expect([...found(src, dst, { job }).keys()].sort()).toEqual(ALL);
+  });
+
+  it('--checksum: an equal file of more than one compare range is left to the pass (both its cores), so its folders are not reported', async () => {
+    const { src, dst } = await pair();
+    const big = Buffer.alloc(RANGE + 1, 7);
+    for (const side of [src, dst]) {
+      writeFileSync(join(side, 'b/y/deep/big'), big);
+      utimesSync(join(side, 'b/y/deep/big'), 1e6, 1e6);
+      utimesSync(join(side, 'b/y/deep'), msToTimeSpec(T), msToTimeSpec(T));
+    }
+    const job = jobFor(src, dst);
+    expect([...found(src, dst, { job: { ...job, checksum: true } }).keys()].sort()).toEqual(ALL.filter((x) => !['b', 'b/y', 'b/y/deep'].includes(x)));
+    expect([...found(src, dst, { job }).keys()].sort()).toEqual(ALL); // without --checksum its size and time say equal
   });
 
   it('--checksum: files of a folder the pass has entered are left to the pass (compared there), its subfolders are not', async () => {

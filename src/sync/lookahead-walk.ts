@@ -7,7 +7,7 @@
 import { constants, lstatSync, openSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import type { ReplicaCaps } from './capabilities.js';
-import { fsReader, sameContents, type FileReader } from './compare.js';
+import { fsReader, RANGE, sameContents, type FileReader } from './compare.js';
 import { compareNames, listIn, type Entry, type Listing } from './entry.js';
 import type { FilterSpec } from './filter.js';
 import { afterCompare, metaDiff, planDirOn, type PlanOptions } from './plan.js';
@@ -107,8 +107,10 @@ export function verifyTree(job: AheadJob, sink: AheadSink, list: (path: string) 
     for (let i = steps.length - 1; i >= 0; i--) {
       const step = steps[i]!;
       if (step.op === 'compare' && clean) {
-        // --checksum: a file of the same size and time needs nothing when its contents and metadata match.
-        clean = !sink.entered(rel) && sameFile(join(src, step.src.name), join(dst, step.dst.name), step.src, step.dst, opts);
+        // --checksum: a file of the same size and time needs nothing when its contents and metadata match. Files
+        // of more than one RANGE are the pass's: it reads their ranges on both cores (a third reader only competes).
+        clean =
+          step.src.size <= RANGE && !sink.entered(rel) && sameFile(join(src, step.src.name), join(dst, step.dst.name), step.src, step.dst, opts);
         continue;
       }
       if (step.op !== 'descend') {

@@ -22,6 +22,7 @@ import { metaDiff } from './plan.js';
 import { MirrorWalk } from './walk.js';
 import { LookAhead, type AheadJob } from './lookahead.js';
 import { helperStarts } from './copy-batch.js';
+import { checksumAlgorithm, loadHash } from './compare.js';
 import { checkVersionsDir } from '../versions/guards.js';
 import { hasRetention, type VersionsOption } from '../versions/names.js';
 import { prunedLine, pruneVersions, type Pruned } from '../versions/prune.js';
@@ -142,10 +143,12 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
         rules: options.filter.rules?.map((r) => ('excludeFrom' in r ? { excludeFrom: resolve(r.excludeFrom) } : r)),
       };
       const rules = filter && spec && { spec, deleteExcluded: options.deleteExcluded ?? false };
+      if (checksum) await loadHash(); // the block hash (xxh64; SHA-1 where WebAssembly is unavailable)
       ahead = !paths.replicaMissing ? await lookAhead(paths, roots, caps, srcLocalTime, checksum, rules) : undefined;
       walk.lookahead = ahead;
       await mirrorRoot(walk, report, paths, roots, dryRun, filter?.root, { caps, timesKept: book.timesKept(paths.replica), srcLocalTime });
       if (ahead) report.debug(`look-ahead thread: ${ahead.skipped} subtrees (${ahead.skippedEntries} entries) found mirrored, not walked again`);
+      if (checksum) report.debug(`--checksum: blocks compared by ${checksumAlgorithm()} (compare.ts)`);
       if (helperStarts() > helpers) report.debug('copy helper thread started');
       const { count, files } = walk.copies.batches;
       if (count > 0) report.debug(`copied ${files} new files in ${count} batches on two cores (docs/benchmark.md)`);
