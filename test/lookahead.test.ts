@@ -24,7 +24,7 @@ import { createLogger } from '../src/log.js';
 import { defaultCapabilities } from '../src/sync/capabilities.js';
 import { listIn, type Listing } from '../src/sync/entry.js';
 import { RANGE } from '../src/sync/compare.js';
-import { usable } from '../src/sync/lookahead.js';
+import { AHEAD_AFTER, usable } from '../src/sync/lookahead.js';
 import { holds, stillAhead, verifyTree, type AheadJob } from '../src/sync/lookahead-walk.js';
 import { syncOnce } from '../src/sync/sync-once.js';
 import { ops, runSync, userTempDir } from './_cli.js';
@@ -476,5 +476,27 @@ describe('passes with the look-ahead (built CLI, FOLDER_SYNC_TEST_LOOKAHEAD=firs
     expect(r.stdout + r.stderr).toMatch(/excluded "d00\/s0\/x.tmp"/);
     // d01..d11 whole, in d00 the subfolders s1, s2, s3, and s0/deeper (s0 is walked: it holds what is left out).
     expect(r.stdout + r.stderr).toMatch(/look-ahead thread: 15 subtrees/);
+  });
+
+  it(`starts the thread only once the pass has looked at ${AHEAD_AFTER} entries: never for a smaller tree, on the way for a bigger one`, async () => {
+    const tree = (files: number): Spec => {
+      const s: Spec = {};
+      for (let d = 0; d < 10; d++) s[`d${d}`] = Object.fromEntries(Array.from({ length: files }, (_, i) => [`f${i}`, `${d}-${i}`]));
+      return s;
+    };
+    // 10 folders of 150 files: 1,510 entries. 10 folders of 300: the pass has looked at 2,000 by its 8th folder.
+    for (const [files, started] of [
+      [150, false],
+      [300, true],
+    ] as const) {
+      const src = buildTree(tempDir('fs-la-cli-src-'), tree(files));
+      const dst = join(tempDir('fs-la-cli-dst-'), 'rep');
+      expect((await runSync(src, dst)).code).toBe(0);
+      const r = await runSync(src, dst, ['--verbose']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(ops(r.stdout)).toEqual([]);
+      if (started) expect(r.stdout + r.stderr).toMatch(/look-ahead thread: \d+ subtrees/);
+      else expect(r.stdout + r.stderr).not.toMatch(/look-ahead/);
+    }
   });
 });

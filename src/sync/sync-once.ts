@@ -20,7 +20,7 @@ import { PassReport, StopPass } from './pass-report.js';
 import type { SyncStats } from './pass-stats.js';
 import { metaDiff } from './plan.js';
 import { MirrorWalk } from './walk.js';
-import { LookAhead, type AheadJob } from './lookahead.js';
+import { AHEAD_AFTER, DeferredAhead, LookAhead, type AheadJob } from './lookahead.js';
 import { helperStarts } from './copy-batch.js';
 import { checksumAlgorithm, loadHash } from './compare.js';
 import { checkVersionsDir } from '../versions/guards.js';
@@ -85,7 +85,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
   const lock = options.lock === false || dryRun ? undefined : new ReplicaLock(paths.replica);
   lock?.acquire();
   const roots: Roots = {};
-  let ahead: LookAhead | undefined;
+  let ahead: DeferredAhead | undefined;
   const passStart = Date.now();
   const store = versions && new VersionStore(versions.dir, { source: paths.source, replica: paths.replica, startedAt: passStart, dryRun });
   try {
@@ -144,10 +144,12 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       };
       const rules = filter && spec && { spec, deleteExcluded: options.deleteExcluded ?? false };
       if (checksum) await loadHash(); // the block hash (xxh64; SHA-1 where WebAssembly is unavailable)
-      ahead = !paths.replicaMissing ? await lookAhead(paths, roots, caps, srcLocalTime, checksum, rules) : undefined;
+      const due = () => report.stats.checked >= AHEAD_AFTER;
+      ahead = !paths.replicaMissing ? await lookAhead(paths, roots, caps, srcLocalTime, checksum, rules, due) : undefined;
       walk.lookahead = ahead;
       await mirrorRoot(walk, report, paths, roots, dryRun, filter?.root, { caps, timesKept: book.timesKept(paths.replica), srcLocalTime });
-      if (ahead) report.debug(`look-ahead thread: ${ahead.skipped} subtrees (${ahead.skippedEntries} entries) found mirrored, not walked again`);
+      const thread = ahead?.thread;
+      if (thread) report.debug(`look-ahead thread: ${thread.skipped} subtrees (${thread.skippedEntries} entries) found mirrored, not walked again`);
       if (checksum) report.debug(`--checksum: blocks compared by ${checksumAlgorithm()} (compare.ts)`);
       if (helperStarts() > helpers) report.debug('copy helper thread started');
       const { count, files } = walk.copies.batches;
@@ -176,9 +178,10 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
 
 /**
  * The look-ahead thread for this pass, from the compiled CLI only (it lists by whole paths beside the walk's
- * moves of the working folder, which only the CLI allows). FOLDER_SYNC_TEST_LOOKAHEAD=first (tests): the pass
- * waits until it has looked at everything, so what it finds does not depend on timing (`first-crash`: and the
- * thread fails after its first finding).
+ * moves of the working folder, which only the CLI allows), started by the walk once `due()` (lookahead.ts).
+ * FOLDER_SYNC_TEST_LOOKAHEAD=first (tests): started at once, and the pass waits until it has looked at
+ * everything, so what it finds does not depend on timing (`first-crash`: and the thread fails after its first
+ * finding).
  */
 async function lookAhead(
   paths: PassPaths,
@@ -187,24 +190,24 @@ async function lookAhead(
   srcLocalTime: boolean,
   checksum: boolean,
   filter: AheadJob['filter'],
-): Promise<LookAhead | undefined> {
+  due: () => boolean,
+): Promise<DeferredAhead | undefined> {
   if (!roots.source || !roots.replica) return undefined;
   const [src, dst] = [roots.source.stat(), roots.replica.stat()];
-  const ahead = LookAhead.start(
-    {
-      source: paths.source,
-      replica: paths.replica,
-      sourceId: { dev: src.dev, ino: src.ino },
-      replicaId: { dev: dst.dev, ino: dst.ino },
-      caps,
-      srcLocalTime,
-      owners: runsAsRoot() && caps.owners,
-      checksum,
-      filter,
-    },
-    chdirAllowed(),
-  );
-  if (ahead && process.env['FOLDER_SYNC_TEST_LOOKAHEAD']?.startsWith('first')) await ahead.wholeWalk();
+  const job: AheadJob = {
+    source: paths.source,
+    replica: paths.replica,
+    sourceId: { dev: src.dev, ino: src.ino },
+    replicaId: { dev: dst.dev, ino: dst.ino },
+    caps,
+    srcLocalTime,
+    owners: runsAsRoot() && caps.owners,
+    checksum,
+    filter,
+  };
+  const allowed = chdirAllowed();
+  const ahead = new DeferredAhead(() => LookAhead.start(job, allowed), due);
+  if (process.env['FOLDER_SYNC_TEST_LOOKAHEAD']?.startsWith('first')) await ahead.startNow()?.wholeWalk();
   return ahead;
 }
 
