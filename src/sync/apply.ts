@@ -26,6 +26,7 @@ import type { OpenFolder } from './access.js';
 import { timeArg } from './times.js';
 import { exists, sameMtime, toMs, type Entry } from './entry.js';
 import { mirroredMode } from './plan.js';
+import { holdBlocks, releaseBlocks } from './free-later.js';
 import { tempName } from './temp.js';
 
 /**
@@ -324,9 +325,14 @@ export function makeDir(path: string): void {
   }
 }
 
-/** Remove one non-folder entry: the link itself, never what it points to. */
-export function removeNonDir(path: string): void {
-  unlinkSync(path);
+/** Remove one non-folder entry: the link itself, never what it points to. A file's blocks are freed beside the pass (free-later.ts). */
+export function removeNonDir(path: string, entry?: Entry): void {
+  const held = holdBlocks(path, entry);
+  try {
+    unlinkSync(path);
+  } finally {
+    releaseBlocks(held);
+  }
 }
 
 export function removeEmptyDir(path: string): void {

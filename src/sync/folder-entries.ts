@@ -7,6 +7,7 @@
 import { constants, lchownSync, lstatSync, lutimesSync, openSync, readlinkSync, rmdirSync, symlinkSync, unlinkSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { entryFromStats, type Entry } from './entry.js';
+import { holdBlocks } from './free-later.js';
 import { BIG, O_NOFOLLOW, O_NONBLOCK, openFileChecked } from './handles.js';
 import { tempName } from './temp.js';
 import { timeArg } from './times.js';
@@ -61,6 +62,11 @@ export abstract class FolderEntries {
 
   unlink(name: string): void {
     unlinkSync(this.at(name));
+  }
+
+  /** Hold `entry`'s blocks while its name is replaced or removed, freed beside the pass (free-later.ts). */
+  holdBlocks(name: string, entry: Entry | undefined): number | undefined {
+    return holdBlocks(this.at(name), entry);
   }
 
   rmdir(name: string): void {

@@ -72,7 +72,7 @@ export async function removeEntry(
     }
     if (!dryRun) removeEmptyDir(path);
   } else if (!dryRun) {
-    removeNonDir(path);
+    removeNonDir(path, entry);
   }
   // issue 14: a folder emptied entry by entry (its contents kept one by one) is kept as the folder holding them.
   report.removed(entry, rel, keeping && entry.type === 'dir' ? { versions: keeping.store.passName, keptAs: keeping.store.keptPath(rel) } : {});

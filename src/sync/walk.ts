@@ -42,6 +42,7 @@ import { kindOf, type Kept, type PassReport } from './pass-report.js';
 import { isProbeName, type ReplicaCaps } from './capabilities.js';
 import type { ReplicaCapsBook } from './capabilities-probe.js';
 import { afterCompare, metaDiff, mirroredMode, planDirOn, type PlannedStep, type Step } from './plan.js';
+import { releaseBlocks } from './free-later.js';
 import { removeEntry, type Keeping } from './remove.js';
 import { CopyRuns, plainRun, type CopyStep } from './walk-copy.js';
 import type { LookAhead } from './lookahead.js';
@@ -531,7 +532,13 @@ export class MirrorWalk {
       discardIn(into, tmp);
       throw error;
     }
-    installIn(into, tmp, name);
+    // What the rename replaces (kept as a version: hard-linked, so nothing is freed) has its blocks freed beside the pass.
+    const held = store ? undefined : into.holdBlocks(name, replace ?? old);
+    try {
+      installIn(into, tmp, name);
+    } finally {
+      releaseBlocks(held);
+    }
     if (replace && replace.type !== 'dir') this.report.removed(replace, rel, kept);
     return replace ? {} : kept;
   }
