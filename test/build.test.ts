@@ -18,7 +18,7 @@ function filesBelow(dir: string): string[] {
 describe('npm run build', () => {
   it('empties dist/ before compiling', () => {
     const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    expect(pkg.scripts['build']).toBe('node scripts/clean-dist.mjs && tsc -p tsconfig.build.json');
+    expect(pkg.scripts['build']).toBe('node scripts/clean-dist.mjs && tsc -p tsconfig.build.json && node scripts/bundle-cli.mjs');
   });
 
   it('scripts/clean-dist.mjs removes the dist/ beside its folder, and is fine when there is none', () => {
@@ -37,9 +37,27 @@ describe('npm run build', () => {
     expect(readFileSync(join(root, 'kept.txt'), 'utf8')).toBe('not in dist\n');
   });
 
-  it('left in dist/ only what src/ compiles to (the suite runs after a build)', () => {
+  it('left in dist/ only what src/ compiles to, and the chunks of the CLI bundle (the suite runs after a build)', () => {
     const sources = new Set(filesBelow(join(repo, 'src')).map((f) => f.replace(/\.ts$/, '')));
-    const stale = filesBelow(join(repo, 'dist')).filter((f) => !sources.has(f.replace(/\.d\.ts$|\.js$/, '')));
+    const chunk = /^sync[/\\]cli-chunk-[\w-]+\.js$/;
+    const stale = filesBelow(join(repo, 'dist')).filter((f) => !sources.has(f.replace(/\.d\.ts$|\.js$/, '')) && !chunk.test(f));
     expect(stale).toEqual([]);
+  });
+
+  // issue 16 (start-up): the CLI's own modules are bundled, so a pass loads a handful of files instead of ~50.
+  it('dist/cli.js is the bundle: it imports only its chunks (beside the helper threads), node: modules and the runtime dependencies', () => {
+    const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const cli = readFileSync(join(repo, 'dist', 'cli.js'), 'utf8');
+    expect(cli.startsWith('#!/usr/bin/env node\n')).toBe(true);
+    const specifiers = [...cli.matchAll(/(?:^import\b[^'"]*|\bimport\()\s*["']([^"']+)["']/gm)].map((m) => m[1]!);
+    expect(specifiers.length).toBeGreaterThan(5);
+    const own = specifiers.filter((s) => s.startsWith('.'));
+    expect(own.filter((s) => !/^\.\/sync\/cli-chunk-[\w-]+\.js$/.test(s))).toEqual([]);
+    const deps = Object.keys(pkg.dependencies);
+    const others = specifiers.filter((s) => !s.startsWith('.') && !s.startsWith('node:') && !deps.some((d) => s === d || s.startsWith(`${d}/`)));
+    expect(others).toEqual([]);
+    for (const s of own) expect(existsSync(join(repo, 'dist', s)), s).toBe(true);
+    for (const worker of ['compare-worker.js', 'copy-worker.js', 'lookahead-worker.js'])
+      expect(existsSync(join(repo, 'dist', 'sync', worker))).toBe(true);
   });
 });

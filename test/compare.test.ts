@@ -1,6 +1,6 @@
 import { readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import {
   compareFiles,
@@ -32,6 +32,9 @@ const flip = (buf: Buffer, at: number): Buffer => {
   copy[at] = (copy[at] ?? 0) ^ 0xff;
   return copy;
 };
+
+// The block hash is loaded once per thread before contents are compared (compare.ts), as the pass does.
+beforeAll(loadHash);
 
 describe('sameContents (--checksum compares 1 MiB block pairs by hash)', () => {
   const big = bytes(3 * MiB + 17, 5);

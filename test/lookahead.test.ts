@@ -19,11 +19,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import { defaultCapabilities } from '../src/sync/capabilities.js';
 import { listIn, type Listing } from '../src/sync/entry.js';
-import { RANGE } from '../src/sync/compare.js';
+import { loadHash, RANGE } from '../src/sync/compare.js';
 import { AHEAD_AFTER, usable } from '../src/sync/lookahead.js';
 import { holds, stillAhead, verifyTree, type AheadJob } from '../src/sync/lookahead-walk.js';
 import { syncOnce } from '../src/sync/sync-once.js';
@@ -84,6 +84,9 @@ function found(src: string, dst: string, opts: { passAt?: string[]; list?: (p: s
 }
 
 const ALL = ['a', 'a/x', 'a/y', 'b', 'b/x', 'b/y', 'b/y/deep', 'c'];
+
+// The block hash is loaded once per thread before contents are compared (compare.ts), as the pass does.
+beforeAll(loadHash);
 
 describe('the look-ahead walk', () => {
   it('reports every folder of an exact mirror (not the top), with the source entries below each', async () => {

@@ -3,7 +3,6 @@ import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { claimNext, claimState, finishedItems, finishItem, HelperThread, openBatch, STATE, type ClaimState } from './helper-thread.js';
-import { hashSync } from 'hasha';
 
 /**
  * --checksum's content check. Both files are read in 1 MiB block pairs and each pair is compared by hash
@@ -14,26 +13,32 @@ import { hashSync } from 'hasha';
  *
  * Algorithm: xxh64 (xxhash-wasm, WebAssembly: 13.6 GiB/s a core on the bench machine, where SHA-1 does 2.0
  * GiB/s even with SHA-NI, sha256 1.9, md5 0.8), seeded with a random 64-bit value per thread, so no pair of
- * blocks can be prepared in advance to hash alike. Where WebAssembly is unavailable (node --jitless) or until
- * `loadHash()` has run, blocks are compared by SHA-1 through hasha. The hash never leaves the thread that made
- * it, so nothing depends on the choice.
+ * blocks can be prepared in advance to hash alike. Where WebAssembly is unavailable (node --jitless) blocks are
+ * compared by SHA-1 through hasha. Either is loaded by `loadHash()` (compareFiles awaits it; the helper threads
+ * and the pass before their first compare), so a pass without --checksum loads neither. The hash never leaves
+ * the thread that made it, so nothing depends on the choice.
  */
 const SEED = randomBytes(8).readBigUInt64LE();
-let xxh64: ((block: Uint8Array) => bigint) | undefined;
+let blockHash: { algorithm: 'xxh64' | 'sha1'; same: (a: Uint8Array, b: Uint8Array) => boolean } | undefined;
 let loading: Promise<void> | undefined;
 
-/** Load xxh64 (once a thread; a failure leaves SHA-1 in use). compareFiles awaits it; the helper threads before their first item. */
+/** Load the block hash, once a thread: xxh64, or SHA-1 through hasha where WebAssembly cannot run. */
 export function loadHash(): Promise<void> {
-  return (loading ??= import('xxhash-wasm')
-    .then(async ({ default: load }) => {
-      const api = await load();
-      xxh64 = (block) => api.h64Raw(block, SEED);
-    })
-    .catch(() => undefined));
+  return (loading ??= (async () => {
+    try {
+      const api = await (await import('xxhash-wasm')).default();
+      blockHash = { algorithm: 'xxh64', same: (a, b) => api.h64Raw(a, SEED) === api.h64Raw(b, SEED) };
+    } catch {
+      const { hashSync } = await import('hasha');
+      const options = { algorithm: 'sha1', encoding: 'buffer' } as const;
+      blockHash = { algorithm: 'sha1', same: (a, b) => Buffer.compare(hashSync(a, options), hashSync(b, options)) === 0 };
+    }
+  })());
 }
 
-/** The block hash in use on this thread: 'xxh64' once loadHash() has run where WebAssembly works, else 'sha1'. */
-export const checksumAlgorithm = (): 'xxh64' | 'sha1' => (xxh64 ? 'xxh64' : 'sha1');
+/** The block hash in use on this thread (after loadHash()). */
+export const checksumAlgorithm = (): 'xxh64' | 'sha1' | undefined => blockHash?.algorithm;
+
 /** The unit of reading and hashing: two of these (one per side) per thread. */
 export const BLOCK = 1 << 20;
 /** Files of more than this many bytes are split into ranges of this size, each compared by either thread. */
@@ -83,9 +88,8 @@ function readBlock(reader: FileReader, fd: number, buf: Buffer, want: number, po
 }
 
 function sameHash(a: Buffer, b: Buffer): boolean {
-  if (xxh64) return xxh64(a) === xxh64(b);
-  const options = { algorithm: 'sha1', encoding: 'buffer' } as const;
-  return Buffer.compare(hashSync(a, options), hashSync(b, options)) === 0;
+  if (!blockHash) throw new Error('compare.ts: loadHash() must have finished before contents are compared');
+  return blockHash.same(a, b);
 }
 
 /**
