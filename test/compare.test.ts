@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import {
   compareFiles,
+  compareHere,
   fsReader,
   helperMessages,
   batchOf,
@@ -379,4 +380,65 @@ describe('the block hash (issue 16: xxh64, SHA-1 through hasha where WebAssembly
       expect(compareTrees(src, dst)).toEqual([]);
     });
   }
+});
+
+describe('compared on the thread of the pass while the look-ahead runs (compareHere, through the folders of the walk)', () => {
+  it('gives the verdicts compareFiles gives: same, different, replica unreadable = different, source unreadable = its error', () => {
+    const root = tempDir();
+    writeFileSync(join(root, 's1'), 'same bytes');
+    writeFileSync(join(root, 'r1'), 'same bytes');
+    writeFileSync(join(root, 's2'), 'other bytes');
+    writeFileSync(join(root, 'r2'), 'OTHER bytes');
+    writeFileSync(join(root, 's3'), 'x');
+    const opened: string[] = [];
+    const reader: FileReader = {
+      ...fsReader,
+      open: (name) => (opened.push(`src:${name}`), fsReader.open(join(root, name))),
+      openReplica: (name) => (opened.push(`dst:${name}`), fsReader.open(join(root, name))),
+    };
+    const pairs: ComparePair[] = [
+      { src: 's1', dst: 'r1', size: 10 },
+      { src: 's2', dst: 'r2', size: 11 },
+      { src: 's3', dst: 'missing', size: 1 },
+      { src: 'missing', dst: 'r1', size: 10 },
+    ];
+    const verdicts = compareHere(pairs, reader);
+    expect(verdicts.slice(0, 3)).toEqual([true, false, false]);
+    expect(verdicts[3]).toEqual(expect.objectContaining({ code: 'ENOENT' }));
+    // The replica side goes through openReplica, the source side through open.
+    expect(opened.slice(0, 4)).toEqual(['src:s1', 'dst:r1', 'src:s2', 'dst:r2']);
+  });
+
+  it('the built CLI, with the look-ahead busy throughout (first-hold): the same changes as without it, and the files compared by the pass', async () => {
+    const T = Date.UTC(2024, 0, 3);
+    const spec: Spec = {};
+    for (let i = 0; i < 12; i++) spec[`f${i}.bin`] = file(bytes(900 + i, i), { mtime: T });
+    spec.sub = dir({ inner: file(bytes(500, 50), { mtime: T }) }, { mtime: T });
+    const runs = [];
+    for (const env of [{ FOLDER_SYNC_TEST_LOOKAHEAD: 'first-hold' }, { FOLDER_SYNC_LOOKAHEAD: '0' }]) {
+      const src = buildTree(userTempDir(), { ...spec, 'secret.bin': file(bytes(700, 7), { mtime: T, mode: 0o000 }) });
+      const dst = buildTree(userTempDir(), { ...spec, 'secret.bin': file(bytes(700, 8), { mtime: T }) });
+      giveToTestUser(src);
+      giveToTestUser(dst);
+      for (const name of ['f3.bin', 'f10.bin']) {
+        const path = join(dst, name);
+        writeFileSync(path, flip(readFileSync(path), 5));
+        utimesSync(path, T / 1000, T / 1000);
+      }
+      const r = await runSync(src, dst, ['--checksum', '--verbose'], { asUser: true, env });
+      expect(r.code, r.stderr).toBe(isRoot ? 1 : 0);
+      for (const name of ['f3.bin', 'f10.bin']) expect(readFileSync(join(dst, name)).equals(readFileSync(join(src, name))), name).toBe(true);
+      if (isRoot) expect(r.stderr).toMatch(/^error: failed file "secret.bin": permission denied \(EACCES\)$/m);
+      expect(compareTrees(src, dst, { ignore: (p) => p === 'secret.bin' })).toEqual([]);
+      runs.push(r);
+    }
+    const [held, off] = runs;
+    // The top folder's 13 files are compared by the pass (the top folder is never reported clean); sub is skipped.
+    expect(held!.stdout + held!.stderr).toMatch(
+      /--checksum: blocks compared by xxh64 \(compare\.ts\); 13 files compared on the pass's thread through its folders/,
+    );
+    expect(off!.stdout + off!.stderr).not.toMatch(/compared on the pass's thread/);
+    const lines = (out: string): string[] => out.split('\n').filter((l) => /^(updated|created|removed|error)/.test(l));
+    expect(lines(held!.stdout + held!.stderr)).toEqual(lines(off!.stdout + off!.stderr));
+  });
 });

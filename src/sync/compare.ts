@@ -58,6 +58,8 @@ export type Verdict = boolean | Error;
 /** How files are opened and read (an injected reader lets tests count reads). */
 export interface FileReader {
   open(path: string): number;
+  /** The replica side's open, where it differs from the source's (the walk's opened folders: compareHere). */
+  openReplica?(path: string): number;
   read(fd: number, buf: Buffer, offset: number, length: number, position: number): number;
   close(fd: number): void;
 }
@@ -104,7 +106,7 @@ export function sameRange(pair: ComparePair, from: number, reader: FileReader = 
   try {
     let fb: number;
     try {
-      fb = reader.open(pair.dst);
+      fb = reader.openReplica ? reader.openReplica(pair.dst) : reader.open(pair.dst);
     } catch {
       return false;
     }
@@ -349,6 +351,20 @@ export function verdictsOf(shared: Shared, batch: Batch, errors: ReadonlyMap<num
 function sameWhole(p: ComparePair, reader: FileReader): boolean {
   for (let f = 0; f <= p.size; f += RANGE) if (!sameRange(p, f, reader)) return false;
   return true;
+}
+
+/**
+ * A folder's pairs compared on this thread alone, in order, with `reader`'s opens (the walk passes one that opens
+ * names through its opened folders). One verdict per pair, as compareFiles gives them. loadHash() first.
+ */
+export function compareHere(pairs: readonly ComparePair[], reader: FileReader): Verdict[] {
+  return pairs.map((p) => {
+    try {
+      return sameWhole(p, reader);
+    } catch (error) {
+      return error as Error;
+    }
+  });
 }
 
 /**

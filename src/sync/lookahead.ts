@@ -35,8 +35,8 @@ import { holds, stillAhead, verifyTree, type AheadJob, type FolderIds } from './
 
 export type { AheadJob } from './lookahead-walk.js';
 
-/** Messages from the thread: a clean subtree, or the end of its walk. */
-export type AheadMessage = Finding[] | 'done';
+/** Messages from the thread: a clean subtree, or the end of its walk ('walked': tests' first-hold, see runAhead). */
+export type AheadMessage = Finding[] | 'done' | 'walked';
 
 /** A subtree found mirrored: where, its source entries, and the folders it was found in. */
 export type Finding = [rel: string, checked: number, ids: FolderIds];
@@ -99,6 +99,7 @@ export class DeferredAhead {
 export class LookAhead {
   private readonly found = new Map<string, [checked: number, ids: FolderIds]>();
   private finished = false;
+  private walked = false;
   private heard = false;
   /** Subtrees the pass did not walk again, and the source entries in them (the pass's debug line). */
   skipped = 0;
@@ -168,11 +169,11 @@ export class LookAhead {
     return !this.finished;
   }
 
-  /** Tests (FOLDER_SYNC_TEST_LOOKAHEAD=first): wait until the thread has looked at everything. */
+  /** Tests (FOLDER_SYNC_TEST_LOOKAHEAD=first...): wait until the thread has looked at everything. */
   async wholeWalk(): Promise<void> {
     for (;;) {
       this.drain();
-      if (this.finished) return;
+      if (this.finished || this.walked) return;
       await new Promise((r) => setTimeout(r, 5));
     }
   }
@@ -200,6 +201,7 @@ export class LookAhead {
       }
       const message = m.message as AheadMessage;
       if (message === 'done') this.finished = true;
+      else if (message === 'walked') this.walked = true;
       else for (const [rel, checked, ids] of message) this.found.set(rel, [checked, ids]);
     }
   }
@@ -208,8 +210,10 @@ export class LookAhead {
 /** The thread's side (lookahead-worker.ts): walk, post what it finds, stop where the pass has already been. */
 export function runAhead(job: AheadJob, port: MessagePort): void {
   let passAt: string[] = [];
-  // Tests: the thread fails after its first finding (the pass must carry on without it).
+  // Tests: the thread fails after its first finding (the pass must carry on without it); or (first-hold) it
+  // stays, busy as far as the pass can tell, until the pass ends it (the pass then compares on its own thread).
   const crash = process.env['FOLDER_SYNC_TEST_LOOKAHEAD'] === 'first-crash';
+  const hold = process.env['FOLDER_SYNC_TEST_LOOKAHEAD'] === 'first-hold';
   // Findings wait here a few milliseconds: a folder found clean replaces those inside it still waiting (a folder
   // is finished after everything in it, so they are the last ones), which keeps a 1M-file pass to a few hundred
   // messages instead of one per folder (measured: 19 MiB less peak RSS over 1,000,000 files).
@@ -238,6 +242,11 @@ export function runAhead(job: AheadJob, port: MessagePort): void {
   } finally {
     // Also after an error: what was found stays true; the pass walks everything else.
     post();
-    port.postMessage('done' satisfies AheadMessage);
+    if (hold) {
+      port.postMessage('walked' satisfies AheadMessage);
+      port.on('message', () => undefined); // keeps the thread until the pass closes it
+    } else {
+      port.postMessage('done' satisfies AheadMessage);
+    }
   }
 }

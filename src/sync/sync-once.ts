@@ -150,7 +150,10 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       await mirrorRoot(walk, report, paths, roots, dryRun, filter?.root, { caps, timesKept: book.timesKept(paths.replica), srcLocalTime });
       const thread = ahead?.thread;
       if (thread) report.debug(`look-ahead thread: ${thread.skipped} subtrees (${thread.skippedEntries} entries) found mirrored, not walked again`);
-      if (checksum) report.debug(`--checksum: blocks compared by ${checksumAlgorithm()} (compare.ts)`);
+      if (checksum) {
+        const here = walk.comparedHere > 0 ? `; ${walk.comparedHere} files compared on the pass's thread through its folders` : '';
+        report.debug(`--checksum: blocks compared by ${checksumAlgorithm()} (compare.ts)${here}`);
+      }
       if (helperStarts() > helpers) report.debug('copy helper thread started');
       const { count, files } = walk.copies.batches;
       if (count > 0) report.debug(`copied ${files} new files in ${count} batches on two cores (docs/benchmark.md)`);
@@ -181,7 +184,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
  * moves of the working folder, which only the CLI allows), started by the walk once `due()` (lookahead.ts).
  * FOLDER_SYNC_TEST_LOOKAHEAD=first (tests): started at once, and the pass waits until it has looked at
  * everything, so what it finds does not depend on timing (`first-crash`: and the thread fails after its first
- * finding).
+ * finding; `first-hold`: and the thread stays until the pass ends, so the pass sees it busy throughout).
  */
 async function lookAhead(
   paths: PassPaths,
