@@ -1,7 +1,7 @@
 // `npm run build` starts from an empty dist/: a module deleted or renamed in src/ must not linger in dist/ (tsc
 // only adds and overwrites), where the CLI, the tests and the published package would still find it.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -59,5 +59,22 @@ describe('npm run build', () => {
     for (const s of own) expect(existsSync(join(repo, 'dist', s)), s).toBe(true);
     for (const worker of ['compare-worker.js', 'copy-worker.js', 'lookahead-worker.js'])
       expect(existsSync(join(repo, 'dist', 'sync', worker))).toBe(true);
+  });
+
+  // The bundle step names its files as paths, not URL pathnames: `%20` for a space (and `/C:/...` on Windows) is
+  // no file, and runme.bat / runme.sh build in whatever folder the user cloned into.
+  it('scripts/bundle-cli.mjs works in a folder whose path has a space', () => {
+    const root = join(tempDir('fs-build-'), 'with space');
+    mkdirSync(join(root, 'scripts'), { recursive: true });
+    mkdirSync(join(root, 'dist', 'sync'), { recursive: true });
+    copyFileSync(join(repo, 'scripts', 'bundle-cli.mjs'), join(root, 'scripts', 'bundle-cli.mjs'));
+    symlinkSync(join(repo, 'node_modules'), join(root, 'node_modules'));
+    writeFileSync(join(root, 'package.json'), JSON.stringify({ type: 'module', dependencies: {} }));
+    writeFileSync(join(root, 'dist', 'cli.js'), "const m = await import('./sync/lazy.js');\nconsole.log(m.x);\n");
+    writeFileSync(join(root, 'dist', 'sync', 'lazy.js'), 'export const x = 42;\n');
+    const r = spawnSync(process.execPath, [join(root, 'scripts', 'bundle-cli.mjs')], { cwd: root, encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(spawnSync(process.execPath, [join(root, 'dist', 'cli.js')], { encoding: 'utf8' }).stdout).toBe('42\n');
   });
 });
