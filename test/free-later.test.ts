@@ -1,9 +1,9 @@
-import { fstatSync, linkSync, lstatSync, readFileSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import { entryFromStats, type Entry } from '../src/sync/entry.js';
-import { heldBlocks, holdBlocks, releaseBlocks } from '../src/sync/free-later.js';
+import { heldBlocks, holdBlocks, HOLDS_ON, releaseBlocks } from '../src/sync/free-later.js';
 import { syncOnce } from '../src/sync/sync-once.js';
 import { buildTree, compareTrees, fifo, file, symlink, tempDir } from './_tree.js';
 
@@ -45,16 +45,29 @@ describe('blocks of replaced and removed replica files are freed beside the pass
     expect(holdBlocks(join(root, 'f'), undefined)).toBeUndefined();
   });
 
-  it('never opens the file itself: a FIFO or a link swapped in for a listed file is held at once, not read or followed', () => {
+  it('never opens the file itself: a FIFO or a link swapped in for a listed file is not held, not read, not followed', () => {
     const root = buildTree(tempDir(), { data: 'bytes', p: fifo(), l: symlink('data') });
     const listed = { ...entryOf(join(root, 'data')) }; // what the listing said: a file with data
-    const fdFifo = holdBlocks(join(root, 'p'), listed); // a FIFO opened for reading would wait for a writer
-    expect(fdFifo).toBeTypeOf('number');
-    expect(fstatSync(fdFifo!).isFIFO()).toBe(true);
-    const fdLink = holdBlocks(join(root, 'l'), listed);
-    expect(fstatSync(fdLink!).isSymbolicLink()).toBe(true); // the link itself, not its target
-    releaseBlocks(fdFifo);
-    releaseBlocks(fdLink);
+    expect(holdBlocks(join(root, 'p'), listed)).toBeUndefined(); // returns at once: a FIFO opened for reading would wait
+    expect(holdBlocks(join(root, 'l'), listed)).toBeUndefined(); // the link frees nothing, its target is not ours
     expect(holdBlocks(join(root, 'missing'), listed)).toBeUndefined(); // could not be had: the change goes ahead as before
+    const fd = holdBlocks(join(root, 'data'), listed);
+    expect(fd).toBeTypeOf('number');
+    releaseBlocks(fd);
+  });
+
+  // On NFS a file still referenced (an O_PATH handle is enough) is silly-renamed to .nfsXXXX instead of removed
+  // until its last close: a removed folder's rmdir then fails (not empty). Only local disk file systems are held on.
+  it('holds only on local disk file systems: never on NFS; not on tmpfs (the file system here that is not on the list)', () => {
+    expect(HOLDS_ON.has(0x6969)).toBe(false); // NFS
+    expect(HOLDS_ON.has(0xef53)).toBe(true); // ext2/3/4
+    if (!existsSync('/dev/shm') || Number(statfsSync('/dev/shm').type) !== 0x01021994) return;
+    const dir = mkdtempSync('/dev/shm/fs-free-later-');
+    try {
+      writeFileSync(join(dir, 'f'), 'data');
+      expect(holdBlocks(join(dir, 'f'), entryOf(join(dir, 'f')))).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
   });
 });

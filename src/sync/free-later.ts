@@ -8,9 +8,12 @@
  * the close, and with it the freeing, runs on libuv's thread pool while the walk goes on. Nothing else changes:
  * the rename or unlink is the same call, and a file that cannot be held (any error) is changed as before.
  * Linux only (O_PATH); elsewhere, and for empty files, files with other links, and folders, there is nothing to do.
+ * Local disk file systems only (HOLDS_ON): on NFS a file whose dentry is still referenced (an O_PATH handle is
+ * one) is not removed but silly-renamed to `.nfsXXXX` until the last close (fs/nfs/dir.c nfs_unlink/nfs_rename),
+ * so a removed folder's rmdir would find it not empty and the replica would show `.nfs` files mid-pass.
  * `FOLDER_SYNC_FREE_LATER=0` turns it off (the bench's A/B).
  */
-import { close, openSync } from 'node:fs';
+import { close, closeSync, fstatSync, openSync, statfsSync } from 'node:fs';
 import type { Entry } from './entry.js';
 import { O_NOFOLLOW, O_PATH } from './handles.js';
 
@@ -18,6 +21,10 @@ import { O_NOFOLLOW, O_PATH } from './handles.js';
 const MAX_HELD = 64;
 let held = 0;
 let closed = 0;
+/** statfs f_type of the file systems where holding is worth it and changes nothing else: ext2/3/4, xfs, btrfs, f2fs. */
+export const HOLDS_ON: ReadonlySet<number> = new Set([0xef53, 0x58465342, 0x9123683e, 0xf2f52010]);
+/** Per device: is it one of HOLDS_ON (one statfs per device a pass touches). */
+const holdsOnDevice = new Map<bigint, boolean>();
 const enabled = process.platform === 'linux' && process.env['FOLDER_SYNC_FREE_LATER'] !== '0';
 
 /** A handle keeping `entry`'s blocks until `release` (undefined: nothing worth holding, or it could not be had). */
@@ -25,6 +32,22 @@ export function holdBlocks(path: string, entry: Entry | undefined): number | und
   if (!enabled || !entry || entry.type !== 'file' || entry.size === 0 || entry.links !== undefined || held >= MAX_HELD) return undefined;
   try {
     const fd = openSync(path, O_PATH | O_NOFOLLOW);
+    try {
+      // Whatever is at the name now: only a regular file on a local disk file system is held (see the top).
+      const st = fstatSync(fd, { bigint: true });
+      let worth = holdsOnDevice.get(st.dev);
+      if (worth === undefined && st.isFile()) {
+        worth = HOLDS_ON.has(Number(statfsSync(`/proc/self/fd/${fd}`).type));
+        holdsOnDevice.set(st.dev, worth);
+      }
+      if (!st.isFile() || !worth) {
+        closeSync(fd);
+        return undefined;
+      }
+    } catch {
+      closeSync(fd);
+      return undefined;
+    }
     held++;
     return fd;
   } catch {
