@@ -1,5 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import {
@@ -25,7 +27,9 @@ import {
 } from '../src/sync/compare.js';
 import { syncOnce } from '../src/sync/sync-once.js';
 import { runSync, userTempDir } from './_cli.js';
-import { buildTree, bytes, compareTrees, dir, file, giveToTestUser, inodeMap, isRoot, tempDir, type Spec } from './_tree.js';
+import { buildTree, bytes, compareTrees, dir, fifo, file, giveToTestUser, inodeMap, isRoot, tempDir, type Spec } from './_tree.js';
+
+const repoRoot = resolve(import.meta.dirname, '..');
 
 const MiB = 1 << 20;
 const flip = (buf: Buffer, at: number): Buffer => {
@@ -75,6 +79,24 @@ describe('sameContents (--checksum compares 1 MiB block pairs by hash)', () => {
       expect(await compareFiles([p], { helper: false })).toEqual([c.want]);
     });
   }
+
+  // A FIFO swapped in for a listed file: a blocking open would wait for a writer forever (a stalled pass), so
+  // this runs in a child process that is killed after 20 s instead of hanging the suite.
+  it('a FIFO in place of a listed file is not waited on: as the source, that file fails; as the replica copy, it differs', () => {
+    const root = buildTree(tempDir(), { file: 'ten bytes!', fifo: fifo() });
+    const script = [
+      `import { sameContents, loadHash } from ${JSON.stringify(pathToFileURL(join(repoRoot, 'dist', 'sync', 'compare.js')).href)};`,
+      'await loadHash();',
+      `const [f, p] = ${JSON.stringify([join(root, 'file'), join(root, 'fifo')])};`,
+      'const verdict = (a, b) => { try { return sameContents(a, b, 10); } catch (e) { return e.code; } };',
+      'console.log(JSON.stringify([verdict(p, f), verdict(f, p)]));',
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.signal, 'the compare waited on the FIFO').toBeNull();
+    expect(r.stderr).toBe('');
+    // The source side: that file's error (it fails, the pass goes on); the replica side: different (re-copied).
+    expect(JSON.parse(r.stdout)).toEqual(['ESPIPE', false]);
+  });
 
   it('a source that cannot be opened is an error (a failed entry), not "different"', async () => {
     const root = tempDir();

@@ -43,7 +43,9 @@ export const checksumAlgorithm = (): 'xxh64' | 'sha1' | undefined => blockHash?.
 export const BLOCK = 1 << 20;
 /** Files of more than this many bytes are split into ranges of this size, each compared by either thread. */
 export const RANGE = 8 * BLOCK;
-const FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW; // both were listed as regular files: never follow a link
+// Both were listed as regular files: never follow a link, and never wait on a FIFO swapped in since (a blocking open
+// of a FIFO without a writer would stall the pass for good; non-blocking, it reads as empty: different).
+const FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 export interface ComparePair {
   src: string;
