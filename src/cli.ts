@@ -101,10 +101,11 @@ export async function runCli(argv: string[]): Promise<number> {
           : `unknown command ${JSON.stringify(first)} (commands: ${Object.keys(commands).join(', ')})`,
       );
     }
-    const cmd = await load();
     const rest = argv.slice(1);
     const dashdash = rest.indexOf('--');
     const flags = dashdash >= 0 ? rest.slice(0, dashdash) : rest;
+    if ((first === 'sync-once' || first === 'run') && flags.some((f) => f === '--checksum' || f.startsWith('--checksum='))) warmCompareHelper();
+    const cmd = await load();
     if (flags.includes('--help') || flags.includes('-h')) {
       process.stdout.write(await renderHelp(cmd, main));
       return ExitCode.ok;
@@ -115,6 +116,19 @@ export async function runCli(argv: string[]): Promise<number> {
   } catch (error) {
     return reportError(error, verbose);
   }
+}
+
+/**
+ * issue 16: a --checksum pass's compare helper thread is started first thing, so its ~40 ms start (an isolate,
+ * its modules, the hash) runs on the second core while this thread loads the CLI, instead of after the pass's
+ * first batch has begun. Nothing else happens early: a refused or mistyped pass leaves an idle thread that never
+ * keeps the process alive (compare.ts).
+ */
+function warmCompareHelper(): void {
+  import('./sync/compare.js').then(
+    (m) => m.startCompareHelper(),
+    () => undefined,
+  );
 }
 
 function reportError(error: unknown, verbose: boolean): number {

@@ -464,3 +464,24 @@ describe('compared on the thread of the pass while the look-ahead runs (compareH
     expect(lines(held!.stdout + held!.stderr)).toEqual(lines(off!.stdout + off!.stderr));
   });
 });
+
+describe('the compare helper of a --checksum pass starts with the CLI (its start overlaps the loading)', () => {
+  // A preload that says when a thread starts (Node runs -r preloads in worker threads too).
+  const preload = (): string => {
+    const path = join(tempDir(), 'thread-marker.cjs');
+    writeFileSync(path, "if (!require('node:worker_threads').isMainThread) process.stderr.write('thread started\\n');\n");
+    return path;
+  };
+
+  it('a --checksum pass with nothing to compare has started it all the same; without --checksum no thread starts', async () => {
+    // Two new files (no compare, fewer than a copy batch), far fewer entries than the look-ahead waits for.
+    const src = buildTree(tempDir(), { a: 'one', b: 'two' });
+    const env = { NODE_OPTIONS: `-r ${preload()}` };
+    const withIt = await runSync(src, join(tempDir(), 'rep1'), ['--checksum'], { env });
+    expect(withIt.code, withIt.stderr).toBe(0);
+    expect(withIt.stderr.match(/^thread started$/gm)).toHaveLength(1);
+    const without = await runSync(src, join(tempDir(), 'rep2'), [], { env });
+    expect(without.code, without.stderr).toBe(0);
+    expect(without.stderr).not.toMatch(/thread started/);
+  });
+});

@@ -273,6 +273,11 @@ function helperFor(option: URL | false | undefined): Helper | undefined {
   return h;
 }
 
+/** Start the compare helper now (the CLI, first thing for a --checksum pass); where no helper would be used, nothing. */
+export function startCompareHelper(): void {
+  helperFor(undefined);
+}
+
 /** Batches handed to the helper thread so far (tests: one per batch, never one per file). */
 export function helperMessages(option?: URL): number {
   return (option ? helpers.get(option.href) : defaultHelper)?.messages ?? 0;
