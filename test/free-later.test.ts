@@ -1,9 +1,10 @@
-import { existsSync, linkSync, lstatSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import { entryFromStats, type Entry } from '../src/sync/entry.js';
 import { heldBlocks, holdBlocks, HOLDS_ON, releaseBlocks } from '../src/sync/free-later.js';
+import { statfsType } from '../src/sync/fs-type.js';
 import { syncOnce } from '../src/sync/sync-once.js';
 import { buildTree, compareTrees, fifo, file, symlink, tempDir } from './_tree.js';
 
@@ -59,9 +60,9 @@ describe('blocks of replaced and removed replica files are freed beside the pass
   // On NFS a file still referenced (an O_PATH handle is enough) is silly-renamed to .nfsXXXX instead of removed
   // until its last close: a removed folder's rmdir then fails (not empty). Only local disk file systems are held on.
   it('holds only on local disk file systems: never on NFS; not on tmpfs (the file system here that is not on the list)', () => {
-    expect(HOLDS_ON.has(0x6969)).toBe(false); // NFS
-    expect(HOLDS_ON.has(0xef53)).toBe(true); // ext2/3/4
-    if (!existsSync('/dev/shm') || Number(statfsSync('/dev/shm').type) !== 0x01021994) return;
+    expect(HOLDS_ON.has('nfs')).toBe(false); // NFS (fs-type.ts names statfs types)
+    expect(HOLDS_ON.has('ext4')).toBe(true); // ext2/3/4 (one statfs type)
+    if (!existsSync('/dev/shm') || statfsType('/dev/shm') !== 'tmpfs') return;
     const dir = mkdtempSync('/dev/shm/fs-free-later-');
     try {
       writeFileSync(join(dir, 'f'), 'data');

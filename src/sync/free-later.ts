@@ -13,16 +13,17 @@
  * so a removed folder's rmdir would find it not empty and the replica would show `.nfs` files mid-pass.
  * `FOLDER_SYNC_FREE_LATER=0` turns it off (the bench's A/B).
  */
-import { close, closeSync, fstatSync, openSync, statfsSync } from 'node:fs';
+import { close, closeSync, fstatSync, openSync } from 'node:fs';
 import type { Entry } from './entry.js';
+import { statfsType } from './fs-type.js';
 import { O_NOFOLLOW, O_PATH } from './handles.js';
 
 /** Handles waiting for their close at most; past this the pass frees in its own calls again. */
 const MAX_HELD = 64;
 let held = 0;
 let closed = 0;
-/** statfs f_type of the file systems where holding is worth it and changes nothing else: ext2/3/4, xfs, btrfs, f2fs. */
-export const HOLDS_ON: ReadonlySet<number> = new Set([0xef53, 0x58465342, 0x9123683e, 0xf2f52010]);
+/** The file systems (as fs-type.ts names their statfs type) where holding is worth it and changes nothing else. */
+export const HOLDS_ON: ReadonlySet<string> = new Set(['ext4', 'xfs', 'btrfs', 'f2fs']);
 /** Per device: is it one of HOLDS_ON (one statfs per device a pass touches). */
 const holdsOnDevice = new Map<bigint, boolean>();
 const enabled = process.platform === 'linux' && process.env['FOLDER_SYNC_FREE_LATER'] !== '0';
@@ -37,7 +38,7 @@ export function holdBlocks(path: string, entry: Entry | undefined): number | und
       const st = fstatSync(fd, { bigint: true });
       let worth = holdsOnDevice.get(st.dev);
       if (worth === undefined && st.isFile()) {
-        worth = HOLDS_ON.has(Number(statfsSync(`/proc/self/fd/${fd}`).type));
+        worth = HOLDS_ON.has(statfsType(`/proc/self/fd/${fd}`) ?? '');
         holdsOnDevice.set(st.dev, worth);
       }
       if (!st.isFile() || !worth) {

@@ -57,6 +57,7 @@ const STATFS_TYPES: Record<number, string> = {
   0xef53: 'ext4',
   0x58465342: 'xfs',
   0x9123683e: 'btrfs',
+  0xf2f52010: 'f2fs',
   0x01021994: 'tmpfs',
   0x4d44: 'vfat',
   0x2011bab0: 'exfat',
@@ -68,6 +69,15 @@ const STATFS_TYPES: Record<number, string> = {
   0x482b: 'hfs',
   0x65735546: 'fuse',
 };
+
+/** The type statfs reports for `path` (its f_type, named as above), or undefined when unknown or unreadable. */
+export function statfsType(path: string): string | undefined {
+  try {
+    return STATFS_TYPES[Number(statfsSync(path).type)];
+  } catch {
+    return undefined;
+  }
+}
 
 /** The file-system type holding `dir` (an existing folder), and whether `dir` is that mount's root; no writes. */
 export function fileSystemOf(dir: string): { type: string; mountRoot: boolean } {
@@ -90,13 +100,7 @@ export function fileSystemOf(dir: string): { type: string; mountRoot: boolean } 
   }
   if (process.platform === 'win32') return { type: 'ntfs', mountRoot: false };
   if (process.platform === 'darwin') return { type: 'apfs', mountRoot: false };
-  try {
-    const type = STATFS_TYPES[Number(statfsSync(real).type)];
-    if (type) return { type, mountRoot: false };
-  } catch {
-    // fall through
-  }
-  return { type: 'unknown', mountRoot: false };
+  return { type: statfsType(real) ?? 'unknown', mountRoot: false };
 }
 
 export function fileSystemType(dir: string): string {

@@ -4,10 +4,10 @@
  * planner and rules, and every subtree with nothing to do reported with its entry count. Pure apart from its
  * reads: `sink` receives the findings and answers where the pass is.
  */
-import { constants, lstatSync, openSync, type BigIntStats } from 'node:fs';
+import { lstatSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import type { ReplicaCaps } from './capabilities.js';
-import { fsReader, RANGE, sameContents, type FileReader } from './compare.js';
+import { RANGE, sameContents } from './compare.js';
 import { compareNames, listIn, type Entry, type Listing } from './entry.js';
 import type { FilterSpec } from './filter.js';
 import { afterCompare, metaDiff, planDirOn, type PlanOptions } from './plan.js';
@@ -134,16 +134,13 @@ export function verifyTree(job: AheadJob, sink: AheadSink, list: (path: string) 
   verify(job.source, job.replica, [], job.sourceId.ino, job.replicaId.ino);
 }
 
-/** compare.ts's reader, opening without waiting: a FIFO swapped in for a listed file reads as different. */
-const nonBlocking: FileReader = {
-  ...fsReader,
-  open: (path) => openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK),
-};
-
-/** Same bytes (compare.ts, by hash as the pass compares) and nothing of the metadata to fix. Any error: no. */
+/**
+ * Same bytes (compare.ts, by hash as the pass compares; its reader never waits on a FIFO swapped in for a listed
+ * file) and nothing of the metadata to fix. Any error: no.
+ */
 function sameFile(srcPath: string, dstPath: string, src: Entry, dst: Entry, opts: PlanOptions): boolean {
   try {
-    return sameContents(srcPath, dstPath, src.size, nonBlocking) && afterCompare(src, dst, true, opts) === undefined;
+    return sameContents(srcPath, dstPath, src.size) && afterCompare(src, dst, true, opts) === undefined;
   } catch {
     return false;
   }
