@@ -112,8 +112,8 @@ describe('sameContents (--checksum compares 1 MiB block pairs by hash)', () => {
       const paths = new Map<number, string>();
       const reads = new Map<string, number>();
       const reader: FileReader = {
-        open: (path) => {
-          const fd = fsReader.open(path);
+        open: (path, side) => {
+          const fd = fsReader.open(path, side);
           paths.set(fd, path);
           return fd;
         },
@@ -183,7 +183,7 @@ describe('sameContents (--checksum compares 1 MiB block pairs by hash)', () => {
       expect(theirs).toEqual(batch);
       const a = { opens: 0 };
       const b = { opens: 0 };
-      const counted = (c: { opens: number }): FileReader => ({ ...fsReader, open: (path) => (c.opens++, fsReader.open(path)) });
+      const counted = (c: { opens: number }): FileReader => ({ ...fsReader, open: (path, side) => (c.opens++, fsReader.open(path, side)) });
       const errors = new Map<number, unknown>();
       // This thread and the "helper" take one item each in turn until the counter runs out.
       let taken = 0;
@@ -415,8 +415,7 @@ describe('compared on the thread of the pass while the look-ahead runs (compareH
     const opened: string[] = [];
     const reader: FileReader = {
       ...fsReader,
-      open: (name) => (opened.push(`src:${name}`), fsReader.open(join(root, name))),
-      openReplica: (name) => (opened.push(`dst:${name}`), fsReader.open(join(root, name))),
+      open: (name, side) => (opened.push(`${side === 'replica' ? 'dst' : 'src'}:${name}`), fsReader.open(join(root, name), side)),
     };
     const pairs: ComparePair[] = [
       { src: 's1', dst: 'r1', size: 10 },
@@ -427,7 +426,7 @@ describe('compared on the thread of the pass while the look-ahead runs (compareH
     const verdicts = compareHere(pairs, reader);
     expect(verdicts.slice(0, 3)).toEqual([true, false, false]);
     expect(verdicts[3]).toEqual(expect.objectContaining({ code: 'ENOENT' }));
-    // The replica side goes through openReplica, the source side through open.
+    // Each file is opened as its side of the pair.
     expect(opened.slice(0, 4)).toEqual(['src:s1', 'dst:r1', 'src:s2', 'dst:r2']);
   });
 

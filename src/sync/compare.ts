@@ -59,9 +59,8 @@ export type Verdict = boolean | Error;
 
 /** How files are opened and read (an injected reader lets tests count reads). */
 export interface FileReader {
-  open(path: string): number;
-  /** The replica side's open, where it differs from the source's (the walk's opened folders: compareHere). */
-  openReplica?(path: string): number;
+  /** `side`: which file of the pair (the walk opens each through its own folder: compareHere). */
+  open(path: string, side: 'source' | 'replica'): number;
   read(fd: number, buf: Buffer, offset: number, length: number, position: number): number;
   close(fd: number): void;
 }
@@ -104,11 +103,11 @@ function sameHash(a: Buffer, b: Buffer): boolean {
 export function sameRange(pair: ComparePair, from: number, reader: FileReader = fsReader, stop: () => boolean = () => false): boolean {
   const end = Math.min(from + RANGE, pair.size + 1);
   const [a, b] = blockBuffers();
-  const fa = reader.open(pair.src);
+  const fa = reader.open(pair.src, 'source');
   try {
     let fb: number;
     try {
-      fb = reader.openReplica ? reader.openReplica(pair.dst) : reader.open(pair.dst);
+      fb = reader.open(pair.dst, 'replica');
     } catch {
       return false;
     }

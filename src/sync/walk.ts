@@ -291,7 +291,7 @@ export class MirrorWalk {
       // Alone, and synchronously: each file opened by name through the folders the walk opened, the replica's
       // as a bare name in the working folder pinned to it (a third of the cost of a /proc/self/fd path).
       dstFolder.workIn();
-      const reader: FileReader = { ...fsReader, open: (name) => srcFolder.openRead(name), openReplica: (name) => dstFolder.openRead(name) };
+      const reader: FileReader = { ...fsReader, open: (name, side) => (side === 'replica' ? dstFolder : srcFolder).openRead(name) };
       this.comparedHere += checks.length;
       verdicts = compareHere(
         checks.map(({ src, dst }) => ({ src: src.name, dst: dst.name, size: src.size })),
