@@ -122,10 +122,10 @@ export async function runCli(argv: string[]): Promise<number> {
  * issue 16: a --checksum pass's compare helper thread is started first thing, so its ~40 ms start (an isolate,
  * its modules, the hash) runs on the second core while this thread loads the CLI, instead of after the pass's
  * first batch has begun. Nothing else happens early: a refused or mistyped pass leaves an idle thread that never
- * keeps the process alive (compare.ts).
+ * keeps the process alive (compare-files.ts).
  */
 function warmCompareHelper(): void {
-  import('./sync/compare.js').then(
+  import('./sync/compare-files.js').then(
     (m) => m.startCompareHelper(),
     () => undefined,
   );

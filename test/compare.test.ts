@@ -5,26 +5,18 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import {
-  compareFiles,
   compareHere,
   fsReader,
-  helperMessages,
-  batchOf,
   checksumAlgorithm,
-  decodeBatch,
   loadHash,
-  encodeBatch,
-  makeShared,
-  publish,
   RANGE,
   sameContents,
-  stopHelper,
-  verdictsOf,
-  workOn,
   type ComparePair,
   type FileReader,
   type Verdict,
 } from '../src/sync/compare.js';
+import { batchOf, decodeBatch, encodeBatch, makeShared, publish, verdictsOf, workOn } from '../src/sync/compare-batch.js';
+import { compareFiles, helperMessages, stopHelper } from '../src/sync/compare-files.js';
 import { syncOnce } from '../src/sync/sync-once.js';
 import { runSync, userTempDir } from './_cli.js';
 import { buildTree, bytes, compareTrees, dir, fifo, file, giveToTestUser, inodeMap, isRoot, tempDir, type Spec } from './_tree.js';

@@ -3,7 +3,8 @@
 // already moved on to the next batch) costs one look at the counter.
 import { parentPort, workerData } from 'node:worker_threads';
 import { helperStart } from './helper-thread.js';
-import { decodeBatch, fsReader, loadHash, makeShared, workOn, type BatchMessage } from './compare.js';
+import { fsReader, loadHash } from './compare.js';
+import { decodeBatch, makeShared, workOn, type BatchMessage } from './compare-batch.js';
 
 const shared = makeShared(helperStart(workerData));
 await loadHash(); // messages wait in the port until the listener below is attached

@@ -34,7 +34,8 @@ import {
   symlinkTempIn,
   type CopyOptions,
 } from './apply.js';
-import { compareFiles, compareHere, fsReader, RANGE, type FileReader, type Verdict } from './compare.js';
+import { compareHere, fsReader, RANGE, type FileReader, type Verdict } from './compare.js';
+import { compareFiles } from './compare-files.js';
 import { listOrDenied, type Entry, type Listing } from './entry.js';
 import type { DirFilter } from './pass-filter.js';
 import type { WalkFilter } from './walk-filter.js';
