@@ -5,7 +5,7 @@ import { logRefusal, openPassLog } from '../pass-log.js';
 import { note, runForeground } from '../run/runner.js';
 import { parseInterval } from '../schedule/interval.js';
 import { checkFilterSpec } from '../sync/filter.js';
-import { checkPassPaths } from '../sync/guards.js';
+import { checkPassPaths } from '../sync/path-guards.js';
 import { folderArgs, intervalArgs, notifyArgs, outputArgs, parseCount, parseLogFormat, parseVersionsArgs, passArgs } from './_args.js';
 import { checkVersionsDir } from '../versions/guards.js';
 import { filterArgs, parseFilterArgs } from './_filter-args.js';

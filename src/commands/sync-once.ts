@@ -4,7 +4,7 @@ import { ExitCode, FolderSyncError } from '../errors.js';
 import { createLogger, oneLine, type FileReporter } from '../log.js';
 import { logRefusal, openPassLog, refusalLine } from '../pass-log.js';
 import { consoleWithProgress, progressEvery, stderrProgress } from '../progress.js';
-import { checkPassPaths } from '../sync/guards.js';
+import { checkPassPaths } from '../sync/path-guards.js';
 import { syncOnce } from '../sync/sync-once.js';
 import type { PassHooks } from '../schedule/scheduled-run.js';
 import { stateDir } from '../state.js';

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import type { ConsolaInstance, ConsolaReporter, LogObject } from 'consola';
 import { describeError, ExitCode, FolderSyncError } from '../errors.js';
 import { ConsoleReporter, createLogger, FileReporter, type LogFormat } from '../log.js';
-import { isInside, resolveEventual } from '../sync/guards.js';
+import { isInside, resolveEventual } from '../sync/path-identity.js';
 import { readJobRecord, writeJobRecord, type PassRecord } from '../schedule/record.js';
 import type { PassOutcome } from '../run/runner.js';
 import type { PassAround } from '../schedule/scheduled-run.js';

@@ -5,7 +5,7 @@ import { emit, quotePath } from '../log.js';
 import type { Interval } from '../schedule/interval.js';
 import type { PassRecord, PassResult as RecordResult } from '../schedule/record.js';
 import { stateDir } from '../state.js';
-import { checkPassPaths } from '../sync/guards.js';
+import { checkPassPaths } from '../sync/path-guards.js';
 import { readLock, ReplicaLock } from '../sync/lock.js';
 import type { SyncStats } from '../sync/pass-stats.js';
 import { syncOnce, type SyncOptions } from '../sync/sync-once.js';

@@ -8,7 +8,7 @@ import { describeError, OperationError, RefusedError } from '../errors.js';
 import type { LogFormat } from '../log.js';
 import { stateDir } from '../state.js';
 import { checkFilterSpec } from '../sync/filter.js';
-import { checkPassPaths } from '../sync/guards.js';
+import { checkPassPaths } from '../sync/path-guards.js';
 import { checkJobName, type Invocation } from './cron.js';
 import { crontabBackend } from './crontab.js';
 import { nextPassTime } from './due.js';

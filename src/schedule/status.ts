@@ -5,7 +5,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { resolveEventual } from '../sync/guards.js';
+import { resolveEventual } from '../sync/path-identity.js';
 import { isLocked, isLockAlive, readLock, type LockRecord } from '../sync/lock.js';
 import type { SchedulerBackend } from './backend.js';
 import { cronDaemonRunning } from './crontab.js';

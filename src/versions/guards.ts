@@ -5,7 +5,8 @@
 import { accessSync, constants, lstatSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { describeError, RefusedError } from '../errors.js';
-import { isWithin, nearestExisting, resolveEventual, sameFolder, type PassPaths } from '../sync/guards.js';
+import type { PassPaths } from '../sync/path-guards.js';
+import { isWithin, nearestExisting, resolveEventual, sameFolder } from '../sync/path-identity.js';
 import { META_DIR } from './names.js';
 import { readStoreRecord } from './store.js';
 

@@ -10,7 +10,7 @@ import { OpenFolder, unpinWorkingFolder } from '../sync/access.js';
 import { copyWith, discardIn, folderEnds, installIn, symlinkTempIn } from '../sync/apply.js';
 import { mirroredMode } from '../sync/plan.js';
 import type { Entry } from '../sync/entry.js';
-import { isInside, resolveEventual } from '../sync/guards.js';
+import { isInside, resolveEventual } from '../sync/path-identity.js';
 import { tempName } from '../sync/temp.js';
 import { emptyFolder } from './prune.js';
 import { keptBelow, readCatalog, versionsOf, type Catalog, type Version } from './catalog.js';
