@@ -7,7 +7,8 @@ import { closeSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { allowChdirListing } from '../src/sync/entry.js';
-import { OpenFolder, setAccessMode, unpinWorkingFolder, type AccessMode } from '../src/sync/access.js';
+import { OpenFolder, setAccessMode, type AccessMode } from '../src/sync/access.js';
+import { unpinWorkingFolder } from '../src/sync/working-folder.js';
 import { EntryChangedError } from '../src/sync/handles.js';
 import { landsInMs, timeArg } from '../src/sync/times.js';
 import { buildTree, compareTrees, snapshotTree, symlink, tempDir } from './_tree.js';

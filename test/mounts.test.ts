@@ -6,7 +6,8 @@ import { lstatSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OpenFolder } from '../src/sync/access.js';
-import { copyWith, folderEnds, installIn, makeDir } from '../src/sync/apply.js';
+import { installIn, makeDir } from '../src/sync/apply.js';
+import { copyWith, folderEnds } from '../src/sync/copy-file.js';
 import { RefusedNameError, type ReplicaCaps } from '../src/sync/capabilities.js';
 import { replicaCapabilities } from '../src/sync/capabilities-probe.js';
 import { lstatEntry } from '../src/sync/entry.js';

@@ -16,25 +16,27 @@
  * Measured choice (docs/security.md): pinning the working folder is as fast as today's listing by chdir,
  * while `/proc/self/fd/<fd>/<name>` paths for every lstat cost ~80% more on a 20k-entry walk.
  *
- * The working folder belongs to the pass only between awaits: `unpinWorkingFolder()` puts the caller's back
- * (exactly, through a descriptor) and the engine calls it before every await and at the end of a pass.
+ * The working folder belongs to the pass only between awaits: `unpinWorkingFolder()` (working-folder.ts) puts the
+ * caller's back (exactly, through a descriptor) and the engine calls it before every await and at the end of a pass.
  * Everything here is synchronous. And only in the CLI (allowChdirListing, entry.ts): a program that embeds
  * syncOnce keeps its working folder; there every name goes through `/proc/self/fd/<fd>/<name>` ('fd' mode,
  * as safe, slower listings) or a checked path ('path' mode: a swap between the check and the call is not
  * excluded there).
- * Its parts: this file (the mode, the working folder, OpenFolder), folder-entries.ts (the calls on the entries of
- * an opened folder), handles.ts (checked opens, identities), file-meta.ts, path-mode.ts ('path' mode's own steps).
+ * Its parts: this file (the mode, OpenFolder), working-folder.ts (where the working folder is pinned, the caller's
+ * put back), folder-entries.ts (the calls on the entries of an opened folder), handles.ts (checked opens,
+ * identities), file-meta.ts, path-mode.ts ('path' mode's own steps).
  */
-import { chmodSync, chownSync, closeSync, existsSync, fchmodSync, fchownSync, fstatSync, futimesSync, mkdirSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, fchmodSync, fchownSync, fstatSync, futimesSync, mkdirSync } from 'node:fs';
 import { renameSync, statSync, utimesSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { chdirAllowed, listIn, type Entry, type Listing } from './entry.js';
 import { setFileMetaAt, type FileMeta } from './file-meta.js';
 import { FolderEntries } from './folder-entries.js';
-import { BIG, closeFd, EntryChangedError, openDir, openDirChecked, openRootDir, sameIdentity, type Identity } from './handles.js';
+import { BIG, closeFd, openDirChecked, openRootDir, sameIdentity, type Identity } from './handles.js';
 import { checkFolderPath, renameAcrossByPath } from './path-mode.js';
 import { timeArg } from './times.js';
+import { forgetPin, isPinned, pinWorkingFolder, unpinWorkingFolder } from './working-folder.js';
 
 export type AccessMode = 'fd' | 'path';
 
@@ -54,46 +56,6 @@ export function accessMode(): AccessMode {
 export function setAccessMode(next: AccessMode): void {
   unpinWorkingFolder();
   mode = next;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// The working folder
-
-let pinned: OpenFolder | undefined;
-/** The caller's working folder while one of ours is pinned: a descriptor ('fd') or a path ('path'). */
-let home: { fd?: number; path?: string } | undefined;
-
-function saveHome(): void {
-  if (home) return;
-  if (mode === 'fd') {
-    try {
-      home = { fd: openDir('.', false, true) }; // O_PATH
-      return;
-    } catch {
-      // fall through: by path
-    }
-  }
-  try {
-    home = { path: process.cwd() };
-  } catch {
-    home = {}; // the caller's folder is gone: nothing to go back to
-  }
-}
-
-/** Give the process its working folder back (before an await, and at the end of a pass). Idempotent. */
-export function unpinWorkingFolder(): void {
-  if (!home) return;
-  const saved = home;
-  home = undefined;
-  pinned = undefined;
-  try {
-    if (saved.fd !== undefined) process.chdir(`/proc/self/fd/${saved.fd}`);
-    else if (saved.path !== undefined) process.chdir(saved.path);
-  } catch {
-    // the caller's folder went away meanwhile; stay where we are
-  } finally {
-    if (saved.fd !== undefined) closeSync(saved.fd);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -160,7 +122,7 @@ export class OpenFolder extends FolderEntries implements Identity {
   protected override at(name: string): string {
     if (mode === 'fd') {
       if (this.closed) throw new Error(`internal: ${this.path} is used after close`);
-      return pinned === this ? name : `/proc/self/fd/${this.fd}/${name}`;
+      return isPinned(this) ? name : `/proc/self/fd/${this.fd}/${name}`;
     }
     if (!chdirAllowed()) {
       // An embedder's process: its working folder is not ours to move; a checked path (see the file's top).
@@ -173,18 +135,9 @@ export class OpenFolder extends FolderEntries implements Identity {
 
   /** Move the process's working folder into this folder (checked), so bare names resolve inside it. */
   pin(): void {
-    if (pinned === this) return;
+    if (isPinned(this)) return;
     if (this.closed) throw new Error(`internal: ${this.path} is used after close`);
-    saveHome();
-    pinned = undefined;
-    if (mode === 'fd') {
-      process.chdir(`/proc/self/fd/${this.fd}`);
-    } else {
-      process.chdir(this.path);
-      if (!sameIdentity(statSync('.', BIG), this)) throw new EntryChangedError(this.path, 'the folder was replaced while the pass ran');
-    }
-    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the module records which folder the working folder is pinned to
-    pinned = this;
+    pinWorkingFolder(this, mode === 'fd');
   }
 
   /**
@@ -298,7 +251,7 @@ export class OpenFolder extends FolderEntries implements Identity {
     if (this.closed) return;
     // The working folder may stay in it (the kernel keeps its own reference) until the next pin or the caller's
     // folder is put back: going home after every folder would cost three calls per folder of a walk.
-    if (pinned === this) pinned = undefined;
+    forgetPin(this);
     this.closed = true;
     closeFd(this.fd);
   }

@@ -13,8 +13,8 @@
 import { constants, lstatSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { claimNext, claimState, finishItem, HelperThread, openBatch, STATE, type ClaimState } from './helper-thread.js';
-import { unpinWorkingFolder } from './access.js';
-import { copyWith, type CopyEnds } from './apply.js';
+import { unpinWorkingFolder } from './working-folder.js';
+import { copyWith, type CopyEnds } from './copy-file.js';
 import type { Entry } from './entry.js';
 import { tempName } from './temp.js';
 

@@ -6,7 +6,8 @@
  * handle without following a link (access.ts), so a swap cannot make it list anything outside the two trees.
  */
 import { join } from 'node:path';
-import { OpenFolder, unpinWorkingFolder } from './access.js';
+import { OpenFolder } from './access.js';
+import { unpinWorkingFolder } from './working-folder.js';
 import { isUndecodableName, listOrDenied, type Entry, type Listing } from './entry.js';
 import type { ReplicaCaps } from './capabilities.js';
 import type { DirFilter } from './pass-filter.js';

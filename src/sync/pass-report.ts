@@ -1,7 +1,7 @@
 import type { ConsolaInstance } from 'consola';
 import { join } from 'node:path';
 import { describeError } from '../errors.js';
-import { unpinWorkingFolder } from './access.js';
+import { unpinWorkingFolder } from './working-folder.js';
 import { emit, type Action, type Kind, type LogEvent } from '../log.js';
 import { RefusedNameError } from './capabilities.js';
 import { isUndecodableName, type Entry, type Listing, type ListIssue } from './entry.js';

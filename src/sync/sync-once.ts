@@ -1,16 +1,15 @@
-import { mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { ConsolaInstance } from 'consola';
-import { describeError, ExitCode, RefusedError } from '../errors.js';
+import { ExitCode } from '../errors.js';
 import { defaultLogger, emit, type LogEvent } from '../log.js';
-import { OpenFolder, unpinWorkingFolder } from './access.js';
-import { identityKey } from './handles.js';
+import type { OpenFolder } from './access.js';
+import { unpinWorkingFolder } from './working-folder.js';
 import { runsAsRoot, setMeta } from './apply.js';
 import { describeLimits, fsFamily, type ReplicaCaps } from './capabilities.js';
 import { ReplicaCapsBook, replicaCapabilities } from './capabilities-probe.js';
 import { fileSystemType } from './fs-type.js';
 import { countRemovals } from './count-removals.js';
-import { chdirAllowed, entryFromStats, listDir, type Entry } from './entry.js';
+import { entryFromStats, listDir, type Entry } from './entry.js';
 import type { FilterSpec } from './filter.js';
 import type { DirFilter } from './pass-filter.js';
 import { WalkFilter } from './walk-filter.js';
@@ -21,7 +20,9 @@ import { PassReport, StopPass } from './pass-report.js';
 import type { SyncStats } from './pass-stats.js';
 import { metaDiff } from './plan.js';
 import { MirrorWalk } from './walk.js';
-import { AHEAD_AFTER, DeferredAhead, LookAhead, type AheadJob } from './lookahead.js';
+import { AHEAD_AFTER, type DeferredAhead } from './lookahead.js';
+import { aheadFilter, lookAhead } from './lookahead-start.js';
+import { createReplicaRoot, openChecked, type Roots } from './pass-roots.js';
 import { helperStarts } from './copy-batch.js';
 import { checksumAlgorithm, loadHash } from './compare.js';
 import { checkVersionsDir } from '../versions/guards.js';
@@ -137,13 +138,8 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       roots.source = openChecked(paths.source, paths.sourceId, 'source');
       if (!(paths.replicaMissing && dryRun)) roots.replica = openChecked(paths.replica, paths.replicaId, 'replica');
       const helpers = helperStarts();
-      // issue 16: a second thread looks ahead for subtrees already mirrored (lookahead.ts).
-      // --exclude-from paths made absolute: the thread reads them while the walk may have moved the working folder.
-      const spec = options.filter && {
-        ...options.filter,
-        rules: options.filter.rules?.map((r) => ('excludeFrom' in r ? { excludeFrom: resolve(r.excludeFrom) } : r)),
-      };
-      const rules = filter && spec && { spec, deleteExcluded: options.deleteExcluded ?? false };
+      // issue 16: a second thread looks ahead for subtrees already mirrored (lookahead.ts, lookahead-start.ts).
+      const rules = filter && aheadFilter(options.filter, options.deleteExcluded ?? false);
       if (checksum) await loadHash(); // the block hash (xxh64; SHA-1 where WebAssembly is unavailable)
       const due = () => report.stats.checked >= AHEAD_AFTER;
       ahead = !paths.replicaMissing ? await lookAhead(paths, roots, caps, srcLocalTime, checksum, rules, due) : undefined;
@@ -178,61 +174,6 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
     unpinWorkingFolder();
     lock?.release();
   }
-}
-
-/**
- * The look-ahead thread for this pass, from the compiled CLI only (it lists by whole paths beside the walk's
- * moves of the working folder, which only the CLI allows), started by the walk once `due()` (lookahead.ts).
- * FOLDER_SYNC_TEST_LOOKAHEAD=first (tests): started at once, and the pass waits until it has looked at
- * everything, so what it finds does not depend on timing (`first-crash`: and the thread fails after its first
- * finding; `first-hold`: and the thread stays until the pass ends, so the pass sees it busy throughout).
- */
-async function lookAhead(
-  paths: PassPaths,
-  roots: Roots,
-  caps: ReplicaCaps,
-  srcLocalTime: boolean,
-  checksum: boolean,
-  filter: AheadJob['filter'],
-  due: () => boolean,
-): Promise<DeferredAhead | undefined> {
-  if (!roots.source || !roots.replica) return undefined;
-  const [src, dst] = [roots.source.stat(), roots.replica.stat()];
-  const job: AheadJob = {
-    source: paths.source,
-    replica: paths.replica,
-    sourceId: { dev: src.dev, ino: src.ino },
-    replicaId: { dev: dst.dev, ino: dst.ino },
-    caps,
-    srcLocalTime,
-    owners: runsAsRoot() && caps.owners,
-    checksum,
-    filter,
-  };
-  const allowed = chdirAllowed();
-  const ahead = new DeferredAhead(() => LookAhead.start(job, allowed), due);
-  if (process.env['FOLDER_SYNC_TEST_LOOKAHEAD']?.startsWith('first')) await ahead.startNow()?.wholeWalk();
-  return ahead;
-}
-
-interface Roots {
-  source?: OpenFolder;
-  replica?: OpenFolder;
-}
-
-/** Open a root the guards checked; a different folder at that path now (swapped since) refuses the pass. */
-function openChecked(path: string, id: string | undefined, side: string): OpenFolder {
-  let folder: OpenFolder;
-  try {
-    folder = OpenFolder.openRoot(path);
-  } catch (error) {
-    throw new RefusedError(`${side} folder cannot be opened: ${path}: ${describeError(error)}`);
-  }
-  if (id !== undefined && identityKey(folder) !== id) {
-    folder.close();
-    throw new RefusedError(`${side} folder ${path} was replaced after the guards checked it; nothing was changed`);
-  }
-  return folder;
 }
 
 /** The walk from the top: create a missing replica, mirror into it, then give it the source root's mode and mtime. */
@@ -290,16 +231,6 @@ function passFilter(
   if (!walk) return undefined;
   const rootEntries = walk.pass.ignoreFiles.length > 0 || !options.allowEmptySource ? listDir(paths.source).entries : [];
   return { walk, root: walk.root(paths.source, rootEntries), rootEntries };
-}
-
-/** Create a missing replica: parents get the usual mode, the replica starts owner-only (the source's mode comes last). */
-function createReplicaRoot(path: string): void {
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-    mkdirSync(path, 0o700);
-  } catch (error) {
-    throw new RefusedError(`replica folder cannot be created: ${path}: ${describeError(error)}`);
-  }
 }
 
 /**

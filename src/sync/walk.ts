@@ -18,22 +18,8 @@ import { dirname, join } from 'node:path';
 import type { KeptAction, VersionStore } from '../versions/store.js';
 import { accessMode, OpenFolder } from './access.js';
 import { EntryChangedError, sameIdentity } from './handles.js';
-import {
-  copyWith,
-  discardIn,
-  ensureOwnerAccess,
-  folderEnds,
-  installIn,
-  makeDir,
-  removeNonDir,
-  removeProbeLeftover,
-  renameInPlace,
-  setMeta,
-  setMode,
-  SourceChangedError,
-  symlinkTempIn,
-  type CopyOptions,
-} from './apply.js';
+import { ensureOwnerAccess, installIn, makeDir, removeNonDir, removeProbeLeftover, renameInPlace, setMeta, setMode, symlinkTempIn } from './apply.js';
+import { copyWith, discardIn, folderEnds, SourceChangedError, type CopyOptions } from './copy-file.js';
 import { compareHere, fsReader, RANGE, type FileReader, type Verdict } from './compare.js';
 import { compareFiles } from './compare-files.js';
 import { listOrDenied, type Entry, type Listing } from './entry.js';

@@ -6,8 +6,10 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { describeError, RefusedError, UsageError } from '../errors.js';
-import { OpenFolder, unpinWorkingFolder } from '../sync/access.js';
-import { copyWith, discardIn, folderEnds, installIn, symlinkTempIn } from '../sync/apply.js';
+import { OpenFolder } from '../sync/access.js';
+import { unpinWorkingFolder } from '../sync/working-folder.js';
+import { installIn, symlinkTempIn } from '../sync/apply.js';
+import { copyWith, discardIn, folderEnds } from '../sync/copy-file.js';
 import { mirroredMode } from '../sync/plan.js';
 import type { Entry } from '../sync/entry.js';
 import { isInside, resolveEventual } from '../sync/path-identity.js';

@@ -7,7 +7,8 @@
 import { closeSync, readSync, symlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { OpenFolder, setAccessMode, unpinWorkingFolder, type AccessMode } from '../../src/sync/access.js';
+import { OpenFolder, setAccessMode, type AccessMode } from '../../src/sync/access.js';
+import { unpinWorkingFolder } from '../../src/sync/working-folder.js';
 import { EntryChangedError } from '../../src/sync/handles.js';
 import { allowChdirListing } from '../../src/sync/entry.js';
 import { buildTree, compareTrees, giveToTestUser, snapshotTree, tempDir } from '../_tree.js';
