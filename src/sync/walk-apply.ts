@@ -1,0 +1,223 @@
+/**
+ * Acting on a folder's plan (walk.ts): `applyStep` is the one switch over planned steps. apply.ts does the writes,
+ * walk-put.ts puts new files and links in place, remove.ts does every removal; a dry run goes through the same
+ * switch minus the writes. A new or existing subfolder is mirrored by the walk's own `mirrorDir`, handed in.
+ */
+import { join } from 'node:path';
+import { OpenFolder } from './access.js';
+import { makeDir, removeNonDir, removeProbeLeftover, renameInPlace, setMeta, symlinkTempIn } from './apply.js';
+import { isProbeName, type ReplicaCaps } from './capabilities.js';
+import type { Entry, Listing } from './entry.js';
+import type { LookAhead } from './lookahead.js';
+import type { DirFilter } from './pass-filter.js';
+import { kindOf } from './pass-report.js';
+import { mirroredMode, type PlannedStep } from './plan.js';
+import { removeEntry } from './remove.js';
+import { keeping, metaDiffOn, mirrorsOwners, type WalkContext } from './walk-options.js';
+import { copyWithRetry, put } from './walk-put.js';
+import type { MovedFolders, Place } from './walk-replica.js';
+
+/** What a step needs from the walk (walk.ts's MirrorWalk is one): a subfolder is mirrored by the walk itself. */
+export interface StepWalk extends WalkContext {
+  /** issue 16: subtrees a second thread found already mirrored (lookahead.ts), when the pass has one. */
+  readonly lookahead?: Pick<LookAhead, 'clean' | 'entering'>;
+  readonly moved: MovedFolders;
+  readonly mirrorDir: MirrorDir;
+}
+
+/** The walk's `mirrorDir` (walk.ts): how a step that makes or enters a subfolder has it mirrored. */
+export type MirrorDir = (
+  rel: string,
+  srcFolder: OpenFolder,
+  dstFolder: OpenFolder | undefined,
+  srcListing: Listing,
+  dst: Entry | undefined,
+  fresh: boolean,
+  filter: DirFilter | undefined,
+  caps: ReplicaCaps,
+  /** The replica folder's real path (capabilities, and where it would be when it does not exist: a dry run). */
+  dstReal: string,
+  /** The source folder's real path: its ignore files are read and named by it (patterns, not mirrored data). */
+  srcReal: string,
+  place?: Place,
+) => Promise<boolean>;
+
+/** A replica entry's times as they must be set to read back the same (undoing a driver's read shift). */
+function unshifted(entry: Entry, caps: ReplicaCaps): Entry {
+  const shift = caps.mtimeOffsetMs;
+  return shift === 0 ? entry : { ...entry, mtimeMs: entry.mtimeMs - shift, atimeMs: entry.atimeMs - shift };
+}
+
+/** Apply one step; returns true when the replica folder was changed. */
+export async function applyStep(
+  walk: StepWalk,
+  step: PlannedStep,
+  rel: string,
+  srcFolder: OpenFolder,
+  dstFolder: OpenFolder | undefined,
+  real: { src: string; dst: string },
+  caps: ReplicaCaps,
+  filter?: DirFilter,
+): Promise<boolean> {
+  const { report, opts } = walk;
+  const dry = opts.dryRun;
+  const dstReal = real.dst;
+  const dstDir = dstFolder?.io ?? dstReal;
+  switch (step.op) {
+    case 'rename': {
+      // The replica's entry under another spelling of the source's name: renamed in place, never copied again.
+      if (!dry) {
+        renameInPlace(dstDir, step.dst.name, step.src.name);
+        // fusefat stamps a renamed entry with "now": give it back the time it had.
+        if (!caps.renameKeepsTimes) setMeta(join(dstDir, step.src.name), unshifted(step.dst, caps), false);
+      }
+      report.op('updated', kindOf(step.dst), join(rel, step.src.name), { note: `renamed from ${JSON.stringify(step.dst.name)}` });
+      return true;
+    }
+    case 'copy': {
+      const { src } = step;
+      const path = join(rel, src.name);
+      const target = join(dstDir, src.name);
+      // Copy first, then clear the way: a source file that cannot be read leaves the replica's entry alone.
+      const make = (into: OpenFolder): string => copyWithRetry(walk, srcFolder, into, src, path, caps);
+      const kept = await put(walk, make, dstFolder, src.name, target, path, step.replace, step.dst);
+      // fusefat stamps the renamed temporary with "now": the source's times are set again on the installed file.
+      if (!dry && !caps.renameKeepsTimes) setMeta(target, src, false);
+      report.stats.bytes += src.size;
+      report.op(step.dst ? 'updated' : 'created', 'file', path, { size: src.size, ...kept });
+      return true;
+    }
+    case 'compare':
+      return false; // resolved by mirrorDir before apply
+    case 'meta': {
+      const { src, dst } = step;
+      if (!dry) {
+        const owned = mirrorsOwners(opts, caps);
+        const chown = owned && (src.uid !== dst.uid || src.gid !== dst.gid) ? src : undefined;
+        setMeta(join(dstDir, src.name), src, caps.modes && mirroredMode(src, owned) !== dst.mode, true, chown);
+      }
+      report.op('updated', 'file', join(rel, src.name), { note: `metadata: ${metaDiffOn(opts, src, dst, caps).join(', ')}` });
+      return true;
+    }
+    case 'mkdir': {
+      const { src } = step;
+      const path = join(rel, src.name);
+      const target = join(dstDir, src.name);
+      // Open and list the source first (and read its ignore files): an unreadable one leaves the replica's entry alone.
+      const srcChild = srcFolder.openChild(src.name, src);
+      try {
+        const listing = srcChild.list();
+        const inside = filter && opts.filter?.child(filter, src.name, srcChild.io, listing.entries, join(real.src, src.name));
+        if (step.replace) await removeEntry(report, dry, target, path, step.replace, undefined, keeping(opts, 'replaced'));
+        if (!dry) makeDir(target);
+        const dstChild = dry ? undefined : dstFolder ? dstFolder.openChild(src.name) : OpenFolder.openNoFollow(target);
+        try {
+          report.op('created', 'dir', path);
+          const placeholder: Entry | undefined = dry ? undefined : { ...src, mode: 0o700, mtimeMs: -1 };
+          const at = dstChild && dstFolder ? { parent: dstFolder, name: src.name } : undefined;
+          await walk.mirrorDir(
+            path,
+            srcChild,
+            dstChild,
+            listing,
+            placeholder,
+            !dry,
+            inside,
+            caps,
+            join(dstReal, src.name),
+            join(real.src, src.name),
+            at,
+          );
+          if (dstChild && walk.moved.holds(at, dstChild, path, join(dstReal, src.name)))
+            setMeta(dstChild.io, src, caps.modes, true, mirrorsOwners(opts, caps) ? src : undefined);
+        } finally {
+          dstChild?.close();
+        }
+      } finally {
+        srcChild.close();
+      }
+      return true;
+    }
+    case 'descend': {
+      const { src, dst } = step;
+      const path = join(rel, src.name);
+      const dstHere = join(dstReal, src.name);
+      // A subtree the look-ahead thread found mirrored throughout (on the replica's own device, and with
+      // nothing to fix on the folder itself) is counted, not walked again.
+      const ahead = walk.lookahead;
+      if (ahead && caps === opts.book.root && metaDiffOn(opts, src, dst, caps).length === 0) {
+        const checked = ahead.clean(path, { src: src.ino, dst: dst.ino });
+        if (checked !== undefined) {
+          report.stats.checked += checked;
+          return false;
+        }
+        ahead.entering(path);
+      }
+      // An unreadable (or swapped) source folder throws here: its replica copy and everything below it stay as they are.
+      const srcChild = srcFolder.openChild(src.name, src);
+      try {
+        const listing = srcChild.list();
+        const inside = filter && opts.filter?.child(filter, src.name, srcChild.io, listing.entries, join(real.src, src.name));
+        const dstChild = dstFolder ? dstFolder.openChild(dst.name, dst) : OpenFolder.openNoFollow(join(dstDir, dst.name), dst);
+        try {
+          // A folder on another device (a mount point below the replica) is judged by that file system.
+          const own = opts.book.at(dstHere, caps, dstChild);
+          const at = dstFolder ? { parent: dstFolder, name: dst.name } : undefined;
+          const inner = await walk.mirrorDir(path, srcChild, dstChild, listing, dst, false, inside, own, dstHere, join(real.src, src.name), at);
+          const diff = metaDiffOn(opts, src, dst, own, dstHere);
+          if (diff.length > 0 || inner) {
+            const holds = dry || walk.moved.holds(at, dstChild, path, dstHere);
+            if (!dry && holds) {
+              const chown = diff.includes('owner') ? src : undefined;
+              setMeta(dstChild.io, src, own.modes && (src.mode !== dst.mode || inner), opts.book.timesKept(dstHere), chown);
+            }
+            if (diff.length > 0 && holds) report.op('updated', 'dir', path, { note: `metadata: ${diff.join(', ')}` });
+          }
+        } finally {
+          dstChild.close();
+        }
+      } finally {
+        srcChild.close();
+      }
+      return false; // a subfolder's metadata does not touch this folder's mtime
+    }
+    case 'symlink': {
+      const { src } = step;
+      const path = join(rel, src.name);
+      const target = join(dstDir, src.name);
+      const kept = await put(
+        walk,
+        (into) => symlinkTempIn(into, src.target ?? '', mirrorsOwners(opts, caps) ? src : undefined),
+        dstFolder,
+        src.name,
+        target,
+        path,
+        step.replace,
+        step.dst,
+      );
+      report.op(step.dst ? 'updated' : 'created', 'symlink', path, kept);
+      return true;
+    }
+    case 'skip':
+      // What the replica cannot hold (a link, a refused name, a name clash) comes with its reason from the plan.
+      report.skip(kindOf(step.src), join(rel, step.src.name), step.reason ?? 'not a regular file, folder or symlink');
+      return false;
+    case 'remove':
+      await removeEntry(
+        report,
+        dry,
+        join(dstDir, step.dst.name),
+        join(rel, step.dst.name),
+        step.dst,
+        filter && opts.filter?.insideRemoved(filter, step.dst.name),
+        keeping(opts, 'removed'),
+      );
+      return true;
+    case 'purge-temp':
+      // A leftover temporary file, or a capability probe folder of a killed pass: this tool's own, removed quietly.
+      if (!dry && step.dst.type === 'dir' && isProbeName(step.dst.name)) removeProbeLeftover(join(dstDir, step.dst.name));
+      else if (!dry) removeNonDir(join(dstDir, step.dst.name));
+      report.debug(`removed leftover ${step.dst.type === 'dir' ? 'probe folder' : 'temporary'} ${JSON.stringify(join(rel, step.dst.name))}`);
+      return true;
+  }
+}
