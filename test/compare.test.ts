@@ -458,27 +458,50 @@ describe('compared on the thread of the pass while the look-ahead runs (compareH
   });
 });
 
+describe('compared on the thread of the pass: each chunk of files opened by bare name, source folder then replica folder', () => {
+  // A preload that names every file opened for reading without waiting (O_NONBLOCK: the compare's and the copy's
+  // opens); a bare name is one opened in the pinned working folder, a /proc/self/fd path one opened through a handle.
+  const preload = (): string => join(import.meta.dirname, '_open-marker.mjs');
+
+  it('150 files over three chunks and one of exactly 8 MiB: the right files updated, each compared file opened by its bare name on both sides', async () => {
+    const T = Date.UTC(2024, 0, 3);
+    const name = (i: number): string => `f${String(i).padStart(3, '0')}.bin`;
+    const spec: Spec = {};
+    for (let i = 0; i < 150; i++) spec[name(i)] = file(bytes(300 + i, i), { mtime: T });
+    // Exactly one compare range (RANGE): its second range (the byte past its end) opens the source again, by handle.
+    spec['whole-range.bin'] = file(bytes(8 * MiB, 3), { mtime: T });
+    const src = buildTree(tempDir(), spec);
+    const dst = buildTree(tempDir(), spec);
+    const differ = [0, 63, 64, 65, 127, 128, 149].map(name); // both sides of each chunk boundary
+    for (const n of differ) {
+      writeFileSync(join(dst, n), flip(readFileSync(join(dst, n)), 7));
+      utimesSync(join(dst, n), T / 1000, T / 1000);
+    }
+    for (const top of [src, dst]) utimesSync(top, T / 1000, T / 1000);
+    const env = { FOLDER_SYNC_TEST_LOOKAHEAD: 'first-hold', NODE_OPTIONS: `--import ${preload()}` };
+    const r = await runSync(src, dst, ['--checksum', '--verbose'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/151 files compared on the pass's thread through its folders/);
+    expect(r.stdout.match(/^updated file "[^"]+"/gm)?.sort()).toEqual(differ.map((n) => `updated file "${n}"`));
+    expect(compareTrees(src, dst)).toEqual([]);
+    const opens = r.stderr.match(/^open .*$/gm) ?? [];
+    const bare = (n: string): number => opens.filter((l) => l === `open ${n}`).length;
+    // Without the chunks, each source file was opened through /proc/self/fd/<fd>/<name>: one bare open a file.
+    for (let i = 0; i < 150; i++) expect(bare(name(i)), name(i)).toBe(2);
+    expect(bare('whole-range.bin')).toBe(3); // source and replica, then the replica's second range (pinned there)
+    expect(opens.filter((l) => /^open \/proc\/self\/fd\/\d+\/whole-range\.bin$/.test(l))).toHaveLength(1);
+  });
+});
+
 describe('the compare helper of a --checksum pass starts with the CLI (its start overlaps the loading)', () => {
   // A preload that says when the CLI creates a thread, and which module it runs. Marked at creation, in the CLI's
   // own thread: a thread that had not run any code yet when a short pass ended is counted all the same.
-  const preload = (): string => {
-    const path = join(tempDir(), 'thread-marker.cjs');
-    const code = [
-      "const wt = require('node:worker_threads');",
-      'if (wt.isMainThread) {',
-      '  const Worker = wt.Worker;',
-      "  wt.Worker = class extends Worker { constructor(url, opts) { process.stderr.write(`thread started: ${String(url).split('/').pop()}\\n`); super(url, opts); } };",
-      "  require('node:module').syncBuiltinESMExports();",
-      '}',
-    ];
-    writeFileSync(path, `${code.join('\n')}\n`);
-    return path;
-  };
+  const preload = (): string => join(import.meta.dirname, '_thread-marker.mjs');
 
   it('a --checksum pass with nothing to compare has started it all the same; without --checksum no thread starts', async () => {
     // Two new files (no compare, fewer than a copy batch), far fewer entries than the look-ahead waits for.
     const src = buildTree(tempDir(), { a: 'one', b: 'two' });
-    const env = { NODE_OPTIONS: `-r ${preload()}` };
+    const env = { NODE_OPTIONS: `--import ${preload()}` };
     const withIt = await runSync(src, join(tempDir(), 'rep1'), ['--checksum'], { env });
     expect(withIt.code, withIt.stderr).toBe(0);
     expect(withIt.stderr.match(/^thread started: .*$/gm)).toEqual(['thread started: compare-worker.js']);

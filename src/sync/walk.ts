@@ -15,11 +15,12 @@
  *   are `/proc/self/fd/<fd>/<name>` on Linux (`OpenFolder.io`), so only the last name is ever resolved. The
  *   capabilities book keys folders by their real paths (`dstReal`), which only choose the rules to compare by.
  */
+import { closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { accessMode, type OpenFolder } from './access.js';
 import { ensureOwnerAccess } from './apply.js';
 import type { ReplicaCaps } from './capabilities.js';
-import { compareHere, fsReader, RANGE, type FileReader, type Verdict } from './compare.js';
+import { fsReader, RANGE, sameWhole, type ComparePair, type FileReader, type Verdict } from './compare.js';
 import { compareFiles } from './compare-files.js';
 import type { Entry } from './entry.js';
 import type { LookAhead } from './lookahead.js';
@@ -182,14 +183,12 @@ export class MirrorWalk implements StepWalk {
     const alone = this.lookahead?.busy() === true && checks.every((s) => s.src.size <= RANGE);
     let verdicts: Verdict[];
     if (alone && dstFolder && accessMode() === 'fd') {
-      // Alone, and synchronously: each file opened by name through the folders the walk opened, the replica's
-      // as a bare name in the working folder pinned to it (a third of the cost of a /proc/self/fd path).
-      dstFolder.workIn();
-      const reader: FileReader = { ...fsReader, open: (name, side) => (side === 'replica' ? dstFolder : srcFolder).openRead(name) };
+      // Alone, and synchronously: each file opened by its bare name through the folders the walk opened.
       this.comparedHere += checks.length;
-      verdicts = compareHere(
+      verdicts = compareInFolders(
         checks.map(({ src, dst }) => ({ src: src.name, dst: dst.name, size: src.size })),
-        reader,
+        srcFolder,
+        dstFolder,
       );
     } else {
       const pairs = checks.map(({ src, dst }) => ({ src: join(srcFolder.io, src.name), dst: join(dstDir, dst.name), size: src.size }));
@@ -203,4 +202,50 @@ export class MirrorWalk implements StepWalk {
     if (verdict instanceof Error) throw verdict;
     return afterCompare(step.src, step.dst, verdict ?? false, { caps, srcLocalTime: this.opts.srcLocalTime, owners: mirrorsOwners(this.opts, caps) });
   }
+}
+
+/** Source files opened ahead of their compare, this many at a time (descriptors held only for one chunk). */
+const OPEN_AHEAD = 64;
+
+/**
+ * --checksum on this thread alone, each file opened by its bare name: a chunk's source files with the working
+ * folder pinned to the source folder, then their replica copies with it pinned to the replica folder, so a chunk
+ * costs two moves of the working folder instead of a /proc/self/fd lookup per file (about twice the cost of a
+ * bare name). One verdict per pair, as compareFiles gives them; the source failing to open is that pair's error.
+ */
+function compareInFolders(pairs: readonly ComparePair[], srcFolder: OpenFolder, dstFolder: OpenFolder): Verdict[] {
+  const verdicts: Verdict[] = [];
+  for (let from = 0; from < pairs.length; from += OPEN_AHEAD) {
+    const chunk = pairs.slice(from, from + OPEN_AHEAD);
+    srcFolder.workIn();
+    const opened = chunk.map((p): number | Error => {
+      try {
+        return srcFolder.openRead(p.src);
+      } catch (error) {
+        return error as Error;
+      }
+    });
+    dstFolder.workIn();
+    chunk.forEach((pair, i) => {
+      let ahead: number | Error | undefined = opened[i];
+      const reader: FileReader = {
+        ...fsReader,
+        open: (name, side) => {
+          if (side === 'replica') return dstFolder.openRead(name);
+          const fd = ahead;
+          ahead = undefined;
+          if (fd instanceof Error) throw fd;
+          return fd ?? srcFolder.openRead(name); // a second range (a file of exactly RANGE bytes) opens it again
+        },
+      };
+      try {
+        verdicts.push(sameWhole(pair, reader));
+      } catch (error) {
+        verdicts.push(error as Error);
+      } finally {
+        if (typeof ahead === 'number') closeSync(ahead); // never taken (sameRange opens the source first): not leaked
+      }
+    });
+  }
+  return verdicts;
 }
