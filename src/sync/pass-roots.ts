@@ -1,6 +1,6 @@
 /**
  * A pass's two roots: a missing replica created, then both opened once and checked against the folders the
- * guards checked (guards.ts); everything the walk reaches is reached from these handles.
+ * guards checked (path-guards.ts); everything the walk reaches is reached from these handles.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';

@@ -1,3 +1,8 @@
+/**
+ * The guards on the pass's paths, checked before anything is written: the source a folder that can be listed, the
+ * replica a folder or yet to be made, neither the same folder as the other nor inside it (by identity, through
+ * links and bind mounts: path-identity.ts), and a log file outside both trees.
+ */
 import { accessSync, constants, lstatSync, opendirSync, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describeError, RefusedError } from '../errors.js';

@@ -100,7 +100,7 @@ export class MirrorWalk implements StepWalk {
       srcLocalTime: this.opts.srcLocalTime,
       owners: mirrorsOwners(this.opts, caps),
     });
-    // --checksum: the folder's content checks run first, as one batch both cores share (compare.ts).
+    // --checksum: the folder's content checks run first, as one batch both cores share (compare-files.ts).
     const verdicts = await this.compareAll(steps, srcFolder, dstFolder, dstPath);
     for (let k = 0; k < steps.length; k++) {
       const planned = steps[k] as PlannedStep;
