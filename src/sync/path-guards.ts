@@ -6,7 +6,7 @@
 import { accessSync, constants, lstatSync, opendirSync, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describeError, RefusedError } from '../errors.js';
-import { idKey, nearestExisting, readMounts, resolveEventual, within, type MountEntry } from './path-identity.js';
+import { idKey, isWithinUsing, nearestExisting, readMounts, resolveEventual, type MountEntry } from './path-identity.js';
 
 export interface PassPaths {
   /** Absolute real path of the source folder. */
@@ -76,10 +76,10 @@ export function checkPassPaths(source: string, replica: string, log?: string): P
       `source and replica are the same folder: ${sourceReal}${sourceReal === replicaReal ? '' : ` (also reached as ${replicaReal})`}`,
     );
   }
-  if (within(replicaReal, sourceReal, sourceId, mounts)) {
+  if (isWithinUsing(replicaReal, sourceReal, sourceId, mounts)) {
     throw new RefusedError(`replica ${replicaReal} is inside the source ${sourceReal}`);
   }
-  if (within(sourceReal, replicaReal, replicaId, mounts)) {
+  if (isWithinUsing(sourceReal, replicaReal, replicaId, mounts)) {
     throw new RefusedError(`source ${sourceReal} is inside the replica ${replicaReal}`);
   }
 
@@ -103,8 +103,10 @@ function checkLogPath(
   if (log.trim() === '') throw new RefusedError('log file path is empty');
   const logAbs = resolve(log);
   const logReal = resolveEventual(logAbs);
-  if (within(logReal, paths.source, ids.sourceId, ids.mounts)) throw new RefusedError(`log file ${logAbs} is inside the source ${paths.source}`);
-  if (within(logReal, paths.replica, ids.replicaId, ids.mounts)) throw new RefusedError(`log file ${logAbs} is inside the replica ${paths.replica}`);
+  if (isWithinUsing(logReal, paths.source, ids.sourceId, ids.mounts))
+    throw new RefusedError(`log file ${logAbs} is inside the source ${paths.source}`);
+  if (isWithinUsing(logReal, paths.replica, ids.replicaId, ids.mounts))
+    throw new RefusedError(`log file ${logAbs} is inside the replica ${paths.replica}`);
   let st;
   try {
     st = statSync(logReal, { bigint: true });

@@ -120,8 +120,9 @@ function fsPlace(real: string, mounts: readonly MountEntry[]): { device: string;
  * Is `inner` the same folder as `outer` or inside it, by identity rather than spelling? True when `outer`'s
  * (device, inode) is `inner`'s or one of its ancestors', or (Linux) when both are the same place of the same
  * file system under any mounts (a bind mount of a subfolder has no ancestor in common with its original).
+ * Using `outer`'s identity and the mount table as the caller already read them (isWithin reads them itself).
  */
-export function within(inner: string, outer: string, outerId: string | undefined, mounts: readonly MountEntry[]): boolean {
+export function isWithinUsing(inner: string, outer: string, outerId: string | undefined, mounts: readonly MountEntry[]): boolean {
   if (isInside(inner, outer)) return true;
   if (outerId !== undefined && ancestorIds(inner).includes(outerId)) return true;
   const a = fsPlace(inner, mounts);
@@ -140,7 +141,7 @@ export function isWithin(inner: string, outer: string): boolean {
   } catch {
     outerId = undefined; // not there yet: its spelling and its place in the mount table still count
   }
-  return within(inner, outer, outerId, readMounts());
+  return isWithinUsing(inner, outer, outerId, readMounts());
 }
 
 /** Are `a` and `b` one existing folder (same device and inode), whatever path names each? */

@@ -13,8 +13,8 @@ import type { DirFilter } from './pass-filter.js';
 import { kindOf } from './pass-report.js';
 import { mirroredMode, type PlannedStep } from './plan.js';
 import { removeEntry } from './remove.js';
-import { keeping, metaDiffOn, mirrorsOwners, type WalkContext } from './walk-options.js';
-import { copyWithRetry, put } from './walk-put.js';
+import { metaDiffOn, mirrorsOwners, versionsKeeping, type WalkContext } from './walk-options.js';
+import { copyWithRetry, putInPlace } from './walk-put.js';
 import type { MovedFolders, Place } from './walk-replica.js';
 
 /** What a step needs from the walk (walk.ts's MirrorWalk is one): a subfolder is mirrored by the walk itself. */
@@ -80,7 +80,7 @@ export async function applyStep(
       const target = join(dstDir, src.name);
       // Copy first, then clear the way: a source file that cannot be read leaves the replica's entry alone.
       const make = (into: OpenFolder): string => copyWithRetry(walk, srcFolder, into, src, path, caps);
-      const kept = await put(walk, make, dstFolder, src.name, target, path, step.replace, step.dst);
+      const kept = await putInPlace(walk, make, dstFolder, src.name, target, path, step.replace, step.dst);
       // fusefat stamps the renamed temporary with "now": the source's times are set again on the installed file.
       if (!dry && !caps.renameKeepsTimes) setMeta(target, src, false);
       report.stats.bytes += src.size;
@@ -108,7 +108,7 @@ export async function applyStep(
       try {
         const listing = srcChild.list();
         const inside = filter && opts.filter?.child(filter, src.name, srcChild.io, listing.entries, join(real.src, src.name));
-        if (step.replace) await removeEntry(report, dry, target, path, step.replace, undefined, keeping(opts, 'replaced'));
+        if (step.replace) await removeEntry(report, dry, target, path, step.replace, undefined, versionsKeeping(opts, 'replaced'));
         if (!dry) makeDir(target);
         const dstChild = dry ? undefined : dstFolder ? dstFolder.openChild(src.name) : OpenFolder.openNoFollow(target);
         try {
@@ -185,7 +185,7 @@ export async function applyStep(
       const { src } = step;
       const path = join(rel, src.name);
       const target = join(dstDir, src.name);
-      const kept = await put(
+      const kept = await putInPlace(
         walk,
         (into) => symlinkTempIn(into, src.target ?? '', mirrorsOwners(opts, caps) ? src : undefined),
         dstFolder,
@@ -210,7 +210,7 @@ export async function applyStep(
         join(rel, step.dst.name),
         step.dst,
         filter && opts.filter?.insideRemoved(filter, step.dst.name),
-        keeping(opts, 'removed'),
+        versionsKeeping(opts, 'removed'),
       );
       return true;
     case 'purge-temp':

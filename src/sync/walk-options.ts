@@ -47,6 +47,6 @@ export function metaDiffOn(opts: WalkOptions, src: Entry, dst: Entry, caps: Repl
 }
 
 /** issue 14: how removals are kept (undefined without --versions). */
-export function keeping(opts: WalkOptions, action: KeptAction): Keeping | undefined {
+export function versionsKeeping(opts: WalkOptions, action: KeptAction): Keeping | undefined {
   return opts.versions && { store: opts.versions, action };
 }

@@ -12,7 +12,7 @@ import type { Entry } from './entry.js';
 import { releaseBlocks } from './free-later.js';
 import { kindOf, type Kept } from './pass-report.js';
 import { removeEntry } from './remove.js';
-import { keeping, mirrorsOwners, type WalkContext } from './walk-options.js';
+import { mirrorsOwners, versionsKeeping, type WalkContext } from './walk-options.js';
 
 /**
  * Put a new file or link in place: `make` writes it to a temporary, renamed over `target` after clearing a
@@ -20,7 +20,7 @@ import { keeping, mirrorsOwners, type WalkContext } from './walk-options.js';
  * removed only once the rename has happened. A dry run makes nothing and logs what would be replaced.
  * With --versions, what is replaced (`replace`, or `old` of the same type) is kept first; returns where.
  */
-export async function put(
+export async function putInPlace(
   walk: WalkContext,
   make: (into: OpenFolder) => string,
   into: OpenFolder | undefined,
@@ -40,7 +40,7 @@ export async function put(
   let kept: Kept = {};
   try {
     if (replace?.type === 'dir') {
-      await removeEntry(report, false, target, rel, replace, undefined, keeping(opts, 'replaced'));
+      await removeEntry(report, false, target, rel, replace, undefined, versionsKeeping(opts, 'replaced'));
     } else if (store && (replace ?? old)) {
       // Kept before the rename: a file is hard-linked (the replica's name stays filled), anything else moved.
       const gone = (replace ?? old) as Entry;
@@ -62,9 +62,9 @@ export async function put(
   return replace ? {} : kept;
 }
 
-/** Dry run: what `put` would remove to make way for an entry of another type. */
+/** Dry run: what `putInPlace` would remove to make way for an entry of another type. */
 async function clearFor({ report, opts }: WalkContext, target: string, rel: string, old: Entry): Promise<void> {
-  if (old.type === 'dir') await removeEntry(report, true, target, rel, old, undefined, keeping(opts, 'replaced'));
+  if (old.type === 'dir') await removeEntry(report, true, target, rel, old, undefined, versionsKeeping(opts, 'replaced'));
   else {
     const store = opts.versions;
     report.removed(old, rel, store ? { versions: store.passName, keptAs: store.keptPath(rel) } : {});
