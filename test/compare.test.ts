@@ -1,23 +1,16 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../src/log.js';
-import {
-  compareHere,
-  fsReader,
-  checksumAlgorithm,
-  loadHash,
-  RANGE,
-  sameContents,
-  type ComparePair,
-  type FileReader,
-  type Verdict,
-} from '../src/sync/compare.js';
+import { OpenFolder } from '../src/sync/access.js';
+import { fsReader, checksumAlgorithm, loadHash, RANGE, sameContents, type ComparePair, type FileReader, type Verdict } from '../src/sync/compare.js';
 import { batchOf, decodeBatch, encodeBatch, makeShared, publish, verdictsOf, workOn } from '../src/sync/compare-batch.js';
 import { compareFiles, helperMessages, stopHelper } from '../src/sync/compare-files.js';
+import { compareInFolders } from '../src/sync/compare-in-folders.js';
 import { syncOnce } from '../src/sync/sync-once.js';
+import { unpinWorkingFolder } from '../src/sync/working-folder.js';
 import { runSync, userTempDir } from './_cli.js';
 import { buildTree, bytes, compareTrees, dir, fifo, file, giveToTestUser, inodeMap, isRoot, tempDir, type Spec } from './_tree.js';
 
@@ -396,31 +389,65 @@ describe('the block hash (issue 16: xxh64, SHA-1 through hasha where WebAssembly
   }
 });
 
-describe('compared on the thread of the pass while the look-ahead runs (compareHere, through the folders of the walk)', () => {
+describe('compared on the thread of the pass while the look-ahead runs (compareInFolders, through the folders of the walk)', () => {
+  const folders = (): { src: OpenFolder; dst: OpenFolder; close: () => void } => {
+    const src = OpenFolder.openRoot(tempDir());
+    const dst = OpenFolder.openRoot(tempDir());
+    return { src, dst, close: () => (src.close(), dst.close()) };
+  };
+  const openFds = (): number => readdirSync('/proc/self/fd').length;
+
   it('gives the verdicts compareFiles gives: same, different, replica unreadable = different, source unreadable = its error', () => {
-    const root = tempDir();
-    writeFileSync(join(root, 's1'), 'same bytes');
-    writeFileSync(join(root, 'r1'), 'same bytes');
-    writeFileSync(join(root, 's2'), 'other bytes');
-    writeFileSync(join(root, 'r2'), 'OTHER bytes');
-    writeFileSync(join(root, 's3'), 'x');
-    const opened: string[] = [];
-    const reader: FileReader = {
-      ...fsReader,
-      open: (name, side) => (opened.push(`${side === 'replica' ? 'dst' : 'src'}:${name}`), fsReader.open(join(root, name), side)),
-    };
+    const { src, dst, close } = folders();
+    writeFileSync(join(src.path, 's1'), 'same bytes');
+    writeFileSync(join(dst.path, 'r1'), 'same bytes');
+    writeFileSync(join(src.path, 's2'), 'other bytes');
+    writeFileSync(join(dst.path, 'r2'), 'OTHER bytes');
+    writeFileSync(join(src.path, 's3'), 'x');
     const pairs: ComparePair[] = [
       { src: 's1', dst: 'r1', size: 10 },
       { src: 's2', dst: 'r2', size: 11 },
       { src: 's3', dst: 'missing', size: 1 },
       { src: 'missing', dst: 'r1', size: 10 },
     ];
-    const verdicts = compareHere(pairs, reader);
+    const before = openFds();
+    const verdicts = compareInFolders(pairs, src, dst);
+    expect(openFds()).toBe(before); // every descriptor opened ahead is closed
+    close();
     expect(verdicts.slice(0, 3)).toEqual([true, false, false]);
     expect(verdicts[3]).toEqual(expect.objectContaining({ code: 'ENOENT' }));
-    // Each file is opened as its side of the pair.
-    expect(opened.slice(0, 4)).toEqual(['src:s1', 'dst:r1', 'src:s2', 'dst:r2']);
   });
+
+  // A folder whose search permission is taken away between its listing and its compare cannot be pinned (chdir
+  // fails): its files are then opened through its handle, each with its own verdict; nothing is left open.
+  for (const side of ['source', 'replica'] as const) {
+    it(`a ${side} folder that cannot be pinned: the same verdicts through its handle, no descriptor left open`, () => {
+      const { src, dst, close } = folders();
+      const pairs: ComparePair[] = [];
+      for (let i = 0; i < 70; i++) {
+        writeFileSync(join(src.path, `f${i}`), `bytes ${i}`);
+        writeFileSync(join(dst.path, `f${i}`), i === 66 ? `BYTES ${i}` : `bytes ${i}`);
+        pairs.push({ src: `f${i}`, dst: `f${i}`, size: `bytes ${i}`.length });
+      }
+      const refused = side === 'source' ? src : dst;
+      const real = OpenFolder.prototype.workIn;
+      const spy = vi.spyOn(OpenFolder.prototype, 'workIn').mockImplementation(function (this: OpenFolder) {
+        if (this === refused) throw Object.assign(new Error('EACCES: permission denied, chdir'), { code: 'EACCES' });
+        real.call(this);
+      });
+      try {
+        const before = openFds();
+        const verdicts = compareInFolders(pairs, src, dst);
+        expect(openFds()).toBe(before);
+        expect(verdicts).toEqual(pairs.map((_, i) => i !== 66));
+        expect(spy).toHaveBeenCalled();
+      } finally {
+        spy.mockRestore();
+        unpinWorkingFolder();
+        close();
+      }
+    });
+  }
 
   it('the built CLI, with the look-ahead busy throughout (first-hold): the same changes as without it, and the files compared by the pass', async () => {
     const T = Date.UTC(2024, 0, 3);
@@ -490,6 +517,31 @@ describe('compared on the thread of the pass: each chunk of files opened by bare
     for (let i = 0; i < 150; i++) expect(bare(name(i)), name(i)).toBe(2);
     expect(bare('whole-range.bin')).toBe(3); // source and replica, then the replica's second range (pinned there)
     expect(opens.filter((l) => /^open \/proc\/self\/fd\/\d+\/whole-range\.bin$/.test(l))).toHaveLength(1);
+  });
+});
+
+describe('the working folder between awaits (access.ts: the pass may move it only for synchronous stretches)', () => {
+  // test/_cwd-watch.mjs checks the main thread's working folder at every turn of its event loop. A --checksum
+  // pass waits for the compare helper after each folder's batch; before this was fixed the walk's pin on the
+  // replica folder was still in place during that wait (seen in 1 to 15 of ~35 turns of this tree).
+  it('a --checksum pass over 30 folders of compared files, and the copy that made them: no turn sees it moved', async () => {
+    const T = Date.UTC(2024, 0, 3);
+    const spec: Spec = {};
+    for (let d = 0; d < 30; d++) {
+      const inner: Spec = {};
+      for (let i = 0; i < 10; i++) inner[`f${i}`] = file(bytes(2000 + i, d * 10 + i), { mtime: T });
+      spec[`d${d}`] = dir(inner, { mtime: T });
+    }
+    const src = buildTree(tempDir(), spec);
+    const dst = join(tempDir(), 'replica');
+    const env = { NODE_OPTIONS: `--import ${join(import.meta.dirname, '_cwd-watch.mjs')}` };
+    for (const args of [[], ['--checksum'], ['--checksum']]) {
+      const r = await runSync(src, dst, args, { env });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/^cwd checked at [1-9]\d* turns$/m);
+      expect(r.stderr).not.toMatch(/^cwd moved/m);
+    }
+    expect(compareTrees(src, dst)).toEqual([]);
   });
 });
 

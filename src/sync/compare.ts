@@ -56,7 +56,7 @@ export type Verdict = boolean | Error;
 
 /** How files are opened and read (an injected reader lets tests count reads). */
 export interface FileReader {
-  /** `side`: which file of the pair (the walk opens each through its own folder: compareHere). */
+  /** `side`: which file of the pair (the walk opens each through its own folder: compare-in-folders.ts). */
   open(path: string, side: 'source' | 'replica'): number;
   read(fd: number, buf: Buffer, offset: number, length: number, position: number): number;
   close(fd: number): void;
@@ -136,20 +136,6 @@ export function sameRange(pair: ComparePair, from: number, reader: FileReader = 
 export function sameWhole(p: ComparePair, reader: FileReader): boolean {
   for (let f = 0; f <= p.size; f += RANGE) if (!sameRange(p, f, reader)) return false;
   return true;
-}
-
-/**
- * A folder's pairs compared on this thread alone, in order, with `reader`'s opens (the walk passes one that opens
- * names through its opened folders). One verdict per pair, as compareFiles gives them. loadHash() first.
- */
-export function compareHere(pairs: readonly ComparePair[], reader: FileReader): Verdict[] {
-  return pairs.map((p) => {
-    try {
-      return sameWhole(p, reader);
-    } catch (error) {
-      return error as Error;
-    }
-  });
 }
 
 /**

@@ -168,10 +168,10 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
     const exitCode = stats.failed > 0 || stoppedBy ? ExitCode.partial : ExitCode.ok;
     return { ...stats, durationMs, exitCode, stoppedBy, ...(limits ? { replicaFs: limits } : {}) };
   } finally {
+    unpinWorkingFolder(); // before the await below: timers and signal handlers see the process's own working folder
     await ahead?.close();
     roots.source?.close();
     roots.replica?.close();
-    unpinWorkingFolder();
     lock?.release();
   }
 }

@@ -12,15 +12,16 @@
  * - Access (issue 11): both trees are walked through opened folders (access.ts). Each folder is opened from its
  *   parent's handle without following a link and checked against its listing, listed through its handle, and
  *   everything below is named through it: the paths handed to apply.ts, remove.ts, the filter and --checksum
- *   are `/proc/self/fd/<fd>/<name>` on Linux (`OpenFolder.io`), so only the last name is ever resolved. The
+ *   are `/proc/self/fd/<fd>/<name>` on Linux (`OpenFolder.io`), so only the last name is ever resolved (where the
+ *   pass compares alone, bare names in the folder pinned as the working folder: compare-in-folders.ts). The
  *   capabilities book keys folders by their real paths (`dstReal`), which only choose the rules to compare by.
  */
-import { closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { accessMode, type OpenFolder } from './access.js';
 import { ensureOwnerAccess } from './apply.js';
 import type { ReplicaCaps } from './capabilities.js';
-import { fsReader, RANGE, sameWhole, type ComparePair, type FileReader, type Verdict } from './compare.js';
+import { RANGE, type Verdict } from './compare.js';
+import { compareInFolders } from './compare-in-folders.js';
 import { compareFiles } from './compare-files.js';
 import type { Entry } from './entry.js';
 import type { LookAhead } from './lookahead.js';
@@ -202,50 +203,4 @@ export class MirrorWalk implements StepWalk {
     if (verdict instanceof Error) throw verdict;
     return afterCompare(step.src, step.dst, verdict ?? false, { caps, srcLocalTime: this.opts.srcLocalTime, owners: mirrorsOwners(this.opts, caps) });
   }
-}
-
-/** Source files opened ahead of their compare, this many at a time (descriptors held only for one chunk). */
-const OPEN_AHEAD = 64;
-
-/**
- * --checksum on this thread alone, each file opened by its bare name: a chunk's source files with the working
- * folder pinned to the source folder, then their replica copies with it pinned to the replica folder, so a chunk
- * costs two moves of the working folder instead of a /proc/self/fd lookup per file (about twice the cost of a
- * bare name). One verdict per pair, as compareFiles gives them; the source failing to open is that pair's error.
- */
-function compareInFolders(pairs: readonly ComparePair[], srcFolder: OpenFolder, dstFolder: OpenFolder): Verdict[] {
-  const verdicts: Verdict[] = [];
-  for (let from = 0; from < pairs.length; from += OPEN_AHEAD) {
-    const chunk = pairs.slice(from, from + OPEN_AHEAD);
-    srcFolder.workIn();
-    const opened = chunk.map((p): number | Error => {
-      try {
-        return srcFolder.openRead(p.src);
-      } catch (error) {
-        return error as Error;
-      }
-    });
-    dstFolder.workIn();
-    chunk.forEach((pair, i) => {
-      let ahead: number | Error | undefined = opened[i];
-      const reader: FileReader = {
-        ...fsReader,
-        open: (name, side) => {
-          if (side === 'replica') return dstFolder.openRead(name);
-          const fd = ahead;
-          ahead = undefined;
-          if (fd instanceof Error) throw fd;
-          return fd ?? srcFolder.openRead(name); // a second range (a file of exactly RANGE bytes) opens it again
-        },
-      };
-      try {
-        verdicts.push(sameWhole(pair, reader));
-      } catch (error) {
-        verdicts.push(error as Error);
-      } finally {
-        if (typeof ahead === 'number') closeSync(ahead); // never taken (sameRange opens the source first): not leaked
-      }
-    });
-  }
-  return verdicts;
 }
