@@ -7,7 +7,6 @@ import { isAbsolute, resolve } from 'node:path';
 import { HelperThread } from './helper-thread.js';
 import { fsReader, loadHash, type ComparePair, type FileReader, type Verdict } from './compare.js';
 import { batchOf, encodeBatch, makeShared, MAX_PAIRS, publish, verdictsOf, workOn, type Shared } from './compare-batch.js';
-import { unpinWorkingFolder } from './working-folder.js';
 
 /** The helper thread: compiled to dist/sync/compare-worker.js, absent when the engine runs from its sources. */
 const HELPER_URL = new URL('./compare-worker.js', import.meta.url);
@@ -96,9 +95,7 @@ async function compareBatch(pairs: readonly ComparePair[], options: CompareOptio
   try {
     workOn(shared, batch, reader, (k, error) => errors.set(k, error));
     if (helper) {
-      // Every item is taken; wait for the ones the helper is still comparing (it notifies after each). An await:
-      // other code on this thread sees the process's own working folder, not one the walk pinned (access.ts).
-      unpinWorkingFolder();
+      // Every item is taken; wait for the ones the helper is still comparing (it notifies after each).
       await helper.finished(shared, batch.pair.length);
     }
     return verdictsOf(shared, batch, errors, reader);

@@ -13,7 +13,6 @@
 import { constants, lstatSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { claimNext, claimState, finishItem, HelperThread, openBatch, STATE, type ClaimState } from './helper-thread.js';
-import { unpinWorkingFolder } from './working-folder.js';
 import { copyWith, type CopyEnds } from './copy-file.js';
 import type { Entry } from './entry.js';
 import { tempName } from './temp.js';
@@ -210,10 +209,7 @@ export async function copyBatch(
   const posted = h.post(encodeJob(seq, fds.src, fds.dst, fds.parent, files, opts.modes, opts.owners));
   try {
     const byPass = new Set(workOn(shared, { seq } as BatchJob, files.length, mine));
-    if (posted) {
-      unpinWorkingFolder(); // an await: other code on this thread sees the process's own working folder (access.ts)
-      await h.finished(shared, files.length);
-    }
+    if (posted) await h.finished(shared, files.length);
     // Items the helper took but never finished (it died) are left to the pass.
     return { done: files.map((_, i) => Atomics.load(shared.ints, STATE + i) === DONE), byPass };
   } finally {

@@ -6,6 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { applyHeapFlags, heapFlagsForWorkers } from '../heap.js';
+import { unpinWorkingFolder } from './working-folder.js';
 
 /** What a helper thread starts with: the shared state, and the CLI's V8 flags to set again (heap.ts). */
 export interface HelperData {
@@ -118,11 +119,18 @@ export class HelperThread {
     return this.worker.terminate();
   }
 
-  /** Wait (asynchronously) until `total` items of the current batch are finished, or the thread has died. */
+  /**
+   * Wait (asynchronously) until `total` items of the current batch are finished, or the thread has died. A real
+   * wait lets other code on this thread run: it gets the process's own working folder, not one the walk pinned
+   * (access.ts), whichever batch (copies, compares) is waited for.
+   */
   async finished(s: ClaimState, total: number): Promise<void> {
     for (let n = finishedItems(s); n < total && this.alive; n = finishedItems(s)) {
       const wait = waitAsync(s.ints, FINISHED, n, 50);
-      if (wait.async) await wait.value;
+      if (wait.async) {
+        unpinWorkingFolder();
+        await wait.value;
+      }
     }
   }
 }
