@@ -5,7 +5,8 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../src/log.js';
 import { OpenFolder } from '../src/sync/access.js';
-import { fsReader, checksumAlgorithm, loadHash, RANGE, sameContents, type ComparePair, type FileReader, type Verdict } from '../src/sync/compare.js';
+import { makeBlockHash } from '../src/sync/block-hash.js';
+import { fsReader, checksumAlgorithm, hashesInPlace, loadHash, RANGE, sameContents, type ComparePair, type FileReader, type Verdict } from '../src/sync/compare.js';
 import { batchOf, decodeBatch, encodeBatch, makeShared, publish, verdictsOf, workOn } from '../src/sync/compare-batch.js';
 import { compareFiles, helperMessages, stopHelper } from '../src/sync/compare-files.js';
 import { compareInFolders } from '../src/sync/compare-in-folders.js';
@@ -360,6 +361,35 @@ describe('the block hash (issue 16: xxh64, SHA-1 through hasha where WebAssembly
     writeFileSync(join(root, 'other'), flip(data, 2 * MiB + 7));
     expect(sameContents(join(root, 'a'), join(root, 'same'), data.length)).toBe(true);
     expect(sameContents(join(root, 'a'), join(root, 'other'), data.length)).toBe(false);
+  });
+
+  it('hashes each block where it was read (xxh64 in its WebAssembly memory), with the same verdicts as a copy', async () => {
+    await loadHash();
+    expect(hashesInPlace()).toBe(true);
+    const hash = await makeBlockHash(MiB);
+    expect(hash.inPlace).toBe(true);
+    const [a, b] = hash.buffers;
+    expect(a.buffer).toBe(b.buffer); // both views of the one WebAssembly memory
+    const data = bytes(MiB, 5);
+    for (const at of [0, 1, MiB >> 1, MiB - 1]) {
+      data.copy(a);
+      flip(data, at).copy(b);
+      expect(hash.same(a, b), `a byte differing at ${at}`).toBe(false);
+      expect(hash.same(a.subarray(0, at), b.subarray(0, at)), `the bytes before ${at}`).toBe(true);
+      // Blocks outside its memory are hashed by copying them in: the same verdicts.
+      expect(hash.same(Buffer.from(a), Buffer.from(b))).toBe(false);
+      expect(hash.same(Buffer.from(a.subarray(0, at)), b.subarray(0, at))).toBe(true);
+    }
+    // Odd lengths and a short last block: only the bytes asked for are hashed.
+    data.copy(a);
+    data.copy(b);
+    b[4097] = a[4097]! ^ 1;
+    expect(hash.same(a.subarray(0, 4097), b.subarray(0, 4097))).toBe(true);
+    expect(hash.same(a.subarray(0, 4098), b.subarray(0, 4098))).toBe(false);
+    // The library's own copying hash still works beside it (its view of the memory was not broken).
+    const other = await makeBlockHash(MiB);
+    expect(other.same(Buffer.from('abc'), Buffer.from('abc'))).toBe(true);
+    expect(other.same(Buffer.from('abc'), Buffer.from('abd'))).toBe(false);
   });
 
   // node --jitless has no WebAssembly: the pass must still compare contents (by SHA-1), not fail or skip.

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { closeSync, constants, openSync, readSync } from 'node:fs';
+import { makeBlockHash, type BlockHash } from './block-hash.js';
 
 /**
  * --checksum's content check. Both files are read in 1 MiB block pairs and each pair is compared by hash
@@ -8,33 +8,29 @@ import { closeSync, constants, openSync, readSync } from 'node:fs';
  * receiver): both take the next piece of work from one shared counter, so a batch costs one message however
  * many files it holds, and files larger than RANGE are split into ranges that both threads read and hash at once.
  *
- * Algorithm: xxh64 (xxhash-wasm, WebAssembly: 13.6 GiB/s a core on the bench machine, where SHA-1 does 2.0
- * GiB/s even with SHA-NI, sha256 1.9, md5 0.8), seeded with a random 64-bit value per thread, so no pair of
- * blocks can be prepared in advance to hash alike. Where WebAssembly is unavailable (node --jitless) blocks are
- * compared by SHA-1 through hasha. Either is loaded by `loadHash()` (compareFiles awaits it; the helper threads
+ * Algorithm (block-hash.ts): xxh64 (xxhash-wasm, WebAssembly: 13.6 GiB/s a core on the bench machine, where
+ * SHA-1 does 2.0 GiB/s even with SHA-NI, sha256 1.9, md5 0.8), seeded with a random 64-bit value per thread, so
+ * no pair of blocks can be prepared in advance to hash alike, and hashed where the blocks were read (its
+ * WebAssembly memory: no copy). Where WebAssembly is unavailable (node --jitless) blocks are compared by SHA-1
+ * through hasha. Either is loaded by `loadHash()` (compareFiles awaits it; the helper threads
  * and the pass before their first compare), so a pass without --checksum loads neither. The hash never leaves
  * the thread that made it, so nothing depends on the choice.
  */
-const SEED = randomBytes(8).readBigUInt64LE();
-let blockHash: { algorithm: 'xxh64' | 'sha1'; same: (a: Uint8Array, b: Uint8Array) => boolean } | undefined;
+let blockHash: BlockHash | undefined;
 let loading: Promise<void> | undefined;
 
-/** Load the block hash, once a thread: xxh64, or SHA-1 through hasha where WebAssembly cannot run. */
+/** Load the block hash, once a thread: xxh64 (hashed in place where it can be), or SHA-1 through hasha. */
 export function loadHash(): Promise<void> {
-  return (loading ??= (async () => {
-    try {
-      const api = await (await import('xxhash-wasm')).default();
-      blockHash = { algorithm: 'xxh64', same: (a, b) => api.h64Raw(a, SEED) === api.h64Raw(b, SEED) };
-    } catch {
-      const { hashSync } = await import('hasha');
-      const options = { algorithm: 'sha1', encoding: 'buffer' } as const;
-      blockHash = { algorithm: 'sha1', same: (a, b) => Buffer.compare(hashSync(a, options), hashSync(b, options)) === 0 };
-    }
-  })());
+  return (loading ??= makeBlockHash(BLOCK).then((hash) => {
+    blockHash = hash;
+  }));
 }
 
 /** The block hash in use on this thread (after loadHash()). */
 export const checksumAlgorithm = (): 'xxh64' | 'sha1' | undefined => blockHash?.algorithm;
+
+/** Whether this thread hashes blocks where it read them (block-hash.ts; after loadHash()). */
+export const hashesInPlace = (): boolean | undefined => blockHash?.inPlace;
 
 /** The unit of reading and hashing: two of these (one per side) per thread. */
 export const BLOCK = 1 << 20;
@@ -68,8 +64,12 @@ export const fsReader: FileReader = {
   close: (fd) => closeSync(fd),
 };
 
-let buffers: [Buffer, Buffer] | undefined;
-const blockBuffers = (): [Buffer, Buffer] => (buffers ??= [Buffer.allocUnsafe(BLOCK), Buffer.allocUnsafe(BLOCK)]);
+const blockBuffers = (): readonly [Buffer, Buffer] => loaded().buffers;
+
+function loaded(): BlockHash {
+  if (!blockHash) throw new Error('compare.ts: loadHash() must have finished before contents are compared');
+  return blockHash;
+}
 
 /**
  * Read up to `want` bytes at `position`. A short read that ends exactly where the listed size says the file
@@ -88,8 +88,7 @@ function readBlock(reader: FileReader, fd: number, buf: Buffer, want: number, po
 }
 
 function sameHash(a: Buffer, b: Buffer): boolean {
-  if (!blockHash) throw new Error('compare.ts: loadHash() must have finished before contents are compared');
-  return blockHash.same(a, b);
+  return loaded().same(a, b);
 }
 
 /**
