@@ -9,6 +9,7 @@ import type { OpenFolder } from './access.js';
 import { timeArg } from './times.js';
 import { sameMtime, toMs, type Entry } from './entry.js';
 import { mirroredMode } from './plan.js';
+import { readAhead } from './read-ahead.js';
 
 /** The source changed while it was copied: the copy is discarded, never installed. */
 export class SourceChangedError extends Error {
@@ -142,15 +143,21 @@ function chmodKeepingData(chmod: () => void): void {
  */
 function copyBytes(inFd: number, outFd: number, expected: number, srcPath: string, holeBlock = 0): void {
   const buf = (copyBuffer ??= Buffer.allocUnsafe(COPY_CHUNK));
+  const ahead = readAhead(inFd, expected); // a large file: its next ranges queued for reading meanwhile
   let total = 0;
-  // Read up to the expected size, no further: a file that grew is caught by the caller's fstat (its size and
-  // ctime), which saves a read per file that would only have returned end-of-file.
-  while (total < expected) {
-    const n = readSync(inFd, buf, 0, Math.min(buf.length, expected - total), total);
-    if (n === 0) throw new SourceChangedError(srcPath); // it ends early: it shrank
-    if (holeBlock > 0) writeSparse(outFd, buf, n, total, holeBlock);
-    else for (let off = 0; off < n;) off += writeSync(outFd, buf, off, n - off);
-    total += n;
+  try {
+    // Read up to the expected size, no further: a file that grew is caught by the caller's fstat (its size and
+    // ctime), which saves a read per file that would only have returned end-of-file.
+    while (total < expected) {
+      ahead?.at(total);
+      const n = readSync(inFd, buf, 0, Math.min(buf.length, expected - total), total);
+      if (n === 0) throw new SourceChangedError(srcPath); // it ends early: it shrank
+      if (holeBlock > 0) writeSparse(outFd, buf, n, total, holeBlock);
+      else for (let off = 0; off < n;) off += writeSync(outFd, buf, off, n - off);
+      total += n;
+    }
+  } finally {
+    ahead?.end();
   }
   if (holeBlock > 0) ftruncateSync(outFd, expected); // a hole at the end is a size, not a write
 }

@@ -1,0 +1,96 @@
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { statfsType } from '../src/sync/fs-type.js';
+import { MIN_SIZE, readAhead } from '../src/sync/read-ahead.js';
+import { runSync } from './_cli.js';
+import { buildTree, bytes, compareTrees, file, tempDir } from './_tree.js';
+
+const MiB = 1 << 20;
+const preload = join(import.meta.dirname, '_read-marker.mjs');
+const openFds = (): number => readdirSync('/proc/self/fd').length;
+
+// Sources on a disk: a file on a tmpfs is never read ahead (no disk to keep busy), and the system's temporary
+// folder may be one. /var/tmp is a disk's on Debian (checked below, not assumed).
+const onDisk: string[] = [];
+function diskDir(): string {
+  const dir = mkdtempSync('/var/tmp/fs-read-ahead-');
+  onDisk.push(dir);
+  expect(statfsType(dir), 'this test needs /var/tmp on a disk, not a tmpfs').not.toBe('tmpfs');
+  return dir;
+}
+afterAll(() => {
+  for (const dir of onDisk) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Wait, a turn of the event loop at a time, until `done()` (the reads ahead come back on the event loop). */
+async function until(done: () => boolean): Promise<void> {
+  for (let turn = 0; !done(); turn++) {
+    if (turn > 10_000) throw new Error('never happened');
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+describe('reads ahead of a large copy (issue 16: the disk gets more than one request at a time)', () => {
+  it('the CLI queues reads of the next ranges of a large file, through a second descriptor, and copies it exactly', async () => {
+    const size = 20 * MiB + 12_345;
+    const src = buildTree(diskDir(), { 'big.bin': file(bytes(size, 4)), 'small.bin': file(bytes(MIN_SIZE - 1, 5)) });
+    const dst = join(tempDir(), 'replica');
+    const r = await runSync(src, dst, [], { env: { NODE_OPTIONS: `--import ${preload}` } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(compareTrees(src, dst)).toEqual([]);
+    expect(readFileSync(join(dst, 'big.bin')).equals(readFileSync(join(src, 'big.bin')))).toBe(true);
+    const reopened = [...r.stderr.matchAll(/^reopen \/proc\/self\/fd\/(\d+) = (\d+)$/gm)];
+    expect(reopened).toHaveLength(1); // the large file only; small.bin (just under MIN_SIZE) is copied without
+    const [, copyFd, aheadFd] = reopened[0]!;
+    expect(aheadFd).not.toBe(copyFd);
+    const reads = [...r.stderr.matchAll(/^read-ahead (\d+) (\d+)$/gm)];
+    // Every range of the file, once each, all on the second descriptor (8 MiB ranges: 0, 8 and 16 MiB).
+    expect(reads.map((m) => m[1])).toEqual(reads.map(() => aheadFd));
+    expect(reads.map((m) => Number(m[2]))).toEqual([0, 8 * MiB, 16 * MiB]);
+  });
+
+  it('FOLDER_SYNC_READ_AHEAD=0 turns it off (A/B): the same copy, no reads ahead', async () => {
+    const src = buildTree(diskDir(), { 'big.bin': file(bytes(10 * MiB, 6)) });
+    const dst = join(tempDir(), 'replica');
+    const r = await runSync(src, dst, [], { env: { NODE_OPTIONS: `--import ${preload}`, FOLDER_SYNC_READ_AHEAD: '0' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(compareTrees(src, dst)).toEqual([]);
+    expect(r.stderr).not.toMatch(/^(read-ahead|reopen) /m);
+  });
+
+  it('its descriptor is closed once the reads it queued are back, also when the copy ends early', async () => {
+    const src = buildTree(diskDir(), { 'big.bin': file(bytes(30 * MiB, 7)) });
+    const fd = openSync(join(src, 'big.bin'), 'r');
+    try {
+      const before = openFds();
+      const ahead = readAhead(fd, 30 * MiB);
+      expect(ahead).toBeDefined();
+      expect(openFds()).toBe(before + 1);
+      ahead!.at(0); // queues the first ranges
+      ahead!.end(); // the copy stopped here (say the source changed): nothing more is queued
+      ahead!.at(20 * MiB);
+      await until(() => openFds() === before);
+      expect(openFds()).toBe(before);
+      expect(readAhead(fd, MIN_SIZE - 1)).toBeUndefined(); // too small to be worth it: nothing opened
+      expect(openFds()).toBe(before);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('a file on a tmpfs is not read ahead: it is in memory already', () => {
+    if (!existsSync('/dev/shm')) throw new Error('this test needs /dev/shm');
+    expect(statfsType('/dev/shm')).toBe('tmpfs');
+    const src = buildTree(mkdtempSync('/dev/shm/fs-read-ahead-'), { 'big.bin': file(bytes(10 * MiB, 8)) });
+    const fd = openSync(join(src, 'big.bin'), 'r');
+    try {
+      const before = openFds();
+      expect(readAhead(fd, 10 * MiB)).toBeUndefined();
+      expect(openFds()).toBe(before);
+    } finally {
+      closeSync(fd);
+      rmSync(src, { recursive: true, force: true });
+    }
+  });
+});
