@@ -6,7 +6,17 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../src/log.js';
 import { OpenFolder } from '../src/sync/access.js';
 import { makeBlockHash } from '../src/sync/block-hash.js';
-import { fsReader, checksumAlgorithm, hashesInPlace, loadHash, RANGE, sameContents, type ComparePair, type FileReader, type Verdict } from '../src/sync/compare.js';
+import {
+  fsReader,
+  checksumAlgorithm,
+  hashesInPlace,
+  loadHash,
+  RANGE,
+  sameContents,
+  type ComparePair,
+  type FileReader,
+  type Verdict,
+} from '../src/sync/compare.js';
 import { batchOf, decodeBatch, encodeBatch, makeShared, publish, verdictsOf, workOn } from '../src/sync/compare-batch.js';
 import { compareFiles, helperMessages, stopHelper } from '../src/sync/compare-files.js';
 import { compareInFolders } from '../src/sync/compare-in-folders.js';

@@ -79,7 +79,7 @@ describe('reads ahead of a large copy (issue 16: the disk gets more than one req
     }
   });
 
-  it('a file on a tmpfs is not read ahead: it is in memory already', () => {
+  it('a file on a tmpfs is not read ahead (only local disks are): it is in memory already', () => {
     if (!existsSync('/dev/shm')) throw new Error('this test needs /dev/shm');
     expect(statfsType('/dev/shm')).toBe('tmpfs');
     const src = buildTree(mkdtempSync('/dev/shm/fs-read-ahead-'), { 'big.bin': file(bytes(10 * MiB, 8)) });

@@ -88,8 +88,7 @@ async function xxh64(size: number): Promise<BlockHash> {
     algorithm: 'xxh64',
     inPlace: true,
     buffers,
-    same: (a, b) =>
-      inMemory(a) && inMemory(b) ? hashAt(a) === hashAt(b) : h64Raw(a, SEED) === h64Raw(b, SEED),
+    same: (a, b) => (inMemory(a) && inMemory(b) ? hashAt(a) === hashAt(b) : h64Raw(a, SEED) === h64Raw(b, SEED)),
   };
 }
 

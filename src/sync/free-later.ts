@@ -15,7 +15,7 @@
  */
 import { close, closeSync, fstatSync, openSync } from 'node:fs';
 import type { Entry } from './entry.js';
-import { statfsType } from './fs-type.js';
+import { LOCAL_DISKS, statfsType } from './fs-type.js';
 import { O_NOFOLLOW, O_PATH } from './handles.js';
 
 /** Handles waiting for their close at most; past this the pass frees in its own calls again. */
@@ -23,7 +23,7 @@ const MAX_HELD = 64;
 let held = 0;
 let closed = 0;
 /** The file systems (as fs-type.ts names their statfs type) where holding is worth it and changes nothing else. */
-export const HOLDS_ON: ReadonlySet<string> = new Set(['ext4', 'xfs', 'btrfs', 'f2fs']);
+export const HOLDS_ON: ReadonlySet<string> = LOCAL_DISKS;
 /** Per device: is it one of HOLDS_ON (one statfs per device a pass touches). */
 const holdsOnDevice = new Map<bigint, boolean>();
 const enabled = process.platform === 'linux' && process.env['FOLDER_SYNC_FREE_LATER'] !== '0';

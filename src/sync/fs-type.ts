@@ -70,6 +70,9 @@ const STATFS_TYPES: Record<number, string> = {
   0x65735546: 'fuse',
 };
 
+/** Local disk file systems (as named above): where reading ahead and freeing beside the pass are worth it. */
+export const LOCAL_DISKS: ReadonlySet<string> = new Set(['ext4', 'xfs', 'btrfs', 'f2fs']);
+
 /** The type statfs reports for `path` (its f_type, named as above), or undefined when unknown or unreadable. */
 export function statfsType(path: string): string | undefined {
   try {

@@ -8,17 +8,18 @@
  * a larger read-ahead with posix_fadvise, something Node cannot ask, 0.45-1.2 s). Here, before each read of the
  * copy, reads of the next ranges (up to AHEAD bytes past it, CHUNK bytes each) are queued on libuv's thread pool
  * into a scratch buffer nobody looks at: they only bring the file's pages into the page cache, where the copy's
- * own read then finds them. Measured on the large bench tree copied cold (twelve alternating rounds, idle):
- * median 1.32 s with, 1.72 s without, slowest 1.57 s against 2.75 s (docs/benchmark.md).
+ * own read then finds them. Measured on the large bench tree copied cold, idle: 4 MiB reads up to 16 MiB ahead
+ * against none, twelve alternating rounds, median 1.32 s against 1.72 s (slowest 1.57 against 2.75 s); the
+ * 8 MiB reads up to 64 MiB ahead kept here against those, ten rounds, 1.29 s against 1.63 s (docs/benchmark.md).
  *
  * What it reads through: a second descriptor of the very file the copy opened (`/proc/self/fd/<fd>` reopens that
  * open file's inode, not a name: nothing a name now leads to is read), read-only, closed when its last queued
  * read is back. It never affects what is copied: the copy reads every byte itself, and any error here is
- * ignored. Files under MIN_SIZE, files on a tmpfs (no disk to keep busy) and other systems than Linux are
- * copied without it; FOLDER_SYNC_READ_AHEAD=0 turns it off (A/B).
+ * ignored. Only files of MIN_SIZE or more on a local disk (ext4, XFS, Btrfs, F2FS; not a tmpfs, a network or a
+ * FUSE file system) on Linux are read ahead; FOLDER_SYNC_READ_AHEAD=0 turns it off (A/B).
  */
 import { close, constants, openSync, read } from 'node:fs';
-import { statfsType } from './fs-type.js';
+import { LOCAL_DISKS, statfsType } from './fs-type.js';
 
 /** Files smaller than this are copied without reads ahead (a few requests; the thread pool's round trip costs more). */
 export const MIN_SIZE = 8 << 20;
@@ -40,8 +41,9 @@ const enabled = (): boolean => process.platform === 'linux' && process.env.FOLDE
 /** Reads ahead of a copy of `size` bytes from `fd`, or undefined where there are none to make. */
 export function readAhead(fd: number, size: number): ReadAhead | undefined {
   if (size < MIN_SIZE || !enabled()) return undefined;
-  // A file in memory has no disk to keep busy: reading it ahead would only copy its bytes once more.
-  if (statfsType(`/proc/self/fd/${fd}`) === 'tmpfs') return undefined;
+  // Only on a local disk: a file in memory (tmpfs) has no disk to keep busy, and on a network or FUSE file
+  // system a read ahead may cost a second transfer of the same bytes.
+  if (!LOCAL_DISKS.has(statfsType(`/proc/self/fd/${fd}`) ?? '')) return undefined;
   let ahead: number;
   try {
     ahead = openSync(`/proc/self/fd/${fd}`, constants.O_RDONLY | constants.O_NONBLOCK);
