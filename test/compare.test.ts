@@ -386,7 +386,7 @@ describe('the block hash (issue 16: xxh64, SHA-1 through hasha where WebAssembly
       flip(data, at).copy(b);
       expect(hash.same(a, b), `a byte differing at ${at}`).toBe(false);
       expect(hash.same(a.subarray(0, at), b.subarray(0, at)), `the bytes before ${at}`).toBe(true);
-      // Blocks outside its memory are hashed by copying them in: the same verdicts.
+      // Blocks outside its memory are copied into its scratch region and hashed there: the same verdicts.
       expect(hash.same(Buffer.from(a), Buffer.from(b))).toBe(false);
       expect(hash.same(Buffer.from(a.subarray(0, at)), b.subarray(0, at))).toBe(true);
     }
@@ -396,7 +396,7 @@ describe('the block hash (issue 16: xxh64, SHA-1 through hasha where WebAssembly
     b[4097] = a[4097]! ^ 1;
     expect(hash.same(a.subarray(0, 4097), b.subarray(0, 4097))).toBe(true);
     expect(hash.same(a.subarray(0, 4098), b.subarray(0, 4098))).toBe(false);
-    // The library's own copying hash still works beside it (its view of the memory was not broken).
+    // A second block hash works beside the first: its own instance and memory (block-hash.test.ts: made at once too).
     const other = await makeBlockHash(MiB);
     expect(other.same(Buffer.from('abc'), Buffer.from('abc'))).toBe(true);
     expect(other.same(Buffer.from('abc'), Buffer.from('abd'))).toBe(false);

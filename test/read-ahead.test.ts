@@ -1,8 +1,8 @@
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { statfsType } from '../src/sync/fs-type.js';
-import { MIN_SIZE, readAhead } from '../src/sync/read-ahead.js';
+import { LOCAL_DISKS, statfsType } from '../src/sync/fs-type.js';
+import { MAX_OPEN, MIN_SIZE, readAhead } from '../src/sync/read-ahead.js';
 import { runSync } from './_cli.js';
 import { buildTree, bytes, compareTrees, file, tempDir } from './_tree.js';
 
@@ -10,18 +10,25 @@ const MiB = 1 << 20;
 const preload = join(import.meta.dirname, '_read-marker.mjs');
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 
-// Sources on a disk: a file on a tmpfs is never read ahead (no disk to keep busy), and the system's temporary
-// folder may be one. /var/tmp is a disk's on Debian (checked below, not assumed).
+// Sources on a local disk: only those are read ahead, and the system's temporary folder may be a tmpfs.
+// /var/tmp is a disk's on Debian (checked below, not assumed).
 const onDisk: string[] = [];
 function diskDir(): string {
   const dir = mkdtempSync('/var/tmp/fs-read-ahead-');
   onDisk.push(dir);
-  expect(statfsType(dir), 'this test needs /var/tmp on a disk, not a tmpfs').not.toBe('tmpfs');
+  expect(LOCAL_DISKS.has(statfsType(dir) ?? ''), 'this test needs /var/tmp on a local disk (ext4, XFS, Btrfs, F2FS)').toBe(true);
   return dir;
 }
 afterAll(() => {
   for (const dir of onDisk) rmSync(dir, { recursive: true, force: true });
 });
+
+/** Whether a read-ahead can be made again (one is made and ended at once). */
+function probeFree(fd: number): boolean {
+  const a = readAhead(fd, MIN_SIZE);
+  a?.end();
+  return a !== undefined;
+}
 
 /** Wait, a turn of the event loop at a time, until `done()` (the reads ahead come back on the event loop). */
 async function until(done: () => boolean): Promise<void> {
@@ -73,6 +80,24 @@ describe('reads ahead of a large copy (issue 16: the disk gets more than one req
       await until(() => openFds() === before);
       expect(openFds()).toBe(before);
       expect(readAhead(fd, MIN_SIZE - 1)).toBeUndefined(); // too small to be worth it: nothing opened
+      expect(openFds()).toBe(before);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it(`never more than ${MAX_OPEN} second descriptors at once: a copy that finds them all in use is made without`, async () => {
+    const src = buildTree(diskDir(), { 'big.bin': file(bytes(MIN_SIZE, 9)) });
+    const fd = openSync(join(src, 'big.bin'), 'r');
+    try {
+      const before = openFds();
+      const made = Array.from({ length: MAX_OPEN + 2 }, () => readAhead(fd, MIN_SIZE));
+      expect(made.filter((a) => a !== undefined)).toHaveLength(MAX_OPEN);
+      expect(openFds()).toBe(before + MAX_OPEN);
+      for (const a of made) a?.end(); // nothing queued: each closes at once, on the thread pool
+      await until(() => openFds() === before);
+      await until(() => probeFree(fd)); // the count is given back with each close: one can be made again
+      await until(() => openFds() === before);
       expect(openFds()).toBe(before);
     } finally {
       closeSync(fd);

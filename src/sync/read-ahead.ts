@@ -14,7 +14,8 @@
  *
  * What it reads through: a second descriptor of the very file the copy opened (`/proc/self/fd/<fd>` reopens that
  * open file's inode, not a name: nothing a name now leads to is read), read-only, closed when its last queued
- * read is back. It never affects what is copied: the copy reads every byte itself, and any error here is
+ * read has called back (on the event loop: at the latest at the pass's next turn of it), never more than
+ * MAX_OPEN of them at once. It never affects what is copied: the copy reads every byte itself, and any error here is
  * ignored. Only files of MIN_SIZE or more on a local disk (ext4, XFS, Btrfs, F2FS; not a tmpfs, a network or a
  * FUSE file system) on Linux are read ahead; FOLDER_SYNC_READ_AHEAD=0 turns it off (A/B).
  */
@@ -27,6 +28,15 @@ export const MIN_SIZE = 8 << 20;
 const CHUNK = 8 << 20;
 /** How far past the copy's position reads are queued. */
 const AHEAD = 64 << 20;
+
+/**
+ * At most this many second descriptors at once. Each is closed when its last read calls back, which happens on
+ * the event loop: the pass turns it only between steps, every 100 ms or so (pass-report.ts `breathe`), so a
+ * folder of many large files would otherwise hold one more descriptor per file until then (a review found a pass
+ * failing with EMFILE under a descriptor limit of 64). A copy that finds all of them in use is made without.
+ */
+export const MAX_OPEN = 4;
+let openNow = 0;
 
 let scratch: Buffer | undefined;
 
@@ -44,18 +54,22 @@ export function readAhead(fd: number, size: number): ReadAhead | undefined {
   // Only on a local disk: a file in memory (tmpfs) has no disk to keep busy, and on a network or FUSE file
   // system a read ahead may cost a second transfer of the same bytes.
   if (!LOCAL_DISKS.has(statfsType(`/proc/self/fd/${fd}`) ?? '')) return undefined;
+  if (openNow >= MAX_OPEN) return undefined;
   let ahead: number;
   try {
     ahead = openSync(`/proc/self/fd/${fd}`, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch {
     return undefined; // no /proc, or the file cannot be opened again: copied without
   }
+  openNow++;
   const buf = (scratch ??= Buffer.allocUnsafe(CHUNK));
   let queued = 0;
   let pending = 0;
   let ended = false;
   const closeWhenDone = (): void => {
-    if (ended && pending === 0) close(ahead, () => undefined);
+    if (!ended || pending !== 0) return;
+    pending = -1; // closed once
+    close(ahead, () => openNow--);
   };
   const back = (): void => {
     pending--;

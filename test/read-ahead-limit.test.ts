@@ -1,7 +1,7 @@
-// Review 7: failing test for src/sync/read-ahead.ts. The pass copies synchronously and does not turn the event
-// loop between files (or folders), so no read-ahead callback runs and no read-ahead descriptor is closed until the
-// pass yields: one extra open descriptor per large file copied, for the whole pass. Under a descriptor limit the
-// pass itself then fails with EMFILE where it succeeds without read-ahead. No timing involved: nothing can close
+// src/sync/read-ahead.ts under a descriptor limit (found by the session-7 review). The pass copies synchronously and turns the event
+// loop only every 100 ms or so, so no read-ahead callback runs and no read-ahead descriptor is closed until then:
+// before MAX_OPEN, one extra open descriptor per large file copied meanwhile. Under a descriptor limit the
+// pass itself then failed with EMFILE where it succeeds without read-ahead. No timing involved: nothing can close
 // them while the pass is busy.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ function pass(src: string, readAhead: '0' | '1'): { code: number | null; out: st
   return { code: r.status, out: r.stdout + r.stderr };
 }
 
-describe('review 7: read-ahead descriptors', () => {
+describe('read-ahead descriptors (found by the session-7 review)', () => {
   it('a pass of many large files does not run out of descriptors (it does not with FOLDER_SYNC_READ_AHEAD=0)', () => {
     const src = mkdtempSync('/var/tmp/fs-review7-');
     made.push(src);
