@@ -2,7 +2,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOCAL_DISKS, statfsType } from '../src/sync/fs-type.js';
-import { MAX_OPEN, MIN_SIZE, readAhead } from '../src/sync/read-ahead.js';
+import { MAX_OPEN, MIN_SIZE, readAhead, readAheadsOpen } from '../src/sync/read-ahead.js';
 import { runSync } from './_cli.js';
 import { buildTree, bytes, compareTrees, file, tempDir } from './_tree.js';
 
@@ -77,7 +77,7 @@ describe('reads ahead of a large copy (issue 16: the disk gets more than one req
       ahead!.at(0); // queues the first ranges
       ahead!.end(); // the copy stopped here (say the source changed): nothing more is queued
       ahead!.at(20 * MiB);
-      await until(() => openFds() === before);
+      await until(() => openFds() === before && readAheadsOpen() === 0); // the count drops in the close's callback
       expect(openFds()).toBe(before);
       expect(readAhead(fd, MIN_SIZE - 1)).toBeUndefined(); // too small to be worth it: nothing opened
       expect(openFds()).toBe(before);
@@ -90,14 +90,15 @@ describe('reads ahead of a large copy (issue 16: the disk gets more than one req
     const src = buildTree(diskDir(), { 'big.bin': file(bytes(MIN_SIZE, 9)) });
     const fd = openSync(join(src, 'big.bin'), 'r');
     try {
+      await until(() => readAheadsOpen() === 0); // none left over from an earlier test
       const before = openFds();
       const made = Array.from({ length: MAX_OPEN + 2 }, () => readAhead(fd, MIN_SIZE));
       expect(made.filter((a) => a !== undefined)).toHaveLength(MAX_OPEN);
       expect(openFds()).toBe(before + MAX_OPEN);
       for (const a of made) a?.end(); // nothing queued: each closes at once, on the thread pool
-      await until(() => openFds() === before);
-      await until(() => probeFree(fd)); // the count is given back with each close: one can be made again
-      await until(() => openFds() === before);
+      await until(() => openFds() === before && readAheadsOpen() === 0); // given back with each close's callback
+      expect(probeFree(fd)).toBe(true); // one can be made again
+      await until(() => readAheadsOpen() === 0);
       expect(openFds()).toBe(before);
     } finally {
       closeSync(fd);

@@ -38,6 +38,9 @@ const AHEAD = 64 << 20;
 export const MAX_OPEN = 4;
 let openNow = 0;
 
+/** How many second descriptors are open now (each counted until its close has called back). */
+export const readAheadsOpen = (): number => openNow;
+
 let scratch: Buffer | undefined;
 
 /** Reads ahead of one copy: `at(position)` before each of its reads, `end()` once it is done or failed. */
