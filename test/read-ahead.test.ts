@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOCAL_DISKS, statfsType } from '../src/sync/fs-type.js';
@@ -9,6 +9,7 @@ import { buildTree, bytes, compareTrees, file, tempDir } from './_tree.js';
 const MiB = 1 << 20;
 const preload = join(import.meta.dirname, '_read-marker.mjs');
 const openFds = (): number => readdirSync('/proc/self/fd').length;
+const devOf = (fd: number): bigint => fstatSync(fd, { bigint: true }).dev;
 
 // Sources on a local disk: only those are read ahead, and the system's temporary folder may be a tmpfs.
 // /var/tmp is a disk's on Debian (checked below, not assumed).
@@ -25,7 +26,7 @@ afterAll(() => {
 
 /** Whether a read-ahead can be made again (one is made and ended at once). */
 function probeFree(fd: number): boolean {
-  const a = readAhead(fd, MIN_SIZE);
+  const a = readAhead(fd, MIN_SIZE, devOf(fd));
   a?.end();
   return a !== undefined;
 }
@@ -71,7 +72,7 @@ describe('reads ahead of a large copy (issue 16: the disk gets more than one req
     const fd = openSync(join(src, 'big.bin'), 'r');
     try {
       const before = openFds();
-      const ahead = readAhead(fd, 30 * MiB);
+      const ahead = readAhead(fd, 30 * MiB, devOf(fd));
       expect(ahead).toBeDefined();
       expect(openFds()).toBe(before + 1);
       ahead!.at(0); // queues the first ranges
@@ -79,7 +80,7 @@ describe('reads ahead of a large copy (issue 16: the disk gets more than one req
       ahead!.at(20 * MiB);
       await until(() => openFds() === before && readAheadsOpen() === 0); // the count drops in the close's callback
       expect(openFds()).toBe(before);
-      expect(readAhead(fd, MIN_SIZE - 1)).toBeUndefined(); // too small to be worth it: nothing opened
+      expect(readAhead(fd, MIN_SIZE - 1, devOf(fd))).toBeUndefined(); // too small to be worth it: nothing opened
       expect(openFds()).toBe(before);
     } finally {
       closeSync(fd);
@@ -92,7 +93,7 @@ describe('reads ahead of a large copy (issue 16: the disk gets more than one req
     try {
       await until(() => readAheadsOpen() === 0); // none left over from an earlier test
       const before = openFds();
-      const made = Array.from({ length: MAX_OPEN + 2 }, () => readAhead(fd, MIN_SIZE));
+      const made = Array.from({ length: MAX_OPEN + 2 }, () => readAhead(fd, MIN_SIZE, devOf(fd)));
       expect(made.filter((a) => a !== undefined)).toHaveLength(MAX_OPEN);
       expect(openFds()).toBe(before + MAX_OPEN);
       for (const a of made) a?.end(); // nothing queued: each closes at once, on the thread pool
@@ -112,7 +113,7 @@ describe('reads ahead of a large copy (issue 16: the disk gets more than one req
     const fd = openSync(join(src, 'big.bin'), 'r');
     try {
       const before = openFds();
-      expect(readAhead(fd, 10 * MiB)).toBeUndefined();
+      expect(readAhead(fd, 10 * MiB, devOf(fd))).toBeUndefined();
       expect(openFds()).toBe(before);
     } finally {
       closeSync(fd);

@@ -87,7 +87,7 @@ export function copyWith(ends: CopyEnds, src: Entry, opts: CopyOptions = {}): st
     try {
       // A file with holes (fewer blocks than its size needs) is copied sparse: its holes stay holes.
       const sparse = opened.blocks * 512n < opened.size;
-      copyBytes(inFd, outFd, src.size, srcPath, sparse ? Number(opened.blksize) || 4096 : 0);
+      copyBytes(inFd, outFd, src.size, srcPath, opened.dev, sparse ? Number(opened.blksize) || 4096 : 0);
       // Any write during the copy moves ctime (which no one can set back), even a same-size one within the
       // same millisecond that a size/mtime check cannot see; and the file must still be the one listed. The
       // open descriptor is asked (no second lookup of the name): what was read is that file's content.
@@ -141,9 +141,9 @@ function chmodKeepingData(chmod: () => void): void {
  * (as zeros, from no disk) and recognised by their contents; copy_file_range (fs.copyFile) writes them out in
  * full on ext4 and tmpfs, so it is not used (docs/security.md).
  */
-function copyBytes(inFd: number, outFd: number, expected: number, srcPath: string, holeBlock = 0): void {
+function copyBytes(inFd: number, outFd: number, expected: number, srcPath: string, dev: bigint, holeBlock = 0): void {
   const buf = (copyBuffer ??= Buffer.allocUnsafe(COPY_CHUNK));
-  const ahead = readAhead(inFd, expected); // a large file: its next ranges queued for reading meanwhile
+  const ahead = readAhead(inFd, expected, dev); // a large file: its next ranges queued for reading meanwhile
   let total = 0;
   try {
     // Read up to the expected size, no further: a file that grew is caught by the caller's fstat (its size and

@@ -15,17 +15,15 @@
  */
 import { close, closeSync, fstatSync, openSync } from 'node:fs';
 import type { Entry } from './entry.js';
-import { LOCAL_DISKS, statfsType } from './fs-type.js';
+import { LOCAL_DISKS, onLocalDisk } from './fs-type.js';
 import { O_NOFOLLOW, O_PATH } from './handles.js';
 
 /** Handles waiting for their close at most; past this the pass frees in its own calls again. */
 const MAX_HELD = 64;
 let held = 0;
 let closed = 0;
-/** The file systems (as fs-type.ts names their statfs type) where holding is worth it and changes nothing else. */
+/** The file systems (as fs-type.ts names their statfs type) where holding is worth it and changes nothing else (fs-type.ts onLocalDisk). */
 export const HOLDS_ON: ReadonlySet<string> = LOCAL_DISKS;
-/** Per device: is it one of HOLDS_ON (one statfs per device a pass touches). */
-const holdsOnDevice = new Map<bigint, boolean>();
 const enabled = process.platform === 'linux' && process.env['FOLDER_SYNC_FREE_LATER'] !== '0';
 
 /** A handle keeping `entry`'s blocks until `release` (undefined: nothing worth holding, or it could not be had). */
@@ -36,12 +34,7 @@ export function holdBlocks(path: string, entry: Entry | undefined): number | und
     try {
       // Whatever is at the name now: only a regular file on a local disk file system is held (see the top).
       const st = fstatSync(fd, { bigint: true });
-      let worth = holdsOnDevice.get(st.dev);
-      if (worth === undefined && st.isFile()) {
-        worth = HOLDS_ON.has(statfsType(`/proc/self/fd/${fd}`) ?? '');
-        holdsOnDevice.set(st.dev, worth);
-      }
-      if (!st.isFile() || !worth) {
+      if (!st.isFile() || !onLocalDisk(fd, st.dev)) {
         closeSync(fd);
         return undefined;
       }

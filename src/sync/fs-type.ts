@@ -72,6 +72,18 @@ const STATFS_TYPES: Record<number, string> = {
 
 /** Local disk file systems (as named above): where reading ahead and freeing beside the pass are worth it. */
 export const LOCAL_DISKS: ReadonlySet<string> = new Set(['ext4', 'xfs', 'btrfs', 'f2fs']);
+/** Per device: is it one of LOCAL_DISKS (one statfs per device a process asks about). */
+const localByDevice = new Map<bigint, boolean>();
+
+/** Whether the open descriptor `fd`, on device `dev` (its fstat), is on one of LOCAL_DISKS (Linux: /proc). */
+export function onLocalDisk(fd: number, dev: bigint): boolean {
+  let local = localByDevice.get(dev);
+  if (local === undefined) {
+    local = LOCAL_DISKS.has(statfsType(`/proc/self/fd/${fd}`) ?? '');
+    localByDevice.set(dev, local);
+  }
+  return local;
+}
 
 /** The type statfs reports for `path` (its f_type, named as above), or undefined when unknown or unreadable. */
 export function statfsType(path: string): string | undefined {

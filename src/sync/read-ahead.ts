@@ -20,7 +20,7 @@
  * FUSE file system) on Linux are read ahead; FOLDER_SYNC_READ_AHEAD=0 turns it off (A/B).
  */
 import { close, constants, openSync, read } from 'node:fs';
-import { LOCAL_DISKS, statfsType } from './fs-type.js';
+import { onLocalDisk } from './fs-type.js';
 
 /** Files smaller than this are copied without reads ahead (a few requests; the thread pool's round trip costs more). */
 export const MIN_SIZE = 8 << 20;
@@ -51,13 +51,12 @@ export interface ReadAhead {
 
 const enabled = (): boolean => process.platform === 'linux' && process.env.FOLDER_SYNC_READ_AHEAD !== '0';
 
-/** Reads ahead of a copy of `size` bytes from `fd`, or undefined where there are none to make. */
-export function readAhead(fd: number, size: number): ReadAhead | undefined {
-  if (size < MIN_SIZE || !enabled()) return undefined;
+/** Reads ahead of a copy of `size` bytes from `fd` (on device `dev`), or undefined where there are none to make. */
+export function readAhead(fd: number, size: number, dev: bigint): ReadAhead | undefined {
+  if (size < MIN_SIZE || openNow >= MAX_OPEN || !enabled()) return undefined;
   // Only on a local disk: a file in memory (tmpfs) has no disk to keep busy, and on a network or FUSE file
   // system a read ahead may cost a second transfer of the same bytes.
-  if (!LOCAL_DISKS.has(statfsType(`/proc/self/fd/${fd}`) ?? '')) return undefined;
-  if (openNow >= MAX_OPEN) return undefined;
+  if (!onLocalDisk(fd, dev)) return undefined;
   let ahead: number;
   try {
     ahead = openSync(`/proc/self/fd/${fd}`, constants.O_RDONLY | constants.O_NONBLOCK);
