@@ -84,19 +84,19 @@ const STATE = 128;
  */
 async function xxh64(size: number): Promise<BlockHash> {
   const { h64Raw, exports } = await xxhashWithInstance();
-  const copying: BlockHash = {
+  const copying = (): BlockHash => ({
     algorithm: 'xxh64',
     inPlace: false,
     buffers: [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)],
     same: (a, b) => h64Raw(a, SEED) === h64Raw(b, SEED),
-  };
-  if (!exports) return copying;
+  });
+  if (!exports) return copying();
   // Let the library grow the memory to its full size once (it keeps its own view, renewed only when it grows
   // the memory itself); nothing calls h64Raw on this instance afterwards, so the memory never grows again.
   const total = 3 * size + STATE;
   h64Raw(new Uint8Array(total), SEED);
   const memory = exports.mem.buffer;
-  if (memory.byteLength < total) return copying;
+  if (memory.byteLength < total) return copying();
   const buffers = [Buffer.from(memory, 0, size), Buffer.from(memory, size, size)] as const;
   const state = 2 * size;
   const stateBytes = Buffer.from(memory, state, STATE);
@@ -117,7 +117,7 @@ async function xxh64(size: number): Promise<BlockHash> {
   const expected = h64Raw(probe, SEED);
   for (const block of buffers) probe.copy(block);
   const seen = [hashOf(buffers[0].subarray(0, probe.length)), hashOf(buffers[1].subarray(0, probe.length)), hashOf(probe), hashOf(probe)];
-  if (seen.some((h) => h !== expected)) return copying;
+  if (seen.some((h) => h !== expected)) return copying();
   return { algorithm: 'xxh64', inPlace: true, buffers, same: (a, b) => hashOf(a) === hashOf(b) };
 }
 
