@@ -1,10 +1,12 @@
 import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOCAL_DISKS, statfsType } from '../src/sync/fs-type.js';
 import { MAX_OPEN, MIN_SIZE, readAhead, readAheadsOpen } from '../src/sync/read-ahead.js';
 import { runSync } from './_cli.js';
-import { buildTree, bytes, compareTrees, file, tempDir } from './_tree.js';
+import { buildTree, bytes, compareTrees, file, giveToTestUser, isRoot, tempDir, TEST_USER } from './_tree.js';
 
 const MiB = 1 << 20;
 const preload = join(import.meta.dirname, '_read-marker.mjs');
@@ -104,6 +106,29 @@ describe('reads ahead of a large copy (issue 16: the disk gets more than one req
     } finally {
       closeSync(fd);
     }
+  });
+
+  it('as the unprivileged user: a file that cannot be opened a second time (its read permission taken away since) gets no reads ahead (the copy goes on without), nothing left open', () => {
+    const dir = diskDir();
+    giveToTestUser(dir);
+    const built = pathToFileURL(resolve(import.meta.dirname, '..', 'dist', 'sync', 'read-ahead.js')).href;
+    // The user's own file, opened for reading, then its mode set to 0: the reopen through /proc/self/fd is refused.
+    const script = `
+      import { fchmodSync, fstatSync, openSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
+      import { readAhead } from ${JSON.stringify(built)};
+      const path = ${JSON.stringify(join(dir, 'big.bin'))};
+      writeFileSync(path, '');
+      truncateSync(path, ${MIN_SIZE});
+      const fd = openSync(path, 'r');
+      fchmodSync(fd, 0);
+      const before = readdirSync('/proc/self/fd').length;
+      const made = readAhead(fd, ${MIN_SIZE}, fstatSync(fd, { bigint: true }).dev) !== undefined;
+      console.log(JSON.stringify({ made, leaked: readdirSync('/proc/self/fd').length - before }));`;
+    const argv = [process.execPath, '--input-type=module', '-e', script];
+    const [cmd, ...args] = isRoot ? ['runuser', '-u', TEST_USER, '--', ...argv] : argv;
+    const r = spawnSync(cmd!, args, { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ made: false, leaked: 0 });
   });
 
   it('a file on a tmpfs is not read ahead (only local disks are): it is in memory already', () => {
