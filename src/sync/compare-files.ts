@@ -40,9 +40,9 @@ export interface CompareOptions {
 function helperFor(option: URL | false | undefined): Helper | undefined {
   if (option === false) return undefined;
   if (option === undefined) {
+    if (defaultHelper?.alive) return defaultHelper; // the core count is asked only before starting one
     if (!import.meta.url.endsWith('.js') || availableParallelism() < 2) return undefined;
-    if (!defaultHelper?.alive) defaultHelper = new Helper(HELPER_URL);
-    return defaultHelper;
+    return (defaultHelper = new Helper(HELPER_URL));
   }
   let h = helpers.get(option.href);
   if (!h?.alive) helpers.set(option.href, (h = new Helper(option)));

@@ -184,8 +184,9 @@ export const helperStarts = (): number => starts;
 /** The helper, started on first use: Linux handles, two or more cores, the compiled engine, the CLI only. */
 export function copyHelper(allowed: boolean): CopyHelper | undefined {
   if (!allowed || process.env['FOLDER_SYNC_COPY_THREAD'] === '0') return undefined;
-  if (!import.meta.url.endsWith('.js') || availableParallelism() < 2) return undefined;
   if (!helper?.alive) {
+    // Asked once a thread is needed, not for every batch (availableParallelism is a system call).
+    if (!import.meta.url.endsWith('.js') || availableParallelism() < 2) return undefined;
     helper = new CopyHelper();
     starts++;
   }
