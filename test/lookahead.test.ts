@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
+  existsSync,
   linkSync,
   lstatSync,
   mkdirSync,
@@ -25,7 +26,8 @@ import { defaultCapabilities } from '../src/sync/capabilities.js';
 import { listIn, type Listing } from '../src/sync/entry.js';
 import { loadHash, RANGE } from '../src/sync/compare.js';
 import { AHEAD_AFTER, usable } from '../src/sync/lookahead.js';
-import { holds, stillAhead, verifyTree, type AheadJob } from '../src/sync/lookahead-walk.js';
+import { holds, stillAhead, verifyTree, type AheadJob, type FolderPlan } from '../src/sync/lookahead-walk.js';
+import { planDirOn } from '../src/sync/plan.js';
 import { syncOnce } from '../src/sync/sync-once.js';
 import { ops, runSync, userTempDir } from './_cli.js';
 import { buildTree, compareTrees, dir, file, giveToTestUser, isRoot, msToTimeSpec, symlink, tempDir, type Spec } from './_tree.js';
@@ -84,6 +86,17 @@ function found(src: string, dst: string, opts: { passAt?: string[]; list?: (p: s
 }
 
 const ALL = ['a', 'a/x', 'a/y', 'b', 'b/x', 'b/y', 'b/y/deep', 'c'];
+
+/** The folders the walk planned (folders with changes, lookahead.ts): folder -> its plan. */
+function plansOf(src: string, dst: string, opts: { list?: (p: string) => Listing; job?: AheadJob } = {}): Map<string, FolderPlan> {
+  const out = new Map<string, FolderPlan>();
+  verifyTree(
+    opts.job ?? jobFor(src, dst),
+    { clean: () => undefined, planned: (rel, plan) => out.set(rel, plan), ahead: () => true, entered: () => false },
+    opts.list,
+  );
+  return out;
+}
 
 // The block hash is loaded once per thread before contents are compared (compare.ts), as the pass does.
 beforeAll(loadHash);
@@ -212,12 +225,61 @@ describe('the look-ahead walk', () => {
     expect(got.get('a/y')).toBe(3);
   });
 
+  it('a folder with changes is planned exactly as the pass plans it from the same listings, and so are the folders holding it; clean ones and the top are not', async () => {
+    const { src, dst } = await pair();
+    writeFileSync(join(src, 'b/y/deep/new'), 'new in the source');
+    writeFileSync(join(src, 'a/x/ax1'), 'edited, longer than before');
+    writeFileSync(join(dst, 'c/extra'), 'only in the replica');
+    const plans = plansOf(src, dst);
+    expect([...plans.keys()].sort()).toEqual(['a', 'a/x', 'b', 'b/y', 'b/y/deep', 'c']);
+    const opts = { checksum: false, caps: defaultCapabilities('ext4'), srcLocalTime: false, owners: false };
+    // Access times aside: listing a folder can move its own (relatime), and nothing compares them.
+    const noAtime = (steps: unknown): unknown =>
+      JSON.parse(JSON.stringify(steps, (k, v: unknown) => (k === 'atimeMs' ? undefined : typeof v === 'bigint' ? `${v}n` : v)));
+    for (const [rel, plan] of plans) {
+      const [s, d] = [listIn(join(src, rel)), listIn(join(dst, rel))];
+      expect(noAtime(plan.steps), rel).toEqual(noAtime(planDirOn(s.entries, d.entries, opts)));
+      expect(plan.checked, rel).toBe(s.entries.length); // its own entries: the pass counts those below as it walks them
+    }
+    const ops = (rel: string): string[] => plans.get(rel)!.steps.map((st) => `${st.op} ${'src' in st ? st.src.name : st.dst.name}`);
+    expect(ops('b/y/deep')).toContain('copy new');
+    expect(ops('a/x')).toContain('copy ax1');
+    expect(ops('c')).toContain('remove extra');
+    expect(ops('b/y')).toEqual(['descend deep']);
+  });
+
+  it('no plan where the pass would plan with more than the two listings: --checksum, exclude rules, a hard-linked replica entry, an entry it could not look at', async () => {
+    const { src, dst } = await pair();
+    writeFileSync(join(src, 'b/y/deep/new'), 'new in the source');
+    writeFileSync(join(src, 'c/new'), 'new in the source');
+    expect([...plansOf(src, dst).keys()].sort()).toEqual(['b', 'b/y', 'b/y/deep', 'c']);
+    expect(plansOf(src, dst, { job: { ...jobFor(src, dst), checksum: true } }).size).toBe(0);
+    const filter = { spec: { rules: [{ exclude: '*.log' }] }, deleteExcluded: false };
+    expect(plansOf(src, dst, { job: { ...jobFor(src, dst), filter } }).size).toBe(0);
+    // Listing problems in c (replica side): c has no plan; the others keep theirs.
+    const list = (path: string): Listing => {
+      const listing = listIn(path);
+      if (path === join(dst, 'c')) listing.issues.push({ name: 'gone', error: Object.assign(new Error('EIO'), { code: 'EIO' }) });
+      return listing;
+    };
+    expect([...plansOf(src, dst, { list }).keys()].sort()).toEqual(['b', 'b/y', 'b/y/deep']);
+    // A replica file in b/y/deep with a second name (in a/x): neither folder is planned (the pass may change the
+    // file's metadata through one name before it reaches the other).
+    linkSync(join(dst, 'b/y/deep/bd1'), join(dst, 'a/x/twin'));
+    expect([...plansOf(src, dst).keys()].sort()).toEqual(['a', 'b', 'b/y', 'c']);
+  });
+
   it('a finding is used only for the folders it was made in (same source and replica inodes)', () => {
     expect(usable([12, { src: 5n, dst: 7n }], { src: 5n, dst: 7n })).toBe(12);
     expect(usable([12, { src: 5n, dst: 7n }], { src: 5n, dst: 8n })).toBeUndefined(); // replica folder replaced since
     expect(usable([12, { src: 5n, dst: 7n }], { src: 6n, dst: 7n })).toBeUndefined(); // source folder replaced since
     expect(usable([12, { src: 5n, dst: 7n }], {})).toBeUndefined();
     expect(usable(undefined, { src: 5n, dst: 7n })).toBeUndefined();
+    // The same rule for a folder's plan.
+    const plan: FolderPlan = { steps: [], checked: 3 };
+    expect(usable([plan, { src: 5n, dst: 7n }], { src: 5n, dst: 7n })).toBe(plan);
+    expect(usable([plan, { src: 5n, dst: 7n }], { src: 5n, dst: 8n })).toBeUndefined();
+    expect(usable([plan, { src: 5n, dst: 7n }], { src: 6n, dst: 7n })).toBeUndefined();
   });
 
   it('a folder swapped for another while it is listed is not reported (nor anything holding it)', async () => {
@@ -352,6 +414,70 @@ describe('passes with the look-ahead (built CLI, FOLDER_SYNC_TEST_LOOKAHEAD=firs
     // Folders with no change were not walked again.
     const m = /look-ahead thread: (\d+) subtrees/.exec(withIt.stdout + withIt.stderr);
     expect(Number(m?.[1])).toBeGreaterThanOrEqual(5);
+    // And the folders with changes were applied from the thread's plans, not listed again: d11, d11/s3,
+    // d11/s3/deeper; d07, d07/s1; d05, d05/s2; d09; d03; d10, d10/s2, d10/s2/deeper (d08/s0 has none the quick check sees).
+    expect(withIt.stdout + withIt.stderr).toMatch(/; 12 folders with changes planned by it, not listed again/);
+  });
+
+  /** A pass that, once the thread has looked at everything, waits until `between` has changed the trees. */
+  async function gated(src: string, dst: string, between: () => void): Promise<Awaited<ReturnType<typeof runSync>>> {
+    const gate = join(tempDir('fs-la-gate-'), 'gate');
+    let over = false;
+    const run = runSync(src, dst, ['--verbose'], { env: { ...FIRST, FOLDER_SYNC_TEST_LOOKAHEAD_GATE: gate } }).finally(() => (over = true));
+    while (!existsSync(`${gate}.ready`) && !over) await new Promise((r) => setTimeout(r, 5));
+    between();
+    writeFileSync(`${gate}.go`, '');
+    return run;
+  }
+
+  it('a folder replaced after the thread planned it (source or replica side) is listed and planned by the pass itself', async () => {
+    const src = buildTree(tempDir('fs-la-cli-src-'), wide());
+    const dst = join(tempDir('fs-la-cli-dst-'), 'rep');
+    expect((await runSync(src, dst)).code).toBe(0);
+    // Changes in d04/s1, d06/s2 and d08/s3: the thread plans those folders and the ones holding them.
+    for (const f of ['d04/s1/f', 'd06/s2/f', 'd08/s3/f']) writeFileSync(join(src, f), 'edited, longer');
+    const replace = (folder: string, change: (copy: string) => void): void => {
+      execFileSync('cp', ['-a', folder, `${folder}.new`]);
+      change(`${folder}.new`);
+      renameSync(folder, `${folder}.old`);
+      renameSync(`${folder}.new`, folder);
+      rmSync(`${folder}.old`, { recursive: true });
+    };
+    const r = await gated(src, dst, () => {
+      // After the plans were made, before the pass lists the top folder: another source folder at d04 (in d04/s1
+      // a new file, one gone) and another replica folder at d06 (in d06/s2 a file the source does not have).
+      replace(join(src, 'd04'), (copy) => (writeFileSync(join(copy, 's1/late'), 'late'), rmSync(join(copy, 's1/g'))));
+      replace(join(dst, 'd06'), (copy) => writeFileSync(join(copy, 's2/intruder'), 'x'));
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(ops(r.stdout)).toEqual(
+      expect.arrayContaining(['created file "d04/s1/late"', 'removed file "d04/s1/g"', 'updated file "d04/s1/f"', 'removed file "d06/s2/intruder"']),
+    );
+    expect(compareTrees(src, dst)).toEqual([]);
+    // Only the plans made in the same folders were used: d08 and d08/s3.
+    expect(r.stdout + r.stderr).toMatch(/; 2 folders with changes planned by it, not listed again/);
+  });
+
+  it('a folder replaced below a planned one after the plan: reported as replaced during the pass, nothing written through it', async () => {
+    const src = buildTree(tempDir('fs-la-cli-src-'), wide());
+    const dst = join(tempDir('fs-la-cli-dst-'), 'rep');
+    expect((await runSync(src, dst)).code).toBe(0);
+    writeFileSync(join(src, 'd04/s1/f'), 'edited, longer');
+    const r = await gated(src, dst, () => {
+      execFileSync('cp', ['-a', join(src, 'd04/s1'), join(src, 'd04/s1.new')]);
+      writeFileSync(join(src, 'd04/s1.new/late'), 'late');
+      renameSync(join(src, 'd04/s1'), join(src, 'd04.s1.old'));
+      renameSync(join(src, 'd04/s1.new'), join(src, 'd04/s1'));
+    });
+    // d04's plan (same folder) names the s1 it saw; the one there now is another: the pass says so, as for a
+    // folder swapped after its own listing, and the next pass mirrors it.
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).toMatch(/failed dir "d04\/s1": it was replaced while the pass ran/);
+    expect(ops(r.stdout).filter((l) => l.includes('d04/s1/'))).toEqual([]);
+    rmSync(join(src, 'd04.s1.old'), { recursive: true });
+    const again = await runSync(src, dst);
+    expect(again.code, again.stderr).toBe(0);
+    expect(compareTrees(src, dst)).toEqual([]);
   });
 
   it('--checksum: a same-size, same-time edit deep in the last folder is found and copied; the rest is skipped', async () => {

@@ -3,6 +3,7 @@
  * and the pass's rules. Kept out of lookahead.ts, which the thread loads too: what only the pass's thread runs
  * stays out of the thread's modules.
  */
+import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { runsAsRoot } from './apply.js';
 import type { ReplicaCaps } from './capabilities.js';
@@ -53,6 +54,20 @@ export async function lookAhead(
   };
   const allowed = chdirAllowed();
   const ahead = new DeferredAhead(() => LookAhead.start(job, allowed), due);
-  if (process.env['FOLDER_SYNC_TEST_LOOKAHEAD']?.startsWith('first')) await ahead.startNow()?.wholeWalk();
+  if (process.env['FOLDER_SYNC_TEST_LOOKAHEAD']?.startsWith('first')) {
+    await ahead.startNow()?.wholeWalk();
+    await testGate(process.env['FOLDER_SYNC_TEST_LOOKAHEAD_GATE']);
+  }
   return ahead;
+}
+
+/**
+ * Tests: with FOLDER_SYNC_TEST_LOOKAHEAD_GATE=<path>, once the thread has looked at everything the pass creates
+ * `<path>.ready` and waits for `<path>.go` before it walks, so a test can change the trees between the thread's
+ * findings and the pass (a folder replaced since it was planned).
+ */
+async function testGate(gate: string | undefined): Promise<void> {
+  if (!gate) return;
+  writeFileSync(`${gate}.ready`, '');
+  while (!existsSync(`${gate}.go`)) await new Promise((r) => setTimeout(r, 5));
 }

@@ -10,7 +10,7 @@ import type { ReplicaCaps } from './capabilities.js';
 import { RANGE, sameContents } from './compare.js';
 import { compareNames, listIn, type Entry, type Listing } from './entry.js';
 import type { FilterSpec } from './filter.js';
-import { afterCompare, metaDiff, planDirOn, type PlanOptions } from './plan.js';
+import { afterCompare, metaDiff, planDirOn, type PlannedStep, type PlanOptions } from './plan.js';
 import type { DirFilter } from './pass-filter.js';
 import { filterListings, WalkFilter } from './walk-filter.js';
 
@@ -46,10 +46,24 @@ export interface FolderIds {
   dst: bigint;
 }
 
+/**
+ * A folder's plan as the thread made it (a folder with changes): its steps, and its own source entries (the
+ * pass's checked count). The pass applies it as its own, without listing the folder again.
+ */
+export interface FolderPlan {
+  steps: PlannedStep[];
+  checked: number;
+}
+
 /** Where the thread's findings go, and where it learns how far the pass has come. */
 export interface AheadSink {
   /** The subtree at `rel` (source names, '/'-joined) is mirrored already; it holds `checked` source entries. */
   clean(rel: string, checked: number, ids: FolderIds): void;
+  /**
+   * The folder at `rel` needs changes (in it or below it), and this is its plan: made with no rules, no contents
+   * to compare and nothing it could not judge, so it is the plan the pass would make from the same listings.
+   */
+  planned?(rel: string, plan: FolderPlan, ids: FolderIds): void;
   /** Is anything in the folder at `rel` still ahead of the pass? False once the pass has left it behind. */
   ahead(rel: readonly string[]): boolean;
   /**
@@ -85,6 +99,9 @@ export function verifyTree(job: AheadJob, sink: AheadSink, list: (path: string) 
     // A replica entry with another hard link: the pass may change its mode, times or owner through that other
     // name (elsewhere in the replica) before it gets here, so what was seen now is not what the pass would see.
     let clean = !dstEntries.some((e) => e.links !== undefined);
+    // Its plan can be handed to the pass when the pass would plan it from these listings alone: no exclude rules
+    // (ignore files, logged exclusions), no contents to compare (--checksum), no hard-linked replica entry.
+    const handable = clean && rel.length > 0 && !job.checksum && !filter;
     let dirFilter: DirFilter | undefined;
     if (filter) {
       try {
@@ -128,6 +145,7 @@ export function verifyTree(job: AheadJob, sink: AheadSink, list: (path: string) 
       checked += found.checked;
     }
     if (clean && rel.length > 0) sink.clean(rel.join('/'), checked, { src: srcIno, dst: dstIno });
+    else if (handable) sink.planned?.(rel.join('/'), { steps, checked: srcEntries.length }, { src: srcIno, dst: dstIno });
     return { clean, checked };
   };
   if (!sameFolder(lstatOrUndefined(job.source), job.sourceId.ino, job.sourceId.dev)) return;

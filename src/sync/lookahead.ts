@@ -3,18 +3,26 @@
  * back, a second thread walks it back to front and *only looks*: it lists both sides of each folder, plans it
  * with the same pure planner the pass uses (plan.ts), and reports every subtree whose plan is empty throughout
  * (nothing to copy, update, remove or report, no folder metadata to fix). When the pass reaches such a subtree
- * it adds its entries to the checked count and does not walk it again; everything else it walks as before.
+ * it adds its entries to the checked count and does not walk it again. A folder with changes (in it or below
+ * it) is reported with its plan instead (session 8), where that plan is all the pass would plan it from: no
+ * exclude rules, no --checksum, no replica entry with another hard link, nothing it could not look at. The pass
+ * then applies that plan as its own, without listing the folder again. Everything else it walks as before.
  *
  * Why it is safe:
- * - The thread never writes and never opens a file: `lstat`, `readdir`, `readlink` by whole path. What it
- *   says only ever makes the pass *skip* a subtree it would have left unchanged anyway; any doubt (a listing
- *   problem, a folder swapped while listed, another device below the replica, an entry it cannot judge) makes
- *   the subtree "not known clean", and the pass walks it through its opened folders as always.
+ * - The thread never writes and never opens a file: `lstat`, `readdir`, `readlink` by whole path. A subtree it
+ *   reports clean is one the pass would have left unchanged; a plan it reports is the pass's planner on the two
+ *   listings of that folder pair. The pass applies a plan exactly as its own: every write or removal through
+ *   its opened folders, every source file opened and identity-checked against the entry the plan names. Any
+ *   doubt (a listing problem, a folder swapped while listed, another device below the replica, an entry it
+ *   cannot judge) means no finding, and the pass walks that folder as always.
  * - Each folder is checked against the identity its parent's listing gave it before and after it is listed,
- *   and the roots against the folders the pass opened. A path it resolves can only be redirected through a
- *   folder someone can write; everything below that folder is theirs to change anyway.
- * - A subtree found clean at one moment and changed before the pass reaches it is a change made during the
- *   pass: like any pass (and rsync's file list), it is taken up by the next pass.
+ *   and the roots against the folders the pass opened; the pass uses a finding only for the folder pair it was
+ *   made in (the same inodes as its own listing gives them). A path it resolves can only be redirected through
+ *   a folder someone can write; everything below that folder is theirs to change anyway.
+ * - A subtree found clean, or a folder planned, at one moment and changed before the pass reaches it is a
+ *   change made during the pass: like any pass (and rsync's file list), it is taken up by the next pass. A file
+ *   gone since is "vanished while the pass ran", as after the pass's own listing; a subfolder replaced since its
+ *   parent was planned is refused by the identity check when the pass opens it ("replaced while the pass ran").
  *
  * With --checksum it compares the contents of same-size, same-time files too (compare.ts, the pass's own check),
  * except in the folders the pass has already entered (it compares those itself).
@@ -31,24 +39,27 @@
 import { availableParallelism } from 'node:os';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { applyHeapFlags, heapFlagsForWorkers } from '../heap.js';
-import { holds, stillAhead, verifyTree, type AheadJob, type FolderIds } from './lookahead-walk.js';
+import { holds, stillAhead, verifyTree, type AheadJob, type FolderIds, type FolderPlan } from './lookahead-walk.js';
 
-export type { AheadJob } from './lookahead-walk.js';
+export type { AheadJob, FolderPlan } from './lookahead-walk.js';
 
-/** Messages from the thread: a clean subtree, or the end of its walk ('walked': tests' first-hold, see runAhead). */
-export type AheadMessage = Finding[] | 'done' | 'walked';
+/** Messages from the thread: clean subtrees and plans, or the end of its walk ('walked': tests' first-hold, see runAhead). */
+export type AheadMessage = (Finding | PlanFinding)[] | 'done' | 'walked';
 
 /** A subtree found mirrored: where, its source entries, and the folders it was found in. */
 export type Finding = [rel: string, checked: number, ids: FolderIds];
 
+/** A folder with changes, planned by the thread: where, its plan, and the folders it was made in. */
+export type PlanFinding = [rel: string, plan: FolderPlan, ids: FolderIds];
+
 /** How long a finding may wait in the thread before it is posted (findings are posted together, a few a message). */
 const POST_EVERY_MS = 5;
 
-/** A finding's count when it was made in the folders the pass now has (same source and replica inodes). */
-export function usable(found: [checked: number, ids: FolderIds] | undefined, ids: Partial<FolderIds>): number | undefined {
+/** A finding (a count, or a plan) when it was made in the folders the pass now has (same source and replica inodes). */
+export function usable<T>(found: [T, FolderIds] | undefined, ids: Partial<FolderIds>): T | undefined {
   if (!found) return undefined;
-  const [checked, seen] = found;
-  return seen.src === ids.src && seen.dst === ids.dst ? checked : undefined;
+  const [what, seen] = found;
+  return seen.src === ids.src && seen.dst === ids.dst ? what : undefined;
 }
 
 /**
@@ -82,6 +93,11 @@ export class DeferredAhead {
     return this.thread?.clean(rel, ids);
   }
 
+  planned(rel: string, ids: Partial<FolderIds>): FolderPlan | undefined {
+    if (!this.tried && this.due()) this.startNow();
+    return this.thread?.planned(rel, ids);
+  }
+
   entering(rel: string): void {
     this.thread?.entering(rel);
   }
@@ -98,12 +114,15 @@ export class DeferredAhead {
 /** The pass's side: starts the thread, collects what it found, tells it how far the pass has come. */
 export class LookAhead {
   private readonly found = new Map<string, [checked: number, ids: FolderIds]>();
+  private readonly plans = new Map<string, [plan: FolderPlan, ids: FolderIds]>();
   private finished = false;
   private walked = false;
   private heard = false;
   /** Subtrees the pass did not walk again, and the source entries in them (the pass's debug line). */
   skipped = 0;
   skippedEntries = 0;
+  /** Folders with changes whose plan the pass took from the thread (their listings not taken again). */
+  plansUsed = 0;
 
   private constructor(
     private readonly worker: Worker,
@@ -146,6 +165,18 @@ export class LookAhead {
     this.skipped++;
     this.skippedEntries += checked;
     return checked;
+  }
+
+  /**
+   * The plan the thread made for the folder at `rel` (a folder with changes), if it made one *in these folders*
+   * (as for `clean`): the pass applies it instead of listing and planning the folder again.
+   */
+  planned(rel: string, ids: Partial<FolderIds>): FolderPlan | undefined {
+    this.drain();
+    const plan = usable(this.plans.get(rel), ids);
+    this.plans.delete(rel); // used now, or made in other folders: never of use later
+    if (plan) this.plansUsed++;
+    return plan;
   }
 
   /** The pass is about to walk the folder at `rel` itself: the thread need not look at it or anything before it. */
@@ -202,7 +233,11 @@ export class LookAhead {
       const message = m.message as AheadMessage;
       if (message === 'done') this.finished = true;
       else if (message === 'walked') this.walked = true;
-      else for (const [rel, checked, ids] of message) this.found.set(rel, [checked, ids]);
+      else
+        for (const [rel, found, ids] of message) {
+          if (typeof found === 'number') this.found.set(rel, [found, ids]);
+          else this.plans.set(rel, [found, ids]);
+        }
     }
   }
 }
@@ -217,7 +252,7 @@ export function runAhead(job: AheadJob, port: MessagePort): void {
   // Findings wait here a few milliseconds: a folder found clean replaces those inside it still waiting (a folder
   // is finished after everything in it, so they are the last ones), which keeps a 1M-file pass to a few hundred
   // messages instead of one per folder (measured: 19 MiB less peak RSS over 1,000,000 files).
-  let pending: Finding[] = [];
+  let pending: (Finding | PlanFinding)[] = [];
   let last = performance.now();
   const post = (): void => {
     if (pending.length > 0) port.postMessage(pending satisfies AheadMessage);
@@ -231,6 +266,9 @@ export function runAhead(job: AheadJob, port: MessagePort): void {
         while (pending.length > 0 && pending[pending.length - 1]![0].startsWith(inside)) pending.pop();
         pending.push([rel, checked, ids]);
         if (crash) throw new Error('look-ahead test crash');
+      },
+      planned: (rel, plan, ids) => {
+        pending.push([rel, plan, ids]);
       },
       ahead: (rel) => {
         if (performance.now() - last >= POST_EVERY_MS) post();

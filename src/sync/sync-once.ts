@@ -146,7 +146,10 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       walk.lookahead = ahead;
       await mirrorRoot(walk, report, paths, roots, dryRun, filter?.root, { caps, timesKept: book.timesKept(paths.replica), srcLocalTime });
       const thread = ahead?.thread;
-      if (thread) report.debug(`look-ahead thread: ${thread.skipped} subtrees (${thread.skippedEntries} entries) found mirrored, not walked again`);
+      if (thread) {
+        const plans = `${thread.plansUsed} folders with changes planned by it, not listed again`;
+        report.debug(`look-ahead thread: ${thread.skipped} subtrees (${thread.skippedEntries} entries) found mirrored, not walked again; ${plans}`);
+      }
       if (checksum) {
         const here = walk.comparedHere > 0 ? `; ${walk.comparedHere} files compared on the pass's thread through its folders` : '';
         report.debug(`--checksum: blocks compared by ${checksumAlgorithm()} (compare.ts)${here}`);

@@ -8,7 +8,7 @@ import { OpenFolder } from './access.js';
 import { makeDir, removeNonDir, removeProbeLeftover, renameInPlace, setMeta, symlinkTempIn } from './apply.js';
 import { isProbeName, type ReplicaCaps } from './capabilities.js';
 import type { Entry, Listing } from './entry.js';
-import type { LookAhead } from './lookahead.js';
+import type { FolderPlan, LookAhead } from './lookahead.js';
 import type { DirFilter } from './pass-filter.js';
 import { kindOf } from './pass-report.js';
 import { mirroredMode, type PlannedStep } from './plan.js';
@@ -20,7 +20,7 @@ import type { MovedFolders, Place } from './walk-replica.js';
 /** What a step needs from the walk (walk.ts's MirrorWalk is one): a subfolder is mirrored by the walk itself. */
 export interface StepWalk extends WalkContext {
   /** issue 16: subtrees a second thread found already mirrored (lookahead.ts), when the pass has one. */
-  readonly lookahead?: Pick<LookAhead, 'clean' | 'entering'>;
+  readonly lookahead?: Pick<LookAhead, 'clean' | 'planned' | 'entering'>;
   readonly moved: MovedFolders;
   readonly mirrorDir: MirrorDir;
 }
@@ -30,7 +30,8 @@ export type MirrorDir = (
   rel: string,
   srcFolder: OpenFolder,
   dstFolder: OpenFolder | undefined,
-  srcListing: Listing,
+  /** The source folder's listing, or the look-ahead thread's plan for the folder (lookahead.ts). */
+  srcListing: Listing | FolderPlan,
   dst: Entry | undefined,
   fresh: boolean,
   filter: DirFilter | undefined,
@@ -142,28 +143,35 @@ export async function applyStep(
       const { src, dst } = step;
       const path = join(rel, src.name);
       const dstHere = join(dstReal, src.name);
-      // A subtree the look-ahead thread found mirrored throughout (on the replica's own device, and with
-      // nothing to fix on the folder itself) is counted, not walked again.
+      // On the replica's own device, the look-ahead thread may have found the subtree mirrored throughout (it is
+      // counted, not walked again: only with nothing to fix on the folder itself), or planned the folder, which
+      // has changes (its plan is applied without listing the folder again). Never with rules: the thread makes
+      // no plan under them.
       const ahead = walk.lookahead;
-      if (ahead && caps === opts.book.root && metaDiffOn(opts, src, dst, caps).length === 0) {
-        const checked = ahead.clean(path, { src: src.ino, dst: dst.ino });
-        if (checked !== undefined) {
-          report.stats.checked += checked;
-          return false;
+      let planned: FolderPlan | undefined;
+      if (ahead && caps === opts.book.root) {
+        if (metaDiffOn(opts, src, dst, caps).length === 0) {
+          const checked = ahead.clean(path, { src: src.ino, dst: dst.ino });
+          if (checked !== undefined) {
+            report.stats.checked += checked;
+            return false;
+          }
         }
+        if (!filter) planned = ahead.planned(path, { src: src.ino, dst: dst.ino });
         ahead.entering(path);
       }
       // An unreadable (or swapped) source folder throws here: its replica copy and everything below it stay as they are.
       const srcChild = srcFolder.openChild(src.name, src);
       try {
-        const listing = srcChild.list();
-        const inside = filter && opts.filter?.child(filter, src.name, srcChild.io, listing.entries, join(real.src, src.name));
+        const listing = planned ? undefined : srcChild.list();
+        const inside = filter && listing && opts.filter?.child(filter, src.name, srcChild.io, listing.entries, join(real.src, src.name));
         const dstChild = dstFolder ? dstFolder.openChild(dst.name, dst) : OpenFolder.openNoFollow(join(dstDir, dst.name), dst);
         try {
           // A folder on another device (a mount point below the replica) is judged by that file system.
           const own = opts.book.at(dstHere, caps, dstChild);
+          const from = planned && own === opts.book.root ? planned : (listing ?? srcChild.list());
           const at = dstFolder ? { parent: dstFolder, name: dst.name } : undefined;
-          const inner = await walk.mirrorDir(path, srcChild, dstChild, listing, dst, false, inside, own, dstHere, join(real.src, src.name), at);
+          const inner = await walk.mirrorDir(path, srcChild, dstChild, from, dst, false, inside, own, dstHere, join(real.src, src.name), at);
           const diff = metaDiffOn(opts, src, dst, own, dstHere);
           if (diff.length > 0 || inner) {
             const holds = dry || walk.moved.holds(at, dstChild, path, dstHere);

@@ -23,7 +23,7 @@ import type { ReplicaCaps } from './capabilities.js';
 import { RANGE, type Verdict } from './compare.js';
 import { compareInFolders } from './compare-in-folders.js';
 import { compareFiles } from './compare-files.js';
-import type { Entry } from './entry.js';
+import type { Entry, Listing } from './entry.js';
 import type { LookAhead } from './lookahead.js';
 import { kindOf, type PassReport } from './pass-report.js';
 import { afterCompare, planDirOn, type PlannedStep, type Step } from './plan.js';
@@ -42,7 +42,7 @@ export class MirrorWalk implements StepWalk {
   /** --checksum: files compared on this thread through its opened folders (compareAll; the pass's debug line). */
   comparedHere = 0;
   /** issue 16: subtrees a second thread found already mirrored (lookahead.ts), when the pass has one. */
-  lookahead?: Pick<LookAhead, 'clean' | 'entering' | 'busy'>;
+  lookahead?: Pick<LookAhead, 'clean' | 'planned' | 'entering' | 'busy'>;
   /** Replica folders found moved or swapped away mid-pass (walk-replica.ts). */
   readonly moved: MovedFolders;
 
@@ -67,17 +67,20 @@ export class MirrorWalk implements StepWalk {
    * Returns true when anything inside was changed. Its parameters are typed by `MirrorDir` (walk-apply.ts, whose
    * steps call it back for subfolders).
    */
-  readonly mirrorDir: MirrorDir = async (rel, srcFolder, dstFolder, srcListing, dst, fresh, filter, caps, dstReal, srcReal, place) => {
+  readonly mirrorDir: MirrorDir = async (rel, srcFolder, dstFolder, from, dst, fresh, filter, caps, dstReal, srcReal, place) => {
     const srcPath = srcFolder.io;
     const dstPath = dstFolder?.io ?? dstReal;
     await this.report.breathe();
+    // The look-ahead thread's plan for this folder (lookahead.ts): made from its listings as the pass would.
+    const planned = 'steps' in from ? from : undefined;
+    const srcListing = planned ? { entries: [], issues: [] } : (from as Listing);
     const keep = this.report.sourceIssues(rel, srcListing);
     let srcEntries = srcListing.entries;
 
     let dstEntries: Entry[] = [];
     let dstMode = dst?.mode ?? 0o700;
     let opened = fresh;
-    if (dst && dstFolder && !fresh) {
+    if (dst && dstFolder && !fresh && !planned) {
       const listed = listReplica(this, rel || '.', dstFolder, dstMode);
       if (!listed) return false;
       dstEntries = listed.entries;
@@ -90,17 +93,19 @@ export class MirrorWalk implements StepWalk {
       if (rel === '' && this.opts.leaveAlone !== undefined) dstEntries = dstEntries.filter((e) => e.name !== this.opts.leaveAlone);
     }
     // Excluded names leave both listings here: neither copied nor removed (nor walked, for folders).
-    if (filter && this.opts.filter)
+    if (filter && this.opts.filter && !planned)
       ({ src: srcEntries, dst: dstEntries } = this.opts.filter.listings(filter, srcPath, dstPath, srcEntries, dstEntries));
 
-    this.report.stats.checked += srcEntries.length;
+    this.report.stats.checked += planned ? planned.checked : srcEntries.length;
     let changed = false;
-    const steps = planDirOn(srcEntries, dstEntries, {
-      checksum: this.opts.checksum,
-      caps,
-      srcLocalTime: this.opts.srcLocalTime,
-      owners: mirrorsOwners(this.opts, caps),
-    });
+    const steps =
+      planned?.steps ??
+      planDirOn(srcEntries, dstEntries, {
+        checksum: this.opts.checksum,
+        caps,
+        srcLocalTime: this.opts.srcLocalTime,
+        owners: mirrorsOwners(this.opts, caps),
+      });
     // --checksum: the folder's content checks run first, as one batch both cores share (compare-files.ts).
     const verdicts = await this.compareAll(steps, srcFolder, dstFolder, dstPath);
     for (let k = 0; k < steps.length; k++) {
