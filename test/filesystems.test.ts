@@ -166,6 +166,34 @@ describe.skipIf(!canMount)(`replicas on real file systems, through the CLI (${ca
     });
   }
 
+  for (const kind of ALL_KINDS) {
+    it(`${kind}: folders with changes applied from the look-ahead thread's plans: the same operations and skips as without it, then quiet`, async () => {
+      const m = mountFs(kind);
+      const src = sourceTree();
+      const [a, b] = [join(m.path, 'with'), join(m.path, 'without')];
+      for (const r of [a, b]) expect((await runSync(src, r)).code).toBe(0);
+      // Below the top (which the pass always lists itself): a case-only rename, a name some replicas refuse, an
+      // edit one level deeper. The folder's own time is put back: its contents are the change.
+      const t = statSync(join(src, 'sub')).mtimeMs;
+      renameSync(join(src, 'sub/b.bin'), join(src, 'sub/B.bin'));
+      writeFileSync(join(src, 'sub/what?.txt'), 'question');
+      writeFileSync(join(src, 'sub/deep/c.txt'), 'c, longer now');
+      utimesSync(join(src, 'sub'), msToTimeSpec(t), msToTimeSpec(t));
+      // first: the thread looks at everything before the pass walks, so it plans sub and sub/deep.
+      const withIt = await runSync(src, a, ['--verbose'], { env: { FOLDER_SYNC_TEST_LOOKAHEAD: 'first' } });
+      const without = await runSync(src, b, [], { env: { FOLDER_SYNC_LOOKAHEAD: '0' } });
+      expect({ code: withIt.code, stderr: skips(withIt.stderr).sort() }).toEqual({ code: 0, stderr: skips(without.stderr).sort() });
+      expect(without.code).toBe(0);
+      expect(ops(withIt.stdout)).toEqual(ops(without.stdout));
+      const { caps } = replicaCapabilities(a, { dryRun: false });
+      if (caps.caseInsensitive)
+        expect(ops(withIt.stdout), ops(withIt.stdout).join(' / ')).toContain('updated file "sub/B.bin" (renamed from "b.bin")');
+      expect(ops(withIt.stdout)).toContain('updated file "sub/deep/c.txt"');
+      expect(withIt.stdout + withIt.stderr).toMatch(/; 2 folders with changes planned by it, not listed again/);
+      for (const r of [a, b]) expect(ops((await runSync(src, r)).stdout)).toEqual([]);
+    });
+  }
+
   for (const kind of ['exfat', 'vfat'] as const) {
     it(`${kind}: the volume's root itself as the replica (it holds no times): quiet from the second pass`, async () => {
       const m = mountFs(kind);
