@@ -11,18 +11,20 @@
  * Why it is safe:
  * - The thread never writes and never opens a file: `lstat`, `readdir`, `readlink` by whole path. A subtree it
  *   reports clean is one the pass would have left unchanged; a plan it reports is the pass's planner on the two
- *   listings of that folder pair. The pass applies a plan exactly as its own: every write or removal through
- *   its opened folders, every source file opened and identity-checked against the entry the plan names. Any
+ *   listings of that folder pair. A listing by path can hold another folder's entries (a folder exchanged with
+ *   a link and back while it was listed), so before applying a plan the pass looks again, through its own
+ *   opened folders, at every entry the plan names, and drops the plan unless each is exactly as planned
+ *   (plan-check.ts): owners, modes, link targets and names it writes or logs are the folder's own. It then
+ *   applies the plan exactly as its own: every write or removal through its opened folders. Any
  *   doubt (a listing problem, a folder swapped while listed, another device below the replica, an entry it
  *   cannot judge) means no finding, and the pass walks that folder as always.
  * - Each folder is checked against the identity its parent's listing gave it before and after it is listed,
  *   and the roots against the folders the pass opened; the pass uses a finding only for the folder pair it was
  *   made in (the same inodes as its own listing gives them). A path it resolves can only be redirected through
  *   a folder someone can write; everything below that folder is theirs to change anyway.
- * - A subtree found clean, or a folder planned, at one moment and changed before the pass reaches it is a
- *   change made during the pass: like any pass (and rsync's file list), it is taken up by the next pass. A file
- *   gone since is "vanished while the pass ran", as after the pass's own listing; a subfolder replaced since its
- *   parent was planned is refused by the identity check when the pass opens it ("replaced while the pass ran").
+ * - A subtree found clean at one moment and changed before the pass reaches it is a change made during the
+ *   pass: like any pass (and rsync's file list), it is taken up by the next pass. A planned folder in which an
+ *   entry the plan names changed since (another mode or size, gone, a subfolder replaced) is listed by the pass.
  *
  * With --checksum it compares the contents of same-size, same-time files too (compare.ts, the pass's own check),
  * except in the folders the pass has already entered (it compares those itself).

@@ -147,7 +147,8 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       await mirrorRoot(walk, report, paths, roots, dryRun, filter?.root, { caps, timesKept: book.timesKept(paths.replica), srcLocalTime });
       const thread = ahead?.thread;
       if (thread) {
-        const plans = `${thread.plansUsed} folders with changes planned by it, not listed again`;
+        const dropped = walk.plansDropped > 0 ? ` (${walk.plansDropped} more dropped: an entry no longer as planned)` : '';
+        const plans = `${thread.plansUsed - walk.plansDropped} folders with changes planned by it, not listed again${dropped}`;
         report.debug(`look-ahead thread: ${thread.skipped} subtrees (${thread.skippedEntries} entries) found mirrored, not walked again; ${plans}`);
       }
       if (checksum) {

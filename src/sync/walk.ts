@@ -23,10 +23,11 @@ import type { ReplicaCaps } from './capabilities.js';
 import { RANGE, type Verdict } from './compare.js';
 import { compareInFolders } from './compare-in-folders.js';
 import { compareFiles } from './compare-files.js';
-import type { Entry, Listing } from './entry.js';
+import type { Entry } from './entry.js';
 import type { LookAhead } from './lookahead.js';
 import { kindOf, type PassReport } from './pass-report.js';
 import { afterCompare, planDirOn, type PlannedStep, type Step } from './plan.js';
+import { planHolds } from './plan-check.js';
 import { applyStep, type MirrorDir, type StepWalk } from './walk-apply.js';
 import { CopyRuns, plainRun, type CopyStep } from './walk-copy.js';
 import { mirrorsOwners, type WalkOptions } from './walk-options.js';
@@ -41,6 +42,8 @@ export class MirrorWalk implements StepWalk {
   readonly copies: CopyRuns;
   /** --checksum: files compared on this thread through its opened folders (compareAll; the pass's debug line). */
   comparedHere = 0;
+  /** Plans of the look-ahead thread dropped because an entry they name was no longer as planned (plan-check.ts). */
+  plansDropped = 0;
   /** issue 16: subtrees a second thread found already mirrored (lookahead.ts), when the pass has one. */
   lookahead?: Pick<LookAhead, 'clean' | 'planned' | 'entering' | 'busy'>;
   /** Replica folders found moved or swapped away mid-pass (walk-replica.ts). */
@@ -71,9 +74,14 @@ export class MirrorWalk implements StepWalk {
     const srcPath = srcFolder.io;
     const dstPath = dstFolder?.io ?? dstReal;
     await this.report.breathe();
-    // The look-ahead thread's plan for this folder (lookahead.ts): made from its listings as the pass would.
-    const planned = 'steps' in from ? from : undefined;
-    const srcListing = planned ? { entries: [], issues: [] } : (from as Listing);
+    // The look-ahead thread's plan for this folder (lookahead.ts): made from its listings as the pass would, and
+    // used only when every entry it names is still exactly so in the pass's own folders (plan-check.ts).
+    let planned = 'steps' in from ? from : undefined;
+    if (planned && !planHolds(planned.steps, srcFolder, dstFolder)) {
+      planned = undefined;
+      this.plansDropped++;
+    }
+    const srcListing = planned ? { entries: [], issues: [] } : 'steps' in from ? srcFolder.list() : from;
     const keep = this.report.sourceIssues(rel, srcListing);
     let srcEntries = srcListing.entries;
 
