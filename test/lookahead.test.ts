@@ -478,6 +478,40 @@ describe('passes with the look-ahead (built CLI, FOLDER_SYNC_TEST_LOOKAHEAD=firs
     expect(r.stdout + r.stderr).toMatch(/; 5 folders with changes planned by it, not listed again \(3 more dropped: an entry no longer as planned\)/);
   });
 
+  it("a plan's removal of a name the source has again since: the plan is dropped (the name must be absent from the source), the replica keeps its copy", async () => {
+    const src = buildTree(tempDir('fs-la-cli-src-'), wide());
+    const dst = join(tempDir('fs-la-cli-dst-'), 'rep');
+    expect((await runSync(src, dst)).code).toBe(0);
+    writeFileSync(join(dst, 'd03/s2/back'), 'only in the replica'); // planned: remove d03/s2/back
+    const r = await gated(src, dst, () => writeFileSync(join(src, 'd03/s2/back'), 'in the source again'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(ops(r.stdout)).toEqual(['updated file "d03/s2/back"', 'updated dir "d03/s2" (metadata: mtime)']);
+    expect(compareTrees(src, dst)).toEqual([]);
+    // d03 (its s2 has another time now) and d03/s2 (the removal) dropped.
+    expect(r.stdout + r.stderr).toMatch(/; 0 folders with changes planned by it, not listed again \(2 more dropped: an entry no longer as planned\)/);
+  });
+
+  it('plans waiting in the pass are capped in steps (memory): past the cap the thread holds plans back and the pass lists those folders, with the same result', async () => {
+    const src = buildTree(tempDir('fs-la-cli-src-'), wide());
+    const a = join(tempDir('fs-la-cli-a-'), 'rep');
+    const b = join(tempDir('fs-la-cli-b-'), 'rep');
+    for (const rep of [a, b]) expect((await runSync(src, rep)).code).toBe(0);
+    for (let i = 0; i < 12; i++) writeFileSync(join(src, `d${String(i).padStart(2, '0')}/s1/f`), 'edited, longer');
+    // first: every plan would wait at once (24: d00..d11 and their s1, 2 steps... each); at most 6 steps may.
+    const capped = await runSync(src, a, ['--verbose'], { env: { ...FIRST, FOLDER_SYNC_TEST_PLAN_STEPS: '6' } });
+    const without = await runSync(src, b, [], { env: OFF });
+    expect(capped.code, capped.stderr).toBe(0);
+    expect(ops(capped.stdout)).toEqual(ops(without.stdout));
+    expect(ops(capped.stdout)).toHaveLength(12);
+    expect(compareTrees(src, a)).toEqual([]);
+    const m = /; (\d+) folders with changes planned by it, not listed again; (\d+) plans held back \(too many steps waiting\)/.exec(
+      capped.stdout + capped.stderr,
+    );
+    expect(m, capped.stdout + capped.stderr).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThan(0);
+    expect(Number(m![1]) + Number(m![2])).toBe(24);
+  });
+
   it('a folder replaced below a planned one after the plan: the plan naming it is dropped, the pass lists that folder and mirrors the new one', async () => {
     const src = buildTree(tempDir('fs-la-cli-src-'), wide());
     const dst = join(tempDir('fs-la-cli-dst-'), 'rep');

@@ -2,9 +2,10 @@
 import { workerData, type MessagePort } from 'node:worker_threads';
 import { applyHeapFlags } from '../heap.js';
 import { loadHash } from './compare.js';
-import { runAhead, type AheadJob } from './lookahead.js';
+import { runAhead } from './lookahead-thread.js';
+import type { AheadJob } from './lookahead-walk.js';
 
-const { job, port, v8Flags } = workerData as { job: AheadJob; port: MessagePort; v8Flags?: string };
+const { job, port, v8Flags, waiting } = workerData as { job: AheadJob; port: MessagePort; v8Flags?: string; waiting: Int32Array };
 applyHeapFlags(v8Flags); // this thread's start reset them for the whole process (heap.ts)
 if (job.checksum) await loadHash(); // the pass's block hash (compare.ts)
-runAhead(job, port);
+runAhead(job, port, waiting);

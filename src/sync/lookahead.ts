@@ -41,7 +41,7 @@
 import { availableParallelism } from 'node:os';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { applyHeapFlags, heapFlagsForWorkers } from '../heap.js';
-import { holds, stillAhead, verifyTree, type AheadJob, type FolderIds, type FolderPlan } from './lookahead-walk.js';
+import type { AheadJob, FolderIds, FolderPlan } from './lookahead-walk.js';
 
 export type { AheadJob, FolderPlan } from './lookahead-walk.js';
 
@@ -54,15 +54,20 @@ export type Finding = [rel: string, checked: number, ids: FolderIds];
 /** A folder with changes, planned by the thread: where, its plan, and the folders it was made in. */
 export type PlanFinding = [rel: string, plan: FolderPlan, ids: FolderIds];
 
-/** How long a finding may wait in the thread before it is posted (findings are posted together, a few a message). */
-const POST_EVERY_MS = 5;
-
 /** A finding (a count, or a plan) when it was made in the folders the pass now has (same source and replica inodes). */
 export function usable<T>(found: [T, FolderIds] | undefined, ids: Partial<FolderIds>): T | undefined {
   if (!found) return undefined;
   const [what, seen] = found;
   return seen.src === ids.src && seen.dst === ids.dst ? what : undefined;
 }
+
+/**
+ * Plan steps that may wait in the pass at once (posted, not yet taken). A step holds two entries (~0.7 KB while
+ * it waits); where a large share of the tree changed (a chmod -R, a replica copied without its times) the thread
+ * would otherwise run far ahead of a pass busy writing, and peak memory would follow the number of changes.
+ * Above it the thread posts no plan (the pass lists those folders itself) until the pass has taken some.
+ */
+export const PLAN_STEPS_WAITING = 8192;
 
 /**
  * Entries the pass looks at before it starts the thread. Starting one costs ~20 ms of a core (an isolate, the
@@ -126,9 +131,19 @@ export class LookAhead {
   /** Folders with changes whose plan the pass took from the thread (their listings not taken again). */
   plansUsed = 0;
 
+  /** Plans the thread held back: too many steps were waiting in the pass (PLAN_STEPS_WAITING). */
+  get plansHeldBack(): number {
+    return Atomics.load(this.waiting, 1);
+  }
+
   private constructor(
     private readonly worker: Worker,
     private readonly port: MessagePort,
+    /**
+     * [0]: plan steps posted and not yet taken (PLAN_STEPS_WAITING): the thread adds, the pass subtracts.
+     * [1]: plans the thread did not post because of that cap.
+     */
+    private readonly waiting: Int32Array,
   ) {}
 
   /** Start the thread for this pass, where it is used (see the module's comment); undefined elsewhere. */
@@ -136,10 +151,11 @@ export class LookAhead {
     if (!allowed || process.env['FOLDER_SYNC_LOOKAHEAD'] === '0') return undefined;
     if (!url.href.endsWith('.js') || availableParallelism() < 2) return undefined;
     const { port1, port2 } = new MessageChannel();
+    const waiting = new Int32Array(new SharedArrayBuffer(8));
     let worker: Worker;
     try {
       worker = new Worker(url, {
-        workerData: { job, port: port2, v8Flags: heapFlagsForWorkers() },
+        workerData: { job, port: port2, v8Flags: heapFlagsForWorkers(), waiting },
         transferList: [port2],
         resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
       });
@@ -150,7 +166,7 @@ export class LookAhead {
     worker.unref(); // never keeps the process alive
     worker.on('error', () => undefined); // a thread that dies has simply found nothing more
     port1.unref();
-    const ahead = new LookAhead(worker, port1);
+    const ahead = new LookAhead(worker, port1, waiting);
     worker.on('exit', () => ahead.ended());
     return ahead;
   }
@@ -175,8 +191,11 @@ export class LookAhead {
    */
   planned(rel: string, ids: Partial<FolderIds>): FolderPlan | undefined {
     this.drain();
-    const plan = usable(this.plans.get(rel), ids);
+    const found = this.plans.get(rel);
+    if (!found) return undefined;
+    const plan = usable(found, ids);
     this.plans.delete(rel); // used now, or made in other folders: never of use later
+    Atomics.sub(this.waiting, 0, found[0].steps.length);
     if (plan) this.plansUsed++;
     return plan;
   }
@@ -240,53 +259,6 @@ export class LookAhead {
           if (typeof found === 'number') this.found.set(rel, [found, ids]);
           else this.plans.set(rel, [found, ids]);
         }
-    }
-  }
-}
-
-/** The thread's side (lookahead-worker.ts): walk, post what it finds, stop where the pass has already been. */
-export function runAhead(job: AheadJob, port: MessagePort): void {
-  let passAt: string[] = [];
-  // Tests: the thread fails after its first finding (the pass must carry on without it); or (first-hold) it
-  // stays, busy as far as the pass can tell, until the pass ends it (the pass then compares on its own thread).
-  const crash = process.env['FOLDER_SYNC_TEST_LOOKAHEAD'] === 'first-crash';
-  const hold = process.env['FOLDER_SYNC_TEST_LOOKAHEAD'] === 'first-hold';
-  // Findings wait here a few milliseconds: a folder found clean replaces those inside it still waiting (a folder
-  // is finished after everything in it, so they are the last ones), which keeps a 1M-file pass to a few hundred
-  // messages instead of one per folder (measured: 19 MiB less peak RSS over 1,000,000 files).
-  let pending: (Finding | PlanFinding)[] = [];
-  let last = performance.now();
-  const post = (): void => {
-    if (pending.length > 0) port.postMessage(pending satisfies AheadMessage);
-    pending = [];
-    last = performance.now();
-  };
-  try {
-    verifyTree(job, {
-      clean: (rel, checked, ids) => {
-        const inside = `${rel}/`;
-        while (pending.length > 0 && pending[pending.length - 1]![0].startsWith(inside)) pending.pop();
-        pending.push([rel, checked, ids]);
-        if (crash) throw new Error('look-ahead test crash');
-      },
-      planned: (rel, plan, ids) => {
-        pending.push([rel, plan, ids]);
-      },
-      ahead: (rel) => {
-        if (performance.now() - last >= POST_EVERY_MS) post();
-        for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) passAt = (m.message as string).split('/');
-        return stillAhead(rel, passAt);
-      },
-      entered: (rel) => holds(rel, passAt),
-    });
-  } finally {
-    // Also after an error: what was found stays true; the pass walks everything else.
-    post();
-    if (hold) {
-      port.postMessage('walked' satisfies AheadMessage);
-      port.on('message', () => undefined); // keeps the thread until the pass closes it
-    } else {
-      port.postMessage('done' satisfies AheadMessage);
     }
   }
 }

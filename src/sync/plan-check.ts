@@ -3,7 +3,8 @@
  * exchanged with a link (and back) while it was listed can fill with another folder's entries: names, owners,
  * modes, sizes and times that are not this folder's. So before the pass applies a plan, every entry the plan
  * names is looked at again through the pass's own opened folders (bare names, no link followed) and must be
- * exactly as planned; else the plan is dropped and the pass lists the folder itself. What the pass then writes
+ * exactly as planned, and the name of every removal must be absent from the source folder; else the plan is
+ * dropped and the pass lists the folder itself. What the pass then writes
  * (an owner, a setuid bit, a link's target) is what these folders hold, never what another folder held.
  */
 import type { Entry } from './entry.js';
@@ -14,6 +15,8 @@ import type { PlannedStep } from './plan.js';
 export function planHolds(steps: readonly PlannedStep[], src: FolderEntries, dst: FolderEntries | undefined): boolean {
   try {
     for (const step of steps) {
+      // A removal: the source must not have the name (a listing that left it out would remove its copy).
+      if (step.op === 'remove' && !absent(src, step.dst.name)) return false;
       if ('src' in step && !sameEntry(step.src, src.entry(step.src.name))) return false;
       for (const d of [('dst' in step && step.dst) || undefined, ('replace' in step && step.replace) || undefined]) {
         if (d && (!dst || !sameEntry(d, dst.entry(d.name)))) return false;
@@ -22,6 +25,15 @@ export function planHolds(steps: readonly PlannedStep[], src: FolderEntries, dst
     return true;
   } catch {
     return false; // gone, unreadable: not as planned
+  }
+}
+
+function absent(folder: FolderEntries, name: string): boolean {
+  try {
+    folder.lstat(name);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT';
   }
 }
 

@@ -148,7 +148,8 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       const thread = ahead?.thread;
       if (thread) {
         const dropped = walk.plansDropped > 0 ? ` (${walk.plansDropped} more dropped: an entry no longer as planned)` : '';
-        const plans = `${thread.plansUsed - walk.plansDropped} folders with changes planned by it, not listed again${dropped}`;
+        const held = thread.plansHeldBack > 0 ? `; ${thread.plansHeldBack} plans held back (too many steps waiting)` : '';
+        const plans = `${thread.plansUsed - walk.plansDropped} folders with changes planned by it, not listed again${dropped}${held}`;
         report.debug(`look-ahead thread: ${thread.skipped} subtrees (${thread.skippedEntries} entries) found mirrored, not walked again; ${plans}`);
       }
       if (checksum) {
