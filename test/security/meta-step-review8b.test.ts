@@ -7,7 +7,7 @@
  * Also: a meta step where only the mode changes (owner the same) drops setuid/setgid bits, so a root file made
  * setuid in the source is "updated (metadata: mode)" in every pass and never gets the bit.
  */
-import { chmodSync, chownSync, lstatSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, readFileSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConsolaReporter } from 'consola';
 import { describe, expect, it } from 'vitest';
@@ -61,6 +61,41 @@ describe.runIf(isRoot)('review 8b: the meta step', () => {
     const st = lstatSync(join(dst, 'sub/prog'));
     const rootSetuid = st.uid === 0 && (st.mode & 0o4000) !== 0;
     expect({ content: readFileSync(join(dst, 'sub/prog'), 'utf8'), rootSetuid }).not.toEqual({ content: '#!/bin/sh\necho evil\n', rootSetuid: true });
+  });
+
+  it('the replica file rewritten in place by its owner (same inode, size and time) before a meta step (owner root, setuid) is not made root-owned setuid', async () => {
+    const { uid } = testUser();
+    const home = tempDir('fs-r8b-home-', { forUser: true });
+    const src = join(home, 'src');
+    const dst = join(home, 'dst');
+    buildTree(home, { src: { sub: { prog: '#!/bin/sh\necho helper\n' } } });
+    chmodSync(join(src, 'sub/prog'), 0o755);
+    giveToTestUser(src);
+    expect((await syncOnce(src, dst, { logger: createLogger([]) })).exitCode).toBe(0);
+    expect(lstatSync(join(dst, 'sub/prog')).uid).toBe(uid);
+    chownSync(join(src, 'sub/prog'), 0, 0);
+    chmodSync(join(src, 'sub/prog'), 0o4755);
+    writeFileSync(join(src, 'sub/a'), 'new');
+    const listed = lstatSync(join(dst, 'sub/prog'));
+    let rewritten = false;
+    const logger = createLogger([
+      onOp((e) => {
+        if (e.path === 'sub/a' && !rewritten) {
+          rewritten = true;
+          // What the file's owner (the user) can do: same inode, same size, its time put back.
+          writeFileSync(join(dst, 'sub/prog'), '#!/bin/sh\necho hacker\n');
+          utimesSync(join(dst, 'sub/prog'), listed.atime, listed.mtime);
+        }
+      }),
+    ]);
+    await syncOnce(src, dst, { logger });
+    expect(rewritten).toBe(true);
+    const st = lstatSync(join(dst, 'sub/prog'));
+    const rootSetuid = st.uid === 0 && (st.mode & 0o4000) !== 0;
+    expect({ content: readFileSync(join(dst, 'sub/prog'), 'utf8'), rootSetuid }).not.toEqual({
+      content: '#!/bin/sh\necho hacker\n',
+      rootSetuid: true,
+    });
   });
 
   it('a root file made setuid in the source (owner unchanged) gets the bit in the replica, and the next pass is quiet', async () => {
