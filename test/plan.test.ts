@@ -134,6 +134,31 @@ describe('afterCompare', () => {
   }
 });
 
+describe('metadata only: fixed in place, unless that gives the file to another owner or adds a setuid/setgid bit (then copied again)', () => {
+  const owners = { owners: true };
+  const cases: { name: string; s: Entry; d: Entry; opts: { owners?: boolean }; want: string; meta?: string[] }[] = [
+    { name: 'mode only', s: f('a', { mode: 0o600 }), d: f('a'), opts: owners, want: 'meta a' },
+    { name: 'owner (mirrored)', s: f('a', { uid: 0, gid: 0 }), d: f('a', { uid: 1000, gid: 1000 }), opts: owners, want: 'copy a', meta: ['owner'] },
+    { name: 'group (mirrored)', s: f('a', { uid: 5, gid: 0 }), d: f('a', { uid: 5, gid: 7 }), opts: owners, want: 'copy a', meta: ['owner'] },
+    { name: 'owner, not mirrored (not root): nothing', s: f('a', { uid: 0, gid: 0 }), d: f('a', { uid: 9, gid: 9 }), opts: {}, want: 'none' },
+    { name: 'setuid added (owners mirrored)', s: f('a', { mode: 0o4755 }), d: f('a', { mode: 0o755 }), opts: owners, want: 'copy a', meta: ['mode'] },
+    { name: 'setgid added (owners mirrored)', s: f('a', { mode: 0o2755 }), d: f('a', { mode: 0o755 }), opts: owners, want: 'copy a', meta: ['mode'] },
+    { name: 'setuid kept, other bits change', s: f('a', { mode: 0o4750 }), d: f('a', { mode: 0o4755 }), opts: owners, want: 'meta a' },
+    { name: 'setuid removed', s: f('a', { mode: 0o755 }), d: f('a', { mode: 0o4755 }), opts: owners, want: 'meta a' },
+    { name: 'setuid not mirrored (not root): nothing to add', s: f('a', { mode: 0o4755 }), d: f('a', { mode: 0o755 }), opts: {}, want: 'none' },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const [step] = planDir([c.s], [c.d], { checksum: false, ...c.opts });
+      expect(step ? show(step) : 'none').toBe(c.want);
+      if (c.meta) expect(step && 'meta' in step && step.meta).toEqual(c.meta);
+      // The same after a content comparison (--checksum) found the bytes equal.
+      const after = afterCompare(c.s, c.d, true, c.opts);
+      expect(after ? show(after) : 'none').toBe(c.want);
+    });
+  }
+});
+
 describe('metaDiff', () => {
   const cases: { s: Entry; d: Entry; want: string[] }[] = [
     { s: f('a'), d: f('a'), want: [] },

@@ -88,10 +88,18 @@ export class ReplicaChangedError extends Error {
  * Set a file's or folder's permission bits and times to the source's. `times: false` where the replica holds
  * none (the root of a FAT or exFAT volume: fusefat even dies on utimes there).
  */
-export function setMeta(path: string, src: Entry, fixMode: boolean, times = true, owner?: { uid?: number; gid?: number }): void {
+export function setMeta(
+  path: string,
+  src: Entry,
+  fixMode: boolean,
+  times = true,
+  owner?: { uid?: number; gid?: number },
+  /** Owners are mirrored here: a file's setuid/setgid bits are kept (its owner is the source's). */
+  owners = false,
+): void {
   // Owner first (chown clears setuid/setgid bits), then the mode, then the times.
   const chown = owner?.uid !== undefined && owner.gid !== undefined ? [owner.uid, owner.gid] : undefined;
-  const mode = mirroredMode(src, chown !== undefined);
+  const mode = mirroredMode(src, owners || chown !== undefined);
   // An opened folder's own handle path (access.ts `io`): it designates exactly that folder.
   if (HANDLE_PATH.test(path)) {
     if (chown) chownSync(path, chown[0] as number, chown[1] as number);

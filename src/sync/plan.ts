@@ -7,8 +7,11 @@ import { isTempName } from './temp.js';
  * Actions come in the order they must run: everything the source has (in name order), then the extras.
  */
 export type Step =
-  /** Copy a source file; `replace` is a replica entry of another type that must go first. */
-  | { op: 'copy'; src: Entry; dst?: Entry; replace?: Entry }
+  /**
+   * Copy a source file; `replace` is a replica entry of another type that must go first. `meta`: only these
+   * metadata differ, but they are not set in place (see `givenInPlace`): the file is copied again.
+   */
+  | { op: 'copy'; src: Entry; dst?: Entry; replace?: Entry; meta?: string[] }
   /** Same size, contents must be hashed to decide between `copy` and `meta` (--checksum). */
   | { op: 'compare'; src: Entry; dst: Entry }
   /** Same contents: only permission bits and/or mtime differ. */
@@ -226,7 +229,7 @@ function planPair(s: Entry, d: Entry, opts: PlanOptions): Step | undefined {
       if (s.size !== d.size) return { op: 'copy', src: s, dst: d };
       if (opts.checksum) return { op: 'compare', src: s, dst: d };
       if (!sameTime(s, d, opts)) return { op: 'copy', src: s, dst: d };
-      return modeDiffers(s, d, opts) || ownerDiffers(s, d, opts) ? { op: 'meta', src: s, dst: d } : undefined;
+      return modeDiffers(s, d, opts) || ownerDiffers(s, d, opts) ? metaStep(s, d, opts) : undefined;
     }
   }
   return undefined;
@@ -247,8 +250,23 @@ type CompareOptions = Pick<PlanOptions, 'caps' | 'srcLocalTime' | 'owners'>;
 /** After a content comparison: re-copy, fix metadata only, or nothing. */
 export function afterCompare(s: Entry, d: Entry, equal: boolean, opts: CompareOptions = {}): Step | undefined {
   if (!equal) return { op: 'copy', src: s, dst: d };
-  if (modeDiffers(s, d, opts) || !sameTime(s, d, opts) || ownerDiffers(s, d, opts)) return { op: 'meta', src: s, dst: d };
+  if (modeDiffers(s, d, opts) || !sameTime(s, d, opts) || ownerDiffers(s, d, opts)) return metaStep(s, d, opts);
   return undefined;
+}
+
+/**
+ * A file whose bytes match and whose metadata differ: fixed in place, unless that would give the replica's file
+ * to another owner or add a setuid/setgid bit. Whoever could write the replica's file until now (its owner, a
+ * user with their own folders in the replica, who can also rename another file of theirs to its name) could
+ * have put their own bytes in it with the same size and time; root must not then hand those bytes to another
+ * owner or make them run as someone else. Such a file is copied again instead: its bytes come from the source
+ * into a new temporary that gets its owner and mode through its own descriptor (review of session 8).
+ */
+function metaStep(s: Entry, d: Entry, opts: CompareOptions): Step {
+  const setIdAdded = (mirroredMode(s, opts.owners ?? false) & ~d.mode & SET_ID_BITS) !== 0;
+  if ((opts.caps?.modes ?? true) && setIdAdded) return { op: 'copy', src: s, dst: d, meta: metaDiff(s, d, opts) };
+  if (ownerDiffers(s, d, opts)) return { op: 'copy', src: s, dst: d, meta: metaDiff(s, d, opts) };
+  return { op: 'meta', src: s, dst: d };
 }
 
 /** Which metadata of a file or folder differ (as far as the replica keeps them), for the log note. */

@@ -85,7 +85,9 @@ export async function applyStep(
       // fusefat stamps the renamed temporary with "now": the source's times are set again on the installed file.
       if (!dry && !caps.renameKeepsTimes) setMeta(target, src, false);
       report.stats.bytes += src.size;
-      report.op(step.dst ? 'updated' : 'created', 'file', path, { size: src.size, ...kept });
+      // Only metadata differed, but not ones set in place (plan.ts metaStep): said so.
+      const note = step.meta && { note: `metadata: ${step.meta.join(', ')}; copied again, not changed in place` };
+      report.op(step.dst ? 'updated' : 'created', 'file', path, { size: src.size, ...note, ...kept });
       return true;
     }
     case 'compare':
@@ -95,7 +97,7 @@ export async function applyStep(
       if (!dry) {
         const owned = mirrorsOwners(opts, caps);
         const chown = owned && (src.uid !== dst.uid || src.gid !== dst.gid) ? src : undefined;
-        setMeta(join(dstDir, src.name), src, caps.modes && mirroredMode(src, owned) !== dst.mode, true, chown);
+        setMeta(join(dstDir, src.name), src, caps.modes && mirroredMode(src, owned) !== dst.mode, true, chown, owned);
       }
       report.op('updated', 'file', join(rel, src.name), { note: `metadata: ${metaDiffOn(opts, src, dst, caps).join(', ')}` });
       return true;

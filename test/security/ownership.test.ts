@@ -31,8 +31,22 @@ describe.runIf(isRoot)('as root', () => {
     expect(ops(again.stdout)).toEqual([]);
     chownSync(join(src, 'rootfile'), uid, gid);
     const fix = await runSync(src, dst);
-    expect(ops(fix.stdout)).toEqual(['updated file "rootfile" (metadata: owner)']);
+    // A new owner is never given in place (plan.ts metaStep): the file is copied again, and the line says why.
+    expect(ops(fix.stdout)).toEqual(['updated file "rootfile" (metadata: owner; copied again, not changed in place)']);
     expect(owner(join(dst, 'rootfile'))).toEqual([uid, gid]);
+  });
+
+  it('a setuid file whose other mode bits change keeps its setuid bit in place (owner unchanged), and the next pass is quiet', async () => {
+    const src = buildTree(tempDir('fs-own-src-'), { tool: file('#!/bin/sh\necho hi\n', { mode: 0o4755 }) });
+    chmodSync(join(src, 'tool'), 0o4755);
+    const dst = join(tempDir('fs-own-dst-'), 'replica');
+    expect((await runSync(src, dst)).code).toBe(0);
+    expect(lstatSync(join(dst, 'tool')).mode & 0o7777).toBe(0o4755);
+    chmodSync(join(src, 'tool'), 0o4750);
+    const r = await runSync(src, dst);
+    expect(ops(r.stdout)).toEqual(['updated file "tool" (metadata: mode)']);
+    expect(lstatSync(join(dst, 'tool')).mode & 0o7777).toBe(0o4750);
+    expect(ops((await runSync(src, dst)).stdout)).toEqual([]);
   });
 
   it("a user's setuid/setgid file is copied setuid/setgid owned by that user, never by root", async () => {
