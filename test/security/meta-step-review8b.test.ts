@@ -25,20 +25,28 @@ function onOp(hook: (event: Extract<LogEvent, { type: 'op' }>) => void): Consola
   };
 }
 
+/**
+ * A user's program mirrored (the replica's copy is the user's), then taken over by the admin in the source as a
+ * setuid-root helper (same bytes, same time): the next pass has only its owner and mode to change.
+ */
+async function takenOver(): Promise<{ uid: number; gid: number; home: string; src: string; dst: string }> {
+  const { uid, gid } = testUser();
+  const home = tempDir('fs-r8b-home-', { forUser: true });
+  const src = join(home, 'src');
+  const dst = join(home, 'dst');
+  buildTree(home, { src: { sub: { prog: '#!/bin/sh\necho helper\n' } } });
+  chmodSync(join(src, 'sub/prog'), 0o755);
+  giveToTestUser(src);
+  expect((await syncOnce(src, dst, { logger: createLogger([]) })).exitCode).toBe(0);
+  expect(lstatSync(join(dst, 'sub/prog')).uid).toBe(uid);
+  chownSync(join(src, 'sub/prog'), 0, 0);
+  chmodSync(join(src, 'sub/prog'), 0o4755);
+  return { uid, gid, home, src, dst };
+}
+
 describe.runIf(isRoot)('review 8b: the meta step', () => {
   it("a user's own program put at the replica name before a meta step (owner root, setuid) is not made root-owned setuid", async () => {
-    const { uid, gid } = testUser();
-    const home = tempDir('fs-r8b-home-', { forUser: true });
-    const src = join(home, 'src');
-    const dst = join(home, 'dst');
-    buildTree(home, { src: { sub: { prog: '#!/bin/sh\necho helper\n' } } });
-    chmodSync(join(src, 'sub/prog'), 0o755);
-    giveToTestUser(src);
-    expect((await syncOnce(src, dst, { logger: createLogger([]) })).exitCode).toBe(0);
-    expect(lstatSync(join(dst, 'sub/prog')).uid).toBe(uid);
-    // The admin takes the program over as a setuid-root helper (same bytes, same time): a meta step (owner, mode).
-    chownSync(join(src, 'sub/prog'), 0, 0);
-    chmodSync(join(src, 'sub/prog'), 0o4755);
+    const { uid, gid, home, src, dst } = await takenOver();
     // A new file before it in the folder's plan, and the user's own program, on the replica's file system.
     writeFileSync(join(src, 'sub/a'), 'new');
     chownSync(join(src, 'sub/a'), uid, gid);
@@ -64,17 +72,7 @@ describe.runIf(isRoot)('review 8b: the meta step', () => {
   });
 
   it('the replica file rewritten in place by its owner (same inode, size and time) before a meta step (owner root, setuid) is not made root-owned setuid', async () => {
-    const { uid } = testUser();
-    const home = tempDir('fs-r8b-home-', { forUser: true });
-    const src = join(home, 'src');
-    const dst = join(home, 'dst');
-    buildTree(home, { src: { sub: { prog: '#!/bin/sh\necho helper\n' } } });
-    chmodSync(join(src, 'sub/prog'), 0o755);
-    giveToTestUser(src);
-    expect((await syncOnce(src, dst, { logger: createLogger([]) })).exitCode).toBe(0);
-    expect(lstatSync(join(dst, 'sub/prog')).uid).toBe(uid);
-    chownSync(join(src, 'sub/prog'), 0, 0);
-    chmodSync(join(src, 'sub/prog'), 0o4755);
+    const { src, dst } = await takenOver();
     writeFileSync(join(src, 'sub/a'), 'new');
     const listed = lstatSync(join(dst, 'sub/prog'));
     let rewritten = false;
