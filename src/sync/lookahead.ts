@@ -96,13 +96,17 @@ export class DeferredAhead {
   }
 
   clean(rel: string, ids: Partial<FolderIds>): number | undefined {
-    if (!this.tried && this.due()) this.startNow(); // the walk posts where it is (entering) right after this
-    return this.thread?.clean(rel, ids);
+    return this.startedWhenDue()?.clean(rel, ids);
   }
 
   planned(rel: string, ids: Partial<FolderIds>): FolderPlan | undefined {
+    return this.startedWhenDue()?.planned(rel, ids);
+  }
+
+  /** The thread, started first if it is due now (the walk posts where it is, `entering`, right after). */
+  private startedWhenDue(): LookAhead | undefined {
     if (!this.tried && this.due()) this.startNow();
-    return this.thread?.planned(rel, ids);
+    return this.thread;
   }
 
   entering(rel: string): void {

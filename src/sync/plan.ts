@@ -9,7 +9,7 @@ import { isTempName } from './temp.js';
 export type Step =
   /**
    * Copy a source file; `replace` is a replica entry of another type that must go first. `meta`: only these
-   * metadata differ, but they are not set in place (see `givenInPlace`): the file is copied again.
+   * metadata differ, but they are not set in place (see `metaStep`): the file is copied again.
    */
   | { op: 'copy'; src: Entry; dst?: Entry; replace?: Entry; meta?: string[] }
   /** Same size, contents must be hashed to decide between `copy` and `meta` (--checksum). */
@@ -263,10 +263,8 @@ export function afterCompare(s: Entry, d: Entry, equal: boolean, opts: CompareOp
  * into a new temporary that gets its owner and mode through its own descriptor (review of session 8).
  */
 function metaStep(s: Entry, d: Entry, opts: CompareOptions): Step {
-  const setIdAdded = (mirroredMode(s, opts.owners ?? false) & ~d.mode & SET_ID_BITS) !== 0;
-  if ((opts.caps?.modes ?? true) && setIdAdded) return { op: 'copy', src: s, dst: d, meta: metaDiff(s, d, opts) };
-  if (ownerDiffers(s, d, opts)) return { op: 'copy', src: s, dst: d, meta: metaDiff(s, d, opts) };
-  return { op: 'meta', src: s, dst: d };
+  const setIdAdded = (opts.caps?.modes ?? true) && (mirroredMode(s, opts.owners ?? false) & ~d.mode & SET_ID_BITS) !== 0;
+  return setIdAdded || ownerDiffers(s, d, opts) ? { op: 'copy', src: s, dst: d, meta: metaDiff(s, d, opts) } : { op: 'meta', src: s, dst: d };
 }
 
 /** Which metadata of a file or folder differ (as far as the replica keeps them), for the log note. */

@@ -95,9 +95,9 @@ export async function applyStep(
     case 'meta': {
       const { src, dst } = step;
       if (!dry) {
+        // Never a new owner or an added setuid/setgid bit: those are copied again (plan.ts metaStep).
         const owned = mirrorsOwners(opts, caps);
-        const chown = owned && (src.uid !== dst.uid || src.gid !== dst.gid) ? src : undefined;
-        setMeta(join(dstDir, src.name), src, caps.modes && mirroredMode(src, owned) !== dst.mode, true, chown, owned);
+        setMeta(join(dstDir, src.name), src, caps.modes && mirroredMode(src, owned) !== dst.mode, true, undefined, owned);
       }
       report.op('updated', 'file', join(rel, src.name), { note: `metadata: ${metaDiffOn(opts, src, dst, caps).join(', ')}` });
       return true;

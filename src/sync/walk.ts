@@ -76,12 +76,10 @@ export class MirrorWalk implements StepWalk {
     await this.report.breathe();
     // The look-ahead thread's plan for this folder (lookahead.ts): made from its listings as the pass would, and
     // used only when every entry it names is still exactly so in the pass's own folders (plan-check.ts).
-    let planned = 'steps' in from ? from : undefined;
-    if (planned && !planHolds(planned.steps, srcFolder, dstFolder)) {
-      planned = undefined;
-      this.plansDropped++;
-    }
-    const srcListing = planned ? { entries: [], issues: [] } : 'steps' in from ? srcFolder.list() : from;
+    const offered = 'steps' in from ? from : undefined;
+    const planned = offered && planHolds(offered.steps, srcFolder, dstFolder) ? offered : undefined;
+    if (offered && !planned) this.plansDropped++;
+    const srcListing = !('steps' in from) ? from : planned ? { entries: [], issues: [] } : srcFolder.list();
     const keep = this.report.sourceIssues(rel, srcListing);
     let srcEntries = srcListing.entries;
 
