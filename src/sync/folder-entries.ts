@@ -6,7 +6,7 @@
  */
 import { constants, lchownSync, lstatSync, lutimesSync, openSync, readlinkSync, rmdirSync, symlinkSync, unlinkSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
-import { entryFromStats, type Entry } from './entry.js';
+import { lstatEntry, type Entry } from './entry.js';
 import { holdBlocks } from './free-later.js';
 import { BIG, O_NOFOLLOW, O_NONBLOCK, openFileChecked } from './handles.js';
 import { tempName } from './temp.js';
@@ -28,7 +28,7 @@ export abstract class FolderEntries {
   /** lstat as an Entry (a symlink's target included). */
   entry(name: string): Entry {
     const path = this.at(name);
-    const entry = entryFromStats(name, lstatSync(path, BIG));
+    const entry = lstatEntry(path, name);
     if (entry.type === 'symlink') entry.target = readlinkSync(path);
     return entry;
   }
