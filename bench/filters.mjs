@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { cronEnv } from './env.mjs';
 import { cached, makeSmallTree, SMALL, SMOKE } from './trees.mjs';
 import { compareTrees } from './verify.mjs';
 
@@ -48,7 +49,7 @@ const median = (xs) => {
 };
 
 function run(argv) {
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(argv[0], argv.slice(1), { env: cronEnv(), encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`${argv.join(' ').slice(0, 200)} failed (${r.status}): ${(r.stderr ?? '').trim().slice(0, 500)}`);
   return r;
 }

@@ -9,6 +9,7 @@
 //
 //   node bench/node-floor.mjs <source> <replica, already a mirror of source> [--runs 7]
 import { execFileSync } from 'node:child_process';
+import { cronEnv } from './env.mjs';
 import { lstatSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -90,10 +91,11 @@ if (!isMainThread) {
     process.exit(0);
   }
   const cli = resolve(import.meta.dirname, '..', 'dist', 'cli.js');
+  const env = cronEnv(); // as bench/run.mjs: the environment cron gives a scheduled pass
   const tools = {
-    'node floor': () => JSON.parse(execFileSync(process.execPath, [import.meta.filename, '--floor-only', src, dst], { encoding: 'utf8' })),
-    'folder-sync': () => execFileSync(process.execPath, [cli, 'sync-once', src, dst, '--quiet'], { stdio: 'ignore' }),
-    rsync: () => execFileSync('rsync', ['-a', '--delete', `${src}/`, `${dst}/`], { stdio: 'ignore' }),
+    'node floor': () => JSON.parse(execFileSync(process.execPath, [import.meta.filename, '--floor-only', src, dst], { env, encoding: 'utf8' })),
+    'folder-sync': () => execFileSync(process.execPath, [cli, 'sync-once', src, dst, '--quiet'], { env, stdio: 'ignore' }),
+    rsync: () => execFileSync('rsync', ['-a', '--delete', `${src}/`, `${dst}/`], { env, stdio: 'ignore' }),
   };
   const times = Object.fromEntries(Object.keys(tools).map((t) => [t, []]));
   const walks = [];

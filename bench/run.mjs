@@ -17,6 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cached, HUGE, makeLargeTree, makeSmallTree, makeStaleTree, SMALL, SMOKE } from './trees.mjs';
+import { cronEnv, describeEnv } from './env.mjs';
 import { compareTrees } from './verify.mjs';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -37,6 +38,7 @@ const { values: opts } = parseArgs({
     'no-install': { type: 'boolean', default: false },
     'no-drop': { type: 'boolean', default: false },
     'no-tmpfs': { type: 'boolean', default: false },
+    'keep-env': { type: 'boolean', default: false },
   },
 });
 const runs = Number(opts.runs ?? (opts.smoke ? 1 : opts.long ? 9 : 5));
@@ -89,12 +91,16 @@ const canDrop = !opts['no-drop'] && !opts.smoke && process.getuid?.() === 0 && e
 
 // ---- running one timed command --------------------------------------------------------------------------
 
+/** Every tool runs with the environment a scheduled pass gets from cron (bench/env.mjs), unless --keep-env. */
+const toolEnv = opts['keep-env'] ? process.env : cronEnv();
+
 /** Run argv under /usr/bin/time; wall time measured here, peak RSS (KiB) from time's %M. */
 function timed(argv) {
   const rssFile = join(work, 'rss.txt');
   rmSync(rssFile, { force: true });
   const start = process.hrtime.bigint();
   const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rssFile, ...argv], {
+    env: toolEnv,
     encoding: 'utf8',
     maxBuffer: 64 << 20,
   });
@@ -104,7 +110,7 @@ function timed(argv) {
 }
 
 function untimed(argv) {
-  const r = spawnSync(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const r = spawnSync(argv[0], argv.slice(1), { env: toolEnv, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${(r.stderr ?? '').trim().slice(0, 500)}`);
 }
 
@@ -528,6 +534,7 @@ const load = (l) => l.map((x) => x.toFixed(2)).join(' ');
 const header = [
   `folder-sync vs rsync vs floor, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${commit}, medians of ${runs} run(s) each (floors: ${floorRuns})${opts.smoke ? ' (SMOKE trees: not comparable)' : ''}`,
   `machine: ${machine}`,
+  describeEnv(opts['keep-env']),
   `load average (1/5/15 min) at start ${load(loadBefore)}, at end ${load(loadAfter)}; bench took ${((performance.now() - started) / 1000).toFixed(0)} s`,
   `tools alternate (order rotated every run); every run starts after sync(1) and settled write-back; cold = page cache dropped before every run${canDrop ? '' : ' (NOT dropped here: not root, --no-drop or --smoke)'}; warm = one untimed run of each tool first; tmpfs = both trees and the replica under /dev/shm.`,
   `floor = the faster of the floor tools: cp -a / tar c + tar x (copies), two concurrent find -printf %s lstat walks (no-op), two concurrent tar -cf /dev/zero reading every file (checksum).`,
@@ -548,6 +555,7 @@ if (opts.json) {
         runs,
         smoke: opts.smoke,
         dropped: canDrop,
+        environment: describeEnv(opts['keep-env']),
         load: { before: loadBefore, after: loadAfter },
         results,
         memoryMiB: memory,

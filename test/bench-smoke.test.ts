@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 // @ts-expect-error the bench is plain JavaScript (run by node directly), without type declarations
 import { compareTrees } from '../bench/verify.mjs';
+// @ts-expect-error as above
+import { cronEnv, describeEnv } from '../bench/env.mjs';
 
 const cache = mkdtempSync(join(tmpdir(), 'fs-bench-smoke-'));
 afterAll(() => rmSync(cache, { recursive: true, force: true }));
@@ -51,6 +53,7 @@ describe('bench (smoke mode, so the benchmark script cannot rot)', () => {
     expect(out.filters.map((x) => x.id)).toEqual(['filter-noop-small', 'filter-noop-modules']);
     expect(r.stdout).toContain('Exclude patterns (folder-sync against itself');
     expect(r.stdout).toContain('| initial copy, small | tmpfs |');
+    expect(r.stdout).toMatch(/^environment: cron's, as a scheduled pass runs \(/m);
   }, 100_000);
 
   it("the bench's independent tree check notices a changed byte, mtime, mode and an extra entry", () => {
@@ -75,5 +78,20 @@ describe('bench (smoke mode, so the benchmark script cannot rot)', () => {
     expect(compareTrees(a, b, { bytes: false })).toContain('extra in replica: extra');
     spawnSync('chmod', ['600', join(b, 'f')]);
     expect(compareTrees(a, b, { bytes: false })).toContain('mode differs: f');
+  });
+
+  it('runs the tools with the environment cron gives a scheduled pass, not the shell’s', () => {
+    const shell = {
+      PATH: '/p',
+      HOME: '/h',
+      LOGNAME: 'u',
+      NODE_EXTRA_CA_CERTS: '/certs',
+      NODE_OPTIONS: '--x',
+      FOLDER_SYNC_READ_AHEAD: '0',
+      EDITOR: 'vi',
+    };
+    expect(cronEnv(shell)).toEqual({ SHELL: '/bin/sh', PATH: '/p', HOME: '/h', LOGNAME: 'u', FOLDER_SYNC_READ_AHEAD: '0' });
+    expect(describeEnv(false, shell)).toMatch(/3 variable\(s\) of the shell's left out, among them NODE_EXTRA_CA_CERTS, NODE_OPTIONS/);
+    expect(describeEnv(true, shell)).toMatch(/in full/);
   });
 });
