@@ -17,7 +17,8 @@
  *   documentation deprecation that prints only under `--pending-deprecation`), must give for two known
  *   entries exactly what lstatSync gives, and throw lstatSync's own error for a missing one;
  * - `FOLDER_SYNC_RAW_LSTAT=0` turns it off (and tests run the walk both ways).
- * An inode number or size above 2^53 (a double cannot hold it exactly) is read again with lstatSync.
+ * An inode number or size above 2^53, or a time whose milliseconds are beyond 2^53 (a double cannot hold them
+ * exactly), is read again with lstatSync.
  */
 import { lstatSync } from 'node:fs';
 
@@ -109,14 +110,16 @@ function load(): Call | undefined {
   if (typeof proc.binding !== 'function') return undefined;
   if (!NODE_CALL.test(lstatSync.toString())) return undefined;
   let binding: Binding;
+  // Under --no-deprecation, process.noDeprecation is already true and read-only (an assignment throws in a
+  // module): leave it be. Reflect.set says false rather than throwing where it cannot be set; then no binding.
   const quiet = proc.noDeprecation;
-  proc.noDeprecation = true;
+  if (quiet !== true && !Reflect.set(proc, 'noDeprecation', true)) return undefined;
   try {
     binding = proc.binding('fs');
   } catch {
     return undefined;
   } finally {
-    proc.noDeprecation = quiet;
+    if (quiet !== true) Reflect.set(proc, 'noDeprecation', quiet);
   }
   const lstat = binding.lstat;
   if (typeof lstat !== 'function') return undefined;
@@ -150,7 +153,11 @@ export function rawLstat(path: string): RawStat | undefined {
   return exactOnly(read(call(path)));
 }
 
-/** The numbers as read, if a double holds each one exactly (else undefined: lstatSync must read it). */
+/**
+ * The numbers as read, if a double holds each one exactly (else undefined: lstatSync must read it). A time is
+ * exact while its whole milliseconds are a safe integer (about 285,000 years either side of 1970): beyond that,
+ * seconds * 1000 and the added milliseconds round twice (tmpfs and btrfs keep any 64-bit seconds).
+ */
 export function exactOnly(r: RawStat): RawStat | undefined {
-  return r.ino < EXACT && r.size < EXACT ? r : undefined;
+  return r.ino < EXACT && r.size < EXACT && Number.isSafeInteger(r.mtimeMs) && Number.isSafeInteger(r.atimeMs) ? r : undefined;
 }
