@@ -519,7 +519,9 @@ describe('compared on the thread of the pass while the look-ahead runs (compareI
     expect(held!.stdout + held!.stderr).toMatch(
       /--checksum: blocks compared by xxh64 \(compare\.ts\); 13 files compared on the pass's thread through its folders/,
     );
-    expect(off!.stdout + off!.stderr).not.toMatch(/compared on the pass's thread/);
+    // Without the thread, a tree this small is compared by the pass too, sub's file included: its first 64 MiB
+    // of small files are (ALONE_BEFORE_AHEAD, before the look-ahead would start); the helper's batches come after.
+    expect(off!.stdout + off!.stderr).toMatch(/; 14 files compared on the pass's thread through its folders/);
     const lines = (out: string): string[] => out.split('\n').filter((l) => /^(updated|created|removed|error)/.test(l));
     expect(lines(held!.stdout + held!.stderr)).toEqual(lines(off!.stdout + off!.stderr));
   });
@@ -600,5 +602,47 @@ describe('the compare helper of a --checksum pass starts with the CLI (its start
     const without = await runSync(src, join(tempDir(), 'rep2'), [], { env });
     expect(without.code, without.stderr).toBe(0);
     expect(without.stderr).not.toMatch(/thread started/);
+  });
+});
+
+describe('--checksum before the look-ahead starts: small files compared on the thread of the pass, up to 64 MiB', () => {
+  // A tree smaller than AHEAD_AFTER entries: the look-ahead never starts, so without this rule every folder's
+  // compares went to the helper as a batch (a message and a wait each).
+  it('a small tree: every compared file compared by the pass, the edited ones found', async () => {
+    const T = Date.UTC(2024, 0, 3);
+    const spec: Spec = {};
+    for (let d = 0; d < 3; d++) {
+      const inner: Spec = {};
+      for (let i = 0; i < 10; i++) inner[`f${i}`] = file(bytes(1000 + i, d * 10 + i), { mtime: T });
+      spec[`d${d}`] = dir(inner, { mtime: T });
+    }
+    const src = buildTree(tempDir(), spec);
+    const dst = buildTree(tempDir(), spec);
+    for (const rel of ['d0/f0', 'd2/f9']) {
+      writeFileSync(join(dst, rel), flip(readFileSync(join(dst, rel)), 3));
+      utimesSync(join(dst, rel), T / 1000, T / 1000);
+    }
+    const r = await runSync(src, dst, ['--checksum', '--verbose']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/30 files compared on the pass's thread through its folders/);
+    expect(r.stdout.match(/^updated file "[^"]+"/gm)?.sort()).toEqual(['updated file "d0/f0"', 'updated file "d2/f9"']);
+    expect(compareTrees(src, dst)).toEqual([]);
+  });
+
+  it('past 64 MiB of them, the rest is compared on both cores again', async () => {
+    const T = Date.UTC(2024, 0, 3);
+    const range = (seed: number) => file(bytes(8 * MiB, seed), { mtime: T }); // one compare range each
+    const a: Spec = {};
+    for (let i = 0; i < 7; i++) a[`a${i}`] = range(i); // 56 MiB: compared by the pass
+    const spec: Spec = { a: dir(a, { mtime: T }), b: dir({ b0: range(20), b1: range(21) }, { mtime: T }) }; // +16 MiB: over
+    const src = buildTree(tempDir(), spec);
+    const dst = buildTree(tempDir(), spec);
+    writeFileSync(join(dst, 'b/b1'), flip(readFileSync(join(dst, 'b/b1')), 11));
+    utimesSync(join(dst, 'b/b1'), T / 1000, T / 1000);
+    const r = await runSync(src, dst, ['--checksum', '--verbose']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/; 7 files compared on the pass's thread through its folders/);
+    expect(r.stdout.match(/^updated file "[^"]+"/gm)).toEqual(['updated file "b/b1"']);
+    expect(compareTrees(src, dst)).toEqual([]);
   });
 });

@@ -117,6 +117,11 @@ export class DeferredAhead {
     return this.thread?.busy() ?? false;
   }
 
+  /** Not started yet: it will be, once due (the pass has looked at AHEAD_AFTER entries; walk.ts compareAll). */
+  waiting(): boolean {
+    return !this.tried;
+  }
+
   async close(): Promise<void> {
     await this.thread?.close();
   }
