@@ -134,12 +134,13 @@ describe.runIf(linux)('raw lstat', () => {
   });
 
   it('leaves numbers a double cannot hold exactly to lstatSync', () => {
-    const base = { mode: 0o100644, nlink: 1, uid: 0, gid: 0, ino: 12, size: 3, atimeMs: 0, mtimeMs: 0 };
+    const base = { dev: 64768, mode: 0o100644, nlink: 1, uid: 0, gid: 0, ino: 12, size: 3, atimeMs: 0, mtimeMs: 0 };
     expect(exactOnly(base)).toBe(base);
     expect(exactOnly({ ...base, ino: 2 ** 53 - 1 })).toBeDefined();
     expect(exactOnly({ ...base, ino: 2 ** 53 })).toBeUndefined();
     expect(exactOnly({ ...base, ino: 2 ** 63 })).toBeUndefined();
     expect(exactOnly({ ...base, size: 2 ** 53 })).toBeUndefined();
+    expect(exactOnly({ ...base, dev: 2 ** 53 })).toBeUndefined();
   });
 
   const probe = (env: Record<string, string>, flags: string[] = []) => {

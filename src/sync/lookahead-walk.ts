@@ -4,11 +4,12 @@
  * planner and rules, and every subtree with nothing to do reported with its entry count. Pure apart from its
  * reads: `sink` receives the findings and answers where the pass is.
  */
-import { lstatSync, type BigIntStats } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReplicaCaps } from './capabilities.js';
 import { RANGE, sameContents } from './compare.js';
 import { compareNames, listIn, type Entry, type Listing } from './entry.js';
+import { rawLstat } from './raw-lstat.js';
 import type { FilterSpec } from './filter.js';
 import { afterCompare, metaDiff, planDirOn, type PlannedStep, type PlanOptions } from './plan.js';
 import type { DirFilter } from './pass-filter.js';
@@ -148,7 +149,7 @@ export function verifyTree(job: AheadJob, sink: AheadSink, list: (path: string) 
     else if (handable) sink.planned?.(rel.join('/'), { steps, checked: srcEntries.length }, { src: srcIno, dst: dstIno });
     return { clean, checked };
   };
-  if (!sameFolder(lstatOrUndefined(job.source), job.sourceId.ino, job.sourceId.dev)) return;
+  if (!sameFolder(job.source, job.sourceId.ino, job.sourceId.dev)) return;
   verify(job.source, job.replica, [], job.sourceId.ino, job.replicaId.ino);
 }
 
@@ -164,28 +165,28 @@ function sameFile(srcPath: string, dstPath: string, src: Entry, dst: Entry, opts
   }
 }
 
-function lstatOrUndefined(path: string): BigIntStats | undefined {
+/** Is the entry at `path` (not followed) the folder with this inode (and device)? Read without a Stats object where it can be. */
+function sameFolder(path: string, ino: bigint, dev?: bigint): boolean {
   try {
-    return lstatSync(path, { bigint: true });
+    const raw = rawLstat(path);
+    if (raw) return (raw.mode & 0o170000) === 0o040000 && BigInt(raw.ino) === ino && (dev === undefined || BigInt(raw.dev) === dev);
+    const st = lstatSync(path, { bigint: true });
+    return st.isDirectory() && st.ino === ino && (dev === undefined || st.dev === dev);
   } catch {
-    return undefined;
+    return false;
   }
-}
-
-function sameFolder(st: BigIntStats | undefined, ino: bigint, dev?: bigint): boolean {
-  return st !== undefined && st.isDirectory() && st.ino === ino && (dev === undefined || st.dev === dev);
 }
 
 /** A folder's listing by whole path, when it is the folder its parent listed before and after (else undefined). */
 function listChecked(list: (path: string) => Listing, path: string, ino: bigint, dev?: bigint): Listing | undefined {
-  if (!sameFolder(lstatOrUndefined(path), ino, dev)) return undefined;
+  if (!sameFolder(path, ino, dev)) return undefined;
   let listing: Listing;
   try {
     listing = list(path);
   } catch {
     return undefined;
   }
-  return sameFolder(lstatOrUndefined(path), ino, dev) ? listing : undefined;
+  return sameFolder(path, ino, dev) ? listing : undefined;
 }
 
 /**

@@ -23,6 +23,7 @@
 import { lstatSync } from 'node:fs';
 
 /** Field positions in Node's stat array (uv_stat_t order). */
+const DEV = 0;
 const MODE = 1;
 const NLINK = 2;
 const UID = 3;
@@ -36,6 +37,7 @@ const MTIME_NS = 13;
 
 /** The fields the walk reads, as plain numbers (times in whole milliseconds, floored). */
 export interface RawStat {
+  dev: number;
   mode: number;
   nlink: number;
   uid: number;
@@ -55,6 +57,7 @@ const ms = (s: number, ns: number): number => s * 1000 + Math.floor(ns / 1e6);
 
 function read(a: Float64Array): RawStat {
   return {
+    dev: a[DEV] as number,
     mode: a[MODE] as number,
     nlink: a[NLINK] as number,
     uid: a[UID] as number,
@@ -72,6 +75,7 @@ function agrees(call: Call, path: string): boolean {
   const r = read(call(path));
   const msOf = (ns: bigint): number => Number(ns / 1_000_000n); // both known entries are after 1970
   return (
+    BigInt(r.dev) === st.dev &&
     BigInt(r.mode) === st.mode &&
     BigInt(r.nlink) === st.nlink &&
     BigInt(r.uid) === st.uid &&
@@ -159,5 +163,5 @@ export function rawLstat(path: string): RawStat | undefined {
  * seconds * 1000 and the added milliseconds round twice (tmpfs and btrfs keep any 64-bit seconds).
  */
 export function exactOnly(r: RawStat): RawStat | undefined {
-  return r.ino < EXACT && r.size < EXACT && Number.isSafeInteger(r.mtimeMs) && Number.isSafeInteger(r.atimeMs) ? r : undefined;
+  return r.ino < EXACT && r.dev < EXACT && r.size < EXACT && Number.isSafeInteger(r.mtimeMs) && Number.isSafeInteger(r.atimeMs) ? r : undefined;
 }
