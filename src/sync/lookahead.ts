@@ -166,7 +166,10 @@ export class LookAhead {
       worker = new Worker(url, {
         workerData: { job, port: port2, v8Flags: heapFlagsForWorkers(), waiting },
         transferList: [port2],
-        resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
+        // A young generation of 16 MiB (4 before session 9): the thread makes an Entry per listed name and a plan
+        // per folder, and fewer scavenges promote fewer of them. No-op over 100k files, nine alternating rounds:
+        // 503 -> 492 ms; peak RSS lower, not higher (100k files 80 -> 75 MiB, 1M 86 -> 80 MiB: less old space).
+        resourceLimits: { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 64 },
       });
     } catch {
       port1.close();
