@@ -61,15 +61,23 @@ function noop(src, replica, flags) {
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
-/** A / B alternating, `runs` each after one untimed warm-up of each; medians and their ratio B / A. */
+/**
+ * A / B alternating, `runs` each after one untimed warm-up of each; medians and their ratio B / A. The order
+ * turns every round (A B, B A, ...), as the main bench rotates its tools: neither always runs second.
+ */
 function compare(label, src, replica, a, b, runs) {
   noop(src, replica, a);
   noop(src, replica, b);
   const ta = [];
   const tb = [];
   for (let i = 0; i < runs; i++) {
-    ta.push(noop(src, replica, a));
-    tb.push(noop(src, replica, b));
+    if (i % 2 === 0) {
+      ta.push(noop(src, replica, a));
+      tb.push(noop(src, replica, b));
+    } else {
+      tb.push(noop(src, replica, b));
+      ta.push(noop(src, replica, a));
+    }
   }
   // Still an exact copy (the excluded folder included, left alone): every run was a no-op.
   const diffs = compareTrees(src, replica, { bytes: false });

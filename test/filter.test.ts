@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../src/errors.js';
 import { lstatEntry as entryOf, type Entry } from '../src/sync/entry.js';
 import { checkFilterSpec, type FilterSpec } from '../src/sync/filter.js';
-import { PassFilter } from '../src/sync/pass-filter.js';
+import { noRuleMatches, PassFilter } from '../src/sync/pass-filter.js';
+import { createRequire } from 'node:module';
 import { filterListings, readIgnoreFiles } from '../src/sync/walk-filter.js';
 import { tempName } from '../src/sync/temp.js';
 import { tempDir } from './_tree.js';
@@ -224,5 +225,92 @@ describe('ignore files are read without following a link swapped in since the li
     writeFileSync(join(src, 'other'), 'other-pattern\n');
     renameSync(join(src, 'other'), join(src, '.gitignore'));
     expect(() => readIgnoreFiles(filter, src, [listed])).toThrow(/replaced while the pass ran/);
+  });
+});
+
+describe('the quick "no rule can match" (noRuleMatches): only ever says so when the rule-by-rule scan agrees', () => {
+  type Scan = Parameters<typeof noRuleMatches>[0];
+  const ignore = createRequire(import.meta.url)('ignore') as (o: { ignoreCase: boolean }) => { add(p: string[]): { _rules: Scan } };
+  const patterns = [
+    ['node_modules/', '*.tmp', '.DS_Store', 'build/', '!keep.tmp', 'Thumbs.db', '*.log', 'dist/', '/out/', '**/tmp/**', '!important.log'],
+    ['a/**/b', '[Cc]ache?/', 'x\\#y', '\\!bang', 'trail\\ ', '*.[oa]', '**/deep', 'only/at/root/', '!*.keep', 'f*o*o'],
+    ['*', '!*/', '!*.txt'],
+  ];
+  const paths = [
+    'a',
+    'a/',
+    'node_modules/',
+    'x/node_modules/',
+    'x/node_modules',
+    'f.tmp',
+    'keep.tmp',
+    'd/keep.tmp',
+    'out/',
+    'd/out/',
+    'tmp/x',
+    'a/tmp/b/c',
+    'a/b',
+    'a/x/y/b',
+    'Cache1/',
+    'cachex/',
+    'x#y',
+    '!bang',
+    'trail ',
+    'lib.o',
+    'q/deep',
+    'deep/',
+    'only/at/root/',
+    'z/only/at/root/',
+    'n.keep',
+    'fxoyo',
+    'foo',
+    'note.txt',
+    'dir/',
+    'dir/file',
+    'important.log',
+    'x.log',
+    '\u00e9t\u00e9.tmp',
+    'CASE.TMP',
+    'Thumbs.db',
+    'thumbs.db',
+  ];
+  for (const ignoreCase of [false, true])
+    patterns.forEach((set, n) => {
+      it(`pattern set ${n + 1}${ignoreCase ? ', ignoring case' : ''}: made, and never "none" where a rule matches`, () => {
+        const scan = ignore({ ignoreCase }).add(set)._rules;
+        const none = noRuleMatches(scan);
+        expect(none).toBeDefined();
+        let saidNone = 0;
+        for (const path of paths) {
+          const exact = scan.test(path, 'regex');
+          if (none!(path)) {
+            saidNone++;
+            expect({ path, ...exact }, path).toEqual({ path, ignored: false, unignored: false });
+          } else {
+            expect(exact.ignored || exact.unignored, path).toBe(true); // it matched: some rule does
+          }
+        }
+        if (n < 2) expect(saidNone).toBeGreaterThan(0); // set 3 begins with '*': every path matches a rule
+      });
+    });
+
+  it('is not made where an alternation could change a rule: mixed flags, a stateful flag, a back-reference, a named group', () => {
+    const scan = (...regex: RegExp[]): Scan => ({ test: () => ({ ignored: false, unignored: false }), _rules: regex.map((r) => ({ regex: r })) });
+    expect(noRuleMatches(scan(/a/, /b/))).toBeDefined();
+    expect(noRuleMatches(scan(/a/, /b/i))).toBeUndefined();
+    expect(noRuleMatches(scan(/a/g, /b/g))).toBeUndefined();
+    expect(noRuleMatches(scan(/(a)\1/, /b/))).toBeUndefined();
+    expect(noRuleMatches(scan(/(?<x>a)/, /b/))).toBeUndefined();
+    expect(noRuleMatches({ test: () => ({ ignored: false, unignored: false }) })).toBeUndefined();
+  });
+
+  it('a pass filter with it gives the same verdicts as the rules one by one', () => {
+    const spec: FilterSpec = { rules: patterns[0]!.map((exclude) => ({ exclude })) };
+    const dir = PassFilter.load(spec, tempDir()).root().child('x');
+    expect(dir.excluded('node_modules', true)).toBe(true);
+    expect(dir.excluded('keep.tmp', false)).toBe(false);
+    expect(dir.excluded('f.tmp', false)).toBe(true);
+    expect(dir.excluded('out', true)).toBe(false); // '/out/' is anchored at the top
+    expect(dir.excluded('plain.dat', false)).toBe(false);
   });
 });

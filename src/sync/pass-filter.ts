@@ -38,6 +38,33 @@ interface RuleTestResult {
  */
 interface RuleScan {
   test(path: string, mode: 'regex'): RuleTestResult;
+  /** `ignore`'s compiled rules, each with the expression `test(path, 'regex')` asks. */
+  _rules?: readonly { regex?: unknown }[];
+}
+
+/**
+ * A quick "no rule can match" for a rule list (issue 16; the filter rows of the bench): one expression, the
+ * alternation of every rule's own, asked once per path instead of each rule in turn. `ignore`'s scan asks each
+ * rule's `regex` of the path (a basename-only rule gives the same answer against the whole path, its own comment
+ * says), so when the alternation does not match, no rule does and the verdict is NONE; when it matches, the
+ * exact scan decides as before. Made only where that holds plainly: every rule's expression a RegExp with the
+ * same flags, none stateful (g, y), none with a back-reference or a named group (an alternation renumbers and
+ * merges them); else undefined, and every path is scanned rule by rule. 20 typical patterns over 100k entries:
+ * the rules' share of a no-op from ~40 ms to ~10 ms of the pass's thread.
+ */
+export function noRuleMatches(scan: RuleScan): ((path: string) => boolean) | undefined {
+  const rules = scan._rules;
+  if (!Array.isArray(rules) || rules.length < 2) return undefined;
+  const regexes = rules.map((r) => r.regex);
+  const flags = regexes[0] instanceof RegExp ? regexes[0].flags : undefined;
+  if (flags === undefined || /[gy]/.test(flags)) return undefined;
+  for (const r of regexes) if (!(r instanceof RegExp) || r.flags !== flags || /\\[1-9]|\\k<|\(\?</.test(r.source)) return undefined;
+  try {
+    const any = new RegExp((regexes as RegExp[]).map((r) => `(?:${r.source})`).join('|'), flags);
+    return (path) => !any.test(path);
+  } catch {
+    return undefined;
+  }
 }
 
 /** `ignore` is loaded on first use: a pass without rules does not pay for it. */
@@ -59,10 +86,14 @@ function scannerOf(ig: ignore.Ignore): RuleScan {
 interface RuleList {
   base: string;
   scan: RuleScan;
+  /** noRuleMatches(scan), where it could be made. */
+  none?: (path: string) => boolean;
 }
 
 function verdictOf(list: RuleList, path: string): Verdict {
-  const r = list.scan.test(list.base === '' ? path : path.slice(list.base.length), 'regex');
+  const relative = list.base === '' ? path : path.slice(list.base.length);
+  if (list.none?.(relative)) return NONE;
+  const r = list.scan.test(relative, 'regex');
   return r.ignored ? EXCLUDED : r.unignored ? INCLUDED : NONE;
 }
 
@@ -93,7 +124,7 @@ export class PassFilter {
     this.ignoreFiles = [...new Set(spec.ignoreFiles ?? [])];
     this.markers = [...new Set(spec.excludeIfPresent ?? [])];
     this.ruleCount = countRules(lines);
-    this.lists = this.ruleCount > 0 ? [{ base: '', scan: this.compile(lines) }] : [];
+    this.lists = this.ruleCount > 0 ? [this.listOf('', lines)] : [];
   }
 
   /** Build a pass's filter; throws UsageError (exit 2) on bad input. `source` is the source root. */
@@ -106,8 +137,9 @@ export class PassFilter {
     return this.ruleCount === 0 && this.ignoreFiles.length === 0 && this.markers.length === 0;
   }
 
-  private compile(lines: readonly string[]): RuleScan {
-    return scannerOf(newIgnore(this.ignoreCase).add(lines as string[]));
+  private listOf(base: string, lines: readonly string[]): RuleList {
+    const scan = scannerOf(newIgnore(this.ignoreCase).add(lines as string[]));
+    return { base, scan, none: noRuleMatches(scan) };
   }
 
   /** The filter of the source root, given the texts of the root's own ignore files (in `ignoreFiles` order). */
@@ -119,7 +151,7 @@ export class PassFilter {
   withFiles(parent: readonly RuleList[], base: string, texts: readonly string[]): readonly RuleList[] {
     const lines = texts.flatMap(splitLines);
     if (countRules(lines) === 0) return parent;
-    const own: RuleList = { base, scan: this.compile(lines) };
+    const own = this.listOf(base, lines);
     // The command-line list stays first; a deeper file goes before the shallower ones (it is asked earlier).
     const cmdline = this.ruleCount > 0 ? 1 : 0;
     return [...parent.slice(0, cmdline), own, ...parent.slice(cmdline)];
