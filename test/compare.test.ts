@@ -562,19 +562,24 @@ describe('compared on the thread of the pass: each chunk of files opened by bare
   });
 });
 
+/** `folders` folders d0.. of ten files f0..f9 each (`size` + i bytes, distinct contents), all dated 2024-01-03. */
+function foldersOfFiles(folders: number, size: number): Spec {
+  const T = Date.UTC(2024, 0, 3);
+  const spec: Spec = {};
+  for (let d = 0; d < folders; d++) {
+    const inner: Spec = {};
+    for (let i = 0; i < 10; i++) inner[`f${i}`] = file(bytes(size + i, d * 10 + i), { mtime: T });
+    spec[`d${d}`] = dir(inner, { mtime: T });
+  }
+  return spec;
+}
+
 describe('the working folder between awaits (access.ts: the pass may move it only for synchronous stretches)', () => {
   // test/_cwd-watch.mjs checks the main thread's working folder at every turn of its event loop. A --checksum
   // pass waits for the compare helper after each folder's batch; before this was fixed the walk's pin on the
   // replica folder was still in place during that wait (seen in 1 to 15 of ~35 turns of this tree).
   it('a --checksum pass over 30 folders of compared files, and the copy that made them: no turn sees it moved', async () => {
-    const T = Date.UTC(2024, 0, 3);
-    const spec: Spec = {};
-    for (let d = 0; d < 30; d++) {
-      const inner: Spec = {};
-      for (let i = 0; i < 10; i++) inner[`f${i}`] = file(bytes(2000 + i, d * 10 + i), { mtime: T });
-      spec[`d${d}`] = dir(inner, { mtime: T });
-    }
-    const src = buildTree(tempDir(), spec);
+    const src = buildTree(tempDir(), foldersOfFiles(30, 2000));
     const dst = join(tempDir(), 'replica');
     const env = { NODE_OPTIONS: `--import ${join(import.meta.dirname, '_cwd-watch.mjs')}` };
     for (const args of [[], ['--checksum'], ['--checksum']]) {
@@ -610,12 +615,7 @@ describe('--checksum before the look-ahead starts: small files compared on the t
   // compares went to the helper as a batch (a message and a wait each).
   it('a small tree: every compared file compared by the pass, the edited ones found', async () => {
     const T = Date.UTC(2024, 0, 3);
-    const spec: Spec = {};
-    for (let d = 0; d < 3; d++) {
-      const inner: Spec = {};
-      for (let i = 0; i < 10; i++) inner[`f${i}`] = file(bytes(1000 + i, d * 10 + i), { mtime: T });
-      spec[`d${d}`] = dir(inner, { mtime: T });
-    }
+    const spec = foldersOfFiles(3, 1000);
     const src = buildTree(tempDir(), spec);
     const dst = buildTree(tempDir(), spec);
     for (const rel of ['d0/f0', 'd2/f9']) {
