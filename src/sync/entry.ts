@@ -56,9 +56,10 @@ export function lstatEntry(path: string, name: string): Entry {
   return raw === undefined ? entryFromStats(name, lstatSync(path, { bigint: true })) : entryFromRaw(name, raw);
 }
 
-const S_IFMT = 0o170000;
+/** The file-type bits of a mode, and the types the walk tells apart. */
+export const S_IFMT = 0o170000;
+export const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
-const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
 
 /** The same Entry as entryFromStats, from the raw call's numbers. */
@@ -110,17 +111,9 @@ export function entryFromStats(name: string, st: BigIntStats): Entry {
     uid: Number(st.uid),
     gid: Number(st.gid),
   };
-  if (type === 'special') entry.special = specialKind(st);
+  if (type === 'special') entry.special = specialKindOf(Number(st.mode) & S_IFMT);
   if (st.nlink > 1n && type !== 'dir') entry.links = Number(st.nlink);
   return entry;
-}
-
-function specialKind(st: BigIntStats): string {
-  if (st.isFIFO()) return 'fifo';
-  if (st.isSocket()) return 'socket';
-  if (st.isCharacterDevice()) return 'char-device';
-  if (st.isBlockDevice()) return 'block-device';
-  return 'special';
 }
 
 /** Code-unit order: the same on both sides, so the merge-join pairs names exactly (NFC and NFD twins stay apart). */

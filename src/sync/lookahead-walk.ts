@@ -8,7 +8,7 @@ import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReplicaCaps } from './capabilities.js';
 import { RANGE, sameContents } from './compare.js';
-import { compareNames, listIn, type Entry, type Listing } from './entry.js';
+import { compareNames, listIn, S_IFDIR, S_IFMT, type Entry, type Listing } from './entry.js';
 import { rawLstat } from './raw-lstat.js';
 import type { FilterSpec } from './filter.js';
 import { afterCompare, metaDiff, planDirOn, type PlannedStep, type PlanOptions } from './plan.js';
@@ -169,7 +169,7 @@ function sameFile(srcPath: string, dstPath: string, src: Entry, dst: Entry, opts
 function sameFolder(path: string, ino: bigint, dev?: bigint): boolean {
   try {
     const raw = rawLstat(path);
-    if (raw) return (raw.mode & 0o170000) === 0o040000 && BigInt(raw.ino) === ino && (dev === undefined || BigInt(raw.dev) === dev);
+    if (raw) return (raw.mode & S_IFMT) === S_IFDIR && BigInt(raw.ino) === ino && (dev === undefined || BigInt(raw.dev) === dev);
     const st = lstatSync(path, { bigint: true });
     return st.isDirectory() && st.ino === ino && (dev === undefined || st.dev === dev);
   } catch {

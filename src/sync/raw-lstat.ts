@@ -140,7 +140,7 @@ function load(): Call | undefined {
 
 const call = load();
 
-/** Whether the walk reads entries this way (tests, --verbose). */
+/** Whether the walk reads entries this way (tests). */
 export function rawLstatInUse(): boolean {
   return call !== undefined;
 }

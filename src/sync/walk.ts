@@ -203,7 +203,7 @@ export class MirrorWalk implements StepWalk {
     const bytes = small ? checks.reduce((sum, s) => sum + s.src.size, 0) : 0;
     const early = small && this.lookahead?.waiting?.() === true && this.comparedEarly + bytes <= ALONE_BEFORE_AHEAD;
     const alone = small && (this.lookahead?.busy() === true || early);
-    if (early && alone) this.comparedEarly += bytes;
+    if (early) this.comparedEarly += bytes;
     let verdicts: Verdict[];
     if (alone && dstFolder && accessMode() === 'fd') {
       // Alone, and synchronously: each file opened by its bare name through the folders the walk opened.
