@@ -28,6 +28,8 @@ export interface CliOptions {
   timeoutMs?: number;
   /** Called with the child process once spawned (fault tests kill it or write to it mid-pass). */
   onSpawn?: (child: ChildProcess) => void;
+  /** Run under this limit of open files (prlimit). */
+  openFiles?: number;
 }
 
 // Each test file gets its own state folders (locks), so parallel files never see each other's locks.
@@ -43,7 +45,8 @@ export function runCli(args: readonly string[], opts: CliOptions = {}): Promise<
   const asUser = opts.asUser ?? false;
   const cli = asUser && isRoot ? (inject('asUserCli') ?? repoCli) : repoCli;
   const argv = [process.execPath, cli, ...args];
-  const [cmd, ...rest] = asUser && isRoot ? ['runuser', '-u', TEST_USER, '--', ...argv] : argv;
+  const limited = opts.openFiles === undefined ? argv : ['prlimit', `--nofile=${opts.openFiles}:${opts.openFiles}`, '--', ...argv];
+  const [cmd, ...rest] = asUser && isRoot ? ['runuser', '-u', TEST_USER, '--', ...limited] : limited;
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FOLDER_SYNC_STATE_DIR: stateDirFor(asUser) };
   for (const [k, v] of Object.entries(opts.env ?? {})) {
     if (v === undefined) delete env[k];

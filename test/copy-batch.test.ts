@@ -19,12 +19,13 @@ const O_PATH = 0o10000000;
  */
 function asHelper(src: string, dst: string, files: (string | Entry)[], parent = ''): number[] {
   const listed = files.map((f) => (typeof f === 'string' ? lstatEntry(join(src, f), f) : f));
-  const shared = sharedOf(new SharedArrayBuffer(16 + 4 * listed.length));
+  const [shared] = sharedOf(new SharedArrayBuffer(16 + 4 * listed.length + 4));
+  if (!shared) throw new Error('no claim state');
   const srcFd = openSync(src, O_PATH);
   const dstFd = openSync(dst, O_PATH); // the pass's handle: it follows the folder wherever it moves
   try {
     Atomics.store(shared.claim, 0, 7n << 32n);
-    workOn(shared, encodeJob(7, srcFd, dstFd, parent, listed, true, false), listed.length);
+    workOn(shared, encodeJob(7, 0, srcFd, dstFd, parent, listed, true, false), listed.length);
     return listed.map((_, i) => Atomics.load(shared.ints, 4 + i));
   } finally {
     closeSync(srcFd);

@@ -2,12 +2,25 @@
 // entry and every time the file systems here can hold, lstatSync's own errors, and the cases where it must not
 // be used (turned off, Node's permission model, deprecation warnings made loud).
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, linkSync, lstatSync, mkdirSync, openSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  fstatSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  symlinkSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { entryFromRaw, entryFromStats, lstatEntry } from '../src/sync/entry.js';
-import { exactOnly, rawLstat, rawLstatInUse } from '../src/sync/raw-lstat.js';
+import { entryFromRaw, entryFromStats, listIn, lstatEntry } from '../src/sync/entry.js';
+import { exactOnly, fileStat, fileStatFrom, rawFstatInUse, rawLstat, rawLstatInUse } from '../src/sync/raw-lstat.js';
 import { runCli } from './_cli.js';
 import { isRoot, TEST_USER, tempDir, testUser } from './_tree.js';
 
@@ -143,11 +156,52 @@ describe.runIf(linux)('raw lstat', () => {
     expect(exactOnly({ ...base, dev: 2 ** 53 })).toBeUndefined();
   });
 
+  it("reads an open file's fields as fstatSync does (copies ask twice per file): sizes, holes, every time edge", () => {
+    expect(rawFstatInUse()).toBe(true);
+    const root = tempDir('fs-raw-fstat-');
+    const files: [string, (path: string) => void][] = [
+      ['empty', () => {}],
+      ['small', (p) => writeFileSync(p, 'hello')],
+      ['sparse', (p) => truncateSync(p, 5 * 1024 * 1024 * 1024)],
+      ['old', (p) => touchNs(p, '1969-12-31 23:59:59.998500000 UTC')],
+      ['edge', (p) => touchNs(p, '2024-05-06 07:08:09.999999999 UTC')],
+      ['far', (p) => touchNs(p, '2262-04-11 23:47:16.854775807 UTC')],
+    ];
+    for (const [name, make] of files) {
+      const path = join(root, name);
+      writeFileSync(path, '');
+      make(path);
+      const fd = openSync(path, 'r');
+      try {
+        const node = fstatSync(fd, { bigint: true });
+        const ours = fileStat(fd);
+        expect(ours, name).toEqual(fileStatFrom(node));
+        expect(BigInt(ours.ctimeS) * 1_000_000_000n + BigInt(ours.ctimeNs), name).toBe(node.ctimeNs);
+        expect(ours.mtimeMs, name).toBe(entryFromStats(name, lstatSync(path, { bigint: true })).mtimeMs);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    // A folder opened for reading: its kind is in the mode, as fstatSync says.
+    const fd = openSync(root, 'r');
+    try {
+      expect(fileStat(fd)).toEqual(fileStatFrom(fstatSync(fd, { bigint: true })));
+    } finally {
+      closeSync(fd);
+    }
+    expect(() => fileStat(987654)).toThrow(expect.objectContaining({ code: 'EBADF' }));
+  });
+
   const probe = (env: Record<string, string>, flags: string[] = []) => {
     const module = join(import.meta.dirname, '..', 'dist', 'sync', 'raw-lstat.js');
     const r = spawnSync(
       process.execPath,
-      [...flags, '--input-type=module', '-e', `const m = await import(${JSON.stringify(module)}); console.log(m.rawLstatInUse())`],
+      [
+        ...flags,
+        '--input-type=module',
+        '-e',
+        `const m = await import(${JSON.stringify(module)}); console.log(m.rawLstatInUse() && m.rawFstatInUse() ? 'true' : m.rawLstatInUse() || m.rawFstatInUse() ? 'half' : 'false')`,
+      ],
       {
         encoding: 'utf8',
         env: { ...process.env, ...env },
@@ -201,5 +255,42 @@ describe.runIf(linux)('raw lstat', () => {
     }
     expect(out[0]).toBe(out[1]);
     expect(out[0]).toMatch(/created/);
+  });
+});
+
+describe('listing by a whole path (the look-ahead thread)', () => {
+  it('names each entry as join would, however the folder path is spelled', () => {
+    const root = tempDir('fs-list-at-');
+    mkdirSync(join(root, 'd'));
+    writeFileSync(join(root, 'd', 'f'), 'f');
+    symlinkSync('f', join(root, 'd', 'l'));
+    // Access times aside (reading the link moves its own).
+    const list = (at: string) => listIn(at).entries.map(({ atimeMs: _, ...rest }) => rest);
+    const expected = list(join(root, 'd'));
+    expect(listIn(join(root, 'd')).entries.map((e) => [e.name, e.target])).toEqual([
+      ['f', undefined],
+      ['l', 'f'],
+    ]);
+    const cwd = process.cwd();
+    process.chdir(root);
+    try {
+      for (const at of [
+        join(root, 'd'),
+        `${root}/d/`,
+        `${root}//d`,
+        `${root}/./d`,
+        `${root}/d/../d`,
+        'd',
+        './d',
+        'd/',
+        '../' + root.split('/').pop() + '/d',
+      ]) {
+        expect(list(at), at).toEqual(expected);
+      }
+      process.chdir(join(root, 'd'));
+      expect(list('.')).toEqual(expected);
+    } finally {
+      process.chdir(cwd);
+    }
   });
 });

@@ -30,7 +30,8 @@ import { chmodSync, chownSync, existsSync, fchmodSync, fchownSync, fstatSync, fu
 import { renameSync, statSync, utimesSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
-import { chdirAllowed, listIn, type Entry, type Listing } from './entry.js';
+import { chdirAllowed, listIn, S_IFDIR, S_IFMT, type Entry, type Listing } from './entry.js';
+import { rawLstat } from './raw-lstat.js';
 import { setFileMetaAt, type FileMeta } from './file-meta.js';
 import { FolderEntries } from './folder-entries.js';
 import { BIG, closeFd, openDirChecked, openRootDir, sameIdentity, type Identity } from './handles.js';
@@ -155,6 +156,9 @@ export class OpenFolder extends FolderEntries implements Identity {
    */
   stillIn(parent: Identity): boolean {
     try {
+      // Asked before every write into a folder: the raw lstat where it reads exactly (raw-lstat.ts), no Stats object.
+      const raw = rawLstat(this.at('..'));
+      if (raw) return (raw.mode & S_IFMT) === S_IFDIR && BigInt(raw.dev) === parent.dev && BigInt(raw.ino) === parent.ino;
       const st = this.lstat('..');
       return st.isDirectory() && sameIdentity(st, parent);
     } catch {

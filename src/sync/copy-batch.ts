@@ -12,9 +12,10 @@
  */
 import { constants, lstatSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { claimNext, claimState, finishItem, HelperThread, openBatch, STATE, type ClaimState } from './helper-thread.js';
+import { claimBytes, claimNext, claimState, finishItem, HelperThread, openBatch, STATE, type ClaimState } from './helper-thread.js';
 import { copyWith, type CopyEnds } from './copy-file.js';
 import type { Entry } from './entry.js';
+import { rawLstat } from './raw-lstat.js';
 import { tempName } from './temp.js';
 
 /** Fewer new files in a row than this are copied by the pass alone (a message is not worth it). */
@@ -36,6 +37,8 @@ const LEFT = 2; // left to the pass (the helper met something other than the pla
 
 export interface BatchJob {
   seq: number;
+  /** Which of the SLOTS claim states the batch uses. */
+  slot: number;
   srcFd: number;
   dstFd: number;
   /** The replica folder's parent (device, inode as strings): a folder moved out of it is not written further. */
@@ -50,12 +53,21 @@ export interface BatchJob {
 /** The claim counter with one state per file (helper-thread.ts). */
 export type Shared = ClaimState;
 
-export const sharedOf = (buffer?: SharedArrayBuffer): Shared => claimState(MAX_BATCH, buffer);
+/** Batches under way at once (each with its own claim state): the walk goes on while the helper copies. */
+export const SLOTS = 4;
+
+/** The claim states of the SLOTS batches, side by side in one buffer (a smaller buffer: as many as fit, tests). */
+export function sharedOf(buffer = new SharedArrayBuffer(SLOTS * claimBytes(MAX_BATCH))): Shared[] {
+  const per = claimBytes(MAX_BATCH);
+  if (buffer.byteLength < per) return [claimState((buffer.byteLength - 16) >> 2, buffer)];
+  return Array.from({ length: Math.floor(buffer.byteLength / per) }, (_, i) => claimState(MAX_BATCH, buffer, i * per));
+}
 
 const FIELDS = 6;
 
 export function encodeJob(
   seq: number,
+  slot: number,
   srcFd: number,
   dstFd: number,
   parent: string,
@@ -73,7 +85,7 @@ export function encodeJob(
     nums[o + 4] = f.atimeMs;
     nums[o + 5] = f.mtimeMs;
   });
-  return { seq, srcFd, dstFd, parent, names: files.map((f) => f.name).join('\0'), nums, modes, owners };
+  return { seq, slot, srcFd, dstFd, parent, names: files.map((f) => f.name).join('\0'), nums, modes, owners };
 }
 
 function entryAt(job: BatchJob, names: string[], i: number): Entry {
@@ -98,7 +110,8 @@ function copyOne(job: BatchJob, entry: Entry): boolean {
   const dir = `/proc/self/fd/${job.dstFd}`;
   if (job.parent !== '') {
     try {
-      const up = lstatSync(`${dir}/..`, { bigint: true });
+      // The raw lstat where it reads exactly (raw-lstat.ts; no Stats object per file), else lstatSync's.
+      const up = rawLstat(`${dir}/..`) ?? lstatSync(`${dir}/..`, { bigint: true });
       if (`${up.dev}:${up.ino}` !== job.parent) return false; // moved out of its parent: the pass reports it
     } catch {
       return false;
@@ -166,12 +179,36 @@ export function workOn(shared: Shared, job: BatchJob, count: number, mine?: (i: 
 
 /** A copy helper: the thread (helper-thread.ts) and the shared state its batches use. */
 class CopyHelper extends HelperThread {
-  readonly shared: Shared;
+  readonly slots: Shared[];
   seq = 0;
+  /** Slots of batches under way. */
+  private readonly busy = new Set<number>();
 
-  constructor(shared = sharedOf()) {
-    super(new URL('./copy-worker.js', import.meta.url), shared.buffer);
-    this.shared = shared;
+  /**
+   * Tests (FOLDER_SYNC_TEST_COPY_LATE=1): the helper gets each batch only when the pass comes back for it, and
+   * copies all of it then, so every batch is still under way while the walk goes on (copy-pipeline.test.ts).
+   */
+  readonly late = process.env['FOLDER_SYNC_TEST_COPY_LATE'] === '1';
+
+  constructor(slots = sharedOf()) {
+    super(new URL('./copy-worker.js', import.meta.url), (slots[0] as Shared).buffer);
+    this.slots = slots;
+  }
+
+  /** A free slot, taken (the walk never has more than SLOTS batches under way). */
+  take(): number {
+    for (let i = 0; i < this.slots.length; i++) {
+      if (!this.busy.has(i)) {
+        this.busy.add(i);
+        return i;
+      }
+    }
+    throw new Error('internal: no free copy batch slot');
+  }
+
+  give(slot: number): void {
+    this.busy.delete(slot);
+    if (this.busy.size === 0) this.release();
   }
 }
 
@@ -193,30 +230,55 @@ export function copyHelper(allowed: boolean): CopyHelper | undefined {
   return helper;
 }
 
-/**
- * Copy a run of new files with the helper: `mine(i)` copies file i on this thread (the pass's own way, without
- * logging); resolves to each file's state: true when installed by either thread, false when left to the pass.
- */
-export async function copyBatch(
+/** A batch handed to the helper: its slot and number; `finishBatch` completes it. */
+export interface StartedBatch {
+  slot: number;
+  seq: number;
+  count: number;
+  posted: boolean;
+  /** The job not yet posted (FOLDER_SYNC_TEST_COPY_LATE). */
+  job?: BatchJob;
+}
+
+/** Hand a run of new files to the helper, which starts on them at once; the pass finishes the batch later. */
+export function startBatch(
   h: CopyHelper,
   files: readonly Entry[],
   fds: { src: number; dst: number; parent: string },
   opts: { modes: boolean; owners: boolean },
-  mine: (i: number) => void,
-): Promise<{ done: boolean[]; byPass: Set<number> }> {
-  const { shared } = h;
+): StartedBatch {
+  const slot = h.take();
+  const shared = h.slots[slot] as Shared;
   const seq = ++h.seq;
   openBatch(shared, seq, files.length, TODO);
-  const posted = h.post(encodeJob(seq, fds.src, fds.dst, fds.parent, files, opts.modes, opts.owners));
+  const job = encodeJob(seq, slot, fds.src, fds.dst, fds.parent, files, opts.modes, opts.owners);
+  if (h.late) return { slot, seq, count: files.length, posted: false, job };
+  return { slot, seq, count: files.length, posted: h.post(job) };
+}
+
+/** Copy files of a started batch on this thread (`mine(i)`: the pass's own way), from the counter the helper takes from too; returns the ones taken. */
+export function helpBatch(h: CopyHelper, b: StartedBatch, mine: (i: number) => void): number[] {
+  if (h.late) return [];
+  return workOn(h.slots[b.slot] as Shared, { seq: b.seq } as BatchJob, b.count, mine);
+}
+
+/**
+ * Wait until a started batch is finished (every file taken, by either thread, is done): each file's state, true
+ * when installed, false when left to the pass (or taken by a helper that died, or by no one).
+ */
+export async function finishBatch(h: CopyHelper, b: StartedBatch): Promise<boolean[]> {
+  const shared = h.slots[b.slot] as Shared;
   try {
-    const byPass = new Set(workOn(shared, { seq } as BatchJob, files.length, mine));
-    if (posted) await h.finished(shared, files.length);
-    // Items the helper took but never finished (it died) are left to the pass.
-    return { done: files.map((_, i) => Atomics.load(shared.ints, STATE + i) === DONE), byPass };
+    if (b.job) b.posted = h.post(b.job);
+    if (b.posted) await h.finished(shared, b.count);
+    return Array.from({ length: b.count }, (_, i) => Atomics.load(shared.ints, STATE + i) === DONE);
   } finally {
-    h.release();
+    h.give(b.slot);
   }
 }
+
+/** Is a started batch finished already (every file done by someone)? */
+export const batchDone = (h: CopyHelper, b: StartedBatch): boolean => Atomics.load((h.slots[b.slot] as Shared).ints, 2) >= b.count;
 
 /** The number of files in a job. */
 export const jobCount = (job: BatchJob): number => job.nums.length / FIELDS;

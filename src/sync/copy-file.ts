@@ -3,11 +3,12 @@
  * times set on the temporary's descriptor (installing it: apply.ts `installIn`). Also the module of the copy
  * helper thread (copy-batch.ts), so it imports no more than a copy needs.
  */
-import { closeSync, fchmodSync, fchownSync, fstatSync, ftruncateSync, futimesSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { OpenFolder } from './access.js';
 import { timeArg } from './times.js';
-import { sameMtime, toMs, type Entry } from './entry.js';
+import { sameMtime, type Entry } from './entry.js';
+import { fileStat } from './raw-lstat.js';
 import { mirroredMode } from './plan.js';
 import { readAhead } from './read-ahead.js';
 
@@ -49,7 +50,9 @@ export interface CopyEnds {
 /** Ends through opened folders: `name` in `from`, the temporary in `into` (access.ts; only names are resolved). */
 export function folderEnds(from: OpenFolder, name: string, into: OpenFolder): CopyEnds {
   return {
-    srcPath: join(from.path, name),
+    get srcPath() {
+      return join(from.path, name); // for messages only: made when one is needed
+    },
     openSource: () => from.openRead(name),
     createTemp: () => {
       const { name: tmp, fd } = into.createTemp();
@@ -68,32 +71,32 @@ export function folderEnds(from: OpenFolder, name: string, into: OpenFolder): Co
  * with its lock held. Here the end of the file ends the copy and a size change is caught at once.
  */
 export function copyWith(ends: CopyEnds, src: Entry, opts: CopyOptions = {}): string {
-  const srcPath = ends.srcPath;
   // No-follow and non-blocking: a source swapped for a link or a FIFO since the listing is a change, not a hang.
   let inFd: number;
   try {
     inFd = ends.openSource();
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new SourceChangedError(srcPath);
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new SourceChangedError(ends.srcPath);
     throw error;
   }
   let tmp: string | undefined;
   try {
-    const opened = fstatSync(inFd, { bigint: true });
-    if (!opened.isFile()) throw new SourceChangedError(srcPath);
+    const opened = fileStat(inFd);
+    if ((opened.mode & constants.S_IFMT) !== constants.S_IFREG) throw new SourceChangedError(ends.srcPath);
     const created = ends.createTemp();
     tmp = created.tmp;
     const outFd = created.fd;
     try {
       // A file with holes (fewer blocks than its size needs) is copied sparse: its holes stay holes.
-      const sparse = opened.blocks * 512n < opened.size;
-      copyBytes(inFd, outFd, src.size, srcPath, opened.dev, sparse ? Number(opened.blksize) || 4096 : 0);
+      const sparse = opened.blocks * 512 < opened.size;
+      copyBytes(inFd, outFd, src.size, ends, opened.dev, sparse ? opened.blksize || 4096 : 0);
       // Any write during the copy moves ctime (which no one can set back), even a same-size one within the
       // same millisecond that a size/mtime check cannot see; and the file must still be the one listed. The
       // open descriptor is asked (no second lookup of the name): what was read is that file's content.
-      const after = fstatSync(inFd, { bigint: true });
-      if (after.ctimeNs !== opened.ctimeNs || after.size !== BigInt(src.size) || !sameMtime(toMs(after.mtimeNs), src.mtimeMs)) {
-        throw new SourceChangedError(srcPath);
+      const after = fileStat(inFd);
+      const ctimeMoved = after.ctimeS !== opened.ctimeS || after.ctimeNs !== opened.ctimeNs;
+      if (ctimeMoved || after.size !== src.size || !sameMtime(after.mtimeMs, src.mtimeMs)) {
+        throw new SourceChangedError(ends.srcPath);
       }
       // Owner first (chown clears setuid/setgid), then the mode: a setuid/setgid copy is only ever owned by
       // the source file's owner; where that cannot be (not root, or no owners there) the bits are dropped.
@@ -141,7 +144,7 @@ function chmodKeepingData(chmod: () => void): void {
  * (as zeros, from no disk) and recognised by their contents; copy_file_range (fs.copyFile) writes them out in
  * full on ext4 and tmpfs, so it is not used (docs/security.md).
  */
-function copyBytes(inFd: number, outFd: number, expected: number, srcPath: string, dev: bigint, holeBlock = 0): void {
+function copyBytes(inFd: number, outFd: number, expected: number, ends: CopyEnds, dev: number, holeBlock = 0): void {
   const buf = (copyBuffer ??= Buffer.allocUnsafe(COPY_CHUNK));
   const ahead = readAhead(inFd, expected, dev); // a large file: its next ranges queued for reading meanwhile
   let total = 0;
@@ -151,7 +154,7 @@ function copyBytes(inFd: number, outFd: number, expected: number, srcPath: strin
     while (total < expected) {
       ahead?.at(total);
       const n = readSync(inFd, buf, 0, Math.min(buf.length, expected - total), total);
-      if (n === 0) throw new SourceChangedError(srcPath); // it ends early: it shrank
+      if (n === 0) throw new SourceChangedError(ends.srcPath); // it ends early: it shrank
       if (holeBlock > 0) writeSparse(outFd, buf, n, total, holeBlock);
       else for (let off = 0; off < n;) off += writeSync(outFd, buf, off, n - off);
       total += n;

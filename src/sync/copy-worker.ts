@@ -5,4 +5,4 @@ import { helperStart } from './helper-thread.js';
 import { jobCount, sharedOf, workOn, type BatchJob } from './copy-batch.js';
 
 const shared = sharedOf(helperStart(workerData));
-parentPort?.on('message', (job: BatchJob) => workOn(shared, job, jobCount(job)));
+parentPort?.on('message', (job: BatchJob) => workOn(shared[job.slot] as (typeof shared)[number], job, jobCount(job)));

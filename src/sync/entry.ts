@@ -1,5 +1,5 @@
 import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join, normalize } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { rawLstat, type RawStat } from './raw-lstat.js';
 
@@ -176,8 +176,11 @@ export function listIn(at: string): Listing {
   names.sort(compareNames);
   const entries: Entry[] = [];
   const issues: ListIssue[] = [];
+  // A listed name has no '/' and is never '.' or '..': under a normalized folder path, `join` is a concatenation
+  // (the look-ahead thread lists by whole paths: join cost it ~10% of its time, issue 16).
+  const prefix = at === '' ? '' : normalize(at) === at && at !== '.' ? (at.endsWith('/') ? at : `${at}/`) : undefined;
   for (const name of names) {
-    const path = at === '' ? name : join(at, name);
+    const path = prefix === undefined ? join(at, name) : prefix + name;
     let entry: Entry;
     try {
       entry = lstatEntry(path, name);

@@ -73,10 +73,11 @@ const STATFS_TYPES: Record<number, string> = {
 /** Local disk file systems (as named above): where reading ahead and freeing beside the pass are worth it. */
 export const LOCAL_DISKS: ReadonlySet<string> = new Set(['ext4', 'xfs', 'btrfs', 'f2fs']);
 /** Per device: is it one of LOCAL_DISKS (one statfs per device a process asks about). */
-const localByDevice = new Map<bigint, boolean>();
+const localByDevice = new Map<number, boolean>();
 
 /** Whether the open descriptor `fd`, on device `dev` (its fstat), is on one of LOCAL_DISKS (Linux: /proc). */
-export function onLocalDisk(fd: number, dev: bigint): boolean {
+export function onLocalDisk(fd: number, device: number | bigint): boolean {
+  const dev = Number(device);
   let local = localByDevice.get(dev);
   if (local === undefined) {
     local = LOCAL_DISKS.has(statfsType(`/proc/self/fd/${fd}`) ?? '');

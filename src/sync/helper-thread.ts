@@ -38,9 +38,15 @@ const FINISHED = 2; // Int32Array index (bytes 8..11)
 /** Int32Array index of entry 0's state (bytes 16..). */
 export const STATE = 4;
 
-/** The shared state for batches of up to `states` entries (over `buffer`: the helper's side of it). */
-export function claimState(states: number, buffer = new SharedArrayBuffer(16 + 4 * states)): ClaimState {
-  return { buffer, claim: new BigInt64Array(buffer, 0, 1), ints: new Int32Array(buffer) };
+/** The bytes of one claim state for batches of up to `states` entries (a multiple of 8: states side by side). */
+export const claimBytes = (states: number): number => 16 + 4 * states + ((states & 1) === 1 ? 4 : 0);
+
+/**
+ * The shared state for batches of up to `states` entries (over `buffer`: the helper's side of it), at byte
+ * `offset` of it (several states side by side: claimBytes each).
+ */
+export function claimState(states: number, buffer = new SharedArrayBuffer(claimBytes(states)), offset = 0): ClaimState {
+  return { buffer, claim: new BigInt64Array(buffer, offset, 1), ints: new Int32Array(buffer, offset, 4 + states) };
 }
 
 /** Make batch `seq` the current one: its `states` entries set to `initial`, none finished, then (last) item 0 up. */

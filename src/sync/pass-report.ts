@@ -52,31 +52,42 @@ export class PassReport {
   readonly stats: SyncStats = emptyStats();
   private lastYield = performance.now();
   private lastProgress = this.lastYield;
+  /** While copies are under way behind the walk (copy-pipeline.ts), log lines wait there for their turn. */
+  private holder?: { hold(line: () => void): boolean };
 
   constructor(
     private readonly log: ConsolaInstance,
     private readonly opts: PassReportOptions,
   ) {}
 
+  /** Log lines go through `holder` from now on (the walk's copy pipeline). */
+  holdWith(holder: { hold(line: () => void): boolean }): void {
+    this.holder = holder;
+  }
+
+  private out(level: 'info' | 'warn' | 'error', event: LogEvent): void {
+    if (!this.holder?.hold(() => emit(this.log, level, event))) emit(this.log, level, event);
+  }
+
   op(action: Action, kind: Kind, path: string, extra: { size?: number; note?: string } & Kept = {}): void {
     this.stats[action]++;
     const event: LogEvent = { type: 'op', action, kind, path, ...extra };
     if (this.opts.dryRun) event.dryRun = true;
-    emit(this.log, 'info', event);
+    this.out('info', event);
   }
 
   fail(kind: string, path: string, error: unknown): void {
     this.stats.failed++;
-    emit(this.log, 'error', { type: 'failed', kind, path, reason: describeError(error) });
+    this.out('error', { type: 'failed', kind, path, reason: describeError(error) });
   }
 
   skip(kind: string, path: string, reason: string): void {
     this.stats.skipped++;
-    emit(this.log, 'warn', { type: 'skipped', kind, path, reason });
+    this.out('warn', { type: 'skipped', kind, path, reason });
   }
 
   debug(message: string): void {
-    this.log.debug(message);
+    if (!this.holder?.hold(() => this.log.debug(message))) this.log.debug(message);
   }
 
   /** Disk full stops the pass; an entry gone mid-pass (either side) is skipped; anything else is a per-entry failure. */

@@ -20,7 +20,7 @@
  * An inode number or size above 2^53, or a time whose milliseconds are beyond 2^53 (a double cannot hold them
  * exactly), is read again with lstatSync.
  */
-import { lstatSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, type BigIntStats } from 'node:fs';
 
 /** Field positions in Node's stat array (uv_stat_t order). */
 const DEV = 0;
@@ -34,6 +34,10 @@ const ATIME_S = 10;
 const ATIME_NS = 11;
 const MTIME_S = 12;
 const MTIME_NS = 13;
+const BLKSIZE = 6;
+const BLOCKS = 9;
+const CTIME_S = 14;
+const CTIME_NS = 15;
 
 /** The fields the walk reads, as plain numbers (times in whole milliseconds, floored). */
 export interface RawStat {
@@ -106,26 +110,30 @@ function missingThrowsLikeNode(call: Call): boolean {
 
 interface Binding {
   lstat?: (path: string, bigint: boolean, req: undefined, throwIfNoEntry: boolean) => Float64Array;
+  fstat?: (fd: number, bigint: boolean, req: undefined, shouldThrow: boolean) => Float64Array;
 }
 
-function load(): Call | undefined {
+/** Node's fs binding, taken with deprecation warnings held off for that one line (see the module's comment). */
+function fsBinding(): Binding | undefined {
   const proc = process as unknown as { binding?: (name: string) => Binding; noDeprecation?: boolean };
   if (process.platform !== 'linux' || process.env['FOLDER_SYNC_RAW_LSTAT'] === '0') return undefined;
   if (typeof proc.binding !== 'function') return undefined;
-  if (!NODE_CALL.test(lstatSync.toString())) return undefined;
-  let binding: Binding;
   // Under --no-deprecation, process.noDeprecation is already true and read-only (an assignment throws in a
   // module): leave it be. Reflect.set says false rather than throwing where it cannot be set; then no binding.
   const quiet = proc.noDeprecation;
   if (quiet !== true && !Reflect.set(proc, 'noDeprecation', true)) return undefined;
   try {
-    binding = proc.binding('fs');
+    return proc.binding('fs');
   } catch {
     return undefined;
   } finally {
     if (quiet !== true) Reflect.set(proc, 'noDeprecation', quiet);
   }
-  const lstat = binding.lstat;
+}
+
+function load(): Call | undefined {
+  if (!NODE_CALL.test(lstatSync.toString())) return undefined;
+  const lstat = fsBinding()?.lstat;
   if (typeof lstat !== 'function') return undefined;
   const call: Call = (path) => lstat(path, false, undefined, true);
   try {
@@ -164,4 +172,98 @@ export function rawLstat(path: string): RawStat | undefined {
  */
 export function exactOnly(r: RawStat): RawStat | undefined {
   return r.ino < EXACT && r.dev < EXACT && r.size < EXACT && Number.isSafeInteger(r.mtimeMs) && Number.isSafeInteger(r.atimeMs) ? r : undefined;
+}
+
+/**
+ * What a copy asks of its open source file, twice per file (copy-file.ts): the same fields fstatSync gives, as
+ * plain numbers; the change time as seconds and nanoseconds apart (exact).
+ */
+export interface FileStat {
+  dev: number;
+  mode: number;
+  ino: number;
+  size: number;
+  blocks: number;
+  blksize: number;
+  mtimeMs: number;
+  ctimeS: number;
+  ctimeNs: number;
+}
+
+type FstatCall = (fd: number) => Float64Array;
+
+const NODE_FSTAT = /binding\.fstat\(\s*fd,\s*options\.bigint,\s*undefined,\s*false,?\s*\)/;
+
+function fileStatOf(a: Float64Array): FileStat {
+  return {
+    dev: a[DEV] as number,
+    mode: a[MODE] as number,
+    ino: a[INO] as number,
+    size: a[SIZE] as number,
+    blocks: a[BLOCKS] as number,
+    blksize: a[BLKSIZE] as number,
+    mtimeMs: ms(a[MTIME_S] as number, a[MTIME_NS] as number),
+    ctimeS: a[CTIME_S] as number,
+    ctimeNs: a[CTIME_NS] as number,
+  };
+}
+
+/** Nanoseconds since 1970 as whole seconds (floored) and the nanoseconds after them (0..999,999,999), as the kernel gives them. */
+function secondsAndNs(ns: bigint): { ctimeS: number; ctimeNs: number } {
+  const s = ns / 1_000_000_000n - (ns % 1_000_000_000n < 0n ? 1n : 0n);
+  return { ctimeS: Number(s), ctimeNs: Number(ns - s * 1_000_000_000n) };
+}
+
+/** The same fields from a BigIntStats (where the raw call is off or a number is beyond a double). */
+export function fileStatFrom(st: BigIntStats): FileStat {
+  return {
+    dev: Number(st.dev),
+    mode: Number(st.mode),
+    ino: Number(st.ino),
+    size: Number(st.size),
+    blocks: Number(st.blocks),
+    blksize: Number(st.blksize),
+    mtimeMs: Number(st.mtimeNs / 1_000_000n) - (st.mtimeNs % 1_000_000n < 0n ? 1 : 0),
+    ...secondsAndNs(st.ctimeNs),
+  };
+}
+
+function loadFstat(): FstatCall | undefined {
+  if (!NODE_FSTAT.test(fstatSync.toString())) return undefined;
+  const fstat = fsBinding()?.fstat;
+  if (typeof fstat !== 'function') return undefined;
+  const call: FstatCall = (fd) => fstat(fd, false, undefined, false);
+  let fd: number | undefined;
+  try {
+    fd = openSync(process.execPath, 'r');
+    const a = call(fd);
+    if (!(a instanceof Float64Array)) return undefined;
+    const ours = fileStatOf(a);
+    const node = fileStatFrom(fstatSync(fd, { bigint: true }));
+    const same = (Object.keys(node) as (keyof FileStat)[]).every((k) => k === 'mtimeMs' || ours[k] === node[k]);
+    return same && ours.mtimeMs === node.mtimeMs ? call : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+const fstatCall = call === undefined ? undefined : loadFstat();
+
+/** Whether copies read their source's fstat this way (tests). */
+export function rawFstatInUse(): boolean {
+  return fstatCall !== undefined;
+}
+
+/**
+ * fstat an open file into plain numbers (no BigIntStats per call): Node's own binding call where it was checked
+ * to be so, else fstatSync's answer. Numbers a double cannot hold exactly are read with fstatSync.
+ */
+export function fileStat(fd: number): FileStat {
+  if (fstatCall !== undefined && Number.isInteger(fd) && fd >= 0) {
+    const r = fileStatOf(fstatCall(fd));
+    if (r.ino < EXACT && r.dev < EXACT && r.size < EXACT && r.blocks < EXACT && Number.isSafeInteger(r.mtimeMs)) return r;
+  }
+  return fileStatFrom(fstatSync(fd, { bigint: true }));
 }

@@ -52,7 +52,7 @@ export interface ReadAhead {
 const enabled = (): boolean => process.platform === 'linux' && process.env.FOLDER_SYNC_READ_AHEAD !== '0';
 
 /** Reads ahead of a copy of `size` bytes from `fd` (on device `dev`), or undefined where there are none to make. */
-export function readAhead(fd: number, size: number, dev: bigint): ReadAhead | undefined {
+export function readAhead(fd: number, size: number, dev: number | bigint): ReadAhead | undefined {
   if (size < MIN_SIZE || openNow >= MAX_OPEN || !enabled()) return undefined;
   // Only on a local disk: a file in memory (tmpfs) has no disk to keep busy, and on a network or FUSE file
   // system a read ahead may cost a second transfer of the same bytes.

@@ -24,6 +24,7 @@ import { AHEAD_AFTER, type DeferredAhead } from './lookahead.js';
 import { aheadFilter, lookAhead } from './lookahead-start.js';
 import { createReplicaRoot, openChecked, type Roots } from './pass-roots.js';
 import { helperStarts } from './copy-batch.js';
+import { holdTempKey } from './temp.js';
 import { checksumAlgorithm, loadHash } from './compare.js';
 import { checkVersionsDir } from '../versions/guards.js';
 import { hasRetention, type VersionsOption } from '../versions/names.js';
@@ -86,6 +87,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
 
   const lock = options.lock === false || dryRun ? undefined : new ReplicaLock(paths.replica);
   lock?.acquire();
+  const releaseKey = holdTempKey(); // one state folder for the whole pass: not looked up for every temporary
   const roots: Roots = {};
   let ahead: DeferredAhead | undefined;
   const passStart = Date.now();
@@ -177,6 +179,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
     await ahead?.close();
     roots.source?.close();
     roots.replica?.close();
+    releaseKey();
     lock?.release();
   }
 }
@@ -204,7 +207,9 @@ async function mirrorRoot(
   try {
     const fresh = paths.replicaMissing && !dryRun;
     inner = await walk.mirrorDir('', source, roots.replica, source.list(), dstRoot, fresh, filter, fs.caps, paths.replica, paths.source);
+    await walk.pipe.flush(); // the copies still under way, and what waits for them (copy-pipeline.ts)
   } catch (error) {
+    await walk.pipe.flush(error instanceof StopPass);
     report.handle('dir', '.', error);
   }
   if (!dstRoot || !roots.replica) return;

@@ -2,6 +2,7 @@ import * as crypto from 'node:crypto';
 import { createHmac, randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { stateDir } from '../state.js';
 
 /**
@@ -22,12 +23,33 @@ let key: Buffer | undefined;
 let keyDir: string | undefined;
 
 /**
+ * While a pass holds the key (`holdTempKey`), the state folder is not looked up again for every temporary (three
+ * environment reads and two joins: about half of a name's cost). A helper thread's environment is a copy taken
+ * when it started, so there the key is always held.
+ */
+let held = isMainThread ? 0 : 1;
+let heldKey: Buffer | undefined;
+
+/** Keep using the key found first from now on, until the returned function is called (a pass, start to end). */
+export function holdTempKey(): () => void {
+  held++;
+  heldKey = undefined; // looked up once more, for this pass
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    held--;
+  };
+}
+
+/**
  * The key of the current state folder: read, or created (O_EXCL, 0600) on first use. A state folder that cannot
  * hold it gets a key for this process only: leftovers of other passes are then user entries (removed and logged).
  */
 function secret(): Buffer {
+  if (held > 0 && heldKey) return heldKey;
   const dir = stateDir();
-  if (key && keyDir === dir) return key;
+  if (key && keyDir === dir) return held > 0 ? (heldKey = key) : key;
   const path = join(dir, KEY_FILE);
   let found: Buffer | undefined;
   try {
@@ -53,6 +75,7 @@ function secret(): Buffer {
   }
   key = found && found.length >= 16 ? found : randomBytes(32);
   keyDir = dir;
+  if (held > 0) heldKey = key;
   return key;
 }
 

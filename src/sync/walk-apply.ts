@@ -10,7 +10,8 @@ import { isProbeName, type ReplicaCaps } from './capabilities.js';
 import type { Entry, Listing } from './entry.js';
 import type { FolderPlan, LookAhead } from './lookahead.js';
 import type { DirFilter } from './pass-filter.js';
-import { kindOf } from './pass-report.js';
+import { kindOf, StopPass } from './pass-report.js';
+import type { CopyPipeline } from './copy-pipeline.js';
 import { mirroredMode, type PlannedStep } from './plan.js';
 import { removeEntry } from './remove.js';
 import { metaDiffOn, mirrorsOwners, versionsKeeping, type WalkContext } from './walk-options.js';
@@ -23,6 +24,8 @@ export interface StepWalk extends WalkContext {
   readonly lookahead?: Pick<LookAhead, 'clean' | 'planned' | 'entering'>;
   readonly moved: MovedFolders;
   readonly mirrorDir: MirrorDir;
+  /** Copies under way behind the walk, and what must wait for them (copy-pipeline.ts). */
+  readonly pipe: CopyPipeline;
 }
 
 /** The walk's `mirrorDir` (walk.ts): how a step that makes or enters a subfolder has it mirrored. */
@@ -42,6 +45,19 @@ export type MirrorDir = (
   srcReal: string,
   place?: Place,
 ) => Promise<boolean>;
+
+/**
+ * A folder's walk failed: its handles are closed once no copy under way can still use them (every queued batch
+ * settled first; only copying no more when the pass is stopping).
+ */
+async function closeAfterCopies(walk: StepWalk, error: unknown, srcChild: OpenFolder, dstChild: OpenFolder | undefined): Promise<void> {
+  try {
+    await walk.pipe.flush(error instanceof StopPass);
+  } finally {
+    dstChild?.close();
+    srcChild.close();
+  }
+}
 
 /** A replica entry's times as they must be set to read back the same (undoing a driver's read shift). */
 function unshifted(entry: Entry, caps: ReplicaCaps): Entry {
@@ -108,37 +124,47 @@ export async function applyStep(
       const target = join(dstDir, src.name);
       // Open and list the source first (and read its ignore files): an unreadable one leaves the replica's entry alone.
       const srcChild = srcFolder.openChild(src.name, src);
+      let dstChild: OpenFolder | undefined;
+      let at: Place | undefined;
       try {
         const listing = srcChild.list();
         const inside = filter && opts.filter?.child(filter, src.name, srcChild.io, listing.entries, join(real.src, src.name));
         if (step.replace) await removeEntry(report, dry, target, path, step.replace, undefined, versionsKeeping(opts, 'replaced'));
         if (!dry) makeDir(target);
-        const dstChild = dry ? undefined : dstFolder ? dstFolder.openChild(src.name) : OpenFolder.openNoFollow(target);
-        try {
-          report.op('created', 'dir', path);
-          const placeholder: Entry | undefined = dry ? undefined : { ...src, mode: 0o700, mtimeMs: -1 };
-          const at = dstChild && dstFolder ? { parent: dstFolder, name: src.name } : undefined;
-          await walk.mirrorDir(
-            path,
-            srcChild,
-            dstChild,
-            listing,
-            placeholder,
-            !dry,
-            inside,
-            caps,
-            join(dstReal, src.name),
-            join(real.src, src.name),
-            at,
-          );
-          if (dstChild && walk.moved.holds(at, dstChild, path, join(dstReal, src.name)))
-            setMeta(dstChild.io, src, caps.modes, true, mirrorsOwners(opts, caps) ? src : undefined);
-        } finally {
-          dstChild?.close();
-        }
-      } finally {
-        srcChild.close();
+        dstChild = dry ? undefined : dstFolder ? dstFolder.openChild(src.name) : OpenFolder.openNoFollow(target);
+        report.op('created', 'dir', path);
+        const placeholder: Entry | undefined = dry ? undefined : { ...src, mode: 0o700, mtimeMs: -1 };
+        at = dstChild && dstFolder ? { parent: dstFolder, name: src.name } : undefined;
+        await walk.mirrorDir(
+          path,
+          srcChild,
+          dstChild,
+          listing,
+          placeholder,
+          !dry,
+          inside,
+          caps,
+          join(dstReal, src.name),
+          join(real.src, src.name),
+          at,
+        );
+      } catch (error) {
+        await closeAfterCopies(walk, error, srcChild, dstChild);
+        throw error;
       }
+      // The folder's own metadata once its files are in (after its copies still under way: copy-pipeline.ts).
+      const made = dstChild;
+      await walk.pipe.after(() => {
+        try {
+          if (made && walk.moved.holds(at, made, path, join(dstReal, src.name)))
+            setMeta(made.io, src, caps.modes, true, mirrorsOwners(opts, caps) ? src : undefined);
+        } catch (error) {
+          report.handle('dir', path, error);
+        } finally {
+          made?.close();
+          srcChild.close();
+        }
+      });
       return true;
     }
     case 'descend': {
@@ -164,30 +190,38 @@ export async function applyStep(
       }
       // An unreadable (or swapped) source folder throws here: its replica copy and everything below it stay as they are.
       const srcChild = srcFolder.openChild(src.name, src);
+      let dstChild: OpenFolder | undefined;
       try {
         const listing = planned ? undefined : srcChild.list();
         const inside = filter && listing && opts.filter?.child(filter, src.name, srcChild.io, listing.entries, join(real.src, src.name));
-        const dstChild = dstFolder ? dstFolder.openChild(dst.name, dst) : OpenFolder.openNoFollow(join(dstDir, dst.name), dst);
-        try {
-          // A folder on another device (a mount point below the replica) is judged by that file system.
-          const own = opts.book.at(dstHere, caps, dstChild);
-          const from = planned && own === opts.book.root ? planned : (listing ?? srcChild.list());
-          const at = dstFolder ? { parent: dstFolder, name: dst.name } : undefined;
-          const inner = await walk.mirrorDir(path, srcChild, dstChild, from, dst, false, inside, own, dstHere, join(real.src, src.name), at);
-          const diff = metaDiffOn(opts, src, dst, own, dstHere);
-          if (diff.length > 0 || inner) {
-            const holds = dry || walk.moved.holds(at, dstChild, path, dstHere);
+        const opened = dstFolder ? dstFolder.openChild(dst.name, dst) : OpenFolder.openNoFollow(join(dstDir, dst.name), dst);
+        dstChild = opened;
+        // A folder on another device (a mount point below the replica) is judged by that file system.
+        const own = opts.book.at(dstHere, caps, opened);
+        const from = planned && own === opts.book.root ? planned : (listing ?? srcChild.list());
+        const at = dstFolder ? { parent: dstFolder, name: dst.name } : undefined;
+        const inner = await walk.mirrorDir(path, srcChild, opened, from, dst, false, inside, own, dstHere, join(real.src, src.name), at);
+        const diff = metaDiffOn(opts, src, dst, own, dstHere);
+        // Its own metadata after its files (and after its copies still under way: copy-pipeline.ts).
+        await walk.pipe.after(() => {
+          try {
+            if (diff.length === 0 && !inner) return;
+            const holds = dry || walk.moved.holds(at, opened, path, dstHere);
             if (!dry && holds) {
               const chown = diff.includes('owner') ? src : undefined;
-              setMeta(dstChild.io, src, own.modes && (src.mode !== dst.mode || inner), opts.book.timesKept(dstHere), chown);
+              setMeta(opened.io, src, own.modes && (src.mode !== dst.mode || inner), opts.book.timesKept(dstHere), chown);
             }
             if (diff.length > 0 && holds) report.op('updated', 'dir', path, { note: `metadata: ${diff.join(', ')}` });
+          } catch (error) {
+            report.handle('dir', path, error);
+          } finally {
+            opened.close();
+            srcChild.close();
           }
-        } finally {
-          dstChild.close();
-        }
-      } finally {
-        srcChild.close();
+        });
+      } catch (error) {
+        await closeAfterCopies(walk, error, srcChild, dstChild);
+        throw error;
       }
       return false; // a subfolder's metadata does not touch this folder's mtime
     }

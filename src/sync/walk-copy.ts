@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { accessMode, type OpenFolder } from './access.js';
 import { installIn } from './apply.js';
 import type { ReplicaCaps } from './capabilities.js';
-import { copyBatch, copyHelper, MAX_BATCH, MAX_BATCH_BYTES, MAX_FILE, MIN_BATCH } from './copy-batch.js';
+import { batchDone, copyHelper, finishBatch, helpBatch, MAX_BATCH, MAX_BATCH_BYTES, MAX_FILE, MIN_BATCH, startBatch } from './copy-batch.js';
+import type { Settling } from './copy-pipeline.js';
 import { chdirAllowed, type Entry } from './entry.js';
 import { EntryChangedError, type Identity } from './handles.js';
 import type { DirFilter } from './pass-filter.js';
@@ -69,12 +70,14 @@ export class CopyRuns {
   constructor(private readonly host: CopyRunHost) {}
 
   /**
-   * Copy a run of new files on both cores: this thread copies its share the pass's own way, the helper the plain
-   * ones of its share; what the helper leaves is then done here exactly as without it. Log lines and errors come
-   * in plan order. False when the replica folder was found moved out of its parent (reported; nothing more is
-   * written into it).
+   * Hand a run of new files to the helper, which starts on them at once; the batch is finished later
+   * (copy-pipeline.ts), when `settle` runs: this thread then copies its share the pass's own way (taking files
+   * from the same counter), the helper the plain ones of its share; what the helper leaves is then done here
+   * exactly as without it. Log lines and errors come in plan order. A replica folder found moved out of its
+   * parent is reported, and nothing more is written into it. Undefined when there is no helper (the caller
+   * copies the run itself).
    */
-  async run(
+  start(
     run: CopyStep[],
     rel: string,
     srcFolder: OpenFolder,
@@ -83,12 +86,20 @@ export class CopyRuns {
     caps: ReplicaCaps,
     real: { src: string; dst: string },
     filter?: DirFilter,
-  ): Promise<boolean> {
+  ): Settling | undefined {
     const { report } = this.host;
     const helper = copier();
+    if (!helper) return undefined;
     const files = run.map((s) => s.src);
     this.batches.count++;
     this.batches.files += files.length;
+    const parent = place ? `${place.parent.dev}:${place.parent.ino}` : '';
+    const started = startBatch(
+      helper,
+      files,
+      { src: srcFolder.fd, dst: dstFolder.fd, parent },
+      { modes: caps.modes, owners: this.host.owners(caps) },
+    );
     const errors = new Map<number, unknown>();
     let movedAway = false;
     const mine = (i: number): void => {
@@ -105,32 +116,41 @@ export class CopyRuns {
         throw error;
       }
     };
-    const parent = place ? `${place.parent.dev}:${place.parent.ino}` : '';
-    const { done, byPass } = helper
-      ? await copyBatch(helper, files, { src: srcFolder.fd, dst: dstFolder.fd, parent }, { modes: caps.modes, owners: this.host.owners(caps) }, mine)
-      : { done: files.map(() => false), byPass: new Set<number>() };
-    if (!movedAway && place && !dstFolder.stillIn(place.parent)) movedAway = true;
-    for (let i = 0; i < run.length; i++) {
-      const step = run[i] as CopyStep;
-      const path = join(rel, step.src.name);
-      if (done[i]) {
-        report.stats.bytes += step.src.size;
-        report.op('created', 'file', path, { size: step.src.size });
-      } else if (movedAway) {
-        continue; // the folder is reported below; nothing more is written into it
-      } else if (byPass.has(i) && errors.has(i)) {
-        report.handle('file', path, errors.get(i));
-      } else {
-        // Left by the helper (or not taken by anyone): the pass copies it itself, as it always does.
-        try {
-          dstFolder.workIn();
-          await this.host.apply(step, rel, srcFolder, dstFolder, real, caps, filter);
-        } catch (error) {
-          report.handle('file', path, error);
+    const byPass = new Set<number>();
+    const help = (): void => {
+      try {
+        dstFolder.workIn(); // bare names for this thread's share (else named through the folder's handle)
+      } catch {
+        // not pinned: `mine` names its files through the handle instead
+      }
+      for (const i of helpBatch(helper, started, mine)) byPass.add(i);
+    };
+    const settle = async (stopping: boolean): Promise<void> => {
+      if (!stopping) help();
+      const done = await finishBatch(helper, started);
+      if (!movedAway && place && !dstFolder.stillIn(place.parent)) movedAway = true;
+      for (let i = 0; i < run.length; i++) {
+        const step = run[i] as CopyStep;
+        const path = join(rel, step.src.name);
+        if (done[i]) {
+          report.stats.bytes += step.src.size;
+          report.op('created', 'file', path, { size: step.src.size });
+        } else if (movedAway || stopping) {
+          continue; // the folder is reported below; nothing more is written into it (or the pass is stopping)
+        } else if (byPass.has(i) && errors.has(i)) {
+          report.handle('file', path, errors.get(i));
+        } else {
+          // Left by the helper (or not taken by anyone): the pass copies it itself, as it always does.
+          try {
+            dstFolder.workIn();
+            await this.host.apply(step, rel, srcFolder, dstFolder, real, caps, filter);
+          } catch (error) {
+            report.handle('file', path, error);
+          }
         }
       }
-    }
-    if (movedAway) this.host.lost(rel, dstFolder, real.dst);
-    return !movedAway;
+      if (movedAway) this.host.lost(rel, dstFolder, real.dst);
+    };
+    return { ready: () => batchDone(helper, started), help, settle };
   }
 }

@@ -29,6 +29,8 @@ import { kindOf, type PassReport } from './pass-report.js';
 import { afterCompare, planDirOn, type PlannedStep, type Step } from './plan.js';
 import { planHolds } from './plan-check.js';
 import { applyStep, type MirrorDir, type StepWalk } from './walk-apply.js';
+import { CopyPipeline, MAX_QUEUED } from './copy-pipeline.js';
+import { SLOTS } from './copy-batch.js';
 import { CopyRuns, plainRun, type CopyStep } from './walk-copy.js';
 import { mirrorsOwners, type WalkOptions } from './walk-options.js';
 import { copyWithRetry } from './walk-put.js';
@@ -43,6 +45,8 @@ export const ALONE_BEFORE_AHEAD = 64 << 20;
 export class MirrorWalk implements StepWalk {
   /** Runs of new files copied on both cores (walk-copy.ts); `copies.batches` counts them for the pass's debug line. */
   readonly copies: CopyRuns;
+  /** Batches under way while the walk goes on, and what waits behind them (copy-pipeline.ts). */
+  readonly pipe = new CopyPipeline();
   /** --checksum: files compared on this thread through its opened folders (compareAll; the pass's debug line). */
   comparedHere = 0;
   /** --checksum: bytes compared on this thread before the look-ahead started (ALONE_BEFORE_AHEAD). */
@@ -59,6 +63,7 @@ export class MirrorWalk implements StepWalk {
     readonly opts: WalkOptions,
   ) {
     this.moved = new MovedFolders(report);
+    report.holdWith(this.pipe);
     this.copies = new CopyRuns({
       report,
       copy: (from, into, src, rel, caps) => copyWithRetry(this, from, into, src, rel, caps),
@@ -122,6 +127,9 @@ export class MirrorWalk implements StepWalk {
     for (let k = 0; k < steps.length; k++) {
       const planned = steps[k] as PlannedStep;
       await this.report.breathe();
+      // Log lines wait behind copies under way (copy-pipeline.ts): not thousands of them, nor a whole folder's removal.
+      const removesFolder = planned.op === 'remove' && planned.dst.type === 'dir';
+      if (this.pipe.queued >= MAX_QUEUED || (removesFolder && this.pipe.holding)) await this.pipe.room(0);
       // A run of new files: copied on both cores (copy-batch.ts), logged in plan order all the same.
       const run = plainRun(steps, k, this.opts.dryRun ? undefined : dstFolder, caps);
       if (run > 0 && dstFolder) {
@@ -134,7 +142,8 @@ export class MirrorWalk implements StepWalk {
           if (dst && ensureOwnerAccess(dstPath, dstMode)) dstMode |= 0o700;
           opened = true;
         }
-        const stays = await this.copies.run(
+        await this.pipe.room(SLOTS - 1);
+        const started = this.copies.start(
           steps.slice(k, k + run) as CopyStep[],
           rel,
           srcFolder,
@@ -144,10 +153,12 @@ export class MirrorWalk implements StepWalk {
           { src: srcReal, dst: dstReal },
           filter,
         );
-        if (!stays) return false; // moved out of its parent meanwhile: reported; its metadata is not touched
-        changed = true;
-        k += run - 1;
-        continue;
+        if (started) {
+          this.pipe.add(started);
+          changed = true;
+          k += run - 1;
+          continue;
+        }
       }
       let step: PlannedStep | undefined = planned;
       const entry = 'src' in step ? step.src : step.dst;
@@ -176,11 +187,13 @@ export class MirrorWalk implements StepWalk {
         if (step && step.op !== 'descend' && step.op !== 'skip') changed = true;
       }
     }
-    if ((changed || opened) && place && dstFolder && !this.opts.dryRun && !stillThere(place, dstFolder)) {
+    if ((changed || opened) && place && dstFolder && !this.opts.dryRun) {
       // Renamed within its parent (and something else put at its name) while its steps ran: what was written
-      // went into the folder that was opened, still inside the replica; the name is reported as changed.
-      this.moved.lost(rel, dstFolder, dstReal);
-      return false; // and its metadata is not touched
+      // went into the folder that was opened, still inside the replica; the name is reported as changed (and
+      // its metadata is not touched: MovedFolders.holds). After its copies still under way, if any.
+      await this.pipe.after(() => {
+        if (!stillThere(place, dstFolder)) this.moved.lost(rel, dstFolder, dstReal);
+      });
     }
     // Opening the folder changed its mode: the caller must restore it even if nothing else changed.
     return changed || opened;
