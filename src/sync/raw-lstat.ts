@@ -178,14 +178,9 @@ export function exactOnly(r: RawStat): RawStat | undefined {
  * What a copy asks of its open source file, twice per file (copy-file.ts): the same fields fstatSync gives, as
  * plain numbers; the change time as seconds and nanoseconds apart (exact).
  */
-export interface FileStat {
-  dev: number;
-  mode: number;
-  ino: number;
-  size: number;
+export interface FileStat extends RawStat {
   blocks: number;
   blksize: number;
-  mtimeMs: number;
   ctimeS: number;
   ctimeNs: number;
 }
@@ -195,17 +190,12 @@ type FstatCall = (fd: number) => Float64Array;
 const NODE_FSTAT = /binding\.fstat\(\s*fd,\s*options\.bigint,\s*undefined,\s*false,?\s*\)/;
 
 function fileStatOf(a: Float64Array): FileStat {
-  return {
-    dev: a[DEV] as number,
-    mode: a[MODE] as number,
-    ino: a[INO] as number,
-    size: a[SIZE] as number,
-    blocks: a[BLOCKS] as number,
-    blksize: a[BLKSIZE] as number,
-    mtimeMs: ms(a[MTIME_S] as number, a[MTIME_NS] as number),
-    ctimeS: a[CTIME_S] as number,
-    ctimeNs: a[CTIME_NS] as number,
-  };
+  const r = read(a) as FileStat;
+  r.blocks = a[BLOCKS] as number;
+  r.blksize = a[BLKSIZE] as number;
+  r.ctimeS = a[CTIME_S] as number;
+  r.ctimeNs = a[CTIME_NS] as number;
+  return r;
 }
 
 /** Nanoseconds since 1970 as whole seconds (floored) and the nanoseconds after them (0..999,999,999), as the kernel gives them. */
@@ -216,14 +206,19 @@ function secondsAndNs(ns: bigint): { ctimeS: number; ctimeNs: number } {
 
 /** The same fields from a BigIntStats (where the raw call is off or a number is beyond a double). */
 export function fileStatFrom(st: BigIntStats): FileStat {
+  const ms = (ns: bigint): number => Number(ns / 1_000_000n) - (ns % 1_000_000n < 0n ? 1 : 0);
   return {
     dev: Number(st.dev),
     mode: Number(st.mode),
+    nlink: Number(st.nlink),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
     ino: Number(st.ino),
     size: Number(st.size),
+    atimeMs: ms(st.atimeNs),
+    mtimeMs: ms(st.mtimeNs),
     blocks: Number(st.blocks),
     blksize: Number(st.blksize),
-    mtimeMs: Number(st.mtimeNs / 1_000_000n) - (st.mtimeNs % 1_000_000n < 0n ? 1 : 0),
     ...secondsAndNs(st.ctimeNs),
   };
 }
@@ -240,8 +235,8 @@ function loadFstat(): FstatCall | undefined {
     if (!(a instanceof Float64Array)) return undefined;
     const ours = fileStatOf(a);
     const node = fileStatFrom(fstatSync(fd, { bigint: true }));
-    const same = (Object.keys(node) as (keyof FileStat)[]).every((k) => k === 'mtimeMs' || ours[k] === node[k]);
-    return same && ours.mtimeMs === node.mtimeMs ? call : undefined;
+    // Every field as fstatSync reads it (the access time aside: nothing here reads the file, but it is not asked).
+    return (Object.keys(node) as (keyof FileStat)[]).every((k) => k === 'atimeMs' || ours[k] === node[k]) ? call : undefined;
   } catch {
     return undefined;
   } finally {
