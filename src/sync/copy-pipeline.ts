@@ -22,7 +22,8 @@ export interface Settling {
   settle(stopping: boolean): Promise<void>;
 }
 
-type Item = { batch: Settling } | { later: Later };
+/** `id`: batches and folder endings are numbered in the order queued (`mark`); log lines are not. */
+type Item = { batch: Settling; id: number } | { later: Later; id?: number };
 
 /**
  * Things queued at most (batches, folder endings, log lines): a folder's ending keeps its two handles open, so
@@ -35,6 +36,7 @@ export class CopyPipeline {
   private readonly queue: Item[] = [];
   private batches = 0;
   private running = false;
+  private numbered = 0;
 
   /** True while anything is queued and not being run: log lines and folder endings then wait their turn. */
   get holding(): boolean {
@@ -48,8 +50,13 @@ export class CopyPipeline {
 
   /** Queue a batch the helper has started on. */
   add(batch: Settling): void {
-    this.queue.push({ batch });
+    this.queue.push({ batch, id: this.numbered++ });
     this.batches++;
+  }
+
+  /** Where a folder's walk starts: `after(later, mark)` then waits only for what its walk queued (see `after`). */
+  mark(): number {
+    return this.numbered;
   }
 
   /** Things queued (see MAX_QUEUED). */
@@ -57,10 +64,16 @@ export class CopyPipeline {
     return this.queue.length;
   }
 
-  /** Run `later` now when nothing is queued, else after everything queued before it. */
-  async after(later: Later): Promise<void> {
-    if (!this.holding) return await later();
-    this.queue.push({ later });
+  /**
+   * Run `later` now when nothing is queued, else after everything queued before it. With `since` (a folder's
+   * ending: its `mark`), also now when no batch or ending queued since then is still waiting: nothing under
+   * way writes into that folder or uses its handles, so they are closed at once, not held behind other folders'
+   * batches (a few batches followed by hundreds of folders would hold two handles each: EMFILE under a limit
+   * the pass otherwise works in). Its log lines still wait their turn (`hold`).
+   */
+  async after(later: Later, since?: number): Promise<void> {
+    if (!this.holding || (since !== undefined && !this.queue.some((item) => item.id !== undefined && item.id >= since))) return await later();
+    this.queue.push({ later, id: this.numbered++ });
     if (this.queue.length >= MAX_QUEUED) await this.room(0);
   }
 

@@ -90,6 +90,8 @@ export class HelperThread {
   /** Batches handed over (one message each, however many items they hold). */
   messages = 0;
   private readonly worker: Worker;
+  /** Ends the current wait in `finished` (the thread died: a wait's own timeout does not keep the process alive). */
+  private wake?: () => void;
 
   constructor(url: URL, shared: SharedArrayBuffer) {
     this.worker = new Worker(url, {
@@ -99,6 +101,7 @@ export class HelperThread {
     this.worker.unref(); // never keeps the process alive between batches
     const die = (): void => {
       this.alive = false;
+      this.wake?.();
     };
     this.worker.on('error', die);
     this.worker.on('exit', die);
@@ -135,7 +138,13 @@ export class HelperThread {
       const wait = waitAsync(s.ints, FINISHED, n, 50);
       if (wait.async) {
         unpinWorkingFolder();
-        await wait.value;
+        // Woken by the thread's death too: else, once its handle is gone, nothing keeps the process alive
+        // (Atomics.waitAsync's timeout does not) and it ends in the middle of the pass (exit code 13).
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          void wait.value.then(() => resolve());
+        });
+        this.wake = undefined;
       }
     }
   }

@@ -123,6 +123,7 @@ export async function applyStep(
       const path = join(rel, src.name);
       const target = join(dstDir, src.name);
       // Open and list the source first (and read its ignore files): an unreadable one leaves the replica's entry alone.
+      const since = walk.pipe.mark();
       const srcChild = srcFolder.openChild(src.name, src);
       let dstChild: OpenFolder | undefined;
       let at: Place | undefined;
@@ -164,7 +165,7 @@ export async function applyStep(
           made?.close();
           srcChild.close();
         }
-      });
+      }, since);
       return true;
     }
     case 'descend': {
@@ -189,6 +190,7 @@ export async function applyStep(
         ahead.entering(path);
       }
       // An unreadable (or swapped) source folder throws here: its replica copy and everything below it stay as they are.
+      const since = walk.pipe.mark();
       const srcChild = srcFolder.openChild(src.name, src);
       let dstChild: OpenFolder | undefined;
       try {
@@ -218,7 +220,7 @@ export async function applyStep(
             opened.close();
             srcChild.close();
           }
-        });
+        }, since);
       } catch (error) {
         await closeAfterCopies(walk, error, srcChild, dstChild);
         throw error;

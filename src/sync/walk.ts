@@ -83,6 +83,7 @@ export class MirrorWalk implements StepWalk {
   readonly mirrorDir: MirrorDir = async (rel, srcFolder, dstFolder, from, dst, fresh, filter, caps, dstReal, srcReal, place) => {
     const srcPath = srcFolder.io;
     const dstPath = dstFolder?.io ?? dstReal;
+    const since = this.pipe.mark();
     await this.report.breathe();
     // The look-ahead thread's plan for this folder (lookahead.ts): made from its listings as the pass would, and
     // used only when every entry it names is still exactly so in the pass's own folders (plan-check.ts).
@@ -193,7 +194,7 @@ export class MirrorWalk implements StepWalk {
       // its metadata is not touched: MovedFolders.holds). After its copies still under way, if any.
       await this.pipe.after(() => {
         if (!stillThere(place, dstFolder)) this.moved.lost(rel, dstFolder, dstReal);
-      });
+      }, since);
     }
     // Opening the folder changed its mode: the caller must restore it even if nothing else changed.
     return changed || opened;
