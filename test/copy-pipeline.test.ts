@@ -147,6 +147,24 @@ describe('passes whose batches are settled after the walk moved on (FOLDER_SYNC_
     expect(ops(again.stdout).filter((l) => l.startsWith('removed'))).not.toEqual([]);
   });
 
+  it("with --verbose, the filter's lines come in their place among the copies' lines, as on one thread", async () => {
+    const spec: Spec = {};
+    for (const d of ['a', 'b', 'c']) {
+      const folder: Spec = { 'skip.tmp': 'excluded' };
+      for (let i = 0; i < 10; i++) folder[`f${i}.txt`] = `${d} ${i}`;
+      spec[d] = folder;
+    }
+    const src = buildTree(tempDir('fs-cpl-src-'), spec);
+    const lines = (out: string): string[] => out.split('\n').filter((l) => /^(created file|excluded|debug: excluded)|excluded "/.test(l));
+    const a = await runCli(['sync-once', src, join(tempDir('fs-cpl-a-'), 'rep'), '--verbose', '--exclude', '*.tmp'], { env: late });
+    const b = await runCli(['sync-once', src, join(tempDir('fs-cpl-b-'), 'rep'), '--verbose', '--exclude', '*.tmp'], { env: alone });
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    const seen = lines(a.stdout + a.stderr);
+    expect(seen.filter((l) => l.includes('excluded'))).toHaveLength(3);
+    expect(seen).toEqual(lines(b.stdout + b.stderr));
+  });
+
   it('holds no more than a few handles open whatever the number of folders walked behind a batch', async () => {
     // One batch, then 600 folders (each held open until its metadata is set, which waits behind the batch):
     // under a limit of 256 open files a queue without bound fails with EMFILE.

@@ -133,6 +133,15 @@ describe('attacks that held (review 10)', () => {
     expect(b.code, b.stderr).toBe(0);
     expect(ops(a.stdout)).toEqual(ops(b.stdout));
     expect(compareTrees(dsts[0] as string, dsts[1] as string)).toEqual([]);
+    // The note on the other file system comes where the walk reached it, after the lines of the files before it.
+    const inOrder = (out: string, d: string): string[] =>
+      out
+        .split('\n')
+        .filter((l) => /^(created|updated) /.test(l) || l.includes('is on another file system'))
+        .map((l) => l.replaceAll(d, 'R'));
+    const notes = inOrder(a.stdout + a.stderr, dsts[0] as string);
+    expect(notes.filter((l) => l.includes('another file system'))).toHaveLength(1);
+    expect(notes).toEqual(inOrder(b.stdout + b.stderr, dsts[1] as string));
   });
 
   it.skipIf(!isRoot)('--versions: what a pass replaces is kept the same way with batches under way', async () => {

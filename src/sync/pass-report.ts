@@ -86,6 +86,11 @@ export class PassReport {
     this.out('warn', { type: 'skipped', kind, path, reason });
   }
 
+  /** A note on how the pass goes (not an operation): an info line, in its place among the others. */
+  note(message: string): void {
+    this.out('info', { type: 'note', message });
+  }
+
   debug(message: string): void {
     if (!this.holder?.hold(() => this.log.debug(message))) this.log.debug(message);
   }

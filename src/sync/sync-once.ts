@@ -80,7 +80,10 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
   const checksum = options.checksum ?? false;
   const dryRun = options.dryRun ?? false;
   const versions = options.versions && checkVersionsDir(options.versions.dir, paths); // issue 14
-  const filter = passFilter(paths, options, (message) => log.debug(message));
+  // The filter's debug lines ("excluded ...") go through the pass's report once there is one: in their place
+  // among the others while copies are under way behind the walk (copy-pipeline.ts).
+  const debugLines = { to: (message: string): void => log.debug(message) };
+  const filter = passFilter(paths, options, (message) => debugLines.to(message));
   if (!options.allowEmptySource)
     checkEmptySource(paths, filter && (() => filter.walk.mirrorsAnything(filter.root, paths.source, filter.rootEntries)));
   if (!dryRun) checkReplicaWritable(paths);
@@ -117,14 +120,13 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       onProgress: options.onProgress,
       progressEveryMs: options.progressEveryMs,
     });
+    debugLines.to = (message) => report.debug(message);
     let stoppedBy: string | undefined;
     try {
       const book = new ReplicaCapsBook(caps, paths.replica, dryRun, (path, other, note) => {
         const what = describeLimits(other) ?? `the file system there (${other.fsType}) keeps everything a mirror needs`;
-        emit(log, 'info', {
-          type: 'note',
-          message: `replica folder ${JSON.stringify(path)} is on another file system: ${what}${note ? ` (${note})` : ''}`,
-        });
+        // Through the pass's report: written where the walk reached it, after the lines of copies still under way.
+        report.note(`replica folder ${JSON.stringify(path)} is on another file system: ${what}${note ? ` (${note})` : ''}`);
       });
       const walk = new MirrorWalk(report, {
         checksum,
