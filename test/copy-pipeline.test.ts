@@ -4,7 +4,7 @@
  * it (FOLDER_SYNC_TEST_COPY_LATE=1: every batch is still under way while the walk goes on), compared with passes
  * that copy everything on one thread.
  */
-import { chmodSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CopyPipeline, MAX_QUEUED, type Settling } from '../src/sync/copy-pipeline.js';
@@ -163,6 +163,45 @@ describe('passes whose batches are settled after the walk moved on (FOLDER_SYNC_
     const seen = lines(a.stdout + a.stderr);
     expect(seen.filter((l) => l.includes('excluded'))).toHaveLength(3);
     expect(seen).toEqual(lines(b.stdout + b.stderr));
+  });
+
+  // Also on one thread: the pass sees the signal at its next step (PassReport.breathe's two turns of the event loop).
+  it.each([
+    ['with batches under way', late],
+    ['on one thread', alone],
+  ])('`run` stopped by SIGTERM %s: what was handed over is finished and logged, nothing after, nothing torn', async (_, mode) => {
+    // Five folders of new files (a batch each, all still under way in late mode), then a folder whose 4 MiB file
+    // the pass copies itself (past a batch's file size) before 20 small ones: SIGTERM arrives while the big one is
+    // read (test/_mid-copy.mjs), so the pass stops right after it (as in run-cli.test.ts, without batches).
+    const spec: Spec = {};
+    for (const d of ['a', 'b', 'c', 'd', 'e']) spec[d] = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`f${i}`, `${d} ${i}`]));
+    spec['m'] = {
+      big: 'x'.repeat(4 * 1024 * 1024),
+      ...Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`zz-${String(i).padStart(2, '0')}`, `z ${i}`])),
+    };
+    const src = buildTree(tempDir('fs-cpl-src-'), spec);
+    const dst = join(tempDir('fs-cpl-dst-'), 'rep');
+    const log = join(tempDir('fs-cpl-log-'), 'run.log');
+    const big = join(src, 'm', 'big');
+    const hook = { NODE_OPTIONS: `--import ${join(import.meta.dirname, '_mid-copy.mjs')}`, FOLDER_SYNC_TEST_MID_COPY: `sigterm:${big}` };
+    const r = await runCli(['run', src, dst, '1', 'hours', log], { env: { ...mode, ...hook } });
+    expect(r.stderr).toContain(`test hook: sigterm ${big} (1)`);
+    expect(r.code, r.stderr).toBe(0);
+    const text = readFileSync(log, 'utf8');
+    expect(text).toMatch(/pass stopped: the pass was interrupted/);
+    const created = text
+      .split('\n')
+      .map((l) => l.match(/created file "([^"]+)"/)?.[1])
+      .filter((p): p is string => p !== undefined);
+    const present: string[] = [];
+    for (const d of readdirSync(dst)) for (const f of readdirSync(join(dst, d))) present.push(`${d}/${f}`);
+    expect(present.filter((n) => n.includes('.folder-sync'))).toEqual([]);
+    // Every batch handed over before the stop is finished and logged, in plan order; the big file is whole.
+    const expected = ['a', 'b', 'c', 'd', 'e'].flatMap((d) => Array.from({ length: 10 }, (_, i) => `${d}/f${i}`));
+    expect(created).toEqual([...expected, 'm/big']);
+    expect(present.sort()).toEqual([...expected, 'm/big'].sort());
+    expect(lstatSync(join(dst, 'm', 'big')).size).toBe(4 * 1024 * 1024);
+    expect(compareTrees(src, dst, { ignore: (p) => p === '.' || p.startsWith('m') })).toEqual([]);
   });
 
   it('holds no more than a few handles open whatever the number of folders walked behind a batch', async () => {

@@ -156,6 +156,10 @@ export class PassReport {
     if (now - this.lastYield > PROGRESS_EVERY_MS) {
       this.lastYield = now;
       unpinWorkingFolder(); // timers and signal handlers run now: they get the process's own working folder
+      // Two turns: a yield made while the event loop runs its immediates runs the next one in that same phase,
+      // before the loop polls for a signal that came meanwhile (a SIGTERM during a long copy was seen only at the
+      // next yield, or after the pass). The second immediate comes after a poll.
+      await new Promise<void>((r) => setImmediate(r));
       await new Promise<void>((r) => setImmediate(r));
       if (this.opts.signal?.aborted) throw new StopPass('the pass was interrupted');
     }
