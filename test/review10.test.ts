@@ -132,7 +132,8 @@ describe('attacks that held (review 10)', () => {
     expect(a.code, a.stderr).toBe(0);
     expect(b.code, b.stderr).toBe(0);
     expect(ops(a.stdout)).toEqual(ops(b.stdout));
-    expect(compareTrees(dsts[0] as string, dsts[1] as string)).toEqual([]);
+    // The exFAT volume's root keeps no times of its own (mount time), in either replica: not compared.
+    expect(compareTrees(dsts[0] as string, dsts[1] as string, { ignore: (p) => p === 'usb' })).toEqual([]);
     // The note on the other file system comes where the walk reached it, after the lines of the files before it.
     const inOrder = (out: string, d: string): string[] =>
       out
