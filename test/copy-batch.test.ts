@@ -19,7 +19,7 @@ const O_PATH = 0o10000000;
  */
 function asHelper(src: string, dst: string, files: (string | Entry)[], parent = ''): number[] {
   const listed = files.map((f) => (typeof f === 'string' ? lstatEntry(join(src, f), f) : f));
-  const [shared] = sharedOf(new SharedArrayBuffer(16 + 4 * listed.length + 4));
+  const [shared] = sharedOf();
   if (!shared) throw new Error('no claim state');
   const srcFd = openSync(src, O_PATH);
   const dstFd = openSync(dst, O_PATH); // the pass's handle: it follows the folder wherever it moves

@@ -12,7 +12,7 @@
  */
 import { constants, lstatSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { claimBytes, claimNext, claimState, finishItem, HelperThread, openBatch, STATE, type ClaimState } from './helper-thread.js';
+import { claimBytes, claimNext, claimState, finishedItems, finishItem, HelperThread, openBatch, STATE, type ClaimState } from './helper-thread.js';
 import { copyWith, type CopyEnds } from './copy-file.js';
 import type { Entry } from './entry.js';
 import { rawLstat } from './raw-lstat.js';
@@ -56,11 +56,10 @@ export type Shared = ClaimState;
 /** Batches under way at once (each with its own claim state): the walk goes on while the helper copies. */
 export const SLOTS = 4;
 
-/** The claim states of the SLOTS batches, side by side in one buffer (a smaller buffer: as many as fit, tests). */
+/** The claim states of the SLOTS batches, side by side in one buffer. */
 export function sharedOf(buffer = new SharedArrayBuffer(SLOTS * claimBytes(MAX_BATCH))): Shared[] {
   const per = claimBytes(MAX_BATCH);
-  if (buffer.byteLength < per) return [claimState((buffer.byteLength - 16) >> 2, buffer)];
-  return Array.from({ length: Math.floor(buffer.byteLength / per) }, (_, i) => claimState(MAX_BATCH, buffer, i * per));
+  return Array.from({ length: SLOTS }, (_, i) => claimState(MAX_BATCH, buffer, i * per));
 }
 
 const FIELDS = 6;
@@ -278,7 +277,7 @@ export async function finishBatch(h: CopyHelper, b: StartedBatch): Promise<boole
 }
 
 /** Is a started batch finished already (every file done by someone)? */
-export const batchDone = (h: CopyHelper, b: StartedBatch): boolean => Atomics.load((h.slots[b.slot] as Shared).ints, 2) >= b.count;
+export const batchDone = (h: CopyHelper, b: StartedBatch): boolean => finishedItems(h.slots[b.slot] as Shared) >= b.count;
 
 /** The number of files in a job. */
 export const jobCount = (job: BatchJob): number => job.nums.length / FIELDS;

@@ -258,7 +258,7 @@ export function rawFstatInUse(): boolean {
 export function fileStat(fd: number): FileStat {
   if (fstatCall !== undefined && Number.isInteger(fd) && fd >= 0) {
     const r = fileStatOf(fstatCall(fd));
-    if (r.ino < EXACT && r.dev < EXACT && r.size < EXACT && r.blocks < EXACT && Number.isSafeInteger(r.mtimeMs)) return r;
+    if (exactOnly(r) && r.blocks < EXACT) return r;
   }
   return fileStatFrom(fstatSync(fd, { bigint: true }));
 }
