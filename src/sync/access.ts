@@ -27,7 +27,7 @@
  * identities), file-meta.ts, path-mode.ts ('path' mode's own steps).
  */
 import { chmodSync, chownSync, existsSync, fchmodSync, fchownSync, fstatSync, futimesSync, mkdirSync } from 'node:fs';
-import { renameSync, statSync, utimesSync, type BigIntStats } from 'node:fs';
+import { rename, renameSync, statSync, utimesSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { chdirAllowed, listIn, S_IFDIR, S_IFMT, type Entry, type Listing } from './entry.js';
@@ -155,12 +155,17 @@ export class OpenFolder extends FolderEntries implements Identity {
    * has one parent, so `..` tells; a folder renamed within its parent is still inside the tree and is fine.
    */
   stillIn(parent: Identity): boolean {
+    return this.holdsFolder('..', parent);
+  }
+
+  /** Is `name` in this folder (not followed) the folder `id`? Any error: no. */
+  holdsFolder(name: string, id: Identity): boolean {
     try {
       // Asked before every write into a folder: the raw lstat where it reads exactly (raw-lstat.ts), no Stats object.
-      const raw = rawLstat(this.at('..'));
-      if (raw) return (raw.mode & S_IFMT) === S_IFDIR && BigInt(raw.dev) === parent.dev && BigInt(raw.ino) === parent.ino;
-      const st = this.lstat('..');
-      return st.isDirectory() && sameIdentity(st, parent);
+      const raw = rawLstat(this.at(name));
+      if (raw) return (raw.mode & S_IFMT) === S_IFDIR && BigInt(raw.dev) === id.dev && BigInt(raw.ino) === id.ino;
+      const st = this.lstat(name);
+      return st.isDirectory() && sameIdentity(st, id);
     } catch {
       return false;
     }
@@ -205,6 +210,16 @@ export class OpenFolder extends FolderEntries implements Identity {
     } else {
       renameAcrossByPath(this, from, to, into);
     }
+  }
+
+  /**
+   * Rename `from` to `to` inside this folder on libuv's thread pool ('fd' mode only): both named through the
+   * handle, so where the working folder is meanwhile changes nothing. The folder must stay open until `done`.
+   */
+  renameLater(from: string, to: string, done: (error: NodeJS.ErrnoException | null) => void): void {
+    if (mode !== 'fd' || this.closed) throw new Error(`internal: ${this.path} cannot rename later`);
+    const dir = `/proc/self/fd/${this.fd}`;
+    rename(`${dir}/${from}`, `${dir}/${to}`, done);
   }
 
   /** Create a folder (owner-only until its real mode is set) and open it. */

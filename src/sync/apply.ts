@@ -48,19 +48,24 @@ export function installIn(folder: OpenFolder, tmp: string, name: string): void {
   try {
     folder.rename(tmp, name);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? '';
-    let refused = false;
-    if (NAME_REFUSALS.has(code)) {
-      try {
-        folder.lstat(tmp); // still there, so nothing vanished: the replica refused the target's name
-        refused = true;
-      } catch {
-        // gone: the error is what it says
-      }
-    }
-    discardIn(folder, tmp);
-    throw refused ? new RefusedNameError(code) : error;
+    throw notInstalled(folder, tmp, error);
   }
+}
+
+/** The rename of `tmp` failed with `error`: the temporary removed, and the error to report (a refused name as such). */
+export function notInstalled(folder: OpenFolder, tmp: string, error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  let refused = false;
+  if (NAME_REFUSALS.has(code)) {
+    try {
+      folder.lstat(tmp); // still there, so nothing vanished: the replica refused the target's name
+      refused = true;
+    } catch {
+      // gone: the error is what it says
+    }
+  }
+  discardIn(folder, tmp);
+  return refused ? new RefusedNameError(code) : error;
 }
 
 /** A temporary symlink in `folder` (its own owner set, never its target's), to be installed with `installIn`. */

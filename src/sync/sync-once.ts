@@ -24,6 +24,7 @@ import { AHEAD_AFTER, type DeferredAhead } from './lookahead.js';
 import { aheadFilter, lookAhead } from './lookahead-start.js';
 import { createReplicaRoot, openChecked, type Roots } from './pass-roots.js';
 import { helperStarts } from './copy-batch.js';
+import { updatesBesideWalk } from './walk-late.js';
 import { holdTempKey } from './temp.js';
 import { checksumAlgorithm, loadHash } from './compare.js';
 import { checkVersionsDir } from '../versions/guards.js';
@@ -142,6 +143,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       roots.source = openChecked(paths.source, paths.sourceId, 'source');
       if (!(paths.replicaMissing && dryRun)) roots.replica = openChecked(paths.replica, paths.replicaId, 'replica');
       const helpers = helperStarts();
+      const updates = updatesBesideWalk();
       // issue 16: a second thread looks ahead for subtrees already mirrored (lookahead.ts, lookahead-start.ts).
       const rules = filter && aheadFilter(options.filter, options.deleteExcluded ?? false);
       if (checksum) await loadHash(); // the block hash (xxh64; SHA-1 where WebAssembly is unavailable)
@@ -163,6 +165,8 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       if (helperStarts() > helpers) report.debug('copy helper thread started');
       const { count, files } = walk.copies.batches;
       if (count > 0) report.debug(`copied ${files} new files in ${count} batches on two cores (docs/benchmark.md)`);
+      const renamed = updatesBesideWalk() - updates;
+      if (renamed > 0) report.debug(`${renamed} updated files renamed over their old copies beside the walk (walk-late.ts)`);
     } catch (error) {
       if (!(error instanceof StopPass)) throw error;
       stoppedBy = error.message;

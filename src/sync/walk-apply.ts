@@ -16,6 +16,7 @@ import { mirroredMode, type PlannedStep } from './plan.js';
 import { removeEntry } from './remove.js';
 import { metaDiffOn, mirrorsOwners, versionsKeeping, type WalkContext } from './walk-options.js';
 import { copyWithRetry, putInPlace } from './walk-put.js';
+import { updateLater, updatesLater } from './walk-late.js';
 import type { MovedFolders, Place } from './walk-replica.js';
 
 /** What a step needs from the walk (walk.ts's MirrorWalk is one): a subfolder is mirrored by the walk itself. */
@@ -96,6 +97,10 @@ export async function applyStep(
       const path = join(rel, src.name);
       const target = join(dstDir, src.name);
       // Copy first, then clear the way: a source file that cannot be read leaves the replica's entry alone.
+      if (updatesLater(walk, step, dstFolder, caps)) {
+        updateLater(walk, step, path, srcFolder, dstFolder, caps); // the rename beside the walk (walk-late.ts)
+        return true;
+      }
       const make = (into: OpenFolder): string => copyWithRetry(walk, srcFolder, into, src, path, caps);
       const kept = await putInPlace(walk, make, dstFolder, src.name, target, path, step.replace, step.dst);
       // fusefat stamps the renamed temporary with "now": the source's times are set again on the installed file.

@@ -5,7 +5,7 @@
 import type { OpenFolder } from './access.js';
 import { ensureOwnerAccess, setMode } from './apply.js';
 import { listOrDenied, type Entry, type Listing } from './entry.js';
-import { EntryChangedError, sameIdentity } from './handles.js';
+import { EntryChangedError } from './handles.js';
 import type { PassReport } from './pass-report.js';
 import type { WalkContext } from './walk-options.js';
 
@@ -17,12 +17,7 @@ export interface Place {
 
 /** Is the opened replica folder still the one at its place (not renamed away or swapped for a link)? */
 export function stillThere(place: Place, folder: OpenFolder): boolean {
-  try {
-    const st = place.parent.lstat(place.name);
-    return st.isDirectory() && sameIdentity(st, folder);
-  } catch {
-    return false;
-  }
+  return place.parent.holdsFolder(place.name, folder);
 }
 
 /**
