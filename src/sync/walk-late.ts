@@ -13,11 +13,13 @@
  * failed install (its temporary removed, a refused name said so) and reported as that file's error.
  *
  * Only a plain update: a file over a file, nothing kept (--versions keeps the old copy first), a replica that
- * keeps times through a rename, on a local disk file system (fs-type.ts LOCAL_DISKS), on Linux (opened folders'
- * handles: accessMode 'fd'). `FOLDER_SYNC_RENAME_LATER=0` turns it off (the bench's A/B, tests).
+ * keeps times through a rename, on a local disk file system (fs-type.ts LOCAL_DISKS), in the CLI on Linux
+ * (opened folders' handles), as the copy helper's batches: an embedding program's logger sees each update's event
+ * right after its rename, as before (test/faults/source-changes.test.ts acts on the replica at such an event). `FOLDER_SYNC_RENAME_LATER=0` turns it off (the bench's A/B, tests).
  */
 import { accessMode, type OpenFolder } from './access.js';
 import { notInstalled } from './apply.js';
+import { chdirAllowed } from './entry.js';
 import type { ReplicaCaps } from './capabilities.js';
 import { LOCAL_DISKS } from './fs-type.js';
 import { releaseBlocks } from './free-later.js';
@@ -43,7 +45,8 @@ export function updatesLater(walk: LateWalk, step: CopyStep, into: OpenFolder | 
     step.replace === undefined &&
     caps.renameKeepsTimes &&
     LOCAL_DISKS.has(caps.fsType) &&
-    accessMode() === 'fd'
+    accessMode() === 'fd' &&
+    chdirAllowed()
   );
 }
 
