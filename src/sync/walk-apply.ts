@@ -98,7 +98,7 @@ export async function applyStep(
       const target = join(dstDir, src.name);
       // Copy first, then clear the way: a source file that cannot be read leaves the replica's entry alone.
       if (updatesLater(walk, step, dstFolder, caps)) {
-        updateLater(walk, step, path, srcFolder, dstFolder, caps); // the rename beside the walk (walk-late.ts)
+        await updateLater(walk, step, path, srcFolder, dstFolder, caps); // the rename beside the walk (walk-late.ts)
         return true;
       }
       const make = (into: OpenFolder): string => copyWithRetry(walk, srcFolder, into, src, path, caps);
