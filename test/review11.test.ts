@@ -85,12 +85,12 @@ describe('found by review 11', () => {
     expect(compareTrees(src, dst)).toEqual([]);
   });
 
-  it.skipIf(!canMount)('a nearly full replica disk (xfs): updates that fit one at a time fit, as when renamed in the pass’s own calls', async () => {
-    // 30 files of 256 KiB replaced in one folder with 1.5 MiB free. Renamed in the pass's own calls, each old copy
-    // goes as its new one comes. Before: pending renames kept their old copies (an O_PATH handle each until the
-    // pipeline settled them; with the test hook, the renames themselves waited), so the replica needed room for
-    // every new copy at once: "disk is full", exit 1, half the files old. Now a full disk while renames are
-    // pending settles them (their old copies are freed) and the copy is made once more.
+  it.skipIf(!canMount)('a nearly full replica disk (xfs): what fits one file at a time fits, as when renamed in the pass’s own calls', async () => {
+    // 30 files of 256 KiB replaced in one folder, then 3 new ones, with 1.125 MiB free. Renamed in the pass's own
+    // calls, each old copy goes as its new one comes. Before: pending renames kept their old copies (an O_PATH
+    // handle each until the pipeline settled them; with the test hook, the renames themselves waited), so the
+    // replica needed room for every new copy at once: "disk is full", exit 1, half the files old. Now a full disk
+    // while renames are pending settles them (their old copies are freed) and the copy is made once more.
     const mounted = mountFs('xfs');
     const src = tempDir('fs-r11-full-src-');
     const dst = join(mounted.path, 'rep');
@@ -98,6 +98,11 @@ describe('found by review 11', () => {
     const version = (v: number): void => {
       mkdirSync(join(src, 'd'), { recursive: true });
       for (let i = 0; i < 30; i++) writeFileSync(join(src, 'd', `f${String(i).padStart(2, '0')}`), bytes(256 << 10, v * 100 + i + 1));
+      // New files after the updates (fewer than a batch: copied by the pass itself), in the second version only.
+      for (let i = 0; i < 3; i++) {
+        if (v === 2) writeFileSync(join(src, 'd', `n${i}`), bytes(256 << 10, 900 + i));
+        else rmSync(join(src, 'd', `n${i}`), { force: true });
+      }
       utimesSync(join(src, 'd'), T2001, T2001);
     };
     // The reference renames and frees in its own calls (FOLDER_SYNC_FREE_LATER=0): nothing there depends on when
@@ -109,9 +114,10 @@ describe('found by review 11', () => {
       expect((await runCli(['sync-once', src, dst])).code).toBe(0);
       version(2);
       const free = statfsSync(mounted.path);
-      execFileSync('fallocate', ['-l', String(free.bavail * free.bsize - (1536 << 10)), filler]);
+      execFileSync('fallocate', ['-l', String(free.bavail * free.bsize - (1152 << 10)), filler]);
       const r = await runCli(['sync-once', src, dst, '--verbose'], { env });
       expect({ env, out: problems(r), code: r.code }).toEqual({ env, out: [], code: 0 });
+      expect(r.stdout).toMatch(/pass finished: created 3, updated 30, removed 0, failed 0/);
       expect(beside(r)).toBe(env === now || env === late ? 30 : 0);
       expect(compareTrees(src, dst)).toEqual([]);
       expect(tempsIn(dst)).toEqual([]);

@@ -13,8 +13,8 @@
  * lines, the folder's own mode and times, the closing of its handles), comes once the rename is done, so the
  * log reads and the replica ends exactly as when it was waited for. A rename that fails is handled then as a
  * failed install (its temporary removed, a refused name said so) and reported as that file's error. A copy that
- * finds the disk full while renames are pending settles them first (their old copies go) and is made once more:
- * renaming in its own calls, the pass would have had that room.
+ * finds the disk full while renames are pending (an update's, a new file's: `withRoom`) settles them first (their
+ * old copies go) and is made once more: renaming in its own calls, the pass would have had that room.
  *
  * Only a plain update: a file over a file, nothing kept (--versions keeps the old copy first), a replica that
  * keeps times through a rename, on a local disk file system (fs-type.ts LOCAL_DISKS), on Linux (opened folders'
@@ -114,16 +114,18 @@ export async function updateLater(
 }
 
 /**
- * Make an update's temporary. The disk full (or the quota reached) while renames are pending: their old copies
- * still take their room, which renaming in the pass's own calls would have given back already. They are settled
- * (each rename frees its old copy) and the copy made once more; a disk still full is then what it says.
+ * Make a temporary in the replica (an update's, or a new file's after updates). The disk full (or the quota
+ * reached) while renames are pending: their old copies still take their room, which renaming in the pass's own
+ * calls would have given back already. They are settled (each rename frees its old copy) and the copy made once
+ * more; a disk still full is then what it says. Not from inside a settle (a batch's files left by the helper):
+ * the queue is settled in order, never from within.
  */
-async function withRoom(pipe: CopyPipeline, copy: () => string): Promise<string> {
+export async function withRoom(pipe: CopyPipeline, copy: () => string): Promise<string> {
   try {
     return copy();
   } catch (error) {
     const code = errnoOf(error);
-    if ((code !== 'ENOSPC' && code !== 'EDQUOT') || (pending.get(pipe) ?? 0) === 0) throw error;
+    if ((code !== 'ENOSPC' && code !== 'EDQUOT') || (pending.get(pipe) ?? 0) === 0 || pipe.settling) throw error;
     await pipe.room(0);
     return copy();
   }
