@@ -6,7 +6,8 @@
  *
  * FOLDER_SYNC_TEST_SWAP=<action>:<name>, once, when a rename's target is named <name> (its last name):
  *   dir    the target is replaced by a folder (removed, a folder made at its name, a file inside);
- *   move   the folder FOLDER_SYNC_TEST_MOVE_FROM is renamed to FOLDER_SYNC_TEST_MOVE_TO first.
+ *   move   the folder FOLDER_SYNC_TEST_MOVE_FROM is renamed to FOLDER_SYNC_TEST_MOVE_TO first;
+ *   link   as move, then a symlink to FOLDER_SYNC_TEST_LINK_TO is put where the folder was.
  * Prints "test hook: <action> <name>" on stderr.
  */
 import fs from 'node:fs';
@@ -17,7 +18,7 @@ const spec = process.env.FOLDER_SYNC_TEST_SWAP ?? '';
 const colon = spec.indexOf(':');
 const action = spec.slice(0, colon);
 const name = spec.slice(colon + 1);
-if (!['dir', 'move'].includes(action) || !name) throw new Error(`FOLDER_SYNC_TEST_SWAP: bad value ${JSON.stringify(spec)}`);
+if (!['dir', 'move', 'link'].includes(action) || !name) throw new Error(`FOLDER_SYNC_TEST_SWAP: bad value ${JSON.stringify(spec)}`);
 let fired = false;
 
 function before(to) {
@@ -29,6 +30,7 @@ function before(to) {
     fs.writeFileSync(join(String(to), 'inside'), 'put there by the test');
   } else {
     fs.renameSync(process.env.FOLDER_SYNC_TEST_MOVE_FROM ?? '', process.env.FOLDER_SYNC_TEST_MOVE_TO ?? '');
+    if (action === 'link') fs.symlinkSync(process.env.FOLDER_SYNC_TEST_LINK_TO ?? '', process.env.FOLDER_SYNC_TEST_MOVE_FROM ?? '');
   }
   fs.writeSync(2, `test hook: ${action} ${name}\n`);
 }

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from './_cli.js';
 import { canMount, mountFs } from './_mounts.js';
-import { buildTree, bytes, compareTrees, giveToTestUser, tempDir, type Spec } from './_tree.js';
+import { buildTree, bytes, compareTrees, giveToTestUser, snapshotTree, tempDir, type Spec } from './_tree.js';
 import { tempsIn } from './faults/_faults.js';
 
 type Env = Record<string, string>;
@@ -260,6 +260,50 @@ describe('attacks that held (review 11)', () => {
       expect(contents(run.moved)).toEqual(contents(ref.moved));
       expect(ops(run.r)).toEqual(ops(ref.r));
     }
+  });
+
+  it('a replica folder swapped for a link to elsewhere at an update’s rename: nothing is written there, in any mode', async () => {
+    // test/_review11-swap.mjs moves the replica's `sub` out and puts a link to another folder at its name right
+    // before the rename of sub/f003: on the pass's thread (inCall), at the step beside the walk (now: the same
+    // point of the walk), or when the pass comes back for it (late: every rename of `sub` still to come). Each
+    // rename goes into the folder that was opened (named through its handle), never through the link.
+    const runs: { moved: string; r: CliResult }[] = [];
+    for (const env of [inCall, now, late]) {
+      const src = buildTree(tempDir('fs-r11-link-src-'), { a: 'a', sub: files(20, 'one') });
+      const dst = join(tempDir('fs-r11-link-dst-'), 'rep');
+      expect((await runCli(['sync-once', src, dst])).code).toBe(0);
+      rewrite(join(src, 'sub'), 'two, longer');
+      utimesSync(join(src, 'sub'), T2001, T2001);
+      const outside = tempDir('fs-r11-link-out-');
+      const target = join(outside, 'target');
+      mkdirSync(target);
+      buildTree(target, files(20, 'theirs'));
+      const theirs = snapshotTree(target);
+      const moved = join(outside, 'moved');
+      const hook = {
+        NODE_OPTIONS: `--import ${join(import.meta.dirname, '_review11-swap.mjs')}`,
+        FOLDER_SYNC_TEST_SWAP: 'link:f003',
+        FOLDER_SYNC_TEST_MOVE_FROM: join(dst, 'sub'),
+        FOLDER_SYNC_TEST_MOVE_TO: moved,
+        FOLDER_SYNC_TEST_LINK_TO: target,
+      };
+      const r = await runCli(['sync-once', src, dst], { env: { ...env, ...hook } });
+      expect(r.stderr).toContain('test hook: link f003');
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/failed dir "sub": it was replaced while the pass ran/);
+      expect(compareTrees(theirs, snapshotTree(target))).toEqual([]); // not one byte, name, mode or time
+      expect(lstatSync(join(dst, 'sub')).isSymbolicLink()).toBe(true);
+      expect(tempsIn(moved)).toEqual([]);
+      expect(Math.floor(statSync(moved).mtimeMs)).not.toBe(T2001 * 1000);
+      runs.push({ moved, r });
+    }
+    const contents = (dir: string): string[] => readdirSync(dir).map((n) => `${n}: ${readFileSync(join(dir, n), 'utf8')}`);
+    const [call, atOnce, pendingAll] = runs as [(typeof runs)[0], (typeof runs)[0], (typeof runs)[0]];
+    expect(contents(call.moved).filter((l) => l.includes('two, longer'))).toHaveLength(4); // f000-f003
+    expect(contents(atOnce.moved)).toEqual(contents(call.moved));
+    expect(ops(atOnce.r)).toEqual(ops(call.r));
+    // With the test hook the link came only once every update of `sub` was copied: all are renamed in `moved`.
+    expect(contents(pendingAll.moved).filter((l) => l.includes('two, longer'))).toHaveLength(20);
   });
 
   it('`run` stopped by SIGTERM with updates pending: each one handed over is installed and logged, none torn, no temporaries', async () => {
