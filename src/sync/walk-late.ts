@@ -6,12 +6,12 @@
  *
  * Everything else stays as it was: the temporary is made, checked and given its metadata on the pass's thread
  * (copy-file.ts); the rename is the same call through the same opened folder (its handle: only the two last
- * names are resolved). The old copy's blocks are freed by the rename itself, on the thread pool: no handle holds
- * them (free-later.ts) until the rename is settled (review 11: 63 such handles made a pass under 40 open files
- * fail with EMFILE, and kept every pending update's old copy on a nearly full disk). The rename waits in the
- * copy pipeline (copy-pipeline.ts) like a batch: the update's log line, and everything after it (later log
- * lines, the folder's own mode and times, the closing of its handles), comes once the rename is done, so the
- * log reads and the replica ends exactly as when it was waited for. A rename that fails is handled then as a
+ * names are resolved). The old copy's blocks are freed by that rename itself, on the thread pool, so no O_PATH
+ * handle keeps them (free-later.ts): review 11 found such handles, held until the rename was settled, 63 at a
+ * time, failing a pass under 40 open files with EMFILE and keeping every pending old copy on a nearly full disk.
+ * The rename waits in the copy pipeline (copy-pipeline.ts) like a batch: the update's log line, and everything
+ * after it (later log lines, the folder's own mode and times, the closing of its handles), comes once the rename
+ * is done, so the log reads and the replica ends exactly as when it was waited for. A rename that fails is handled then as a
  * failed install (its temporary removed, a refused name said so) and reported as that file's error. A copy that
  * finds the disk full while renames are pending (an update's, a new file's: `withRoom`) settles them first (their
  * old copies go) and is made once more: renaming in its own calls, the pass would have had that room.
