@@ -6,15 +6,15 @@
  *
  * Everything else stays as it was: the temporary is made, checked and given its metadata on the pass's thread
  * (copy-file.ts); the rename is the same call through the same opened folder (its handle: only the two last
- * names are resolved). The old copy's blocks are freed by that rename itself, on the thread pool, so no O_PATH
- * handle keeps them (free-later.ts): review 11 found such handles, held until the rename was settled, 63 at a
- * time, failing a pass under 40 open files with EMFILE and keeping every pending old copy on a nearly full disk.
- * The rename waits in the copy pipeline (copy-pipeline.ts) like a batch: the update's log line, and everything
- * after it (later log lines, the folder's own mode and times, the closing of its handles), comes once the rename
- * is done, so the log reads and the replica ends exactly as when it was waited for. A rename that fails is handled then as a
- * failed install (its temporary removed, a refused name said so) and reported as that file's error. A copy that
- * finds the disk full while renames are pending (an update's, a new file's: `withRoom`) settles them first (their
- * old copies go) and is made once more: renaming in its own calls, the pass would have had that room.
+ * names are resolved); the old copy's blocks are freed beside the pass (free-later.ts: its handle is closed once
+ * the rename is settled, as many at a time as the descriptor limit allows there). The rename waits in the copy
+ * pipeline (copy-pipeline.ts) like a batch: the update's log line, and everything after it (later log lines, the
+ * folder's own mode and times, the closing of its handles), comes once the rename is done, so the log reads and
+ * the replica ends exactly as when it was waited for. A rename that fails is handled then as a failed install
+ * (its temporary removed, a refused name said so) and reported as that file's error. A copy that finds the disk
+ * full while renames are pending (an update's, a new file's: `withRoom`) settles them first, waits until their
+ * old copies are freed, and is made once more: renaming in its own calls, the pass would have had that room
+ * (review 11).
  *
  * Only a plain update: a file over a file, nothing kept (--versions keeps the old copy first), a replica that
  * keeps times through a rename, on a local disk file system (fs-type.ts LOCAL_DISKS), on Linux (opened folders'
@@ -24,6 +24,7 @@ import { accessMode, type OpenFolder } from './access.js';
 import { notInstalled } from './apply.js';
 import type { ReplicaCaps } from './capabilities.js';
 import { LOCAL_DISKS } from './fs-type.js';
+import { allReleased, releaseBlocks } from './free-later.js';
 import { errnoOf } from './pass-report.js';
 import type { PlannedStep } from './plan.js';
 import type { CopyPipeline } from './copy-pipeline.js';
@@ -70,6 +71,7 @@ export async function updateLater(
   const { src } = step;
   const { pipe } = walk;
   const tmp = await withRoom(pipe, () => copyWithRetry(walk, from, into, src, path, caps));
+  const held = into.holdBlocks(src.name, step.dst);
   let done = false;
   let failed: { error: unknown } | undefined;
   let wake: (() => void) | undefined;
@@ -100,6 +102,7 @@ export async function updateLater(
         await new Promise<void>((resolve) => (wake = resolve));
       }
       pending.set(pipe, (pending.get(pipe) ?? 1) - 1);
+      releaseBlocks(held);
       if (failed) {
         report.handle('file', path, notInstalled(into, tmp, failed.error));
         return;
@@ -116,9 +119,9 @@ export async function updateLater(
 /**
  * Make a temporary in the replica (an update's, or a new file's after updates). The disk full (or the quota
  * reached) while renames are pending: their old copies still take their room, which renaming in the pass's own
- * calls would have given back already. They are settled (each rename frees its old copy) and the copy made once
- * more; a disk still full is then what it says. Not from inside a settle (a batch's files left by the helper):
- * the queue is settled in order, never from within.
+ * calls would have given back already. They are settled, their old copies' handles closed (the blocks freed),
+ * and the copy made once more; a disk still full is then what it says. Not from inside a settle (a batch's files
+ * left by the helper): the queue is settled in order, never from within.
  */
 export async function withRoom(pipe: CopyPipeline, copy: () => string): Promise<string> {
   try {
@@ -127,6 +130,8 @@ export async function withRoom(pipe: CopyPipeline, copy: () => string): Promise<
     const code = errnoOf(error);
     if ((code !== 'ENOSPC' && code !== 'EDQUOT') || (pending.get(pipe) ?? 0) === 0 || pipe.settling) throw error;
     await pipe.room(0);
+    unpinWorkingFolder(); // a real wait (access.ts)
+    await allReleased();
     return copy();
   }
 }
