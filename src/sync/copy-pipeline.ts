@@ -43,6 +43,11 @@ export class CopyPipeline {
     return this.queue.length > 0 && !this.running;
   }
 
+  /** True while something queued is being settled or run (nothing may settle the queue from inside it). */
+  get settling(): boolean {
+    return this.running;
+  }
+
   /** Batches under way (queued, not yet settled). */
   get underWay(): number {
     return this.batches;

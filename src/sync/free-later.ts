@@ -13,15 +13,34 @@
  * so a removed folder's rmdir would find it not empty and the replica would show `.nfs` files mid-pass.
  * `FOLDER_SYNC_FREE_LATER=0` turns it off (the bench's A/B).
  */
-import { close, closeSync, fstatSync, openSync } from 'node:fs';
+import { close, closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import type { Entry } from './entry.js';
 import { LOCAL_DISKS, onLocalDisk } from './fs-type.js';
 import { O_NOFOLLOW, O_PATH } from './handles.js';
 
-/** Handles waiting for their close at most; past this the pass frees in its own calls again. */
-const MAX_HELD = 64;
+/**
+ * The process's limit of open files (its soft limit; Node raises it to the hard one at start), from
+ * /proc/self/limits; Infinity where it cannot be read.
+ */
+export function openFilesLimit(): number {
+  try {
+    const line = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return line?.[1] === undefined || line[1] === 'unlimited' ? Infinity : Number(line[1]);
+  } catch {
+    return Infinity;
+  }
+}
+
+/**
+ * Handles waiting for their close at most; past this the pass frees in its own calls again. An eighth of the
+ * descriptor limit at most (review 11): updates renamed beside the walk (walk-late.ts) hold theirs until they are
+ * settled, up to 63 at a time, and under a limit of 40 the pass's own opens then failed with EMFILE.
+ */
+const MAX_HELD = Math.min(64, Math.floor(openFilesLimit() / 8));
 let held = 0;
 let closed = 0;
+/** Waiting for every handle to be closed (`allReleased`). */
+const drained: (() => void)[] = [];
 /** The file systems (as fs-type.ts names their statfs type) where holding is worth it and changes nothing else (fs-type.ts onLocalDisk). */
 export const HOLDS_ON: ReadonlySet<string> = LOCAL_DISKS;
 const enabled = process.platform === 'linux' && process.env['FOLDER_SYNC_FREE_LATER'] !== '0';
@@ -55,7 +74,16 @@ export function releaseBlocks(fd: number | undefined): void {
   close(fd, () => {
     held--;
     closed++;
+    if (held === 0) for (const wake of drained.splice(0)) wake();
   });
+}
+
+/**
+ * Resolves once every handle taken so far is closed, and so the blocks of what was replaced or removed are freed
+ * (walk-late.ts: a full disk while updates were pending). Handles still held wait for their own release first.
+ */
+export function allReleased(): Promise<void> {
+  return held === 0 ? Promise.resolve() : new Promise((resolve) => drained.push(resolve));
 }
 
 /** Tests: handles open now, and closed so far by this process. */

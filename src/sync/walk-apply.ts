@@ -16,7 +16,7 @@ import { mirroredMode, type PlannedStep } from './plan.js';
 import { removeEntry } from './remove.js';
 import { metaDiffOn, mirrorsOwners, versionsKeeping, type WalkContext } from './walk-options.js';
 import { copyWithRetry, putInPlace } from './walk-put.js';
-import { updateLater, updatesLater } from './walk-late.js';
+import { updateLater, updatesLater, withRoom } from './walk-late.js';
 import type { MovedFolders, Place } from './walk-replica.js';
 
 /** What a step needs from the walk (walk.ts's MirrorWalk is one): a subfolder is mirrored by the walk itself. */
@@ -98,10 +98,11 @@ export async function applyStep(
       const target = join(dstDir, src.name);
       // Copy first, then clear the way: a source file that cannot be read leaves the replica's entry alone.
       if (updatesLater(walk, step, dstFolder, caps)) {
-        updateLater(walk, step, path, srcFolder, dstFolder, caps); // the rename beside the walk (walk-late.ts)
+        await updateLater(walk, step, path, srcFolder, dstFolder, caps); // the rename beside the walk (walk-late.ts)
         return true;
       }
-      const make = (into: OpenFolder): string => copyWithRetry(walk, srcFolder, into, src, path, caps);
+      // A full disk while updates' renames are pending: they are settled and the copy made again (walk-late.ts).
+      const make = (into: OpenFolder): Promise<string> => withRoom(walk.pipe, () => copyWithRetry(walk, srcFolder, into, src, path, caps));
       const kept = await putInPlace(walk, make, dstFolder, src.name, target, path, step.replace, step.dst);
       // fusefat stamps the renamed temporary with "now": the source's times are set again on the installed file.
       if (!dry && !caps.renameKeepsTimes) setMeta(target, src, false);

@@ -22,7 +22,7 @@ import { mirrorsOwners, versionsKeeping, type WalkContext } from './walk-options
  */
 export async function putInPlace(
   walk: WalkContext,
-  make: (into: OpenFolder) => string,
+  make: (into: OpenFolder) => string | Promise<string>,
   into: OpenFolder | undefined,
   name: string,
   target: string,
@@ -36,7 +36,7 @@ export async function putInPlace(
     if (replace) await clearFor(walk, target, rel, replace);
     return store && old ? { versions: store.passName, keptAs: store.keptPath(rel) } : {};
   }
-  const tmp = make(into);
+  const tmp = await make(into);
   let kept: Kept = {};
   try {
     if (replace?.type === 'dir') {
