@@ -19,7 +19,7 @@
  * Only a plain update: a file over a file, nothing kept (--versions keeps the old copy first), a replica that
  * keeps times through a rename, on a local disk file system (fs-type.ts LOCAL_DISKS), in the CLI on Linux
  * (opened folders' handles), as the copy helper's batches: an embedding program's logger sees each update's event
- * right after its rename, as before (test/faults/source-changes.test.ts acts on the replica at such an event). `FOLDER_SYNC_RENAME_LATER=0` turns it off (the bench's A/B, tests).
+ * right after its rename, as before. `FOLDER_SYNC_RENAME_LATER=0` turns it off (the bench's A/B, tests).
  */
 import { accessMode, type OpenFolder } from './access.js';
 import { notInstalled } from './apply.js';
@@ -110,13 +110,13 @@ export async function updateLater(
         report.handle('file', path, notInstalled(into, tmp, failed.error));
         return;
       }
+      updatedLater++;
       report.stats.bytes += src.size;
       // Only metadata differed, but not ones set in place (plan.ts metaStep): said so (as walk-apply.ts).
       const note = step.meta && { note: `metadata: ${step.meta.join(', ')}; copied again, not changed in place` };
       report.op('updated', 'file', path, { size: src.size, ...note });
     },
   });
-  updatedLater++;
 }
 
 /**
@@ -141,5 +141,5 @@ export async function withRoom(pipe: CopyPipeline, copy: () => string): Promise<
 
 let updatedLater = 0;
 
-/** Updates installed beside the walk by this process so far (a pass's debug line says how many). */
+/** Updates installed beside the walk by this process so far, their renames done (a pass's debug line says how many). */
 export const updatesBesideWalk = (): number => updatedLater;
