@@ -199,6 +199,11 @@ describe('passes whose batches are settled after the walk moved on (FOLDER_SYNC_
     // Every batch handed over before the stop is finished and logged, in plan order; the big file is whole.
     const expected = ['a', 'b', 'c', 'd', 'e'].flatMap((d) => Array.from({ length: 10 }, (_, i) => `${d}/f${i}`));
     expect(created).toEqual([...expected, 'm/big']);
+    // The stop's line comes after the lines of every file finished before it, as on one thread (sayInPassOrder).
+    const lines = text.split('\n');
+    const stopping = lines.findIndex((l) => l.includes('SIGTERM received: stopping after the current file'));
+    expect(stopping).toBeGreaterThan(lines.findLastIndex((l) => l.includes('created file')));
+    expect(stopping).toBeLessThan(lines.findIndex((l) => l.includes('pass stopped')));
     expect(present.sort()).toEqual([...expected, 'm/big'].sort());
     expect(lstatSync(join(dst, 'm', 'big')).size).toBe(4 * 1024 * 1024);
     expect(compareTrees(src, dst, { ignore: (p) => p === '.' || p.startsWith('m') })).toEqual([]);

@@ -5,6 +5,7 @@ import { logRefusal, openPassLog } from '../pass-log.js';
 import { note, runForeground } from '../run/runner.js';
 import { parseInterval } from '../schedule/interval.js';
 import { checkFilterSpec } from '../sync/filter.js';
+import { sayInPassOrder } from '../sync/pass-report.js';
 import { checkPassPaths } from '../sync/path-guards.js';
 import { folderArgs, intervalArgs, notifyArgs, outputArgs, parseCount, parseLogFormat, parseVersionsArgs, passArgs } from './_args.js';
 import { checkVersionsDir } from '../versions/guards.js';
@@ -63,7 +64,8 @@ export default defineCommand({
     const controller = new AbortController();
     const stop = (signal: NodeJS.Signals): void => {
       if (controller.signal.aborted) return;
-      note(logger, 'info', `${signal} received: stopping after the current file`, { run: 'stopping', signal });
+      // After the lines still held for files finished before the signal (sayInPassOrder).
+      sayInPassOrder(() => note(logger, 'info', `${signal} received: stopping after the current file`, { run: 'stopping', signal }));
       controller.abort(signal);
     };
     const reopen = (): void => {

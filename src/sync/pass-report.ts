@@ -15,6 +15,18 @@ export interface Kept {
   note?: string;
 }
 
+/** The copy pipeline of the latest pass (PassReport.holdWith): it holds lines only while that pass has some queued. */
+let passHolder: { hold(line: () => void): boolean } | undefined;
+
+/**
+ * A line said from outside the pass while it runs (`run`'s "SIGTERM received: stopping after the current file"):
+ * after the pass's own lines still held behind copies under way (copy-pipeline.ts), so it comes where it would
+ * without them, after the lines of every file finished before it; at once when nothing is held.
+ */
+export function sayInPassOrder(line: () => void): void {
+  if (!passHolder?.hold(line)) line();
+}
+
 /** Thrown inside a pass to stop it: the disk is full or the caller aborted. */
 export class StopPass extends Error {}
 
@@ -60,9 +72,10 @@ export class PassReport {
     private readonly opts: PassReportOptions,
   ) {}
 
-  /** Log lines go through `holder` from now on (the walk's copy pipeline). */
+  /** Log lines go through `holder` from now on (the walk's copy pipeline); so do `sayInPassOrder`'s. */
   holdWith(holder: { hold(line: () => void): boolean }): void {
     this.holder = holder;
+    passHolder = holder;
   }
 
   private out(level: 'info' | 'warn' | 'error', event: LogEvent): void {
