@@ -15,7 +15,7 @@ import type { CopyPipeline } from './copy-pipeline.js';
 import { mirroredMode, type PlannedStep } from './plan.js';
 import { removeEntry } from './remove.js';
 import { metaDiffOn, mirrorsOwners, versionsKeeping, type WalkContext } from './walk-options.js';
-import { copyWithRetry, putInPlace } from './walk-put.js';
+import { copyWithRetry, putInPlace, reportCopied } from './walk-put.js';
 import { updateLater, updatesLater, withRoom } from './walk-late.js';
 import type { MovedFolders, Place } from './walk-replica.js';
 
@@ -102,14 +102,11 @@ export async function applyStep(
         return true;
       }
       // A full disk while updates' renames are pending: they are settled and the copy made again (walk-late.ts).
-      const make = (into: OpenFolder): Promise<string> => withRoom(walk.pipe, () => copyWithRetry(walk, srcFolder, into, src, path, caps));
+      const make = (into: OpenFolder): string | Promise<string> => withRoom(walk.pipe, () => copyWithRetry(walk, srcFolder, into, src, path, caps));
       const kept = await putInPlace(walk, make, dstFolder, src.name, target, path, step.replace, step.dst);
       // fusefat stamps the renamed temporary with "now": the source's times are set again on the installed file.
       if (!dry && !caps.renameKeepsTimes) setMeta(target, src, false);
-      report.stats.bytes += src.size;
-      // Only metadata differed, but not ones set in place (plan.ts metaStep): said so.
-      const note = step.meta && { note: `metadata: ${step.meta.join(', ')}; copied again, not changed in place` };
-      report.op(step.dst ? 'updated' : 'created', 'file', path, { size: src.size, ...note, ...kept });
+      reportCopied(report, step, path, kept);
       return true;
     }
     case 'compare':

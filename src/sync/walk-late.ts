@@ -31,7 +31,7 @@ import { errnoOf } from './pass-report.js';
 import type { PlannedStep } from './plan.js';
 import type { CopyPipeline } from './copy-pipeline.js';
 import type { WalkContext } from './walk-options.js';
-import { copyWithRetry } from './walk-put.js';
+import { copyWithRetry, reportCopied } from './walk-put.js';
 import { unpinWorkingFolder } from './working-folder.js';
 
 type CopyStep = Extract<PlannedStep, { op: 'copy' }>;
@@ -39,6 +39,8 @@ type CopyStep = Extract<PlannedStep, { op: 'copy' }>;
 type LateWalk = WalkContext & { readonly pipe: CopyPipeline };
 
 const enabled = process.env['FOLDER_SYNC_RENAME_LATER'] !== '0';
+/** Tests (FOLDER_SYNC_TEST_COPY_LATE=1, as copy-batch.ts): each rename starts only when the pass comes back for it. */
+const late = process.env['FOLDER_SYNC_TEST_COPY_LATE'] === '1';
 
 /** Is this step an update whose rename can run beside the walk (see the top)? */
 export function updatesLater(walk: LateWalk, step: CopyStep, into: OpenFolder | undefined, caps: ReplicaCaps): into is OpenFolder {
@@ -90,8 +92,6 @@ export async function updateLater(
       failed = { error };
     }
   };
-  // Tests (FOLDER_SYNC_TEST_COPY_LATE=1, as copy-batch.ts): the rename starts only when the pass comes back for it.
-  const late = process.env['FOLDER_SYNC_TEST_COPY_LATE'] === '1';
   if (!late) start();
   const { report } = walk;
   pending.set(pipe, (pending.get(pipe) ?? 0) + 1);
@@ -111,10 +111,7 @@ export async function updateLater(
         return;
       }
       updatedLater++;
-      report.stats.bytes += src.size;
-      // Only metadata differed, but not ones set in place (plan.ts metaStep): said so (as walk-apply.ts).
-      const note = step.meta && { note: `metadata: ${step.meta.join(', ')}; copied again, not changed in place` };
-      report.op('updated', 'file', path, { size: src.size, ...note });
+      reportCopied(report, step, path);
     },
   });
 }
@@ -126,17 +123,21 @@ export async function updateLater(
  * and the copy made once more; a disk still full is then what it says. Not from inside a settle (a batch's files
  * left by the helper): the queue is settled in order, never from within.
  */
-export async function withRoom(pipe: CopyPipeline, copy: () => string): Promise<string> {
+export function withRoom(pipe: CopyPipeline, copy: () => string): string | Promise<string> {
   try {
-    return copy();
+    return copy(); // synchronous, as without updates beside the walk, unless the disk is full
   } catch (error) {
     const code = errnoOf(error);
     if ((code !== 'ENOSPC' && code !== 'EDQUOT') || (pending.get(pipe) ?? 0) === 0 || pipe.settling) throw error;
-    await pipe.room(0);
-    unpinWorkingFolder(); // a real wait (access.ts)
-    await allReleased();
-    return copy();
+    return copyAgain(pipe, copy);
   }
+}
+
+async function copyAgain(pipe: CopyPipeline, copy: () => string): Promise<string> {
+  await pipe.room(0);
+  unpinWorkingFolder(); // a real wait (access.ts)
+  await allReleased();
+  return copy();
 }
 
 let updatedLater = 0;

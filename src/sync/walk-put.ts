@@ -10,7 +10,8 @@ import { copyWith, discardIn, folderEnds, SourceChangedError, type CopyOptions }
 import type { ReplicaCaps } from './capabilities.js';
 import type { Entry } from './entry.js';
 import { releaseBlocks } from './free-later.js';
-import { kindOf, type Kept } from './pass-report.js';
+import { kindOf, type Kept, type PassReport } from './pass-report.js';
+import type { PlannedStep } from './plan.js';
 import { removeEntry } from './remove.js';
 import { mirrorsOwners, versionsKeeping, type WalkContext } from './walk-options.js';
 
@@ -91,4 +92,13 @@ export function copyWithRetry({ report, opts }: WalkContext, from: OpenFolder, i
     report.debug(`${JSON.stringify(rel)} changed during the copy; copied again`);
     return tmp;
   }
+}
+
+/** A copied file put in place (by the pass, or beside the walk: walk-late.ts): its bytes counted and its line logged. */
+export function reportCopied(report: PassReport, step: Extract<PlannedStep, { op: 'copy' }>, path: string, kept: Kept = {}): void {
+  const { src } = step;
+  report.stats.bytes += src.size;
+  // Only metadata differed, but not ones set in place (plan.ts metaStep): said so.
+  const note = step.meta && { note: `metadata: ${step.meta.join(', ')}; copied again, not changed in place` };
+  report.op(step.dst ? 'updated' : 'created', 'file', path, { size: src.size, ...note, ...kept });
 }
