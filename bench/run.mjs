@@ -184,6 +184,13 @@ const TOOLS = {
     readOnly: true,
     argv: (src, dst) => sh('find "$1" -printf "%s\\n" >/dev/null & p=$!; find "$2" -printf "%s\\n" >/dev/null; r=$?; wait $p && exit $r', src, dst),
   },
+  // Incremental floor for the same work in Node (session 12, bench/node-floor-inc.mjs): both trees listed on two
+  // threads as the pass lists them, every change applied by the main thread (temporary, times, rename; removals),
+  // with none of the pass's guards. What Node allows, not what the machine allows (that is below find x2's walk).
+  'node bare': {
+    floor: true,
+    argv: (src, dst) => [process.execPath, join(benchDir, 'node-floor-inc.mjs'), '--once', 'main', src, dst],
+  },
   // Checksum floor: walk and read every byte of both trees, one process a tree, both at once. tar reads each file
   // (into an archive written to /dev/zero, which discards it; GNU tar skips reading only for /dev/null);
   // `find -exec cat` was measured slower than rsync -c here (cat maps a fresh buffer and writes once per file).
@@ -202,7 +209,8 @@ const COPY_FLOORS = ['cp -a', 'tar c + tar x'];
  * 'cold' (page cache dropped before every run, when root) or 'warm'; `before(dst)` puts the replica into the
  * same state before every timed run of every tool, `setup(src, dst)` once before the row; `bytes`: the check
  * after each run compares every byte (runs that write) or metadata only (no-ops, whose replica was verified
- * when it was made); `floors`: the tools that measure what the machine allows for the same work.
+ * when it was made); `floors`: the tools that measure what the machine allows for the same work (`floorNotes`: what a
+ * floor leaves out, said beside it when it is the row's fastest).
  */
 const fresh = (dst) => removeTree(dst);
 const presynced = (src, dst) => presync(src, dst);
@@ -251,8 +259,8 @@ const scenarios = [
     setup: (src, dst) => removeTree(dst),
     before: (dst) => untimed(['rsync', '-a', '--delete', `${trees.stale}/`, `${dst}/`]),
     bytes: true,
-    floors: ['find x2'],
-    floorNote: 'the lstat walk alone (a lower bound: it copies nothing)',
+    floors: ['find x2', 'node bare'],
+    floorNotes: { 'find x2': 'the lstat walk alone (a lower bound: it copies nothing)', 'node bare': 'the same work, bare Node' },
   },
   {
     id: 'checksum-noop-small',
@@ -438,7 +446,7 @@ function runScenario(sc) {
     folderSync: fs,
     rsync: rs,
     floor: floor?.seconds ?? NaN,
-    floorTool: floor ? `${floor.name}${sc.floorNote ? `: ${sc.floorNote}` : ''}` : '',
+    floorTool: floor ? `${floor.name}${sc.floorNotes?.[floor.name] ? `: ${sc.floorNotes[floor.name]}` : ''}` : '',
     floors: Object.fromEntries(floorMedians.map((f) => [f.name, f.seconds])),
     ratio: fs / rs,
     ratioFloor: fs / (floor?.seconds ?? NaN),
@@ -517,6 +525,14 @@ if (memory.huge !== undefined) {
     `| peak RSS, no-op over ${HUGE.files.toLocaleString('en')} files | disk, warm | ${fmt(memory.huge, 1)} MiB | | | | ${fmt(ratio)} x the 100k figure | | | <= 1.2 x | ${verdict(ratio <= 1.2)} |`,
   );
 }
+// Rows with more than one floor: each one's median, and folder-sync's ratio to it (the table shows the fastest).
+for (const r of results) {
+  const all = Object.entries(r.floors);
+  if (all.length > 1)
+    lines.push(
+      `\n${r.label} [${r.place === 'tmpfs' ? 'tmpfs' : r.cache}], every floor: ${all.map(([name, s]) => `${name} ${fmt(s)} s (fs / it ${fmt(r.folderSync / s)}, rsync / it ${fmt(r.rsync / s)})`).join('; ')}`,
+    );
+}
 const raw = ['| figure | tool | runs (s, in run order) |', '| --- | --- | --- |'];
 for (const r of results)
   for (const [tool, xs] of Object.entries(r.runs)) raw.push(`| ${r.id} | ${tool} | ${xs.map((x) => x.toFixed(3)).join(', ')} |`);
@@ -537,7 +553,7 @@ const header = [
   describeEnv(opts['keep-env']),
   `load average (1/5/15 min) at start ${load(loadBefore)}, at end ${load(loadAfter)}; bench took ${((performance.now() - started) / 1000).toFixed(0)} s`,
   `tools alternate (order rotated every run); every run starts after sync(1) and settled write-back; cold = page cache dropped before every run${canDrop ? '' : ' (NOT dropped here: not root, --no-drop or --smoke)'}; warm = one untimed run of each tool first; tmpfs = both trees and the replica under /dev/shm.`,
-  `floor = the faster of the floor tools: cp -a / tar c + tar x (copies), two concurrent find -printf %s lstat walks (no-op), two concurrent tar -cf /dev/zero reading every file (checksum).`,
+  `floor = the faster of the floor tools: cp -a / tar c + tar x (copies), two concurrent find -printf %s lstat walks (no-op and incremental; the incremental row also times node bare, the same work in a bare Node program on two threads), two concurrent tar -cf /dev/zero reading every file (checksum).`,
 ].join('\n');
 process.stdout.write(`\n${header}\n\n${lines.join('\n')}\n\nRaw runs:\n\n${raw.join('\n')}\n`);
 if (filterResults)
