@@ -2,7 +2,8 @@
 // before the program: `node --import ./bench/thread-cpu.mjs dist/cli.js sync-once SRC DST --quiet`. At exit it
 // writes to stderr, from /proc/<tid>/schedstat: each thread's time on a CPU, its time waiting for one (runnable,
 // not running: the cost of sharing the cores) and its time slices.
-// - A worker thread (the look-ahead, the copy or compare helper) says its own line when it ends, as `worker N`.
+// - A worker thread started from a file (the look-ahead, the copy or compare helper) says its own line when it
+//   ends, as `worker N` (Node gives `--import` to those, not to `eval: true` workers).
 // - The main thread says the rest when the process exits: itself, then the process's other threads by thread id.
 //   In a Node 20 process those are V8's platform threads (background JIT compilation, and GC helpers), libuv's
 //   thread pool (started by the first asynchronous file call), and an inspector/signal thread; which is which is

@@ -46,6 +46,10 @@ describe('bench (smoke mode, so the benchmark script cannot rot)', () => {
     }
     expect(Object.keys(out.results[0]!.floors)).toEqual(['cp -a', 'tar c + tar x']);
     expect(out.results.find((x) => x.id === 'noop-small')!.floors).toHaveProperty(['find x2']);
+    // The incremental row also times the same work in a bare Node program (bench/node-floor-inc.mjs), whose
+    // replica is checked like every other tool's (a floor that left differences would be a failed run above).
+    expect(Object.keys(out.results.find((x) => x.id === 'incremental-small')!.floors)).toEqual(['find x2', 'node bare']);
+    expect(r.stdout).toMatch(/^incremental, small over stale \[warm\], every floor: find x2 .*; node bare .* \(fs \/ it /m);
     expect(out.results.find((x) => x.id === 'checksum-noop-large')!.floors).toHaveProperty(['tar-read x2']);
     expect(out.memoryMiB.small).toBeGreaterThan(1);
     expect(r.stdout).toContain('| initial copy, small | disk, cold |');
@@ -93,5 +97,25 @@ describe('bench (smoke mode, so the benchmark script cannot rot)', () => {
     expect(cronEnv(shell)).toEqual({ SHELL: '/bin/sh', PATH: '/p', HOME: '/h', LOGNAME: 'u', FOLDER_SYNC_READ_AHEAD: '0' });
     expect(describeEnv(false, shell)).toMatch(/3 variable\(s\) of the shell's left out, among them NODE_EXTRA_CA_CERTS, NODE_OPTIONS/);
     expect(describeEnv(true, shell)).toMatch(/in full/);
+  });
+
+  it("thread-cpu.mjs reports every thread's CPU: a worker's as it ends, the rest at the process's exit", () => {
+    // A worker from a file (Node gives `--import` to those, not to `eval` workers), busy on a loop.
+    const busy = join(cache, 'busy-worker.mjs');
+    writeFileSync(busy, 'let x = 0;\nfor (let i = 0; i < 3e7; i++) x += i;\n');
+    const script = [
+      "const { Worker } = require('node:worker_threads');",
+      `const w = new Worker(${JSON.stringify(busy)});`,
+      "w.on('exit', () => require('node:fs').stat('.', () => {}));", // the first async call starts libuv's pool
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['--import', './bench/thread-cpu.mjs', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(0);
+    const lines = r.stderr.trim().split('\n');
+    // The worker's own line (it spent CPU on its loop), then main's, then the other threads' by thread id.
+    const worker = lines.find((l) => l.startsWith('worker 1 '));
+    expect(worker).toMatch(/cpu +\d+\.\d ms {2}waiting for a cpu +\d+\.\d ms {2}slices \d+$/);
+    expect(Number(/cpu +([\d.]+)/.exec(worker!)![1])).toBeGreaterThan(0);
+    expect(lines.filter((l) => l.startsWith('main '))).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith('thread ')).length).toBeGreaterThanOrEqual(4); // V8's platform threads at least
   });
 });
