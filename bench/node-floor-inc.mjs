@@ -1,35 +1,26 @@
 // What Node itself allows for the incremental row (issue 16, session 12): a bare program that does the row's
-// work with none of the pass's guards. It lists both trees on two threads exactly as bench/node-floor.mjs does
-// for the no-op (main thread front to back by bare name after a chdir, worker back to front by whole path, each
-// folder pair listed once), compares each folder pair by type, size and mtime, and applies what differs:
-// a changed or new file is copied into a temporary beside it (copyFileSync: copy_file_range, the mode copied),
-// its times set, and renamed over the old one; a replica entry the source lacks is removed; the folder's times
-// are set again. No opened folders, no
-// identity checks, no planner, no log, no owners, no folder times.
+// work with none of the pass's guards. It lists both trees on two threads as bench/node-floor.mjs does for the
+// no-op (bench/floor-walk.mjs: main thread front to back by bare name after a chdir, worker back to front by
+// whole path, each folder pair listed once), compares each folder pair by type, size and mtime, and applies what
+// differs: a changed or new file is copied into a temporary beside it (copyFileSync: copy_file_range, the mode
+// copied), its times set, and renamed over the old one; a replica entry the source lacks is removed; the folder's
+// times are set again. No opened folders, no identity checks, no planner, no log, no owners.
 //
-// `--writes both`: each thread applies the changes of the folders it listed (what the machine allows).
-// `--writes main`: the worker only lists and posts its folders' changes; the main thread applies all of them
-// (folder-sync's design: its look-ahead thread never writes). Both are timed beside `sync-once` and rsync, in
-// alternation, each run over a fresh copy of the stale replica (rsync -a --delete, then sync: as bench/run.mjs's
-// incremental row). Reports; asserts nothing. Run it with the machine otherwise idle.
+// `main`: the worker only lists and posts its folders' changes; the main thread applies all of them, taking the
+// worker's after each folder of its own that had changes (folder-sync's split: its look-ahead thread never
+// writes). `both`: each thread applies the changes of the folders it listed. Both are timed beside `sync-once`
+// and rsync, in alternation, each run over a fresh copy of the stale replica (rsync -a --delete, then sync: as
+// bench/run.mjs's incremental row). Reports; asserts nothing. Run it with the machine otherwise idle.
 //
 //   node bench/node-floor-inc.mjs <source> <stale replica> <replica> [--runs 7]
 //   node bench/node-floor-inc.mjs --once main|both <source> <replica>   (one run; bench/run.mjs's 'node bare' floor)
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, lstatSync, readdirSync, renameSync, rmSync, utimesSync } from 'node:fs';
+import { copyFileSync, lstatSync, renameSync, rmSync, utimesSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, receiveMessageOnPort, Worker, workerData } from 'node:worker_threads';
 import { cronEnv } from './env.mjs';
-
-const SLOTS = 1 << 22;
-const DONE = 4;
-
-function slot(rel) {
-  let h = 2166136261;
-  for (let i = 0; i < rel.length; i++) h = Math.imul(h ^ rel.charCodeAt(i), 16777619);
-  return (h >>> 0) & (SLOTS - 1);
-}
+import { CLAIMED_BY_MAIN, CLAIMED_BY_WORKER, newClaims, walkBoth } from './floor-walk.mjs';
 
 /**
  * A time for utimes: Node passes seconds as a double, and a millisecond's worth of it can land a few nanoseconds
@@ -73,47 +64,10 @@ function apply(srcDir, dstDir, changes) {
   utimesSync(dstDir, secs(own.atimeNs), secs(own.mtimeNs));
 }
 
-/** Walk both trees from the top, claiming each folder pair; returns the entries this thread lstat'ed. */
-function walkBoth(src, dst, claims, me, byName, backwards, onChanges) {
-  const list = byName
-    ? (dir) => {
-        process.chdir(dir);
-        return readdirSync('.').map((name) => [name, lstatSync(name, { bigint: true })]);
-      }
-    : (dir) => readdirSync(dir).map((name) => [name, lstatSync(join(dir, name), { bigint: true })]);
-  let entries = 0;
-  const visit = (rel) => {
-    const at = slot(rel);
-    const was = Atomics.compareExchange(claims, at, 0, me);
-    if (was & DONE) return;
-    let folders;
-    if (was === 0) {
-      const srcDir = join(src, rel);
-      const dstDir = join(dst, rel);
-      const srcList = list(srcDir);
-      const dstList = list(dstDir);
-      entries += srcList.length + dstList.length;
-      const changes = diff(srcList, dstList);
-      if (changes.length) onChanges(srcDir, dstDir, changes);
-      folders = srcList.filter(([, st]) => st.isDirectory()).map(([name]) => name);
-    } else {
-      folders = readdirSync(join(src, rel), { withFileTypes: true })
-        .filter((e) => e.isDirectory())
-        .map((e) => e.name);
-    }
-    folders.sort();
-    if (backwards) folders.reverse();
-    for (const name of folders) visit(rel === '' ? name : `${rel}/${name}`);
-    if (was === 0) Atomics.or(claims, at, DONE);
-  };
-  visit('');
-  return entries;
-}
-
 function floorOnce(src, dst, writes) {
   return new Promise((done, fail) => {
     const started = performance.now();
-    const claims = new Int32Array(new SharedArrayBuffer(SLOTS * 4));
+    const claims = newClaims();
     const { port1, port2 } = new MessageChannel();
     const worker = new Worker(new URL(import.meta.url), { workerData: { src, dst, claims, writes, port: port2 }, transferList: [port2] });
     worker.once('error', fail);
@@ -125,7 +79,9 @@ function floorOnce(src, dst, writes) {
         applied += changes.length;
       }
     };
-    const mine = walkBoth(src, dst, claims, 1, true, false, (s, d, changes) => {
+    const mine = walkBoth(src, dst, claims, CLAIMED_BY_MAIN, true, false, (s, d, srcList, dstList) => {
+      const changes = diff(srcList, dstList);
+      if (!changes.length) return;
       apply(s, d, changes);
       applied += changes.length;
       takeTheirs();
@@ -143,7 +99,9 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 if (!isMainThread) {
   const { src, dst, claims, writes, port } = workerData;
   let applied = 0;
-  const entries = walkBoth(src, dst, claims, 2, false, true, (s, d, changes) => {
+  const entries = walkBoth(src, dst, claims, CLAIMED_BY_WORKER, false, true, (s, d, srcList, dstList) => {
+    const changes = diff(srcList, dstList);
+    if (!changes.length) return;
     if (writes === 'both') {
       apply(s, d, changes);
       applied += changes.length;

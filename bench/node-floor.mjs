@@ -1,68 +1,21 @@
 // What Node itself allows for the no-op row (issue 16): both trees listed (readdir, then lstat with nanosecond
 // times of every entry, as the pass lists) on two threads, with none of the pass's work (no opened folders, no
-// identity checks, no planning, no log). The main thread lstats bare names after a chdir into each folder (as
-// the pass's listing does); the worker, which cannot move the process's working folder, lstats whole paths (as
-// the look-ahead thread does). Each folder pair is listed once, by whichever thread reaches it first (a shared
-// table of claims by path hash); the main thread goes front to back, the worker back to front.
+// identity checks, no planning, no log): the walk of bench/floor-walk.mjs.
 // It times the same pass of `node dist/cli.js sync-once` and `rsync -a --delete` in alternation, so the three
 // columns come from the same minutes. Reports; asserts nothing. Run it with the machine otherwise idle.
 //
 //   node bench/node-floor.mjs <source> <replica, already a mirror of source> [--runs 7]
 import { execFileSync } from 'node:child_process';
 import { cronEnv } from './env.mjs';
-import { lstatSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { CLAIMED_BY_MAIN, CLAIMED_BY_WORKER, newClaims, walkBoth } from './floor-walk.mjs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-
-const SLOTS = 1 << 22;
-const CLAIMED_BY_MAIN = 1;
-const CLAIMED_BY_WORKER = 2;
-const DONE = 4;
-
-function slot(rel) {
-  let h = 2166136261;
-  for (let i = 0; i < rel.length; i++) h = Math.imul(h ^ rel.charCodeAt(i), 16777619);
-  return (h >>> 0) & (SLOTS - 1);
-}
-
-/** List both trees' folders from the top, claiming each folder pair; returns the entries this thread lstat'ed. */
-function walkBoth(src, dst, claims, me, byName, backwards) {
-  const list = byName
-    ? (dir) => {
-        process.chdir(dir);
-        return readdirSync('.').map((name) => [name, lstatSync(name, { bigint: true })]);
-      }
-    : (dir) => readdirSync(dir).map((name) => [name, lstatSync(join(dir, name), { bigint: true })]);
-  let entries = 0;
-  const visit = (rel) => {
-    const at = slot(rel);
-    const was = Atomics.compareExchange(claims, at, 0, me);
-    if (was & DONE) return; // the other thread has listed this subtree
-    let folders;
-    if (was === 0) {
-      const srcList = list(join(src, rel));
-      entries += srcList.length + list(join(dst, rel)).length;
-      folders = srcList.filter(([, st]) => st.isDirectory()).map(([name]) => name);
-    } else {
-      // Claimed by the other thread, which lists it; only its subfolders may still be free (names only).
-      folders = readdirSync(join(src, rel), { withFileTypes: true })
-        .filter((e) => e.isDirectory())
-        .map((e) => e.name);
-    }
-    folders.sort();
-    if (backwards) folders.reverse();
-    for (const name of folders) visit(rel === '' ? name : `${rel}/${name}`);
-    if (was === 0) Atomics.or(claims, at, DONE);
-  };
-  visit('');
-  return entries;
-}
 
 function floorOnce(src, dst) {
   return new Promise((done, fail) => {
     const started = performance.now();
-    const claims = new Int32Array(new SharedArrayBuffer(SLOTS * 4));
+    const claims = newClaims();
     const worker = new Worker(new URL(import.meta.url), { workerData: { src, dst, claims } });
     worker.once('error', fail);
     const mine = walkBoth(src, dst, claims, CLAIMED_BY_MAIN, true, false);
