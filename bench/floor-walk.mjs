@@ -22,6 +22,43 @@ function slot(rel) {
 }
 
 /**
+ * Take the folder at `rel` for this thread: 'mine' (nobody had it: this thread does it), 'done' (the other thread
+ * has done its whole subtree) or 'theirs' (the other thread does it; its subfolders may still be free).
+ */
+export function claim(claims, rel, me) {
+  const was = Atomics.compareExchange(claims, slot(rel), 0, me);
+  return was === 0 ? 'mine' : was & DONE ? 'done' : 'theirs';
+}
+
+/** The subtree at `rel`, claimed by this thread, is done: the other thread need not go into it. */
+export function subtreeDone(claims, rel) {
+  Atomics.or(claims, slot(rel), DONE);
+}
+
+/**
+ * Visit the source tree's folders from the top, each folder once across both threads: `mine(rel)` does this
+ * thread's work in a folder it claimed and returns the names of its subfolders. A folder the other thread has
+ * claimed is only read for its subfolders' names; a subtree it has finished is skipped.
+ */
+export function claimWalk(src, claims, me, backwards, mine) {
+  const visit = (rel) => {
+    const was = claim(claims, rel, me);
+    if (was === 'done') return; // the other thread has done this subtree
+    const folders =
+      was === 'mine'
+        ? mine(rel)
+        : readdirSync(join(src, rel), { withFileTypes: true })
+            .filter((e) => e.isDirectory())
+            .map((e) => e.name);
+    folders.sort();
+    if (backwards) folders.reverse();
+    for (const name of folders) visit(rel === '' ? name : `${rel}/${name}`);
+    if (was === 'mine') subtreeDone(claims, rel);
+  };
+  visit('');
+}
+
+/**
  * List both trees' folders from the top, claiming each folder pair; `listed(srcDir, dstDir, srcList, dstList)`
  * is called for each pair this thread lists ([name, BigIntStats] lists). Returns the entries this thread lstat'ed.
  */
@@ -33,30 +70,14 @@ export function walkBoth(src, dst, claims, me, byName, backwards, listed) {
       }
     : (dir) => readdirSync(dir).map((name) => [name, lstatSync(join(dir, name), { bigint: true })]);
   let entries = 0;
-  const visit = (rel) => {
-    const at = slot(rel);
-    const was = Atomics.compareExchange(claims, at, 0, me);
-    if (was & DONE) return; // the other thread has listed this subtree
-    let folders;
-    if (was === 0) {
-      const srcDir = join(src, rel);
-      const dstDir = join(dst, rel);
-      const srcList = list(srcDir);
-      const dstList = list(dstDir);
-      entries += srcList.length + dstList.length;
-      listed?.(srcDir, dstDir, srcList, dstList);
-      folders = srcList.filter(([, st]) => st.isDirectory()).map(([name]) => name);
-    } else {
-      // Claimed by the other thread, which lists it; only its subfolders may still be free (names only).
-      folders = readdirSync(join(src, rel), { withFileTypes: true })
-        .filter((e) => e.isDirectory())
-        .map((e) => e.name);
-    }
-    folders.sort();
-    if (backwards) folders.reverse();
-    for (const name of folders) visit(rel === '' ? name : `${rel}/${name}`);
-    if (was === 0) Atomics.or(claims, at, DONE);
-  };
-  visit('');
+  claimWalk(src, claims, me, backwards, (rel) => {
+    const srcDir = join(src, rel);
+    const dstDir = join(dst, rel);
+    const srcList = list(srcDir);
+    const dstList = list(dstDir);
+    entries += srcList.length + dstList.length;
+    listed?.(srcDir, dstDir, srcList, dstList);
+    return srcList.filter(([, st]) => st.isDirectory()).map(([name]) => name);
+  });
   return entries;
 }

@@ -178,6 +178,12 @@ const TOOLS = {
     argv: (src, dst) =>
       sh('set -o pipefail; tar --format=posix --pax-option=delete=atime,delete=ctime -C "$1" -cf - . | tar -C "$2" -xf -', src, dst),
   },
+  // The small copies written as the pass must write them (session 12, bench/node-floor-copy.mjs): a temporary
+  // beside each file, its times set, renamed into place; a bare Node program on two threads, none of the guards.
+  'node tmp+rename': {
+    floor: true,
+    argv: (src, dst) => [process.execPath, join(benchDir, 'node-floor-copy.mjs'), src, dst],
+  },
   // No-op floor: lstat every entry of both trees, two processes at once (%s makes find lstat each entry).
   'find x2': {
     floor: true,
@@ -224,7 +230,8 @@ const scenarios = [
     cache: 'cold',
     before: fresh,
     bytes: true,
-    floors: COPY_FLOORS,
+    floors: [...COPY_FLOORS, 'node tmp+rename'],
+    floorNotes: { 'node tmp+rename': 'a bare Node copy through temporaries' },
   },
   {
     id: 'initial-small-tmpfs',
@@ -235,7 +242,8 @@ const scenarios = [
     cache: 'warm',
     before: fresh,
     bytes: true,
-    floors: COPY_FLOORS,
+    floors: [...COPY_FLOORS, 'node tmp+rename'],
+    floorNotes: { 'node tmp+rename': 'a bare Node copy through temporaries' },
   },
   {
     id: 'noop-small',
