@@ -1,9 +1,10 @@
 // The bare two-thread walk of both trees that the Node floors share (bench/node-floor.mjs for the no-op,
-// bench/node-floor-inc.mjs for the incremental row): readdir, then lstat with nanosecond times of every entry, as
-// the pass lists. The main thread lstats bare names after a chdir into each folder (as the pass's listing does);
+// bench/node-floor-inc.mjs for the incremental row, bench/node-floor-copy.mjs for the small copies), and the
+// times they give utimes (`secs`). Listing is readdir, then lstat with nanosecond times of every entry, as the
+// pass lists. The main thread lstats bare names after a chdir into each folder (as the pass's listing does);
 // the worker, which cannot move the process's working folder, lstats whole paths (as the look-ahead thread does).
-// Each folder pair is listed once, by whichever thread claims it first (a shared table of claims by path hash);
-// the main thread goes front to back, the worker back to front.
+// Each folder is taken once, by whichever thread claims it first (a shared table of claims by path hash); the
+// main thread goes front to back, the worker back to front.
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -11,6 +12,13 @@ const SLOTS = 1 << 22;
 export const CLAIMED_BY_MAIN = 1;
 export const CLAIMED_BY_WORKER = 2;
 const DONE = 4;
+
+/**
+ * A time (BigInt nanoseconds) for utimes: Node passes seconds as a double, and a millisecond's worth of it can
+ * land a few nanoseconds below the millisecond (the replica's time then reads one millisecond early); half a
+ * microsecond above it cannot.
+ */
+export const secs = (ns) => (Number(ns / 1000000n) + 0.0005) / 1000;
 
 /** The shared table of claims, made once by the main thread and handed to the worker. */
 export const newClaims = () => new Int32Array(new SharedArrayBuffer(SLOTS * 4));

@@ -1,19 +1,16 @@
 // What Node allows for the initial-copy rows when every file is written the way the pass must write it
 // (issue 16, session 12): into a temporary beside its final name, its times set, then renamed into place
-// (docs/CONVENTIONS' atomic replacement; `tar x` writes each file once under its own name). A bare program, none
+// (the project conventions' atomic replacement; `tar x` writes each file once under its own name). A bare program, none
 // of the pass's guards: both threads walk the source tree (bench/floor-walk.mjs's claims: the main thread front
 // to back, the worker back to front, each folder once), make each folder in the replica and copy its files
 // (copyFileSync: copy_file_range, the mode copied; utimes; rename); at the end the main thread gives every folder
 // its mode and times, deepest first. Regular files and folders only (the bench's trees hold nothing else).
 //
-//   node bench/node-floor-copy.mjs <source> <replica, absent>   (one run; bench/run.mjs's 'node bare' copy floor)
+//   node bench/node-floor-copy.mjs <source> <replica, absent>   (one run; bench/run.mjs's 'node tmp+rename' floor)
 import { chmodSync, copyFileSync, lstatSync, mkdirSync, readdirSync, renameSync, utimesSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { CLAIMED_BY_MAIN, CLAIMED_BY_WORKER, claimWalk, newClaims } from './floor-walk.mjs';
-
-/** A time for utimes that reads back as the same millisecond (see node-floor-inc.mjs). */
-const secs = (ns) => (Number(ns / 1000000n) + 0.0005) / 1000;
+import { CLAIMED_BY_MAIN, CLAIMED_BY_WORKER, claimWalk, newClaims, secs } from './floor-walk.mjs';
 
 let serial = 0;
 

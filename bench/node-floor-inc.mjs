@@ -20,15 +20,9 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, receiveMessageOnPort, Worker, workerData } from 'node:worker_threads';
 import { cronEnv } from './env.mjs';
-import { CLAIMED_BY_MAIN, CLAIMED_BY_WORKER, newClaims, walkBoth } from './floor-walk.mjs';
+import { CLAIMED_BY_MAIN, CLAIMED_BY_WORKER, newClaims, secs, walkBoth } from './floor-walk.mjs';
 
-/**
- * A time for utimes: Node passes seconds as a double, and a millisecond's worth of it can land a few nanoseconds
- * below the millisecond (the replica's time then reads one millisecond early); half a microsecond above it cannot.
- */
-const secs = (ns) => (Number(ns / 1000000n) + 0.0005) / 1000;
-
-/** What differs in one folder pair: [kind, name] with kind 'copy' or 'remove'. */
+/** What differs in one folder pair: ['copy', name, times] or ['remove', name]. */
 function diff(srcList, dstList) {
   const there = new Map(dstList);
   const out = [];
@@ -57,7 +51,7 @@ function apply(srcDir, dstDir, changes) {
     }
     const tmp = join(dstDir, `.floor-${process.pid}-${serial++}.tmp`);
     copyFileSync(join(srcDir, name), tmp);
-    utimesSync(tmp, st.atime, st.mtime); // seconds, a half-microsecond above the millisecond (see `secs`)
+    utimesSync(tmp, st.atime, st.mtime); // `secs` (floor-walk.mjs)
     renameSync(tmp, to);
   }
   const own = lstatSync(srcDir, { bigint: true }); // the folder's times, changed by the entries made and removed in it

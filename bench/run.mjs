@@ -561,7 +561,7 @@ const header = [
   describeEnv(opts['keep-env']),
   `load average (1/5/15 min) at start ${load(loadBefore)}, at end ${load(loadAfter)}; bench took ${((performance.now() - started) / 1000).toFixed(0)} s`,
   `tools alternate (order rotated every run); every run starts after sync(1) and settled write-back; cold = page cache dropped before every run${canDrop ? '' : ' (NOT dropped here: not root, --no-drop or --smoke)'}; warm = one untimed run of each tool first; tmpfs = both trees and the replica under /dev/shm.`,
-  `floor = the faster of the floor tools: cp -a / tar c + tar x (copies), two concurrent find -printf %s lstat walks (no-op and incremental; the incremental row also times node bare, the same work in a bare Node program on two threads), two concurrent tar -cf /dev/zero reading every file (checksum).`,
+  `floor = the faster of the floor tools: cp -a / tar c + tar x (copies; the small copies also time node tmp+rename, a bare Node copy through temporaries), two concurrent find -printf %s lstat walks (no-op and incremental; the incremental row also times node bare, the same work in a bare Node program on two threads), two concurrent tar -cf /dev/zero reading every file (checksum).`,
 ].join('\n');
 process.stdout.write(`\n${header}\n\n${lines.join('\n')}\n\nRaw runs:\n\n${raw.join('\n')}\n`);
 if (filterResults)
