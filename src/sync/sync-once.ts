@@ -21,6 +21,7 @@ import type { SyncStats } from './pass-stats.js';
 import { metaDiff } from './plan.js';
 import { MirrorWalk } from './walk.js';
 import { AHEAD_AFTER, type DeferredAhead } from './lookahead.js';
+import { filesReadAhead } from './source-ahead.js';
 import { aheadFilter, lookAhead } from './lookahead-start.js';
 import { createReplicaRoot, openChecked, type Roots } from './pass-roots.js';
 import { helperStarts } from './copy-batch.js';
@@ -143,6 +144,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       roots.source = openChecked(paths.source, paths.sourceId, 'source');
       if (!(paths.replicaMissing && dryRun)) roots.replica = openChecked(paths.replica, paths.replicaId, 'replica');
       const helpers = helperStarts();
+      const readBefore = filesReadAhead();
       const updates = updatesBesideWalk();
       // issue 16: a second thread looks ahead for subtrees already mirrored (lookahead.ts, lookahead-start.ts).
       const rules = filter && aheadFilter(options.filter, options.deleteExcluded ?? false);
@@ -163,6 +165,8 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
         report.debug(`--checksum: blocks compared by ${checksumAlgorithm()} (compare.ts)${here}`);
       }
       if (helperStarts() > helpers) report.debug('copy helper thread started');
+      const readAhead = filesReadAhead() - readBefore;
+      if (readAhead > 0) report.debug(`${readAhead} source files of new folders read ahead of their copy (source-ahead.ts)`);
       const { count, files } = walk.copies.batches;
       if (count > 0) report.debug(`copied ${files} new files in ${count} batches on two cores (docs/benchmark.md)`);
       const renamed = updatesBesideWalk() - updates;

@@ -31,6 +31,7 @@ import { planHolds } from './plan-check.js';
 import { applyStep, type MirrorDir, type StepWalk } from './walk-apply.js';
 import { CopyPipeline, MAX_QUEUED } from './copy-pipeline.js';
 import { SLOTS } from './copy-batch.js';
+import { SourceAhead } from './source-ahead.js';
 import { CopyRuns, plainRun, type CopyStep } from './walk-copy.js';
 import { mirrorsOwners, type WalkOptions } from './walk-options.js';
 import { copyWithRetry } from './walk-put.js';
@@ -53,6 +54,8 @@ export class MirrorWalk implements StepWalk {
   private comparedEarly = 0;
   /** Plans of the look-ahead thread dropped because an entry they name was no longer as planned (plan-check.ts). */
   plansDropped = 0;
+  /** New subtrees' source files read ahead of their copy (source-ahead.ts). */
+  readonly sourceAhead = new SourceAhead();
   /** issue 16: subtrees a second thread found already mirrored (lookahead.ts), when the pass has one. */
   lookahead?: Pick<LookAhead, 'clean' | 'planned' | 'entering' | 'busy'> & { waiting?(): boolean };
   /** Replica folders found moved or swapped away mid-pass (walk-replica.ts). */
@@ -80,7 +83,17 @@ export class MirrorWalk implements StepWalk {
    * Returns true when anything inside was changed. Its parameters are typed by `MirrorDir` (walk-apply.ts, whose
    * steps call it back for subfolders).
    */
-  readonly mirrorDir: MirrorDir = async (rel, srcFolder, dstFolder, from, dst, fresh, filter, caps, dstReal, srcReal, place) => {
+  readonly mirrorDir: MirrorDir = async (rel, srcFolder, dstFolder, from, dst, fresh, ...rest) => {
+    // A folder this pass created: its source subtree is read ahead of the copy (source-ahead.ts).
+    const end = fresh && !this.opts.dryRun && !this.opts.filter ? this.sourceAhead.begin(srcFolder) : undefined;
+    try {
+      return await this.mirrorFolder(rel, srcFolder, dstFolder, from, dst, fresh, ...rest);
+    } finally {
+      end?.();
+    }
+  };
+
+  private readonly mirrorFolder: MirrorDir = async (rel, srcFolder, dstFolder, from, dst, fresh, filter, caps, dstReal, srcReal, place) => {
     const srcPath = srcFolder.io;
     const dstPath = dstFolder?.io ?? dstReal;
     const since = this.pipe.mark();
@@ -93,6 +106,7 @@ export class MirrorWalk implements StepWalk {
     const srcListing = !('steps' in from) ? from : planned ? { entries: [], issues: [] } : srcFolder.list();
     const keep = this.report.sourceIssues(rel, srcListing);
     let srcEntries = srcListing.entries;
+    this.sourceAhead.listed(countFiles(srcEntries));
 
     let dstEntries: Entry[] = [];
     let dstMode = dst?.mode ?? 0o700;
@@ -239,4 +253,11 @@ export class MirrorWalk implements StepWalk {
     if (verdict instanceof Error) throw verdict;
     return afterCompare(step.src, step.dst, verdict ?? false, { caps, srcLocalTime: this.opts.srcLocalTime, owners: mirrorsOwners(this.opts, caps) });
   }
+}
+
+/** Regular files in a listing (what the source read-ahead counts). */
+function countFiles(entries: readonly Entry[]): number {
+  let n = 0;
+  for (const e of entries) if (e.type === 'file') n++;
+  return n;
 }

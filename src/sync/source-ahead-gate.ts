@@ -1,0 +1,51 @@
+/**
+ * The state the pass and the source read-ahead thread share (source-ahead.ts): one Int32Array over a
+ * SharedArrayBuffer. Kept apart so that the thread loads only this and the reader (source-ahead-read.ts).
+ */
+import type { AheadGate } from './source-ahead-read.js';
+
+/** The job under way (0: none; a job whose number is no longer here stops). */
+export const SEQ = 0;
+/** Regular files the pass has listed in the job's subtree so far. */
+export const CONSUMED = 1;
+/** Files read ahead, all jobs of the process. */
+export const READ = 2;
+/** The last job the thread finished (tests: FOLDER_SYNC_TEST_SOURCE_AHEAD=first waits for it). */
+export const FINISHED = 3;
+export const STATE_INTS = 4;
+
+/** One job: a descriptor of the subtree's top (the thread closes it) and the job's number. */
+export interface AheadMessage {
+  fd: number;
+  seq: number;
+  /** Tests: no bound (the pass waits until the whole subtree is read). */
+  unbounded?: boolean;
+}
+
+/** Atomics.waitAsync (Node 16+; not in the ES2023 lib this project compiles against). */
+type WaitAsync = (
+  array: Int32Array,
+  index: number,
+  value: number,
+  timeoutMs: number,
+) => { async: false; value: string } | { async: true; value: Promise<string> };
+const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+
+/** How the thread's reader sees job `seq` through the shared state. */
+export function aheadGate(state: Int32Array, seq: number): AheadGate {
+  return {
+    consumed: () => Atomics.load(state, CONSUMED),
+    stopped: () => Atomics.load(state, SEQ) !== seq,
+    waitForPass: async (seen) => {
+      const wait = waitAsync(state, CONSUMED, seen, 200);
+      if (wait.async) await wait.value;
+    },
+    onRead: () => void Atomics.add(state, READ, 1),
+  };
+}
+
+/** The thread finished job `seq`. */
+export function finished(state: Int32Array, seq: number): void {
+  Atomics.store(state, FINISHED, seq);
+  Atomics.notify(state, FINISHED);
+}

@@ -1,0 +1,160 @@
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { basename, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LOCAL_DISKS, statfsType } from '../src/sync/fs-type.js';
+import { readTreeAhead, type AheadGate } from '../src/sync/source-ahead-read.js';
+import { runSync } from './_cli.js';
+import { buildTree, bytes, compareTrees, file, tempDir } from './_tree.js';
+
+/** A gate the test drives: `consumed` is set by the test; `blocked` resolves when the reader waits for the pass. */
+function gate(consumed = Infinity): AheadGate & { read: string[]; pass: number; stop: boolean; blocked: Promise<void>; release(): void } {
+  let signal: () => void = () => {};
+  let resume: () => void = () => {};
+  const g = {
+    read: [] as string[],
+    pass: consumed,
+    stop: false,
+    blocked: new Promise<void>((r) => (signal = r)),
+    consumed: () => g.pass,
+    stopped: () => g.stop,
+    waitForPass: () => {
+      signal();
+      return new Promise<void>((r) => (resume = r));
+    },
+    onRead: (name: string) => void g.read.push(name),
+    release: () => resume(),
+  };
+  return g;
+}
+
+const opened: number[] = [];
+const openFolder = (path: string): number => {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY);
+  opened.push(fd);
+  return fd;
+};
+afterAll(() => opened.forEach((fd) => closeSync(fd)));
+
+/** What was read, as paths below the top folder (`/proc/self/fd/<fd>/<name>`: each folder's handle, then the name). */
+const names = (g: { read: string[] }): string[] => g.read.map((p) => basename(p));
+
+describe('source read-ahead (issue 16, session 13): new subtrees read ahead of their copy', () => {
+  it('reads every regular file in the pass order (names sorted, each folder where its name falls), never a link, FIFO or linked folder', async () => {
+    const outside = buildTree(tempDir(), { 'secret.txt': file('outside') });
+    const top = buildTree(tempDir(), {
+      'b.txt': file('b'),
+      a: { 'z.txt': file('z'), 'c.txt': file('c') },
+      'c.txt': file('c2'),
+      e: { 'd.txt': file('d') },
+    });
+    symlinkSync(join(top, 'b.txt'), join(top, 'link.txt'));
+    symlinkSync(outside, join(top, 'linked-folder'));
+    execFileSync('mkfifo', [join(top, 'fifo')]);
+    const g = gate();
+    const count = await readTreeAhead(openFolder(top), g, { lanes: 1 }); // one lane: one read at a time, in order
+    expect(count).toBe(5);
+    expect(names(g)).toEqual(['c.txt', 'z.txt', 'b.txt', 'c.txt', 'd.txt']); // a/c, a/z, b, c, e/d
+    expect(g.read.some((p) => p.includes('secret'))).toBe(false);
+  });
+
+  it('stays at most maxAhead files ahead of the files the pass has listed, and goes on as the pass lists more', async () => {
+    const top = buildTree(tempDir(), Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`f${i}.txt`, file(bytes(100, i))])));
+    const g = gate(0);
+    const reading = readTreeAhead(openFolder(top), g, { lanes: 1, maxAhead: 3 });
+    await g.blocked; // the reader waits for the pass: 3 read, the 4th not
+    expect(names(g)).toEqual(['f0.txt', 'f1.txt', 'f2.txt']);
+    g.pass = 10; // the pass listed the folder
+    g.release();
+    expect(await reading).toBe(10);
+  });
+
+  it('stops when the pass leaves the subtree', async () => {
+    const top = buildTree(tempDir(), Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`f${i}.txt`, file('x')])));
+    const g = gate(0);
+    const reading = readTreeAhead(openFolder(top), g, { lanes: 1, maxAhead: 2 });
+    await g.blocked;
+    g.stop = true;
+    g.release();
+    expect(await reading).toBe(2);
+  });
+
+  it('a folder swapped for a link to elsewhere while the reader waits is not entered (opened with O_NOFOLLOW through its parent)', async () => {
+    const outside = buildTree(tempDir(), { 'secret.txt': file('outside') });
+    const top = buildTree(tempDir(), { 'a.txt': file('a'), sub: { 'inner.txt': file('in') } });
+    const g = gate(0);
+    const reading = readTreeAhead(openFolder(top), g, { lanes: 1, maxAhead: 1 });
+    await g.blocked; // a.txt read; `sub` listed as a folder, not opened yet
+    expect(names(g)).toEqual(['a.txt']);
+    renameSync(join(top, 'sub'), join(top, 'sub-moved'));
+    symlinkSync(outside, join(top, 'sub'));
+    g.pass = 100;
+    g.release();
+    expect(await reading).toBe(1);
+    expect(g.read.some((p) => p.includes('secret') || p.includes('inner'))).toBe(false);
+  });
+});
+
+describe('the pass reads new folders ahead (CLI)', () => {
+  const disk: string[] = [];
+  afterAll(() => disk.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  const tree = (): string => {
+    const spec: Record<string, ReturnType<typeof file> | Record<string, ReturnType<typeof file>>> = { 'top.txt': file('t') };
+    for (let d = 0; d < 3; d++)
+      spec[`d${d}`] = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`f${i}.dat`, file(bytes(3000 + i, d * 10 + i))]));
+    return buildTree(tempDir(), spec);
+  };
+  const readLine = /^.*?(\d+) source files of new folders read ahead of their copy/m;
+
+  it("reads a new replica folder's whole source subtree ahead, and the copy is exact", async () => {
+    const src = tree();
+    const dst = join(tempDir(), 'replica');
+    const r = await runSync(src, dst, ['--verbose'], { env: { FOLDER_SYNC_SOURCE_AHEAD: '1', FOLDER_SYNC_TEST_SOURCE_AHEAD: 'first' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(compareTrees(src, dst)).toEqual([]);
+    // The replica was new: its whole tree (16 files) was read ahead; the subfolders are inside that job.
+    expect(`${r.stdout}${r.stderr}`.match(readLine)?.[1], r.stderr).toBe('16');
+  });
+
+  it("only where the pass creates the folder: an existing replica folder's files are not read ahead, a new subfolder's are", async () => {
+    const src = tree();
+    const dst = join(tempDir(), 'replica');
+    mkdirSync(dst);
+    mkdirSync(join(dst, 'd0'));
+    mkdirSync(join(dst, 'd1'));
+    const r = await runSync(src, dst, ['--verbose'], { env: { FOLDER_SYNC_SOURCE_AHEAD: '1', FOLDER_SYNC_TEST_SOURCE_AHEAD: 'first' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(compareTrees(src, dst)).toEqual([]);
+    expect(`${r.stdout}${r.stderr}`.match(readLine)?.[1]).toBe('5'); // d2 only
+  });
+
+  it('not in a dry run, not with exclude rules (excluded files would be read for nothing), not when turned off', async () => {
+    for (const flags of [['--dry-run'], ['--exclude', '*.tmp'], []]) {
+      const src = tree();
+      const dst = join(tempDir(), 'replica');
+      const off = flags.length === 0 ? { FOLDER_SYNC_SOURCE_AHEAD: '0' } : { FOLDER_SYNC_SOURCE_AHEAD: '1' };
+      const r = await runSync(src, dst, ['--verbose', ...flags], { env: { ...off, FOLDER_SYNC_TEST_SOURCE_AHEAD: 'first' } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(`${r.stdout}${r.stderr}`, flags.join(' ')).not.toMatch(readLine);
+    }
+  });
+
+  it('by default, on a local disk (and not on a tmpfs)', async () => {
+    const dir = mkdtempSync('/var/tmp/fs-source-ahead-');
+    disk.push(dir);
+    expect(LOCAL_DISKS.has(statfsType(dir) ?? ''), 'this test needs /var/tmp on a local disk').toBe(true);
+    mkdirSync(join(dir, 'src'));
+    const src = buildTree(join(dir, 'src'), { a: { 'x.dat': file(bytes(5000, 1)), 'y.dat': file(bytes(10, 2)) } });
+    const onDisk = await runSync(src, join(dir, 'replica'), ['--verbose'], { env: { FOLDER_SYNC_TEST_SOURCE_AHEAD: 'first' } });
+    expect(onDisk.code, onDisk.stderr).toBe(0);
+    expect(`${onDisk.stdout}${onDisk.stderr}`.match(readLine)?.[1]).toBe('2');
+    const shm = mkdtempSync('/dev/shm/fs-source-ahead-');
+    disk.push(shm);
+    expect(statfsType(shm)).toBe('tmpfs');
+    mkdirSync(join(shm, 'src'));
+    const inMemory = buildTree(join(shm, 'src'), { a: { 'x.dat': file('x') } });
+    const r = await runSync(inMemory, join(shm, 'replica'), ['--verbose'], { env: { FOLDER_SYNC_TEST_SOURCE_AHEAD: 'first' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(`${r.stdout}${r.stderr}`).not.toMatch(readLine);
+  });
+});
