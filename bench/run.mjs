@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { cached, HUGE, makeLargeTree, makeSmallTree, makeStaleTree, SMALL, SMOKE } from './trees.mjs';
 import { cronEnv, describeEnv } from './env.mjs';
 import { compareTrees } from './verify.mjs';
+import { Aside } from './aside.mjs';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(benchDir, '..');
@@ -219,6 +220,11 @@ const COPY_FLOORS = ['cp -a', 'tar c + tar x'];
  * floor leaves out, said beside it when it is the row's fastest).
  */
 const fresh = (dst) => removeTree(dst);
+/** The cold small copy's replicas: set aside, deleted once the row is over (bench/aside.mjs has why). */
+const aside = new Aside(join(cache, 'work', 'aside'));
+aside.clear(); // what a killed bench left
+/** Bytes a tree takes on its disk (du). */
+const treeBytes = (path) => Number(execFileSync('du', ['-sk', path], { encoding: 'utf8' }).split('\t')[0]) * 1024;
 const presynced = (src, dst) => presync(src, dst);
 const scenarios = [
   {
@@ -229,6 +235,7 @@ const scenarios = [
     place: 'disk',
     cache: 'cold',
     before: fresh,
+    bulk: true, // each run's replica set aside rather than deleted before the next run (bench/aside.mjs)
     bytes: true,
     floors: [...COPY_FLOORS, 'node tmp+rename'],
     floorNotes: { 'node tmp+rename': 'a bare Node copy through temporaries' },
@@ -405,6 +412,16 @@ function runScenario(sc) {
   const names = ['folder-sync', 'rsync', ...(sc.floors ?? [])];
   const started = performance.now();
   say(`\n== ${sc.label} [${tmpfs ? 'tmpfs' : sc.cache}]`);
+  // A row on the disk starts once inodes freed by the last bulk removal are no longer recent (bench/aside.mjs).
+  const wait = tmpfs || opts.smoke ? 0 : aside.msToWait(); // the smoke trees free a few hundred inodes
+  if (wait > 0) {
+    say(`  (waiting ${(wait / 1000).toFixed(0)} s: ext4 does not reuse inodes freed in the last 60 s, bench/aside.mjs)`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
+  }
+  // Enough room for every run's replica (with a margin), or they are deleted before each run as before.
+  const bulk = sc.bulk && !tmpfs && aside.hasRoom(treeBytes(src) * (runs * 2 + floorRuns * (sc.floors?.length ?? 0)) * 1.2);
+  if (sc.bulk && !tmpfs && !bulk) say('  (not enough room to set replicas aside: each is deleted before the next run)');
+  const before = bulk ? (dst) => aside.put(dst) : sc.before;
   removeTree(dst);
   sc.setup?.(src, dst);
   // Warm rows: one untimed run of each tool first, so every timed run finds both trees in the page cache.
@@ -419,7 +436,7 @@ function runScenario(sc) {
     const order = [...round.slice(k), ...round.slice(0, k)];
     for (const name of order) {
       const tool = TOOLS[name];
-      sc.before?.(dst);
+      before?.(dst);
       tool.prepare?.(dst);
       settle(cold);
       const r = timed(tool.argv(src, dst, sc));
@@ -439,7 +456,10 @@ function runScenario(sc) {
       say(`  ${name.padEnd(11)} ${r.seconds.toFixed(3)} s  ${(r.rssKiB / 1024).toFixed(1)} MiB`);
     }
   }
-  removeTree(dst);
+  if (bulk) {
+    aside.put(dst);
+    say(`  (replicas set aside during the row deleted in ${aside.clear().toFixed(0)} s, untimed)`);
+  } else removeTree(dst);
   const med = (name) => (times[name].length ? median(times[name]) : NaN);
   const floorMedians = (sc.floors ?? []).map((name) => ({ name, seconds: med(name) })).filter((f) => Number.isFinite(f.seconds));
   const floor = [...floorMedians].sort((a, b) => a.seconds - b.seconds)[0];

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { compareTrees } from '../bench/verify.mjs';
 // @ts-expect-error as above
 import { cronEnv, describeEnv } from '../bench/env.mjs';
+// @ts-expect-error as above
+import { Aside, RECENT_MS } from '../bench/aside.mjs';
 
 const cache = mkdtempSync(join(tmpdir(), 'fs-bench-smoke-'));
 afterAll(() => rmSync(cache, { recursive: true, force: true }));
@@ -56,6 +58,8 @@ describe('bench (smoke mode, so the benchmark script cannot rot)', () => {
     expect(out.results.find((x) => x.id === 'checksum-noop-large')!.floors).toHaveProperty(['tar-read x2']);
     expect(out.memoryMiB.small).toBeGreaterThan(1);
     expect(r.stdout).toContain('| initial copy, small | disk, cold |');
+    // The cold small copy's replicas are set aside, not deleted, before each run, and deleted after the row.
+    expect(`${r.stdout}${r.stderr}`).toMatch(/^ {2}\(replicas set aside during the row deleted in \d+ s, untimed\)$/m);
     // The exclude-pattern rows of bench/filters.mjs are part of the same invocation.
     expect(out.filters.map((x) => x.id)).toEqual(['filter-noop-small', 'filter-noop-modules']);
     expect(r.stdout).toContain('Exclude patterns (folder-sync against itself');
@@ -120,5 +124,31 @@ describe('bench (smoke mode, so the benchmark script cannot rot)', () => {
     expect(Number(/cpu +([\d.]+)/.exec(worker!)![1])).toBeGreaterThan(0);
     expect(lines.filter((l) => l.startsWith('main '))).toHaveLength(1);
     expect(lines.filter((l) => l.startsWith('thread ')).length).toBeGreaterThanOrEqual(4); // V8's platform threads at least
+  });
+});
+
+describe('bench: the cold small copy sets each replica aside (bench/aside.mjs)', () => {
+  it('moves a replica aside without freeing it, deletes all of them at once, then says how long to wait', () => {
+    const root = mkdtempSync(join(tmpdir(), 'fs-bench-aside-'));
+    try {
+      const aside = new Aside(join(root, 'aside'));
+      const replica = join(root, 'replica');
+      for (let i = 0; i < 2; i++) {
+        mkdirSync(replica);
+        writeFileSync(join(replica, 'f'), String(i));
+        aside.put(replica);
+        expect(existsSync(replica)).toBe(false);
+      }
+      aside.put(replica); // nothing there: nothing to do
+      expect(readdirSync(join(root, 'aside'))).toHaveLength(2);
+      expect(aside.msToWait()).toBe(0); // nothing freed yet
+      aside.clear();
+      expect(existsSync(join(root, 'aside'))).toBe(false);
+      expect(aside.removedAt).toBeGreaterThan(0);
+      expect(aside.msToWait(aside.removedAt)).toBe(RECENT_MS); // right after the removal: the whole window
+      expect(aside.msToWait(aside.removedAt + RECENT_MS)).toBe(0);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
