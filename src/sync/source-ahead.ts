@@ -5,7 +5,8 @@
  * copying thread) find them in the page cache. Measured on the bench VM, the small tree copied cold: 13.0 s ->
  * 7.8 s (rsync 9.2-10.6 s; docs/benchmark.md).
  *
- * When: a real pass (not a dry run) with no exclude rules (excluded files would be read for nothing), in the
+ * When: a real pass of the CLI (not a dry run) with no exclude rules (excluded files would be read for nothing),
+ * once START_AFTER files of the new subtree are listed, in the
  * 'fd' access mode (Linux: the reader names entries through folder handles), with the source on a local disk
  * (ext4, XFS, Btrfs, F2FS: on a tmpfs there is nothing to wait for, and on a network or FUSE file system a read
  * ahead may cost a second transfer). One subtree at a time: a new folder inside one being read is part of it.
@@ -17,6 +18,7 @@ import { constants, openSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { heapFlagsForWorkers } from '../heap.js';
 import { accessMode, type OpenFolder } from './access.js';
+import { chdirAllowed } from './entry.js';
 import { onLocalDisk } from './fs-type.js';
 import { CONSUMED, FINISHED, READ, SEQ, STATE_INTS, type AheadMessage } from './source-ahead-gate.js';
 
@@ -34,6 +36,8 @@ function threadFor(): { worker: Worker; state: Int32Array } | undefined {
     const worker = new Worker(new URL('./source-ahead-worker.js', import.meta.url), {
       workerData: { state, v8Flags: heapFlagsForWorkers() },
       resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 },
+      // It closes descriptors the pass's thread opened for it (each job's folder): not Node's to track.
+      trackUnmanagedFds: false,
     });
     worker.unref(); // never keeps the process alive
     worker.on('error', () => {
@@ -49,49 +53,79 @@ function threadFor(): { worker: Worker; state: Int32Array } | undefined {
 
 function wanted(folder: OpenFolder): boolean {
   const setting = process.env['FOLDER_SYNC_SOURCE_AHEAD'];
-  if (setting === '0' || process.platform !== 'linux' || accessMode() !== 'fd') return false;
+  // The CLI only, like the copy helper: its modules are the compiled ones beside it (dist/sync/).
+  if (setting === '0' || process.platform !== 'linux' || accessMode() !== 'fd' || !chdirAllowed()) return false;
   return setting === '1' || onLocalDisk(folder.fd, folder.dev);
 }
 
+/**
+ * Files listed in a new subtree before the thread is worth starting: a few new files are copied before a thread
+ * would have started (and a thread costs ~13 MiB of peak memory). The reader then starts from the subtree's top;
+ * what the pass has copied so far it finds in the page cache.
+ */
+export const START_AFTER = 256;
+
 /** One pass's read-ahead: at most one subtree at a time. */
 export class SourceAhead {
-  private active = false;
+  /** The top of the subtree being copied (while the pass is in it), and what the pass has listed in it. */
+  private top: OpenFolder | undefined;
+  private listedFiles = 0;
+  private seq = 0;
 
   /**
-   * The pass created the replica folder of `folder` (a source folder it opened): read the subtree ahead, unless
-   * one is being read already (this one is inside it) or it is not wanted. Returns the job's end, to be called
-   * when the pass leaves the folder (or undefined).
+   * The pass created the replica folder of `folder` (a source folder it opened): its subtree is read ahead
+   * once the pass has listed START_AFTER files in it, unless a subtree is being read already (this one is inside
+   * it) or it is not wanted. Returns the job's end, to be called when the pass leaves the folder (or undefined).
    */
   begin(folder: OpenFolder): (() => void) | undefined {
-    if (this.active || !wanted(folder)) return undefined;
-    const t = threadFor();
-    if (!t) return undefined;
+    if (this.top || !wanted(folder)) return undefined;
+    this.top = folder;
+    this.listedFiles = 0;
+    this.seq = 0;
+    const first = process.env['FOLDER_SYNC_TEST_SOURCE_AHEAD'] === 'first';
+    if (first) this.start(true);
+    return () => {
+      this.top = undefined;
+      if (this.seq !== 0 && thread) {
+        Atomics.store(thread.state, SEQ, 0); // the reader stops at its next look
+        Atomics.notify(thread.state, CONSUMED);
+      }
+    };
+  }
+
+  /** The pass listed a source folder holding `files` regular files (counted only inside a new subtree). */
+  listed(files: number): void {
+    if (!this.top || files === 0) return;
+    this.listedFiles += files;
+    if (this.seq === 0) {
+      if (this.listedFiles >= START_AFTER) this.start(false);
+    } else if (thread) {
+      Atomics.add(thread.state, CONSUMED, files);
+      Atomics.notify(thread.state, CONSUMED);
+    }
+  }
+
+  /** Hand the subtree to the thread (tests, `first`: read it whole, and wait until it is). */
+  private start(first: boolean): void {
+    const top = this.top;
+    const t = top && threadFor();
+    if (!top || !t) {
+      this.seq = -1; // not this subtree
+      return;
+    }
     let fd: number;
     try {
-      fd = openSync(`/proc/self/fd/${folder.fd}`, constants.O_RDONLY | constants.O_DIRECTORY); // the thread's own, closed by it
+      fd = openSync(`/proc/self/fd/${top.fd}`, constants.O_RDONLY | constants.O_DIRECTORY); // the thread's own, closed by it
     } catch {
-      return undefined;
+      this.seq = -1;
+      return;
     }
-    const seq = ++jobs;
-    Atomics.store(t.state, CONSUMED, 0);
+    const seq = (this.seq = ++jobs);
+    Atomics.store(t.state, CONSUMED, this.listedFiles);
     Atomics.store(t.state, SEQ, seq);
-    const first = process.env['FOLDER_SYNC_TEST_SOURCE_AHEAD'] === 'first';
     t.worker.postMessage({ fd, seq, unbounded: first } satisfies AheadMessage);
     // Tests: blocks this thread until the reader is done (its reads run on libuv's pool, not here).
     for (let i = 0; first && i < 100 && Atomics.load(t.state, FINISHED) !== seq; i++)
       Atomics.wait(t.state, FINISHED, Atomics.load(t.state, FINISHED), 100);
-    this.active = true;
-    return () => {
-      this.active = false;
-      Atomics.store(t.state, SEQ, 0); // the reader stops at its next look
-      Atomics.notify(t.state, CONSUMED);
-    };
-  }
-
-  /** The pass listed a source folder holding `files` regular files (counted only while a subtree is read). */
-  listed(files: number): void {
-    if (!this.active || !thread || files === 0) return;
-    Atomics.add(thread.state, CONSUMED, files);
-    Atomics.notify(thread.state, CONSUMED);
   }
 }
