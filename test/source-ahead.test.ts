@@ -1,10 +1,10 @@
-import { closeSync, constants, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, symlinkSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOCAL_DISKS, statfsType } from '../src/sync/fs-type.js';
 import { readTreeAhead, type AheadGate } from '../src/sync/source-ahead-read.js';
-import { runSync } from './_cli.js';
+import { repoCli, runSync } from './_cli.js';
 import { buildTree, bytes, compareTrees, file, tempDir } from './_tree.js';
 
 /** A gate the test drives: `consumed` is set by the test; `blocked` resolves when the reader waits for the pass. */
@@ -93,6 +93,25 @@ describe('source read-ahead (issue 16, session 13): new subtrees read ahead of t
     expect(await reading).toBe(1);
     expect(g.read.some((p) => p.includes('secret') || p.includes('inner'))).toBe(false);
   });
+  it('holds at most maxOpen descriptors: half for files being read, half for folders (deeper ones are not read ahead)', async () => {
+    const files = (tag: string): Record<string, ReturnType<typeof file>> =>
+      Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`${tag}${i}.dat`, file(bytes(200, i))]));
+    const top = buildTree(tempDir(), { ...files('t'), a: { ...files('a'), b: { ...files('b'), c: { ...files('c') } } } });
+    const fds = (): number => readdirSync('/proc/self/fd').length;
+    const topFd = openFolder(top);
+    const before = fds();
+    let most = 0;
+    const g = gate();
+    g.onRead = (name) => {
+      g.read.push(name);
+      most = Math.max(most, fds() - before);
+    };
+    const count = await readTreeAhead(topFd, g, { maxOpen: 6 }); // 3 lanes, 2 folders below the top, 1 being listed
+    expect(count).toBe(60); // the top's, a's and b's files; c (a third folder down) is not read ahead
+    expect(names(g).some((n) => n.startsWith('c'))).toBe(false);
+    expect(most).toBeLessThanOrEqual(6);
+    expect(fds()).toBe(before); // every descriptor it opened is closed
+  });
 });
 
 describe('the pass reads new folders ahead (CLI)', () => {
@@ -137,6 +156,24 @@ describe('the pass reads new folders ahead (CLI)', () => {
       expect(r.code, r.stderr).toBe(0);
       expect(`${r.stdout}${r.stderr}`, flags.join(' ')).not.toMatch(readLine);
     }
+  });
+
+  it('under a descriptor limit below 1,024 no reading ahead: a new tree 16 folders deep is copied exactly under a limit of 64', () => {
+    // With the reader under that limit (8 descriptors, an eighth), this pass failed with EMFILE; 20 deep it
+    // fails without the reader too (the pass's own ~3 descriptors a level).
+    let spec: Record<string, unknown> = {};
+    for (let depth = 0; depth < 16; depth++)
+      spec = { ...Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`f${i}.dat`, file(bytes(300, depth * 20 + i))])), deeper: spec };
+    const src = buildTree(tempDir(), spec as Parameters<typeof buildTree>[1]);
+    const dst = join(tempDir(), 'replica');
+    const r = spawnSync('prlimit', ['--nofile=64:64', '--', process.execPath, repoCli, 'sync-once', src, dst, '--verbose'], {
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1', FOLDER_SYNC_STATE_DIR: tempDir('fs-state-'), FOLDER_SYNC_SOURCE_AHEAD: '1' },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/EMFILE/);
+    expect(`${r.stdout}${r.stderr}`).not.toMatch(readLine);
+    expect(compareTrees(src, dst)).toEqual([]);
   });
 
   it('by default, on a local disk (and not on a tmpfs)', async () => {

@@ -22,7 +22,7 @@ import { O_NOFOLLOW, O_PATH } from './handles.js';
  * The process's limit of open files (its soft limit; Node raises it to the hard one at start), from
  * /proc/self/limits; Infinity where it cannot be read.
  */
-function openFilesLimit(): number {
+export function openFilesLimit(): number {
   try {
     const line = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
     return line?.[1] === undefined || line[1] === 'unlimited' ? Infinity : Number(line[1]);

@@ -20,6 +20,8 @@ export interface AheadMessage {
   seq: number;
   /** Tests: no bound (the pass waits until the whole subtree is read). */
   unbounded?: boolean;
+  /** Descriptors the reader may hold at once (source-ahead-read.ts). */
+  maxOpen: number;
 }
 
 /** Atomics.waitAsync (Node 16+; not in the ES2023 lib this project compiles against). */

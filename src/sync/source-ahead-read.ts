@@ -47,7 +47,16 @@ export interface AheadGate {
 export interface AheadLimits {
   lanes?: number;
   maxAhead?: number;
+  /**
+   * Descriptors the reader may hold at once (default MAX_OPEN): half for files being read (the lanes), half for
+   * the folders it is inside and the one it lists; a subfolder past that is not read ahead. The pass's own opens must not meet EMFILE
+   * under a low descriptor limit (source-ahead.ts passes an eighth of it, as free-later.ts holds).
+   */
+  maxOpen?: number;
 }
+
+/** Descriptors held at most by default. */
+export const MAX_OPEN = 128;
 
 type Callback<T> = (error: NodeJS.ErrnoException | null, value: T) => void;
 const call = <T>(f: (cb: Callback<T>) => void): Promise<T> => new Promise((resolve, reject) => f((e, v) => (e ? reject(e) : resolve(v))));
@@ -64,6 +73,7 @@ class Folder {
   constructor(
     readonly fd: number,
     private readonly owned: boolean,
+    private readonly onClose: () => void = () => {},
   ) {}
 
   name(name: string): Named {
@@ -82,7 +92,8 @@ class Folder {
   }
 
   private closeIfDone(): void {
-    if (this.owned && this.left && this.handedOut === 0) close(this.fd, () => {});
+    if (!this.owned || !this.left || this.handedOut !== 0) return;
+    close(this.fd, this.onClose);
   }
 }
 
@@ -92,8 +103,14 @@ interface Named {
   opened(): void;
 }
 
+/** The folders the reader has open, against their share of its descriptors. */
+interface FolderBudget {
+  open: number;
+  max: number;
+}
+
 /** The regular files under `folder`, in the pass's order, named through their folder's handle. */
-async function* filesUnder(folder: Folder, gate: AheadGate): AsyncGenerator<Named> {
+async function* filesUnder(folder: Folder, gate: AheadGate, budget: FolderBudget): AsyncGenerator<Named> {
   const base = `/proc/self/fd/${folder.fd}`;
   let listed: Dirent[];
   try {
@@ -107,15 +124,17 @@ async function* filesUnder(folder: Folder, gate: AheadGate): AsyncGenerator<Name
     if (entry.isFile()) {
       yield folder.name(entry.name);
     } else if (entry.isDirectory()) {
+      if (budget.open >= budget.max) continue; // too deep for its share of descriptors: not read ahead
       let fd: number;
       try {
         fd = await call<number>((cb) => open(`${base}/${entry.name}`, FOLDER_FLAGS, cb));
       } catch {
         continue; // gone, swapped for a link, unreadable: the pass will say so if it matters
       }
-      const child = new Folder(fd, true);
+      budget.open++;
+      const child = new Folder(fd, true, () => budget.open--);
       try {
-        yield* filesUnder(child, gate);
+        yield* filesUnder(child, gate, budget);
       } finally {
         child.leave();
       }
@@ -128,9 +147,12 @@ async function* filesUnder(folder: Folder, gate: AheadGate): AsyncGenerator<Name
  * ahead of `gate.consumed()`. Resolves with the number of files read once done or stopped; never rejects.
  */
 export async function readTreeAhead(dirFd: number, gate: AheadGate, limits: AheadLimits = {}): Promise<number> {
-  const lanes = limits.lanes ?? LANES;
+  const maxOpen = limits.maxOpen ?? MAX_OPEN;
+  const lanes = Math.max(1, Math.min(limits.lanes ?? LANES, Math.floor(maxOpen / 2)));
   const maxAhead = limits.maxAhead ?? MAX_AHEAD;
-  const files = filesUnder(new Folder(dirFd, false), gate);
+  // The folders' half less one: listing a folder holds one more descriptor while it is read.
+  const budget: FolderBudget = { open: 0, max: Math.max(1, Math.ceil(maxOpen / 2) - 1) };
+  const files = filesUnder(new Folder(dirFd, false), gate, budget);
   let handed = 0;
   let done = 0;
   // One lane takes the next name at a time (an async generator queues concurrent calls in order).
@@ -160,7 +182,7 @@ export async function readTreeAhead(dirFd: number, gate: AheadGate, limits: Ahea
           done++;
           gate.onRead?.(name);
         } finally {
-          close(fd, () => {});
+          await call<void>((cb) => close(fd, (e) => cb(e, undefined))).catch(() => undefined); // closed before the lane opens its next
         }
       } catch {
         // gone or unreadable: the copy will meet it (and report it) itself
@@ -173,5 +195,7 @@ export async function readTreeAhead(dirFd: number, gate: AheadGate, limits: Ahea
     // a lane never throws; kept so that nothing here can fail the pass
   }
   await files.return(undefined).catch(() => undefined);
+  // Every folder left is being closed: resolved once they are (a bounded wait: each close is already queued).
+  for (let turn = 0; budget.open > 0 && turn < 10_000; turn++) await new Promise((r) => setImmediate(r));
   return done;
 }

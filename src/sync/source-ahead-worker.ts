@@ -8,10 +8,10 @@ import { readTreeAhead } from './source-ahead-read.js';
 const { state, v8Flags } = workerData as { state: Int32Array; v8Flags?: string };
 applyHeapFlags(v8Flags); // this thread's start reset them for the whole process (heap.ts)
 let jobs = Promise.resolve();
-parentPort?.on('message', ({ fd, seq, unbounded }: AheadMessage) => {
+parentPort?.on('message', ({ fd, seq, unbounded, maxOpen }: AheadMessage) => {
   jobs = jobs.then(async () => {
     try {
-      await readTreeAhead(fd, aheadGate(state, seq), unbounded ? { maxAhead: Infinity } : {});
+      await readTreeAhead(fd, aheadGate(state, seq), { maxOpen, ...(unbounded ? { maxAhead: Infinity } : {}) });
     } finally {
       close(fd, () => {});
       finished(state, seq);

@@ -19,8 +19,20 @@ import { Worker } from 'node:worker_threads';
 import { heapFlagsForWorkers } from '../heap.js';
 import { accessMode, type OpenFolder } from './access.js';
 import { chdirAllowed } from './entry.js';
+import { openFilesLimit } from './free-later.js';
 import { onLocalDisk } from './fs-type.js';
+import { MAX_OPEN } from './source-ahead-read.js';
 import { CONSUMED, FINISHED, READ, SEQ, STATE_INTS, type AheadMessage } from './source-ahead-gate.js';
+
+/**
+ * Below this limit of open files the reader is not started: a deep tree already needs ~3 descriptors a level of
+ * the pass (under a limit of 64, a pass 20 folders deep fails with EMFILE without it), and the reader's share
+ * made one 16 deep fail too (test/source-ahead.test.ts). Node raises the soft limit to the hard one, usually
+ * 4,096 to 1,048,576.
+ */
+export const MIN_FILES_LIMIT = 1024;
+/** Descriptors the reader may hold: an eighth of the limit at most, as free-later.ts holds (128 without a limit). */
+const MAX_OPEN_NOW = Math.max(2, Math.min(MAX_OPEN, Math.floor(openFilesLimit() / 8)));
 
 let thread: { worker: Worker; state: Int32Array } | undefined;
 let failed = false;
@@ -55,6 +67,7 @@ function wanted(folder: OpenFolder): boolean {
   const setting = process.env['FOLDER_SYNC_SOURCE_AHEAD'];
   // The CLI only, like the copy helper: its modules are the compiled ones beside it (dist/sync/).
   if (setting === '0' || process.platform !== 'linux' || accessMode() !== 'fd' || !chdirAllowed()) return false;
+  if (openFilesLimit() < MIN_FILES_LIMIT) return false;
   return setting === '1' || onLocalDisk(folder.fd, folder.dev);
 }
 
@@ -123,7 +136,7 @@ export class SourceAhead {
     const seq = (this.seq = ++jobs);
     Atomics.store(t.state, CONSUMED, this.listedFiles);
     Atomics.store(t.state, SEQ, seq);
-    t.worker.postMessage({ fd, seq, unbounded: first } satisfies AheadMessage);
+    t.worker.postMessage({ fd, seq, unbounded: first, maxOpen: MAX_OPEN_NOW } satisfies AheadMessage);
     // Tests: blocks this thread until the reader is done (its reads run on libuv's pool, not here).
     for (let i = 0; first && i < 100 && Atomics.load(t.state, FINISHED) !== seq; i++)
       Atomics.wait(t.state, FINISHED, Atomics.load(t.state, FINISHED), 100);
