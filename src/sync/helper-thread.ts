@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import { applyHeapFlags, heapFlagsForWorkers } from '../heap.js';
 import { unpinWorkingFolder } from './working-folder.js';
+import { waitAsync } from './wait-async.js';
 
 /** What a helper thread starts with: the shared state, and the CLI's V8 flags to set again (heap.ts). */
 export interface HelperData {
@@ -75,15 +76,6 @@ export function finishItem(s: ClaimState): void {
 
 /** How many items of the current batch are finished. */
 export const finishedItems = (s: ClaimState): number => Atomics.load(s.ints, FINISHED);
-
-/** Atomics.waitAsync (Node 16+; not in the ES2023 lib this project compiles against). */
-type WaitAsync = (
-  array: Int32Array,
-  index: number,
-  value: number,
-  timeoutMs: number,
-) => { async: false; value: string } | { async: true; value: Promise<string> };
-const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
 export class HelperThread {
   alive = true;

@@ -3,6 +3,7 @@
  * SharedArrayBuffer. Kept apart so that the thread loads only this and the reader (source-ahead-read.ts).
  */
 import type { AheadGate } from './source-ahead-read.js';
+import { waitAsync } from './wait-async.js';
 
 /** The job under way (0: none; a job whose number is no longer here stops). */
 export const SEQ = 0;
@@ -23,15 +24,6 @@ export interface AheadMessage {
   /** Descriptors the reader may hold at once (source-ahead-read.ts). */
   maxOpen: number;
 }
-
-/** Atomics.waitAsync (Node 16+; not in the ES2023 lib this project compiles against). */
-type WaitAsync = (
-  array: Int32Array,
-  index: number,
-  value: number,
-  timeoutMs: number,
-) => { async: false; value: string } | { async: true; value: Promise<string> };
-const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
 /** How the thread's reader sees job `seq` through the shared state. */
 export function aheadGate(state: Int32Array, seq: number): AheadGate {
