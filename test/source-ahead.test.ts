@@ -112,6 +112,40 @@ describe('source read-ahead (issue 16, session 13): new subtrees read ahead of t
     expect(most).toBeLessThanOrEqual(6);
     expect(fds()).toBe(before); // every descriptor it opened is closed
   });
+  it('hands out no more than maxAhead names however many lanes wait (each reserves its place first)', async () => {
+    const top = buildTree(tempDir(), Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`f${i}.txt`, file('x')])));
+    const g = gate(0);
+    const reading = readTreeAhead(openFolder(top), g, { lanes: 64, maxAhead: 10 });
+    await g.blocked;
+    // The ten handed out are read (the other lanes wait for the pass); then the reader is stopped.
+    for (let turn = 0; g.read.length < 10 && turn < 100_000; turn++) await new Promise((r) => setImmediate(r));
+    g.stop = true;
+    g.release();
+    expect(await reading).toBe(10); // without the reservation every lane took a name before any was counted
+  });
+
+  it('a folder of more than maxListed entries is not read ahead; its siblings are', async () => {
+    const top = buildTree(tempDir(), {
+      big: Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`b${i}.txt`, file('b')])),
+      fits: Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`s${i}.txt`, file('s')])),
+    });
+    const g = gate();
+    expect(await readTreeAhead(openFolder(top), g, { lanes: 1, maxListed: 5 })).toBe(5);
+    expect(names(g)).toEqual(['s0.txt', 's1.txt', 's2.txt', 's3.txt', 's4.txt']);
+  });
+
+  it("stays on the top folder's device: a file system mounted inside the tree is not read ahead (root: mounts a tmpfs)", async () => {
+    const top = buildTree(tempDir(), { 'a.txt': file('a'), m: {}, 'z.txt': file('z') });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'folder-sync-test', join(top, 'm')]);
+    try {
+      buildTree(join(top, 'm'), { 'inside.txt': file('i') });
+      const g = gate();
+      expect(await readTreeAhead(openFolder(top), g, { lanes: 1 })).toBe(2);
+      expect(names(g)).toEqual(['a.txt', 'z.txt']);
+    } finally {
+      execFileSync('umount', [join(top, 'm')]);
+    }
+  });
 });
 
 describe('the pass reads new folders ahead (CLI)', () => {

@@ -7,7 +7,7 @@ import { waitAsync } from './wait-async.js';
 
 /** The job under way (0: none; a job whose number is no longer here stops). */
 export const SEQ = 0;
-/** Regular files the pass has listed in the job's subtree so far. */
+/** Copies the pass has started in the job's subtree so far. */
 export const CONSUMED = 1;
 /** Files read ahead, all jobs of the process. */
 export const READ = 2;
@@ -15,7 +15,7 @@ export const READ = 2;
 export const FINISHED = 3;
 export const STATE_INTS = 4;
 
-/** One job: a descriptor of the subtree's top (the thread closes it) and the job's number. */
+/** One job: a descriptor of the subtree's top (the pass's; it closes it after FINISHED) and the job's number. */
 export interface AheadMessage {
   fd: number;
   seq: number;
@@ -31,7 +31,7 @@ export function aheadGate(state: Int32Array, seq: number): AheadGate {
     consumed: () => Atomics.load(state, CONSUMED),
     stopped: () => Atomics.load(state, SEQ) !== seq,
     waitForPass: async (seen) => {
-      const wait = waitAsync(state, CONSUMED, seen, 200);
+      const wait = waitAsync(state, CONSUMED, seen, 1000);
       if (wait.async) await wait.value;
     },
     onRead: () => void Atomics.add(state, READ, 1),

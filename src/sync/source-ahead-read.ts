@@ -16,14 +16,17 @@
  * - Only names the listing shows as regular files are opened (a link, FIFO, socket or device never is), with
  *   O_NOFOLLOW | O_NONBLOCK, as the copy itself opens them: one swapped for a link is not followed, a FIFO
  *   swapped in is not waited on.
- * - It stays at most `maxAhead` files ahead of the pass: the pass counts the regular files of each folder it
- *   lists (`gate.consumed`), and the walk waits for it. A large tree is never read far ahead of its copy (the
+ * - It stays at most `maxAhead` files ahead of the pass: the pass counts the copies it starts
+ *   (`gate.consumed`), and the walk waits for it. A large tree or folder is never read far ahead of its copy (the
  *   page cache would drop what was read before the copy came to it).
+ * - Only on the subtree top's device (a mount inside the tree is not read ahead), and not a folder of more than
+ *   MAX_LISTED entries (its listing alone would take the thread's memory).
  * - The same order as the pass (names sorted as the planner sorts them, each folder where its name falls), so
  *   what is read next is what the pass copies next.
  * - Any error skips that file or folder. `gate.stopped()` ends it (the pass left the subtree, or ended).
  */
-import { close, constants, open, read, readdir, type Dirent } from 'node:fs';
+import { close, constants, fstat, open, read, type Dir, type Dirent, type Stats } from 'node:fs';
+import { opendir } from 'node:fs/promises';
 import { compareNames } from './entry.js';
 
 /** Opens and reads queued at once. libuv's pool runs four; more keep it busy between their callbacks. */
@@ -35,7 +38,7 @@ export const READ_BYTES = 128 << 10;
 
 /** Where the reader learns how far the pass has come, and whether to stop. */
 export interface AheadGate {
-  /** Regular files the pass has listed so far in this subtree. */
+  /** Copies the pass has started so far in this subtree. */
   consumed(): number;
   /** Resolves once `consumed` may have grown or the reader should stop (or after a short while). */
   waitForPass(seen: number): Promise<void>;
@@ -53,10 +56,14 @@ export interface AheadLimits {
    * under a low descriptor limit (source-ahead.ts passes an eighth of it, as free-later.ts holds).
    */
   maxOpen?: number;
+  /** A folder of more entries is not read ahead (default MAX_LISTED). */
+  maxListed?: number;
 }
 
 /** Descriptors held at most by default. */
 export const MAX_OPEN = 128;
+/** A folder with more entries than this is not read ahead (its listing would take the thread's memory). */
+export const MAX_LISTED = 20_000;
 
 type Callback<T> = (error: NodeJS.ErrnoException | null, value: T) => void;
 const call = <T>(f: (cb: Callback<T>) => void): Promise<T> => new Promise((resolve, reject) => f((e, v) => (e ? reject(e) : resolve(v))));
@@ -109,17 +116,46 @@ interface FolderBudget {
   max: number;
 }
 
-/** The regular files under `folder`, in the pass's order, named through their folder's handle. */
-async function* filesUnder(folder: Folder, gate: AheadGate, budget: FolderBudget): AsyncGenerator<Named> {
-  const base = `/proc/self/fd/${folder.fd}`;
-  let listed: Dirent[];
+/**
+ * A folder's names and types, or undefined past MAX_LISTED entries (such a folder is not read ahead: its listing
+ * alone would take the thread's memory) or when it cannot be listed.
+ */
+async function listFolder(base: string, max: number): Promise<Dirent[] | undefined> {
+  let dir: Dir;
   try {
-    listed = await call<Dirent[]>((cb) => readdir(base, { withFileTypes: true }, cb));
+    dir = await opendir(base, { bufferSize: 256 });
   } catch {
-    return;
+    return undefined;
   }
-  listed.sort((a, b) => compareNames(a.name, b.name));
-  for (const entry of listed) {
+  const listed: Dirent[] = [];
+  try {
+    for (let entry = await dir.read(); entry !== null; entry = await dir.read()) {
+      if (listed.length >= max) return undefined;
+      listed.push(entry);
+    }
+    return listed.sort((a, b) => compareNames(a.name, b.name));
+  } catch {
+    return undefined;
+  } finally {
+    await dir.close().catch(() => undefined);
+  }
+}
+
+/** Where the reader walks: its share of descriptors for folders, and the one device it stays on. */
+interface Walk {
+  gate: AheadGate;
+  budget: FolderBudget;
+  /** The subtree top's device: a folder on another (a mount inside the tree) is not read ahead. */
+  dev: number;
+  maxListed: number;
+}
+
+/** The regular files under `folder`, in the pass's order, named through their folder's handle. */
+async function* filesUnder(folder: Folder, walk: Walk): AsyncGenerator<Named> {
+  const { gate, budget } = walk;
+  const base = `/proc/self/fd/${folder.fd}`;
+  const listed = await listFolder(base, walk.maxListed);
+  for (const entry of listed ?? []) {
     if (gate.stopped()) return;
     if (entry.isFile()) {
       yield folder.name(entry.name);
@@ -134,7 +170,9 @@ async function* filesUnder(folder: Folder, gate: AheadGate, budget: FolderBudget
       budget.open++;
       const child = new Folder(fd, true, () => budget.open--);
       try {
-        yield* filesUnder(child, gate, budget);
+        // Only on the top's device: a mount inside the tree (a network or FUSE one, a tmpfs) is not read ahead.
+        const own = await call<Stats>((cb) => fstat(fd, cb)).catch(() => undefined);
+        if (own?.dev === walk.dev) yield* filesUnder(child, walk);
       } finally {
         child.leave();
       }
@@ -143,7 +181,7 @@ async function* filesUnder(folder: Folder, gate: AheadGate, budget: FolderBudget
 }
 
 /**
- * Read ahead the regular files under the opened folder `dirFd` (not closed here), at most `maxAhead` files
+ * Read ahead the regular files under the opened folder `dirFd` (not closed here; only on its device), at most `maxAhead` files
  * ahead of `gate.consumed()`. Resolves with the number of files read once done or stopped; never rejects.
  */
 export async function readTreeAhead(dirFd: number, gate: AheadGate, limits: AheadLimits = {}): Promise<number> {
@@ -152,21 +190,26 @@ export async function readTreeAhead(dirFd: number, gate: AheadGate, limits: Ahea
   const maxAhead = limits.maxAhead ?? MAX_AHEAD;
   // The folders' half less one: listing a folder holds one more descriptor while it is read.
   const budget: FolderBudget = { open: 0, max: Math.max(1, Math.ceil(maxOpen / 2) - 1) };
-  const files = filesUnder(new Folder(dirFd, false), gate, budget);
+  const top = await call<Stats>((cb) => fstat(dirFd, cb)).catch(() => undefined);
+  if (!top) return 0;
+  const files = filesUnder(new Folder(dirFd, false), { gate, budget, dev: top.dev, maxListed: limits.maxListed ?? MAX_LISTED });
   let handed = 0;
   let done = 0;
-  // One lane takes the next name at a time (an async generator queues concurrent calls in order).
+  // Lanes waiting for the pass share one wait (not one timer each).
+  let waiting: Promise<void> | undefined;
+  const waitFor = (seen: number): Promise<void> => (waiting ??= gate.waitForPass(seen).finally(() => (waiting = undefined)));
+  // One lane takes the next name at a time (an async generator queues concurrent calls in order). A lane
+  // reserves its place before it waits for the name, so no more than maxAhead are ever handed out.
   const next = async (): Promise<Named | undefined> => {
     for (;;) {
       if (gate.stopped()) return undefined;
       const seen = gate.consumed();
       if (handed - seen < maxAhead) break;
-      await gate.waitForPass(seen);
+      await waitFor(seen);
     }
-    const step = await files.next();
-    if (step.done) return undefined;
     handed++;
-    return step.value;
+    const step = await files.next();
+    return step.done ? undefined : step.value;
   };
   // One scratch buffer for every lane: what is read is never looked at, only brought into the page cache.
   const buf = Buffer.allocUnsafe(READ_BYTES);

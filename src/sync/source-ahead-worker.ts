@@ -1,5 +1,6 @@
 // The source read-ahead thread (source-ahead.ts): reads new subtrees' files ahead of the pass, one job at a time.
-import { close } from 'node:fs';
+// Each job's top folder is the pass's descriptor (it closes it once the job is finished); the thread closes
+// only what it opens.
 import { parentPort, workerData } from 'node:worker_threads';
 import { applyHeapFlags } from '../heap.js';
 import { aheadGate, finished, type AheadMessage } from './source-ahead-gate.js';
@@ -13,8 +14,7 @@ parentPort?.on('message', ({ fd, seq, unbounded, maxOpen }: AheadMessage) => {
     try {
       await readTreeAhead(fd, aheadGate(state, seq), { maxOpen, ...(unbounded ? { maxAhead: Infinity } : {}) });
     } finally {
-      close(fd, () => {});
-      finished(state, seq);
+      finished(state, seq); // the pass's thread closes `fd`, its own
     }
   });
 });

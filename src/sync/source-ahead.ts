@@ -6,7 +6,7 @@
  * 7.8 s (rsync 9.2-10.6 s; docs/benchmark.md).
  *
  * When: a real pass of the CLI (not a dry run) with no exclude rules (excluded files would be read for nothing),
- * once START_AFTER files of the new subtree are listed, in the
+ * once START_AFTER copies of the new subtree are started, in the
  * 'fd' access mode (Linux: the reader names entries through folder handles), with the source on a local disk
  * (ext4, XFS, Btrfs, F2FS: on a tmpfs there is nothing to wait for, and on a network or FUSE file system a read
  * ahead may cost a second transfer). One subtree at a time: a new folder inside one being read is part of it.
@@ -14,7 +14,7 @@
  * FOLDER_SYNC_TEST_SOURCE_AHEAD=first (tests): the pass waits until the whole subtree is read, so what was read
  * does not depend on timing.
  */
-import { constants, openSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { heapFlagsForWorkers } from '../heap.js';
 import { accessMode, type OpenFolder } from './access.js';
@@ -31,12 +31,27 @@ import { CONSUMED, FINISHED, READ, SEQ, STATE_INTS, type AheadMessage } from './
  * 4,096 to 1,048,576.
  */
 export const MIN_FILES_LIMIT = 1024;
+/** The process's limit of open files, read once (on first use). */
+let filesLimit: number | undefined;
+const limitNow = (): number => (filesLimit ??= openFilesLimit());
 /** Descriptors the reader may hold: an eighth of the limit at most, as free-later.ts holds (128 without a limit). */
-const MAX_OPEN_NOW = Math.max(2, Math.min(MAX_OPEN, Math.floor(openFilesLimit() / 8)));
+const maxOpenNow = (): number => Math.max(2, Math.min(MAX_OPEN, Math.floor(limitNow() / 8)));
 
 let thread: { worker: Worker; state: Int32Array } | undefined;
 let failed = false;
 let jobs = 0;
+/**
+ * Each job's top folder: a descriptor this thread opened and closes, once the reader has finished that job (or
+ * the reader's thread has ended): a thread that dies takes the descriptors it opened with it (Node closes them),
+ * not ones it was handed.
+ */
+const tops: { seq: number; fd: number }[] = [];
+
+/** Close the top folders of jobs the reader has finished (all of them once it has ended). */
+function closeFinished(all = false): void {
+  const finishedUpTo = thread && !all ? Atomics.load(thread.state, FINISHED) : Infinity;
+  while (tops.length > 0 && (tops[0] as { seq: number }).seq <= finishedUpTo) closeSync((tops.shift() as { fd: number }).fd);
+}
 
 /** Files read ahead so far in this process (for the pass's debug line). */
 export const filesReadAhead = (): number => (thread ? Atomics.load(thread.state, READ) : 0);
@@ -48,14 +63,15 @@ function threadFor(): { worker: Worker; state: Int32Array } | undefined {
     const worker = new Worker(new URL('./source-ahead-worker.js', import.meta.url), {
       workerData: { state, v8Flags: heapFlagsForWorkers() },
       resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 },
-      // It closes descriptors the pass's thread opened for it (each job's folder): not Node's to track.
-      trackUnmanagedFds: false,
     });
     worker.unref(); // never keeps the process alive
-    worker.on('error', () => {
+    const ended = (): void => {
       failed = true; // only an optimisation: the pass copies as it would without it
       thread = undefined;
-    });
+      closeFinished(true);
+    };
+    worker.on('error', ended);
+    worker.on('exit', ended);
     thread = { worker, state };
   } catch {
     failed = true;
@@ -67,12 +83,12 @@ function wanted(folder: OpenFolder): boolean {
   const setting = process.env['FOLDER_SYNC_SOURCE_AHEAD'];
   // The CLI only, like the copy helper: its modules are the compiled ones beside it (dist/sync/).
   if (setting === '0' || process.platform !== 'linux' || accessMode() !== 'fd' || !chdirAllowed()) return false;
-  if (openFilesLimit() < MIN_FILES_LIMIT) return false;
+  if (limitNow() < MIN_FILES_LIMIT) return false;
   return setting === '1' || onLocalDisk(folder.fd, folder.dev);
 }
 
 /**
- * Files listed in a new subtree before the thread is worth starting: a few new files are copied before a thread
+ * Copies started in a new subtree before the thread is worth starting: a few new files are copied before a thread
  * would have started (and a thread costs ~13 MiB of peak memory). The reader then starts from the subtree's top;
  * what the pass has copied so far it finds in the page cache.
  */
@@ -87,7 +103,7 @@ export class SourceAhead {
 
   /**
    * The pass created the replica folder of `folder` (a source folder it opened): its subtree is read ahead
-   * once the pass has listed START_AFTER files in it, unless a subtree is being read already (this one is inside
+   * once the pass has started START_AFTER copies in it, unless a subtree is being read already (this one is inside
    * it) or it is not wanted. Returns the job's end, to be called when the pass leaves the folder (or undefined).
    */
   begin(folder: OpenFolder): (() => void) | undefined {
@@ -103,11 +119,12 @@ export class SourceAhead {
         Atomics.store(thread.state, SEQ, 0); // the reader stops at its next look
         Atomics.notify(thread.state, CONSUMED);
       }
+      closeFinished();
     };
   }
 
-  /** The pass listed a source folder holding `files` regular files (counted only inside a new subtree). */
-  listed(files: number): void {
+  /** The pass starts copying `files` files (counted only inside a new subtree): the reader's bound moves on. */
+  copying(files: number): void {
     if (!this.top || files === 0) return;
     this.listedFiles += files;
     if (this.seq === 0) {
@@ -126,17 +143,19 @@ export class SourceAhead {
       this.seq = -1; // not this subtree
       return;
     }
+    closeFinished();
     let fd: number;
     try {
-      fd = openSync(`/proc/self/fd/${top.fd}`, constants.O_RDONLY | constants.O_DIRECTORY); // the thread's own, closed by it
+      fd = openSync(`/proc/self/fd/${top.fd}`, constants.O_RDONLY | constants.O_DIRECTORY); // closed here once the job is done
     } catch {
       this.seq = -1;
       return;
     }
     const seq = (this.seq = ++jobs);
+    tops.push({ seq, fd });
     Atomics.store(t.state, CONSUMED, this.listedFiles);
     Atomics.store(t.state, SEQ, seq);
-    t.worker.postMessage({ fd, seq, unbounded: first, maxOpen: MAX_OPEN_NOW } satisfies AheadMessage);
+    t.worker.postMessage({ fd, seq, unbounded: first, maxOpen: maxOpenNow() } satisfies AheadMessage);
     // Tests: blocks this thread until the reader is done (its reads run on libuv's pool, not here).
     for (let i = 0; first && i < 100 && Atomics.load(t.state, FINISHED) !== seq; i++)
       Atomics.wait(t.state, FINISHED, Atomics.load(t.state, FINISHED), 100);

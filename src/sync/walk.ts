@@ -106,7 +106,6 @@ export class MirrorWalk implements StepWalk {
     const srcListing = !('steps' in from) ? from : planned ? { entries: [], issues: [] } : srcFolder.list();
     const keep = this.report.sourceIssues(rel, srcListing);
     let srcEntries = srcListing.entries;
-    this.sourceAhead.listed(countFiles(srcEntries));
 
     let dstEntries: Entry[] = [];
     let dstMode = dst?.mode ?? 0o700;
@@ -169,6 +168,7 @@ export class MirrorWalk implements StepWalk {
           filter,
         );
         if (started) {
+          this.sourceAhead.copying(run);
           this.pipe.add(started);
           changed = true;
           k += run - 1;
@@ -196,6 +196,7 @@ export class MirrorWalk implements StepWalk {
           if (dst && ensureOwnerAccess(dstPath, dstMode)) dstMode |= 0o700;
           opened = true;
         }
+        if (step.op === 'copy') this.sourceAhead.copying(1);
         if (await applyStep(this, step, rel, srcFolder, dstFolder, { src: srcReal, dst: dstReal }, caps, filter)) changed = true;
       } catch (error) {
         this.report.handle(kindOf(entry), join(rel, entry.name), error);
@@ -253,11 +254,4 @@ export class MirrorWalk implements StepWalk {
     if (verdict instanceof Error) throw verdict;
     return afterCompare(step.src, step.dst, verdict ?? false, { caps, srcLocalTime: this.opts.srcLocalTime, owners: mirrorsOwners(this.opts, caps) });
   }
-}
-
-/** Regular files in a listing (what the source read-ahead counts). */
-function countFiles(entries: readonly Entry[]): number {
-  let n = 0;
-  for (const e of entries) if (e.type === 'file') n++;
-  return n;
 }
