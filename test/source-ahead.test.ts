@@ -1,11 +1,11 @@
-import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOCAL_DISKS, statfsType } from '../src/sync/fs-type.js';
 import { readTreeAhead, type AheadGate } from '../src/sync/source-ahead-read.js';
-import { repoCli, runSync } from './_cli.js';
-import { buildTree, bytes, compareTrees, file, tempDir } from './_tree.js';
+import { ops, repoCli, runSync, userTempDir } from './_cli.js';
+import { buildTree, bytes, compareTrees, file, giveToTestUser, isRoot, tempDir } from './_tree.js';
 
 /** A gate the test drives: `consumed` is set by the test; `blocked` resolves when the reader waits for the pass. */
 function gate(consumed = Infinity): AheadGate & { read: string[]; pass: number; stop: boolean; blocked: Promise<void>; release(): void } {
@@ -209,6 +209,39 @@ describe('the pass reads new folders ahead (CLI)', () => {
     expect(`${r.stdout}${r.stderr}`).not.toMatch(readLine);
     expect(compareTrees(src, dst)).toEqual([]);
   });
+
+  it.runIf(isRoot)(
+    'as the unprivileged user: a source file and folder it cannot read are skipped by the reader, and the pass reports them as without it',
+    async () => {
+      const src = buildTree(userTempDir('fs-sa-u-src-'), {
+        'a.dat': file('a'),
+        'locked.dat': file('secret'),
+        closed: { 'x.dat': file('x') },
+        open: { 'y.dat': file('y') },
+      });
+      giveToTestUser(src);
+      chmodSync(join(src, 'locked.dat'), 0o000);
+      chmodSync(join(src, 'closed'), 0o000);
+      try {
+        const reps = [join(userTempDir('fs-sa-u-a-'), 'rep'), join(userTempDir('fs-sa-u-b-'), 'rep')] as const;
+        const on = { FOLDER_SYNC_SOURCE_AHEAD: '1', FOLDER_SYNC_TEST_SOURCE_AHEAD: 'first' };
+        const withIt = await runSync(src, reps[0], ['--verbose'], { asUser: true, env: on });
+        const without = await runSync(src, reps[1], ['--verbose'], { asUser: true, env: { FOLDER_SYNC_SOURCE_AHEAD: '0' } });
+        const problems = (out: string): string[] => out.split('\n').filter((l) => /^(error|warning):/.test(l));
+        expect(withIt.code, withIt.stderr).toBe(1); // what cannot be read is a failure, with or without the reader
+        expect(without.code, without.stderr).toBe(1);
+        expect(ops(withIt.stdout)).toEqual(ops(without.stdout));
+        expect(problems(withIt.stderr)).toEqual(problems(without.stderr));
+        expect(problems(withIt.stderr).join('\n')).toMatch(/locked\.dat/);
+        expect(compareTrees(reps[0], reps[1])).toEqual([]);
+        // Read ahead: a.dat and open/y.dat only (the locked file fails to open, the closed folder to open).
+        expect(`${withIt.stdout}${withIt.stderr}`.match(readLine)?.[1]).toBe('2');
+      } finally {
+        chmodSync(join(src, 'closed'), 0o755);
+        chmodSync(join(src, 'locked.dat'), 0o644);
+      }
+    },
+  );
 
   it('by default, on a local disk (and not on a tmpfs)', async () => {
     const dir = mkdtempSync('/var/tmp/fs-source-ahead-');

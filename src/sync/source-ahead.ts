@@ -96,9 +96,9 @@ export const START_AFTER = 256;
 
 /** One pass's read-ahead: at most one subtree at a time. */
 export class SourceAhead {
-  /** The top of the subtree being copied (while the pass is in it), and what the pass has listed in it. */
+  /** The top of the subtree being copied (while the pass is in it), and the copies the pass has started in it. */
   private top: OpenFolder | undefined;
-  private listedFiles = 0;
+  private copiesStarted = 0;
   private seq = 0;
 
   /**
@@ -109,7 +109,7 @@ export class SourceAhead {
   begin(folder: OpenFolder): (() => void) | undefined {
     if (this.top || !wanted(folder)) return undefined;
     this.top = folder;
-    this.listedFiles = 0;
+    this.copiesStarted = 0;
     this.seq = 0;
     const first = process.env['FOLDER_SYNC_TEST_SOURCE_AHEAD'] === 'first';
     if (first) this.start(true);
@@ -126,9 +126,9 @@ export class SourceAhead {
   /** The pass starts copying `files` files (counted only inside a new subtree): the reader's bound moves on. */
   copying(files: number): void {
     if (!this.top || files === 0) return;
-    this.listedFiles += files;
+    this.copiesStarted += files;
     if (this.seq === 0) {
-      if (this.listedFiles >= START_AFTER) this.start(false);
+      if (this.copiesStarted >= START_AFTER) this.start(false);
     } else if (thread) {
       Atomics.add(thread.state, CONSUMED, files);
       Atomics.notify(thread.state, CONSUMED);
@@ -153,7 +153,7 @@ export class SourceAhead {
     }
     const seq = (this.seq = ++jobs);
     tops.push({ seq, fd });
-    Atomics.store(t.state, CONSUMED, this.listedFiles);
+    Atomics.store(t.state, CONSUMED, this.copiesStarted);
     Atomics.store(t.state, SEQ, seq);
     t.worker.postMessage({ fd, seq, unbounded: first, maxOpen: maxOpenNow() } satisfies AheadMessage);
     // Tests: blocks this thread until the reader is done (its reads run on libuv's pool, not here).
