@@ -45,6 +45,7 @@ const NAME_REFUSALS = new Set(['ENOENT', 'EINVAL', 'EILSEQ', 'ENAMETOOLONG']);
  * named inside `folder`. A name the file system refuses is a RefusedNameError, the temporary removed.
  */
 export function installIn(folder: OpenFolder, tmp: string, name: string): void {
+  if (tmp === name) return; // written under its own name in a folder being built (copy-file.ts folderEnds)
   try {
     folder.rename(tmp, name);
   } catch (error) {
@@ -145,8 +146,11 @@ export function renameInPlace(dir: string, from: string, to: string): void {
   renameSync(tmp, join(dir, to));
 }
 
-/** Remove a capability probe folder left by a killed pass (this tool's own, holding only its own entries). */
-export function removeProbeLeftover(path: string): void {
+/**
+ * Remove a folder of this tool's own left by a killed pass: a capability probe's, or a new folder it was building
+ * (walk-build.ts). Owner-only (0700) while it has that name, so it holds only the pass's own entries.
+ */
+export function removeLeftoverFolder(path: string): void {
   rmSync(path, { recursive: true, force: true });
 }
 

@@ -48,6 +48,8 @@ export interface BatchJob {
   nums: Float64Array;
   modes: boolean;
   owners: boolean;
+  /** The folder is being built under a temporary name: files are written under their own names (walk-build.ts). */
+  direct: boolean;
 }
 
 /** The claim counter with one state per file (helper-thread.ts). */
@@ -73,6 +75,7 @@ export function encodeJob(
   files: readonly Entry[],
   modes: boolean,
   owners: boolean,
+  direct = false,
 ): BatchJob {
   const nums = new Float64Array(files.length * FIELDS);
   files.forEach((f, i) => {
@@ -84,7 +87,7 @@ export function encodeJob(
     nums[o + 4] = f.atimeMs;
     nums[o + 5] = f.mtimeMs;
   });
-  return { seq, slot, srcFd, dstFd, parent, names: files.map((f) => f.name).join('\0'), nums, modes, owners };
+  return { seq, slot, srcFd, dstFd, parent, names: files.map((f) => f.name).join('\0'), nums, modes, owners, direct };
 }
 
 function entryAt(job: BatchJob, names: string[], i: number): Entry {
@@ -103,6 +106,8 @@ function entryAt(job: BatchJob, names: string[], i: number): Entry {
   };
 }
 
+const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
 /** The helper's copy of one file: true when installed; false (nothing left behind) for the pass to do it. */
 function copyOne(job: BatchJob, entry: Entry): boolean {
   const src = `/proc/self/fd/${job.srcFd}/${entry.name}`;
@@ -120,8 +125,15 @@ function copyOne(job: BatchJob, entry: Entry): boolean {
     srcPath: src,
     openSource: () => openSync(src, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK),
     createTemp: () => {
+      if (job.direct) {
+        try {
+          return { tmp: entry.name, fd: openSync(`${dir}/${entry.name}`, CREATE, 0o600) };
+        } catch {
+          // taken or refused: through a temporary, as copy-file.ts folderEnds does
+        }
+      }
       const tmp = tempName();
-      return { tmp, fd: openSync(`${dir}/${tmp}`, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600) };
+      return { tmp, fd: openSync(`${dir}/${tmp}`, CREATE, 0o600) };
     },
     discard: (tmp) => quietUnlink(`${dir}/${tmp}`),
   };
@@ -132,6 +144,7 @@ function copyOne(job: BatchJob, entry: Entry): boolean {
   } catch {
     return false;
   }
+  if (tmp === entry.name) return true; // written under its own name in a folder being built
   try {
     renameSync(`${dir}/${tmp}`, `${dir}/${entry.name}`);
     return true;
@@ -244,13 +257,13 @@ export function startBatch(
   h: CopyHelper,
   files: readonly Entry[],
   fds: { src: number; dst: number; parent: string },
-  opts: { modes: boolean; owners: boolean },
+  opts: { modes: boolean; owners: boolean; direct?: boolean },
 ): StartedBatch {
   const slot = h.take();
   const shared = h.slots[slot] as Shared;
   const seq = ++h.seq;
   openBatch(shared, seq, files.length, TODO);
-  const job = encodeJob(seq, slot, fds.src, fds.dst, fds.parent, files, opts.modes, opts.owners);
+  const job = encodeJob(seq, slot, fds.src, fds.dst, fds.parent, files, opts.modes, opts.owners, opts.direct);
   if (h.late) return { slot, seq, count: files.length, posted: false, job };
   return { slot, seq, count: files.length, posted: h.post(job) };
 }

@@ -47,14 +47,26 @@ export interface CopyEnds {
   discard(tmp: string): void;
 }
 
-/** Ends through opened folders: `name` in `from`, the temporary in `into` (access.ts; only names are resolved). */
-export function folderEnds(from: OpenFolder, name: string, into: OpenFolder): CopyEnds {
+/**
+ * Ends through opened folders: `name` in `from`, the temporary in `into` (access.ts; only names are resolved).
+ * `direct`: `into` is a new folder being built under a temporary name (walk-build.ts): the file is written under
+ * its own name (the "temporary" returned is `name`, which `installIn` leaves as it is), or, if that name cannot
+ * be created, through a temporary after all.
+ */
+export function folderEnds(from: OpenFolder, name: string, into: OpenFolder, direct = false): CopyEnds {
   return {
     get srcPath() {
       return join(from.path, name); // for messages only: made when one is needed
     },
     openSource: () => from.openRead(name),
     createTemp: () => {
+      if (direct) {
+        try {
+          return { tmp: name, fd: into.createNew(name) };
+        } catch {
+          // the name is taken or refused: the temporary's way reports it as it always does
+        }
+      }
       const { name: tmp, fd } = into.createTemp();
       return { tmp, fd };
     },

@@ -53,6 +53,11 @@ export abstract class FolderEntries {
     return { name, fd };
   }
 
+  /** Create the new file `name` itself (O_EXCL, mode 0600): only inside a folder being built (walk-build.ts). */
+  createNew(name: string): number {
+    return openSync(this.at(name), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o600);
+  }
+
   /** A new temporary symlink; returns its name. */
   createTempLink(target: string): string {
     const name = tempName();

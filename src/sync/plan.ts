@@ -69,10 +69,11 @@ function ownerDiffers(s: Entry, d: Entry, opts: Pick<PlanOptions, 'owners'>): bo
 const EXACT = { mtimePrecisionMs: 1, mtimeRounding: 'truncate', localTime: false } as const;
 
 /**
- * This tool's own leftovers, purged quietly: a temporary file or link, or a capability probe folder, whose name
- * carries a tag only this user's passes make (temp.ts). Any other entry, whatever its name, is the user's.
+ * This tool's own leftovers, purged quietly: a temporary file, link or folder (a new folder being built:
+ * walk-build.ts), or a capability probe folder, whose name carries a tag only this user's passes make (temp.ts).
+ * Any other entry, whatever its name, is the user's.
  */
-const isDebris = (entry: Entry): boolean => (entry.type === 'dir' ? isProbeName(entry.name) : isTempName(entry.name));
+const isDebris = (entry: Entry): boolean => isTempName(entry.name) || (entry.type === 'dir' && isProbeName(entry.name));
 
 /**
  * Merge-join one directory's source and replica listings (both sorted by compareNames), by exact name.

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { OpenFolder } from './access.js';
-import { makeDir, removeNonDir, removeProbeLeftover, renameInPlace, setMeta, symlinkTempIn } from './apply.js';
+import { removeNonDir, removeLeftoverFolder, renameInPlace, setMeta, symlinkTempIn } from './apply.js';
 import { isProbeName, type ReplicaCaps } from './capabilities.js';
 import type { Entry, Listing } from './entry.js';
 import type { FolderPlan, LookAhead } from './lookahead.js';
@@ -17,6 +17,7 @@ import { removeEntry } from './remove.js';
 import { metaDiffOn, mirrorsOwners, versionsKeeping, type WalkContext } from './walk-options.js';
 import { copyWithRetry, putInPlace, reportCopied } from './walk-put.js';
 import { updateLater, updatesLater, withRoom } from './walk-late.js';
+import { makeNewFolder } from './walk-build.js';
 import type { MovedFolders, Place } from './walk-replica.js';
 
 /** What a step needs from the walk (walk.ts's MirrorWalk is one): a subfolder is mirrored by the walk itself. */
@@ -134,8 +135,8 @@ export async function applyStep(
         const listing = srcChild.list();
         const inside = filter && opts.filter?.child(filter, src.name, srcChild.io, listing.entries, join(real.src, src.name));
         if (step.replace) await removeEntry(report, dry, target, path, step.replace, undefined, versionsKeeping(opts, 'replaced'));
-        if (!dry) makeDir(target);
-        dstChild = dry ? undefined : dstFolder ? dstFolder.openChild(src.name) : OpenFolder.openNoFollow(target);
+        // Under a temporary name where it can be, its new files then written without one each (walk-build.ts).
+        dstChild = dry ? undefined : makeNewFolder(dstFolder, target, src.name, path, caps);
         report.op('created', 'dir', path);
         const placeholder: Entry | undefined = dry ? undefined : { ...src, mode: 0o700, mtimeMs: -1 };
         at = dstChild && dstFolder ? { parent: dstFolder, name: src.name } : undefined;
@@ -263,10 +264,12 @@ export async function applyStep(
       );
       return true;
     case 'purge-temp':
-      // A leftover temporary file, or a capability probe folder of a killed pass: this tool's own, removed quietly.
-      if (!dry && step.dst.type === 'dir' && isProbeName(step.dst.name)) removeProbeLeftover(join(dstDir, step.dst.name));
+      // A leftover temporary file or folder (walk-build.ts), or a capability probe folder of a killed pass: this
+      // tool's own, removed quietly.
+      if (!dry && step.dst.type === 'dir') removeLeftoverFolder(join(dstDir, step.dst.name));
       else if (!dry) removeNonDir(join(dstDir, step.dst.name));
-      report.debug(`removed leftover ${step.dst.type === 'dir' ? 'probe folder' : 'temporary'} ${JSON.stringify(join(rel, step.dst.name))}`);
+      const what = step.dst.type !== 'dir' ? 'temporary' : isProbeName(step.dst.name) ? 'probe folder' : 'temporary folder';
+      report.debug(`removed leftover ${what} ${JSON.stringify(join(rel, step.dst.name))}`);
       return true;
   }
 }

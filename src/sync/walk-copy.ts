@@ -10,6 +10,7 @@ import { installIn } from './apply.js';
 import type { ReplicaCaps } from './capabilities.js';
 import { batchDone, copyHelper, finishBatch, helpBatch, MAX_BATCH, MAX_BATCH_BYTES, MAX_FILE, MIN_BATCH, startBatch } from './copy-batch.js';
 import type { Settling } from './copy-pipeline.js';
+import { writesDirect } from './walk-build.js';
 import { chdirAllowed, type Entry } from './entry.js';
 import { EntryChangedError, type Identity } from './handles.js';
 import type { DirFilter } from './pass-filter.js';
@@ -21,8 +22,8 @@ export type CopyStep = Extract<PlannedStep, { op: 'copy' }>;
 /** What a batch needs from the walk (walk.ts passes its own methods). */
 export interface CopyRunHost {
   report: PassReport;
-  /** The pass's own copy of one file into a temporary (its retry and debug line included). */
-  copy(from: OpenFolder, into: OpenFolder, src: Entry, rel: string, caps: ReplicaCaps): string;
+  /** The pass's own copy of one file into a temporary, or under its own name (`direct`: walk-build.ts); its retry and debug line included. */
+  copy(from: OpenFolder, into: OpenFolder, src: Entry, rel: string, caps: ReplicaCaps, direct: boolean): string;
   /** The pass's own step, as without a batch (logs itself). */
   apply(
     step: PlannedStep,
@@ -94,11 +95,17 @@ export class CopyRuns {
     this.batches.count++;
     this.batches.files += files.length;
     const parent = place ? `${place.parent.dev}:${place.parent.ino}` : '';
+    // In a new folder being built under a temporary name, the whole batch is written under its files' own names.
+    const direct = writesDirect(
+      dstFolder,
+      files.length,
+      files.reduce((sum, f) => sum + f.size, 0),
+    );
     const started = startBatch(
       helper,
       files,
       { src: srcFolder.fd, dst: dstFolder.fd, parent },
-      { modes: caps.modes, owners: this.host.owners(caps) },
+      { modes: caps.modes, owners: this.host.owners(caps), direct },
     );
     const errors = new Map<number, unknown>();
     let movedAway = false;
@@ -110,7 +117,7 @@ export class CopyRuns {
         throw new EntryChangedError(real.dst);
       }
       try {
-        installIn(dstFolder, this.host.copy(srcFolder, dstFolder, src, join(rel, src.name), caps), src.name);
+        installIn(dstFolder, this.host.copy(srcFolder, dstFolder, src, join(rel, src.name), caps, direct), src.name);
       } catch (error) {
         errors.set(i, error);
         throw error;

@@ -13,6 +13,7 @@ import { releaseBlocks } from './free-later.js';
 import { kindOf, type Kept, type PassReport } from './pass-report.js';
 import type { PlannedStep } from './plan.js';
 import { removeEntry } from './remove.js';
+import { writesFileDirect } from './walk-build.js';
 import { mirrorsOwners, versionsKeeping, type WalkContext } from './walk-options.js';
 
 /**
@@ -73,13 +74,22 @@ async function clearFor({ report, opts }: WalkContext, target: string, rel: stri
 }
 
 /** Copy a source file into a temporary in `into`; one that changed during the copy is copied once more. */
-export function copyWithRetry({ report, opts }: WalkContext, from: OpenFolder, into: OpenFolder, src: Entry, rel: string, caps: ReplicaCaps): string {
+export function copyWithRetry(
+  { report, opts }: WalkContext,
+  from: OpenFolder,
+  into: OpenFolder,
+  src: Entry,
+  rel: string,
+  caps: ReplicaCaps,
+  /** Written under its own name (a batch's files: decided for the whole batch); else decided here (walk-build.ts). */
+  direct = writesFileDirect(into, src.size),
+): string {
   const modes: CopyOptions = {
     modes: caps.modes,
     owners: mirrorsOwners(opts, caps),
     onDropped: (reason) => report.debug(`${JSON.stringify(rel)}: setuid/setgid bits not copied (${reason})`),
   };
-  const ends = folderEnds(from, src.name, into);
+  const ends = folderEnds(from, src.name, into, direct);
   try {
     return copyWith(ends, src, modes);
   } catch (error) {

@@ -35,6 +35,7 @@ import { SourceAhead } from './source-ahead.js';
 import { CopyRuns, plainRun, type CopyStep } from './walk-copy.js';
 import { mirrorsOwners, type WalkOptions } from './walk-options.js';
 import { copyWithRetry } from './walk-put.js';
+import { finishBuild, renameFull } from './walk-build.js';
 import { listReplica, MovedFolders, stillThere } from './walk-replica.js';
 
 type CompareStep = Extract<Step, { op: 'compare' }>;
@@ -69,7 +70,7 @@ export class MirrorWalk implements StepWalk {
     report.holdWith(this.pipe);
     this.copies = new CopyRuns({
       report,
-      copy: (from, into, src, rel, caps) => copyWithRetry(this, from, into, src, rel, caps),
+      copy: (from, into, src, rel, caps, direct) => copyWithRetry(this, from, into, src, rel, caps, direct),
       apply: (step, rel, srcFolder, dstFolder, real, caps, filter) => applyStep(this, step, rel, srcFolder, dstFolder, real, caps, filter),
       lost: (rel, folder, real) => this.moved.lost(rel, folder, real),
       owners: (caps) => mirrorsOwners(opts, caps),
@@ -90,6 +91,8 @@ export class MirrorWalk implements StepWalk {
       return await this.mirrorFolder(rel, srcFolder, dstFolder, from, dst, fresh, ...rest);
     } finally {
       end?.();
+      // Built under a temporary name and left early (stopping, an error): what is in it is put in place all the same.
+      await finishBuild(dstFolder, this.pipe, this.report).catch(() => undefined);
     }
   };
 
@@ -141,6 +144,8 @@ export class MirrorWalk implements StepWalk {
     for (let k = 0; k < steps.length; k++) {
       const planned = steps[k] as PlannedStep;
       await this.report.breathe();
+      // A new folder being built whose subtree has taken its share is renamed into place now (walk-build.ts).
+      if (fresh && dstFolder) await renameFull(dstFolder, this.pipe, this.report);
       // Log lines wait behind copies under way (copy-pipeline.ts): not thousands of them, nor a whole folder's removal.
       const removesFolder = planned.op === 'remove' && planned.dst.type === 'dir';
       if (this.pipe.queued >= MAX_QUEUED || (removesFolder && this.pipe.holding)) await this.pipe.room(0);
@@ -203,6 +208,8 @@ export class MirrorWalk implements StepWalk {
         if (step && step.op !== 'descend' && step.op !== 'skip') changed = true;
       }
     }
+    // A new folder built under a temporary name: into place once the copies into it are complete (walk-build.ts).
+    await finishBuild(dstFolder, this.pipe, this.report);
     if ((changed || opened) && place && dstFolder && !this.opts.dryRun) {
       // Renamed within its parent (and something else put at its name) while its steps ran: what was written
       // went into the folder that was opened, still inside the replica; the name is reported as changed (and
