@@ -29,6 +29,7 @@ command -v sshfs >/dev/null 2>&1 || missing+=(sshfs)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v mkfs.xfs >/dev/null 2>&1 || missing+=(xfsprogs)
 command -v mkfs.btrfs >/dev/null 2>&1 || missing+=(btrfs-progs)
+command -v strace >/dev/null 2>&1 || missing+=(strace) # system calls of a pass (test/walk-build.test.ts)
 if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

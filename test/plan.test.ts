@@ -74,7 +74,13 @@ const cases: Case[] = [
     dst: [f(OLD_STYLE), f(FORGED)],
     want: [`remove ${OLD_STYLE}`, `remove ${FORGED}`],
   },
-  { name: "a folder with a temporary's name is a user entry (passes never make folders)", src: [], dst: [d(TMP)], want: [`remove ${TMP}`] },
+  {
+    name: "a folder with a temporary's name is this tool's own leftover (a new folder being built: walk-build.ts)",
+    src: [],
+    dst: [d(TMP)],
+    want: [`purge-temp ${TMP}`],
+  },
+  { name: 'a forged folder name is a user entry', src: [], dst: [d(FORGED)], want: [`remove ${FORGED}`] },
   { name: 'a source file with a temporary-like name is mirrored', src: [f(TMP)], dst: [], want: [`copy ${TMP}`] },
   { name: 'a temporary-like name on both sides is compared normally', src: [f(TMP, { size: 5 })], dst: [f(TMP)], want: [`copy ${TMP}`] },
   {

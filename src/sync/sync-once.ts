@@ -25,6 +25,7 @@ import { filesReadAhead } from './source-ahead.js';
 import { aheadFilter, lookAhead } from './lookahead-start.js';
 import { createReplicaRoot, openChecked, type Roots } from './pass-roots.js';
 import { helperStarts } from './copy-batch.js';
+import { buildsStarted } from './walk-build.js';
 import { updatesBesideWalk } from './walk-late.js';
 import { holdTempKey } from './temp.js';
 import { checksumAlgorithm, loadHash } from './compare.js';
@@ -146,6 +147,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       const helpers = helperStarts();
       const readBefore = filesReadAhead();
       const updates = updatesBesideWalk();
+      const built = buildsStarted();
       // issue 16: a second thread looks ahead for subtrees already mirrored (lookahead.ts, lookahead-start.ts).
       const rules = filter && aheadFilter(options.filter, options.deleteExcluded ?? false);
       if (checksum) await loadHash(); // the block hash (xxh64; SHA-1 where WebAssembly is unavailable)
@@ -167,6 +169,7 @@ export async function syncOnce(source: string, replica: string, options: SyncOpt
       if (helperStarts() > helpers) report.debug('copy helper thread started');
       const readAhead = filesReadAhead() - readBefore;
       if (readAhead > 0) report.debug(`${readAhead} source files of new folders read ahead of their copy (source-ahead.ts)`);
+      if (buildsStarted() > built) report.debug(`${buildsStarted() - built} new folders built under a temporary name (walk-build.ts)`);
       const { count, files } = walk.copies.batches;
       if (count > 0) report.debug(`copied ${files} new files in ${count} batches on two cores (docs/benchmark.md)`);
       const renamed = updatesBesideWalk() - updates;

@@ -61,6 +61,9 @@ async function closeAfterCopies(walk: StepWalk, error: unknown, srcChild: OpenFo
   }
 }
 
+/** What a leftover of this tool's own is, for its debug line. */
+const leftoverKind = (e: Entry): string => (e.type !== 'dir' ? 'temporary' : isProbeName(e.name) ? 'probe folder' : 'temporary folder');
+
 /** A replica entry's times as they must be set to read back the same (undoing a driver's read shift). */
 function unshifted(entry: Entry, caps: ReplicaCaps): Entry {
   const shift = caps.mtimeOffsetMs;
@@ -136,7 +139,7 @@ export async function applyStep(
         const inside = filter && opts.filter?.child(filter, src.name, srcChild.io, listing.entries, join(real.src, src.name));
         if (step.replace) await removeEntry(report, dry, target, path, step.replace, undefined, versionsKeeping(opts, 'replaced'));
         // Under a temporary name where it can be, its new files then written without one each (walk-build.ts).
-        dstChild = dry ? undefined : makeNewFolder(dstFolder, target, src.name, path, caps);
+        dstChild = dry ? undefined : makeNewFolder(dstFolder, target, src.name, path, caps, since);
         report.op('created', 'dir', path);
         const placeholder: Entry | undefined = dry ? undefined : { ...src, mode: 0o700, mtimeMs: -1 };
         at = dstChild && dstFolder ? { parent: dstFolder, name: src.name } : undefined;
@@ -268,8 +271,7 @@ export async function applyStep(
       // tool's own, removed quietly.
       if (!dry && step.dst.type === 'dir') removeLeftoverFolder(join(dstDir, step.dst.name));
       else if (!dry) removeNonDir(join(dstDir, step.dst.name));
-      const what = step.dst.type !== 'dir' ? 'temporary' : isProbeName(step.dst.name) ? 'probe folder' : 'temporary folder';
-      report.debug(`removed leftover ${what} ${JSON.stringify(join(rel, step.dst.name))}`);
+      report.debug(`removed leftover ${leftoverKind(step.dst)} ${JSON.stringify(join(rel, step.dst.name))}`);
       return true;
   }
 }

@@ -17,7 +17,6 @@
  * permission bits (so the temporary folder is really owner-only: not exFAT, FAT or NTFS).
  * FOLDER_SYNC_BUILD=0 turns it off (the A/B switch of the benchmark).
  */
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { accessMode, OpenFolder } from './access.js';
 import { makeDir, notInstalled, removeLeftoverFolder } from './apply.js';
@@ -31,6 +30,8 @@ import { tempName } from './temp.js';
 export const BUILD_FILES = 8192;
 /** Bytes written that way, at most. */
 export const BUILD_BYTES = 64 << 20;
+/** Tests (FOLDER_SYNC_TEST_BUILD_FILES): a smaller share, to see a folder renamed before its walk ends. */
+const shareFiles = Number(process.env['FOLDER_SYNC_TEST_BUILD_FILES']) || BUILD_FILES;
 
 class Build {
   files = 0;
@@ -45,13 +46,15 @@ class Build {
     readonly rel: string,
     /** The temporary folder it is in, if any: its files count there too. */
     readonly up: Build | undefined,
+    /** The pipeline's mark when its walk started: its rename waits only for what was queued since (copy-pipeline.ts). */
+    readonly since: number,
   ) {}
 }
 
 /** The folders being built, by their opened handle. */
 const builds = new WeakMap<OpenFolder, Build>();
 
-/** Folders built under a temporary name this process (tests and the pass's debug line). */
+/** Folders built under a temporary name by this process (the pass's debug line). */
 let started = 0;
 export const buildsStarted = (): number => started;
 
@@ -59,11 +62,19 @@ export const buildsStarted = (): number => started;
  * Make the new replica folder `name` in `parent` (at `target`, its path there) and open it: under a temporary
  * name where that is allowed, else under its own name (apply.ts `makeDir`).
  */
-export function makeNewFolder(parent: OpenFolder | undefined, target: string, name: string, rel: string, caps: ReplicaCaps): OpenFolder {
+export function makeNewFolder(
+  parent: OpenFolder | undefined,
+  target: string,
+  name: string,
+  rel: string,
+  caps: ReplicaCaps,
+  /** The pipeline's mark (`CopyPipeline.mark`) before the folder is made. */
+  since: number,
+): OpenFolder {
   if (parent && accessMode() === 'fd' && caps.renameKeepsTimes && caps.modes && process.env['FOLDER_SYNC_BUILD'] !== '0') {
     const tmp = tempName();
     const folder = parent.mkdir(tmp);
-    builds.set(folder, new Build(parent, tmp, name, rel, builds.get(parent)));
+    builds.set(folder, new Build(parent, tmp, name, rel, builds.get(parent), since));
     started++;
     return folder;
   }
@@ -91,7 +102,7 @@ export const writesFileDirect = (into: OpenFolder, size: number): boolean => siz
 /** Between steps of `folder`'s walk: the folders it is in (itself included) whose subtree has taken its share are renamed. */
 export async function renameFull(folder: OpenFolder, pipe: CopyPipeline, report: PassReport): Promise<void> {
   for (let b = builds.get(folder); b; b = b.up) {
-    if (!b.done && (b.files >= BUILD_FILES || b.bytes >= BUILD_BYTES)) await decide(b, pipe, report);
+    if (!b.done && (b.files >= shareFiles || b.bytes >= BUILD_BYTES)) await decide(b, pipe, report);
   }
 }
 
@@ -103,7 +114,9 @@ export async function finishBuild(folder: OpenFolder | undefined, pipe: CopyPipe
 
 async function decide(b: Build, pipe: CopyPipeline, report: PassReport): Promise<void> {
   b.done = true;
-  await pipe.after(() => putInPlace(b, report));
+  // After the copies into it still under way (and the rest queued since its walk started), not behind other
+  // folders' batches: the endings of the folders walked meanwhile need not wait for it (copy-pipeline.ts `after`).
+  await pipe.after(() => putInPlace(b, report), b.since);
 }
 
 /** Rename the finished temporary folder into place; if it cannot be, it is removed and the folder reported. */

@@ -59,6 +59,12 @@ export function tempsIn(root: string): string[] {
   return out;
 }
 
+/**
+ * A temporary, or an entry inside a temporary folder (a new folder a killed pass was building: walk-build.ts):
+ * nothing there is under its real name, and the next pass removes it.
+ */
+export const inTemporary = (path: string): boolean => path.split('/').some((part) => looksLikeTempName(part));
+
 /** Lock files present in a state folder (a killed pass leaves its own behind). */
 export function lockFiles(stateDir: string): string[] {
   try {
@@ -86,8 +92,7 @@ export async function waitFor(check: () => boolean, timeoutMs = 20_000, everyMs 
 export function tornFiles(after: TreeSnapshot, source: TreeSnapshot, before: TreeSnapshot): string[] {
   const bad: string[] = [];
   for (const [path, snap] of after) {
-    const name = path.split('/').at(-1) ?? path;
-    if (looksLikeTempName(name)) continue;
+    if (inTemporary(path)) continue;
     const s = source.get(path);
     const b = before.get(path);
     if (!s && !b) {
@@ -117,7 +122,7 @@ export function lostEntries(before: TreeSnapshot, after: TreeSnapshot, versions:
     b !== undefined && a.type === b.type && a.hash === b.hash && a.target === b.target;
   const lost: string[] = [];
   for (const [path, snap] of before) {
-    if (path === '.' || looksLikeTempName(path.split('/').at(-1) ?? path)) continue;
+    if (path === '.' || inTemporary(path)) continue;
     if (same(snap, after.get(path)) || passes.some((p) => same(snap, p.get(path)))) continue;
     lost.push(`${JSON.stringify(path)} (${snap.type}${snap.size !== undefined ? `, ${snap.size} bytes` : ''})`);
   }

@@ -1,0 +1,133 @@
+/**
+ * New folders built under a temporary name (issue 16, session 14; src/sync/walk-build.ts): a folder the pass
+ * creates is made as a temporary, its new files are written under their own names inside it (no temporary and
+ * no rename each), and the folder is renamed into place once they are complete: at the end of its walk, or as
+ * soon as its subtree has taken its share (BUILD_FILES). Seen through the pass's real system calls (strace).
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { basename, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { OpenFolder } from '../src/sync/access.js';
+import { defaultCapabilities } from '../src/sync/capabilities.js';
+import { CopyPipeline } from '../src/sync/copy-pipeline.js';
+import type { PassReport } from '../src/sync/pass-report.js';
+import { looksLikeTempName, tempName } from '../src/sync/temp.js';
+import { finishBuild, makeNewFolder, writesFileDirect } from '../src/sync/walk-build.js';
+import { ops, repoCli, runSync } from './_cli.js';
+import { tempsIn } from './faults/_faults.js';
+import { buildTree, compareTrees, dir, file, tempDir, type Spec } from './_tree.js';
+
+const OLD = 1_500_000_000_000;
+
+/** `n` files named `<prefix><i>`, with old times and a mode to mirror. */
+function files(prefix: string, n: number): Spec {
+  const out: Spec = {};
+  for (let i = 0; i < n; i++) out[`${prefix}${i}`] = file(`${prefix} ${i}\n`, { mtime: OLD + i, mode: 0o640 });
+  return out;
+}
+
+interface Renames {
+  /** Renames from a temporary to a file's name. */
+  files: string[];
+  /** Renames from a temporary to a folder's name. */
+  folders: string[];
+}
+
+/** Run a pass under strace and sort the renames it made from its temporaries by what they put in place. */
+function tracedPass(src: string, dst: string, folders: readonly string[], env: Record<string, string> = {}): Renames & { stdout: string } {
+  const trace = join(tempDir(), 'trace');
+  const r = spawnSync(
+    'strace',
+    ['-f', '-qq', '-e', 'trace=rename,renameat,renameat2', '-o', trace, process.execPath, repoCli, 'sync-once', src, dst, '--verbose'],
+    { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env } },
+  );
+  expect(r.status, r.stderr).toBe(0);
+  const out: Renames & { stdout: string } = { files: [], folders: [], stdout: r.stdout };
+  for (const line of readFileSync(trace, 'utf8').split('\n')) {
+    const m = /rename\w*\(.*?"([^"]+)".*?"([^"]+)".*\) = 0/.exec(line);
+    if (!m || !looksLikeTempName(basename(m[1] as string))) continue;
+    const to = basename(m[2] as string);
+    (folders.includes(to) ? out.folders : out.files).push(to);
+  }
+  return out;
+}
+
+describe('new folders built under a temporary name (issue 16)', () => {
+  it('writes the files of a new folder under their own names, renaming only the folders into place', () => {
+    const src = buildTree(tempDir(), {
+      d0: files('f', 20),
+      d1: dir({ ...files('f', 12), d2: dir(files('f', 9), { mode: 0o750, mtime: OLD }) }, { mode: 0o755, mtime: OLD + 5 }),
+    });
+    const dst = join(tempDir(), 'replica');
+    const built = tracedPass(src, dst, ['d0', 'd1', 'd2']);
+    expect(compareTrees(src, dst)).toEqual([]);
+    expect(tempsIn(dst)).toEqual([]);
+    expect(built.files).toEqual([]); // no file went through a temporary of its own
+    expect(built.folders.sort()).toEqual(['d0', 'd1', 'd2']);
+    expect(built.stdout).toMatch(/3 new folders built under a temporary name/);
+    expect(ops(built.stdout)).toHaveLength(1 + 3 + 41); // the replica, every folder and file logged as created, as before
+
+    // Without it (the benchmark's A/B switch), each file has its temporary and rename: the test sees the difference.
+    const plain = tracedPass(src, join(tempDir(), 'replica'), ['d0', 'd1', 'd2'], { FOLDER_SYNC_BUILD: '0' });
+    expect(plain.files).toHaveLength(41);
+    expect(plain.folders).toEqual([]);
+  });
+
+  it('renames a folder into place once its subtree has taken its share; its later files get a temporary each', () => {
+    // dbig/da (20 files) takes the share of 16: dbig is renamed before db0..db19 (after da in name order), which
+    // then go through temporaries; dbig/dc, made after, is built (and renamed) on its own.
+    const src = buildTree(tempDir(), { dbig: { da: files('f', 20), ...files('db', 20), dc: files('f', 5) } });
+    const dst = join(tempDir(), 'replica');
+    const folders = ['dbig', 'da', 'dc'];
+    const built = tracedPass(src, dst, folders, { FOLDER_SYNC_TEST_BUILD_FILES: '16' });
+    expect(compareTrees(src, dst)).toEqual([]);
+    expect(tempsIn(dst)).toEqual([]);
+    expect(built.files.sort()).toEqual(Object.keys(files('db', 20)).sort());
+    expect(built.folders.sort()).toEqual(['da', 'dbig', 'dc']);
+
+    const whole = tracedPass(src, join(tempDir(), 'replica'), folders); // the default share: all of it built
+    expect(whole.files).toEqual([]);
+  });
+
+  it("removes a killed pass's temporary folder quietly: not logged, not counted by --max-delete, then mirrors the folder", async () => {
+    const state = tempDir('fs-state-');
+    process.env['FOLDER_SYNC_STATE_DIR'] = state; // the key the pass tags its temporaries with (temp.ts)
+    const leftover = tempName();
+    delete process.env['FOLDER_SYNC_STATE_DIR'];
+    const src = buildTree(tempDir(), { dx: files('f', 3) });
+    const dst = buildTree(tempDir(), { dx: files('f', 3), [leftover]: { f0: 'half', dsub: { f1: 'x' } } });
+    const r = await runSync(src, dst, ['--verbose', '--max-delete', '0'], { env: { FOLDER_SYNC_STATE_DIR: state } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(join(dst, leftover))).toBe(false);
+    expect(ops(r.stdout).filter((l) => /^removed (file|dir) /.test(l))).toEqual([]);
+    expect(r.stdout).toMatch(/removed 0,/);
+    expect(r.stdout).toContain(`removed leftover temporary folder ${JSON.stringify(leftover)}`);
+    expect(compareTrees(src, dst)).toEqual([]);
+  });
+
+  it('a folder whose name is taken meanwhile (a non-empty folder) is reported, and its temporary removed', async () => {
+    const parentPath = tempDir();
+    const parent = OpenFolder.openRoot(parentPath);
+    const folder = makeNewFolder(parent, join(parentPath, 'dnew'), 'dnew', 'dnew', defaultCapabilities('ext4'), 0);
+    try {
+      const [tmp] = readdirSync(parentPath);
+      expect(looksLikeTempName(tmp as string)).toBe(true);
+      expect(writesFileDirect(folder, 10)).toBe(true);
+      writeFileSync(join(parentPath, tmp as string, 'f0'), 'complete');
+      mkdirSync(join(parentPath, 'dnew'));
+      writeFileSync(join(parentPath, 'dnew', 'theirs'), 'x');
+      const handled: string[] = [];
+      const report = { handle: (kind: string, rel: string, e: unknown) => handled.push(`${kind} ${rel} ${(e as NodeJS.ErrnoException).code}`) };
+      await finishBuild(folder, new CopyPipeline(), report as unknown as PassReport);
+      expect(handled).toHaveLength(1);
+      expect(handled[0]).toMatch(/^dir dnew (ENOTEMPTY|EEXIST)$/);
+      expect(readdirSync(parentPath)).toEqual(['dnew']); // the temporary is gone, what was there is untouched
+      expect(readdirSync(join(parentPath, 'dnew'))).toEqual(['theirs']);
+      expect(writesFileDirect(folder, 10)).toBe(false); // decided: nothing more written under its own name
+    } finally {
+      folder.close();
+      parent.close();
+    }
+  });
+});
