@@ -14,11 +14,21 @@ import { CopyPipeline } from '../src/sync/copy-pipeline.js';
 import type { PassReport } from '../src/sync/pass-report.js';
 import { looksLikeTempName, tempName } from '../src/sync/temp.js';
 import { finishBuild, makeNewFolder, writesFileDirect } from '../src/sync/walk-build.js';
-import { ops, repoCli, runSync } from './_cli.js';
-import { tempsIn } from './faults/_faults.js';
-import { buildTree, compareTrees, dir, file, tempDir, type Spec } from './_tree.js';
+import type { ChildProcess } from 'node:child_process';
+import { ops, repoCli, runCli, runSync } from './_cli.js';
+import { tempsIn, tornFiles } from './faults/_faults.js';
+import { buildTree, bytes, compareTrees, dir, file, snapshotTree, tempDir, type Spec } from './_tree.js';
 
 const OLD = 1_500_000_000_000;
+
+/** The pass gets `action` right after reading the first block of `path` (test/_mid-copy.mjs: no timing involved). */
+const midCopy = (action: string, path: string): Record<string, string> => ({
+  NODE_OPTIONS: `--import ${join(import.meta.dirname, '_mid-copy.mjs')}`,
+  FOLDER_SYNC_TEST_MID_COPY: `${action}:${path}`,
+});
+
+/** A new folder of 5 files (fewer than a batch: the pass copies them itself, in order), the third one large. */
+const fiveFiles = (): Spec => ({ dnew: { f0: 'zero', f1: 'one', f2: bytes(1 << 20, 2), f3: 'three', f4: 'four' } });
 
 /** `n` files named `<prefix><i>`, with old times and a mode to mirror. */
 function files(prefix: string, n: number): Spec {
@@ -129,5 +139,46 @@ describe('new folders built under a temporary name (issue 16)', () => {
       folder.close();
       parent.close();
     }
+  });
+
+  it('a pass stopped (SIGTERM) while building a folder puts it in place with the files it holds, and leaves no temporary', async () => {
+    const src = buildTree(tempDir(), fiveFiles());
+    const dst = join(tempDir(), 'replica');
+    // `run` (the foreground loop) stops after the current file on SIGTERM; its first pass starts at once.
+    const log = join(tempDir(), 'run.log');
+    const r = await runCli(['run', src, dst, '1', 'hours', log], { env: midCopy('sigterm', join(src, 'dnew', 'f2')) });
+    expect(r.stderr).toContain('test hook: sigterm');
+    expect(r.code, r.stderr).toBe(0);
+    expect(tempsIn(dst)).toEqual([]);
+    expect(readdirSync(join(dst, 'dnew')).sort()).toEqual(['f0', 'f1', 'f2']); // stopped after f2, in place
+    const source = snapshotTree(src);
+    expect(tornFiles(snapshotTree(dst), source, new Map())).toEqual([]);
+    const again = await runSync(src, dst);
+    expect(again.code, again.stderr).toBe(0);
+    expect(compareTrees(src, dst)).toEqual([]);
+  });
+
+  it('a pass killed while building a folder leaves it only under its temporary name; the next pass removes that and copies it', async () => {
+    const src = buildTree(tempDir(), fiveFiles());
+    const dst = join(tempDir(), 'replica');
+    const spawned: { child?: ChildProcess } = {};
+    const running = runCli(['sync-once', src, dst], { env: midCopy('pause', join(src, 'dnew', 'f2')), onSpawn: (c) => (spawned.child = c) });
+    await new Promise<void>((resolve) => {
+      spawned.child?.stderr?.on('data', (d: string | Buffer) => d.toString().includes('test hook: pause') && resolve());
+      spawned.child?.once('exit', () => resolve());
+    });
+    spawned.child?.kill('SIGKILL');
+    expect((await running).signal).toBe('SIGKILL');
+    // f2 is half written, under its own name but inside the temporary folder: nothing is under "dnew" itself.
+    expect(existsSync(join(dst, 'dnew'))).toBe(false);
+    const [leftover] = tempsIn(dst);
+    expect(tempsIn(dst)).toHaveLength(1);
+    expect(readdirSync(join(dst, leftover as string)).sort()).toEqual(['f0', 'f1', 'f2']);
+    expect(tornFiles(snapshotTree(dst), snapshotTree(src), new Map())).toEqual([]);
+    const again = await runSync(src, dst, ['--verbose']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain(`removed leftover temporary folder ${JSON.stringify(leftover)}`);
+    expect(tempsIn(dst)).toEqual([]);
+    expect(compareTrees(src, dst)).toEqual([]);
   });
 });
