@@ -75,12 +75,24 @@ const cases: Case[] = [
     want: [`remove ${OLD_STYLE}`, `remove ${FORGED}`],
   },
   {
-    name: "a folder with a temporary's name is this tool's own leftover (a new folder being built: walk-build.ts)",
+    name: "a folder with a temporary's name, this user's and 0700, is this tool's own leftover (walk-build.ts)",
     src: [],
-    dst: [d(TMP)],
+    dst: [d(TMP, { mode: 0o700, uid: process.geteuid?.() })],
     want: [`purge-temp ${TMP}`],
   },
-  { name: 'a forged folder name is a user entry', src: [], dst: [d(FORGED)], want: [`remove ${FORGED}`] },
+  {
+    name: "a folder with a temporary's name but another mode is a user entry",
+    src: [],
+    dst: [d(TMP, { uid: process.geteuid?.() })],
+    want: [`remove ${TMP}`],
+  },
+  {
+    name: "a folder with a temporary's name but another owner is a user entry",
+    src: [],
+    dst: [d(TMP, { mode: 0o700, uid: 4242 })],
+    want: [`remove ${TMP}`],
+  },
+  { name: 'a forged folder name is a user entry', src: [], dst: [d(FORGED, { mode: 0o700, uid: process.geteuid?.() })], want: [`remove ${FORGED}`] },
   { name: 'a source file with a temporary-like name is mirrored', src: [f(TMP)], dst: [], want: [`copy ${TMP}`] },
   { name: 'a temporary-like name on both sides is compared normally', src: [f(TMP, { size: 5 })], dst: [f(TMP)], want: [`copy ${TMP}`] },
   {

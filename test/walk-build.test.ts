@@ -4,7 +4,7 @@
  * no rename each), and the folder is renamed into place once they are complete: at the end of its walk, or as
  * soon as its subtree has taken its share (BUILD_FILES). Seen through the pass's real system calls (strace).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,11 +13,13 @@ import { defaultCapabilities } from '../src/sync/capabilities.js';
 import { CopyPipeline } from '../src/sync/copy-pipeline.js';
 import type { PassReport } from '../src/sync/pass-report.js';
 import { looksLikeTempName, tempName } from '../src/sync/temp.js';
+import { MAX_FILE } from '../src/sync/copy-batch.js';
 import { finishBuild, makeNewFolder, writesFileDirect } from '../src/sync/walk-build.js';
+import { MovedFolders } from '../src/sync/walk-replica.js';
 import type { ChildProcess } from 'node:child_process';
 import { ops, repoCli, runCli, runSync } from './_cli.js';
 import { tempsIn, tornFiles } from './faults/_faults.js';
-import { buildTree, bytes, compareTrees, dir, file, snapshotTree, tempDir, type Spec } from './_tree.js';
+import { buildTree, bytes, compareTrees, dir, file, giveToTestUser, isRoot, snapshotTree, tempDir, type Spec } from './_tree.js';
 
 const OLD = 1_500_000_000_000;
 
@@ -106,7 +108,8 @@ describe('new folders built under a temporary name (issue 16)', () => {
     const leftover = tempName();
     delete process.env['FOLDER_SYNC_STATE_DIR'];
     const src = buildTree(tempDir(), { dx: files('f', 3) });
-    const dst = buildTree(tempDir(), { dx: files('f', 3), [leftover]: { f0: 'half', dsub: { f1: 'x' } } });
+    // As a pass makes it: this user's, 0700 (the same name on a folder made otherwise is a user entry: sync-once.test.ts).
+    const dst = buildTree(tempDir(), { dx: files('f', 3), [leftover]: dir({ f0: 'half', dsub: { f1: 'x' } }, { mode: 0o700 }) });
     const r = await runSync(src, dst, ['--verbose', '--max-delete', '0'], { env: { FOLDER_SYNC_STATE_DIR: state } });
     expect(r.code, r.stderr).toBe(0);
     expect(existsSync(join(dst, leftover))).toBe(false);
@@ -116,29 +119,95 @@ describe('new folders built under a temporary name (issue 16)', () => {
     expect(compareTrees(src, dst)).toEqual([]);
   });
 
-  it('a folder whose name is taken meanwhile (a non-empty folder) is reported, and its temporary removed', async () => {
+  it("a folder given a temporary's name (a name anyone who listed the replica may have seen) but not as a pass makes it stays a user entry: --max-delete counts it", async () => {
+    const state = tempDir('fs-state-');
+    process.env['FOLDER_SYNC_STATE_DIR'] = state;
+    const [open, theirs] = [tempName(), tempName()]; // names a pass made, so their tags verify
+    delete process.env['FOLDER_SYNC_STATE_DIR'];
+    const src = buildTree(tempDir(), { keep: { a: 'x' } });
+    const dst = buildTree(tempDir(), {
+      keep: { a: 'x' },
+      [open]: dir({ 'precious.txt': 'replica-only data' }, { mode: 0o755 }), // this user's, but not 0700
+      [theirs]: dir({ 'theirs.txt': 'replica-only data' }, { mode: 0o700 }), // 0700, but another user's (as root)
+    });
+    if (isRoot) giveToTestUser(join(dst, theirs));
+    const strict = await runSync(src, dst, ['--max-delete', '0'], { env: { FOLDER_SYNC_STATE_DIR: state } });
+    expect(strict.code, strict.stdout + strict.stderr).toBe(2); // refused: nothing changed
+    expect(existsSync(join(dst, open, 'precious.txt'))).toBe(true);
+    const r = await runSync(src, dst, [], { env: { FOLDER_SYNC_STATE_DIR: state } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(ops(r.stdout)).toContain(`removed dir ${JSON.stringify(open)}`); // logged like any extra folder
+    if (isRoot) expect(ops(r.stdout)).toContain(`removed dir ${JSON.stringify(theirs)}`);
+  });
+
+  it('a folder whose name is taken meanwhile is reported once and left under its temporary name; one swapped in at that name is not renamed', async () => {
     const parentPath = tempDir();
     const parent = OpenFolder.openRoot(parentPath);
-    const folder = makeNewFolder(parent, join(parentPath, 'dnew'), 'dnew', 'dnew', defaultCapabilities('ext4'), 0);
+    const caps = defaultCapabilities('ext4');
+    const handled: string[] = [];
+    const report = {
+      handle: (kind: string, rel: string, e: unknown) => handled.push(`${kind} ${rel} ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`),
+    } as unknown as PassReport;
+    const host = { pipe: new CopyPipeline(), report, moved: new MovedFolders(report) };
+    const folder = makeNewFolder(parent, join(parentPath, 'dnew'), 'dnew', 'dnew', caps, 0);
+    const other = makeNewFolder(parent, join(parentPath, 'dother'), 'dother', 'dother', caps, 0);
     try {
-      const [tmp] = readdirSync(parentPath);
-      expect(looksLikeTempName(tmp as string)).toBe(true);
+      const names = readdirSync(parentPath);
+      const tmp = names.find((n) => lstatSync(join(parentPath, n), { bigint: true }).ino === folder.stat().ino);
+      const tmpOther = names.find((n) => n !== tmp);
+      expect(looksLikeTempName(tmp as string) && looksLikeTempName(tmpOther as string)).toBe(true);
       expect(writesFileDirect(folder, 10)).toBe(true);
       writeFileSync(join(parentPath, tmp as string, 'f0'), 'complete');
       mkdirSync(join(parentPath, 'dnew'));
       writeFileSync(join(parentPath, 'dnew', 'theirs'), 'x');
-      const handled: string[] = [];
-      const report = { handle: (kind: string, rel: string, e: unknown) => handled.push(`${kind} ${rel} ${(e as NodeJS.ErrnoException).code}`) };
-      await finishBuild(folder, new CopyPipeline(), report as unknown as PassReport);
+      await finishBuild(folder, host);
       expect(handled).toHaveLength(1);
       expect(handled[0]).toMatch(/^dir dnew (ENOTEMPTY|EEXIST)$/);
-      expect(readdirSync(parentPath)).toEqual(['dnew']); // the temporary is gone, what was there is untouched
-      expect(readdirSync(join(parentPath, 'dnew'))).toEqual(['theirs']);
+      expect(host.moved.holds(undefined, folder, 'dnew', 'dnew')).toBe(false); // reported: its mode and times are not set
+      expect(readdirSync(join(parentPath, 'dnew'))).toEqual(['theirs']); // what was there is untouched
+      expect(readdirSync(join(parentPath, tmp as string))).toEqual(['f0']); // left for the next pass to remove
       expect(writesFileDirect(folder, 10)).toBe(false); // decided: nothing more written under its own name
+
+      // Another folder put at the temporary name (the one made moved aside): not renamed into place.
+      renameSync(join(parentPath, tmpOther as string), join(parentPath, 'aside'));
+      mkdirSync(join(parentPath, tmpOther as string));
+      await finishBuild(other, host);
+      expect(handled).toHaveLength(2);
+      expect(existsSync(join(parentPath, 'dother'))).toBe(false);
+      expect(existsSync(join(parentPath, tmpOther as string))).toBe(true);
     } finally {
       folder.close();
+      other.close();
       parent.close();
     }
+  });
+
+  it('counts every file put in a folder being built towards its share, large ones (through a temporary) too', () => {
+    // dbig/da holds 3 files over MAX_FILE (each through a temporary of its own): with a share of 2, dbig is
+    // renamed before db0..db9 (after da in name order), which then go through temporaries as well.
+    const big = (n: number): Spec => Object.fromEntries(Array.from({ length: n }, (_, i) => [`L${i}`, bytes(MAX_FILE + 1, i)]));
+    const src = buildTree(tempDir(), { dbig: { da: big(3), ...files('db', 10) } });
+    const dst = join(tempDir(), 'replica');
+    const built = tracedPass(src, dst, ['dbig', 'da'], { FOLDER_SYNC_TEST_BUILD_FILES: '2' });
+    expect(compareTrees(src, dst)).toEqual([]);
+    expect(built.files.sort()).toEqual([...Object.keys(big(3)), ...Object.keys(files('db', 10))].sort());
+  });
+
+  it('a copy helper dying half-way through a file written under its own name: that file is removed, never put in place half written', async () => {
+    const src = buildTree(tempDir(), { dnew: files('f', 12) }); // a batch (8 or more new files)
+    const dst = join(tempDir(), 'replica');
+    const r = await runSync(src, dst, [], {
+      env: {
+        NODE_OPTIONS: `--import ${join(import.meta.dirname, '_copy-helper-dies.mjs')}`,
+        FOLDER_SYNC_TEST_DYING_HELPER: './_copy-helper-dying-mid-write.mjs',
+        FOLDER_SYNC_TEST_COPY_LATE: '1', // the helper takes the batch's first file before the pass takes any
+      },
+    });
+    expect(r.stderr).toContain('test hook: helper died writing f0');
+    expect(tempsIn(dst)).toEqual([]);
+    expect(existsSync(join(dst, 'dnew', 'f0'))).toBe(false); // its source is gone: not copied, and not left half written
+    expect(tornFiles(snapshotTree(dst), snapshotTree(src), new Map())).toEqual([]);
+    expect(compareTrees(src, dst, { ignoreDirMtimes: true })).toEqual([]);
   });
 
   it('a pass stopped (SIGTERM) while building a folder puts it in place with the files it holds, and leaves no temporary', async () => {

@@ -9,7 +9,6 @@ import {
   openSync,
   readdirSync,
   renameSync,
-  rmSync,
   rmdirSync,
   unlinkSync,
   utimesSync,
@@ -144,14 +143,6 @@ export function renameInPlace(dir: string, from: string, to: string): void {
   const tmp = join(dir, tempName());
   renameSync(join(dir, from), tmp);
   renameSync(tmp, join(dir, to));
-}
-
-/**
- * Remove a folder of this tool's own left by a killed pass: a capability probe's, or a new folder it was building
- * (walk-build.ts). Owner-only (0700) while it has that name, so it holds only the pass's own entries.
- */
-export function removeLeftoverFolder(path: string): void {
-  rmSync(path, { recursive: true, force: true });
 }
 
 /** Put a folder's permission bits back (after opening it did not help). */

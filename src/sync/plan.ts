@@ -73,7 +73,17 @@ const EXACT = { mtimePrecisionMs: 1, mtimeRounding: 'truncate', localTime: false
  * walk-build.ts), or a capability probe folder, whose name carries a tag only this user's passes make (temp.ts).
  * Any other entry, whatever its name, is the user's.
  */
-const isDebris = (entry: Entry): boolean => isTempName(entry.name) || (entry.type === 'dir' && isProbeName(entry.name));
+const isDebris = (entry: Entry): boolean =>
+  entry.type === 'dir' ? isProbeName(entry.name) || (isTempName(entry.name) && isOwnFolder(entry)) : isTempName(entry.name);
+
+/**
+ * A folder as only a pass makes one under a temporary name (walk-build.ts): owned by this process's user, mode
+ * 0700. With a valid tag, the only folders removed as this tool's own leftovers: a tag is a name anyone who
+ * saw it can give a folder of theirs, which then stays a user entry (removed, logged, counted and kept as usual).
+ */
+export function isOwnFolder(e: Pick<Entry, 'uid' | 'mode'>): boolean {
+  return e.uid === process.geteuid?.() && (e.mode & 0o7777) === 0o700;
+}
 
 /**
  * Merge-join one directory's source and replica listings (both sorted by compareNames), by exact name.

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { OpenFolder } from './access.js';
-import { removeNonDir, removeLeftoverFolder, renameInPlace, setMeta, symlinkTempIn } from './apply.js';
+import { removeNonDir, renameInPlace, setMeta, symlinkTempIn } from './apply.js';
 import { isProbeName, type ReplicaCaps } from './capabilities.js';
 import type { Entry, Listing } from './entry.js';
 import type { FolderPlan, LookAhead } from './lookahead.js';
@@ -17,7 +17,7 @@ import { removeEntry } from './remove.js';
 import { metaDiffOn, mirrorsOwners, versionsKeeping, type WalkContext } from './walk-options.js';
 import { copyWithRetry, putInPlace, reportCopied } from './walk-put.js';
 import { updateLater, updatesLater, withRoom } from './walk-late.js';
-import { makeNewFolder } from './walk-build.js';
+import { makeNewFolder, removeOwnFolder } from './walk-build.js';
 import type { MovedFolders, Place } from './walk-replica.js';
 
 /** What a step needs from the walk (walk.ts's MirrorWalk is one): a subfolder is mirrored by the walk itself. */
@@ -269,7 +269,7 @@ export async function applyStep(
     case 'purge-temp':
       // A leftover temporary file or folder (walk-build.ts), or a capability probe folder of a killed pass: this
       // tool's own, removed quietly.
-      if (!dry && step.dst.type === 'dir') removeLeftoverFolder(join(dstDir, step.dst.name));
+      if (!dry && step.dst.type === 'dir') await removeOwnFolder(report, join(dstDir, step.dst.name), join(rel, step.dst.name), step.dst);
       else if (!dry) removeNonDir(join(dstDir, step.dst.name));
       report.debug(`removed leftover ${leftoverKind(step.dst)} ${JSON.stringify(join(rel, step.dst.name))}`);
       return true;

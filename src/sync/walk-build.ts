@@ -8,9 +8,14 @@
  *
  * What holds (issues 2 and 5): no file is ever under its real name before it is complete. Until the rename a
  * file is inside a temporary folder; the rename waits for every copy into the folder still under way
- * (copy-pipeline.ts `after`); copies made after the rename is decided use a temporary each. A killed pass
- * leaves the temporary folder, which the next pass removes quietly as its own leftover (plan.ts, like a
- * temporary file) and then copies the folder again.
+ * (copy-pipeline.ts `after`); copies made after the rename is decided use a temporary each, and a file a copy
+ * helper left half written under its own name is removed before anything else (walk-copy.ts). Every file put
+ * in the folder's subtree counts towards its share (those through a temporary and large ones too), so a killed
+ * pass leaves at most about one share there. The next pass removes such a folder quietly as its own leftover
+ * (plan.ts `isDebris`: a valid tag, and a folder owned by this user with mode 0700, as only a pass makes it),
+ * through opened folders like any removal (`removeOwnFolder`), and copies the folder again. The folder is
+ * renamed only if its temporary name still holds the folder the pass made; a rename that fails leaves it
+ * for the next pass to remove and reports the folder once.
  *
  * Only where files are named through the folder's handle ('fd' access mode, Linux), so that renaming the
  * folder moves nothing under way, and on replicas whose renames keep times (not fusefat) and that keep
@@ -19,16 +24,20 @@
  */
 import { join } from 'node:path';
 import { accessMode, OpenFolder } from './access.js';
-import { makeDir, notInstalled, removeLeftoverFolder } from './apply.js';
+import { makeDir, ReplicaChangedError } from './apply.js';
 import type { ReplicaCaps } from './capabilities.js';
 import { MAX_FILE } from './copy-batch.js';
 import type { CopyPipeline } from './copy-pipeline.js';
+import type { Entry } from './entry.js';
+import { isOwnFolder } from './plan.js';
 import type { PassReport } from './pass-report.js';
+import { removeEntry } from './remove.js';
 import { tempName } from './temp.js';
+import type { MovedFolders } from './walk-replica.js';
 
-/** Files (of at most MAX_FILE bytes) written under their own names in one temporary folder's subtree, at most. */
+/** Files put in one temporary folder's subtree before it is renamed into place, at most (about). */
 export const BUILD_FILES = 8192;
-/** Bytes written that way, at most. */
+/** Bytes put there, at most (about: a file larger than what is left is counted when it is in). */
 export const BUILD_BYTES = 64 << 20;
 /** Tests (FOLDER_SYNC_TEST_BUILD_FILES): a smaller share, to see a folder renamed before its walk ends. */
 const shareFiles = Number(process.env['FOLDER_SYNC_TEST_BUILD_FILES']) || BUILD_FILES;
@@ -41,6 +50,7 @@ class Build {
 
   constructor(
     readonly parent: OpenFolder,
+    readonly folder: OpenFolder,
     readonly tmp: string,
     readonly name: string,
     readonly rel: string,
@@ -49,6 +59,13 @@ class Build {
     /** The pipeline's mark when its walk started: its rename waits only for what was queued since (copy-pipeline.ts). */
     readonly since: number,
   ) {}
+}
+
+/** What the rename needs from the walk. */
+export interface BuildHost {
+  readonly pipe: CopyPipeline;
+  readonly report: PassReport;
+  readonly moved: MovedFolders;
 }
 
 /** The folders being built, by their opened handle. */
@@ -74,7 +91,13 @@ export function makeNewFolder(
   if (parent && accessMode() === 'fd' && caps.renameKeepsTimes && caps.modes && process.env['FOLDER_SYNC_BUILD'] !== '0') {
     const tmp = tempName();
     const folder = parent.mkdir(tmp);
-    builds.set(folder, new Build(parent, tmp, name, rel, builds.get(parent), since));
+    // The folder opened is the one made: this user's, 0700, empty (not one put at its name in between).
+    const st = folder.stat();
+    if (!isOwnFolder({ uid: Number(st.uid), mode: Number(st.mode) }) || st.nlink !== 2n) {
+      folder.close();
+      throw new ReplicaChangedError(join(parent.path, tmp));
+    }
+    builds.set(folder, new Build(parent, folder, tmp, name, rel, builds.get(parent), since));
     started++;
     return folder;
   }
@@ -83,49 +106,65 @@ export function makeNewFolder(
 }
 
 /**
- * Are `count` new files of `bytes` in all (each at most MAX_FILE) to be written under their own names into
- * `into`? True when it is a folder being built whose rename is not decided yet; they are counted then.
+ * `count` new files of `bytes` in all are put into `into`: counted towards the share of every temporary folder
+ * it is in. True when they are to be written under their own names (`into` is being built, its rename not
+ * decided yet; the caller checks each is at most MAX_FILE).
  */
 export function writesDirect(into: OpenFolder, count: number, bytes: number): boolean {
   const own = builds.get(into);
-  if (!own || own.done) return false;
+  if (!own) return false;
   for (let b: Build | undefined = own; b; b = b.up) {
+    if (b.done) continue;
     b.files += count;
     b.bytes += bytes;
   }
-  return true;
+  return !own.done;
 }
 
-/** One file: as `writesDirect`, for a file of `size` bytes (larger ones than MAX_FILE always get a temporary). */
-export const writesFileDirect = (into: OpenFolder, size: number): boolean => size <= MAX_FILE && writesDirect(into, 1, size);
+/** One file of `size` bytes (counted whatever its size; written under its own name only up to MAX_FILE). */
+export const writesFileDirect = (into: OpenFolder, size: number): boolean => writesDirect(into, 1, size) && size <= MAX_FILE;
 
 /** Between steps of `folder`'s walk: the folders it is in (itself included) whose subtree has taken its share are renamed. */
-export async function renameFull(folder: OpenFolder, pipe: CopyPipeline, report: PassReport): Promise<void> {
+export async function renameFull(folder: OpenFolder, host: BuildHost): Promise<void> {
   for (let b = builds.get(folder); b; b = b.up) {
-    if (!b.done && (b.files >= shareFiles || b.bytes >= BUILD_BYTES)) await decide(b, pipe, report);
+    if (!b.done && (b.files >= shareFiles || b.bytes >= BUILD_BYTES)) await decide(b, host);
   }
 }
 
 /** `folder`'s walk is over (or stopped): it is renamed into place after the copies into it still under way. */
-export async function finishBuild(folder: OpenFolder | undefined, pipe: CopyPipeline, report: PassReport): Promise<void> {
+export async function finishBuild(folder: OpenFolder | undefined, host: BuildHost): Promise<void> {
   const b = folder && builds.get(folder);
-  if (b && !b.done) await decide(b, pipe, report);
+  if (b && !b.done) await decide(b, host);
 }
 
-async function decide(b: Build, pipe: CopyPipeline, report: PassReport): Promise<void> {
+async function decide(b: Build, host: BuildHost): Promise<void> {
   b.done = true;
   // After the copies into it still under way (and the rest queued since its walk started), not behind other
   // folders' batches: the endings of the folders walked meanwhile need not wait for it (copy-pipeline.ts `after`).
-  await pipe.after(() => putInPlace(b, report), b.since);
+  await host.pipe.after(() => putInPlace(b, host), b.since);
 }
 
-/** Rename the finished temporary folder into place; if it cannot be, it is removed and the folder reported. */
-function putInPlace(b: Build, report: PassReport): void {
+/**
+ * Rename the finished temporary folder into place, if its name still holds the folder the pass made. If not, or
+ * if the rename fails, it stays where it is (the next pass removes it if it is still this tool's own) and the
+ * folder is reported once (its own mode and times are then not set: MovedFolders).
+ */
+function putInPlace(b: Build, { report, moved }: BuildHost): void {
   try {
+    if (!b.parent.holdsFolder(b.tmp, b.folder)) throw new ReplicaChangedError(join(b.parent.path, b.name));
     b.parent.rename(b.tmp, b.name);
   } catch (error) {
-    const reported = notInstalled(b.parent, b.tmp, error);
-    removeLeftoverFolder(join(b.parent.io, b.tmp));
-    report.handle('dir', b.rel, reported);
+    report.handle('dir', b.rel, error);
+    moved.reported(b.folder);
   }
+}
+
+/**
+ * Remove a folder of this tool's own left by a killed pass (plan.ts 'purge-temp': a folder being built, or a
+ * capability probe's) through opened folders like any removal (remove.ts), without a log line per entry: what
+ * fails to go is still reported.
+ */
+export async function removeOwnFolder(report: PassReport, path: string, rel: string, entry: Entry): Promise<void> {
+  const quiet = Object.create(report, { removed: { value: () => undefined } }) as PassReport;
+  await removeEntry(quiet, false, path, rel, entry);
 }

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { accessMode, type OpenFolder } from './access.js';
 import { installIn } from './apply.js';
+import { discardIn } from './copy-file.js';
 import type { ReplicaCaps } from './capabilities.js';
 import { batchDone, copyHelper, finishBatch, helpBatch, MAX_BATCH, MAX_BATCH_BYTES, MAX_FILE, MIN_BATCH, startBatch } from './copy-batch.js';
 import type { Settling } from './copy-pipeline.js';
@@ -135,6 +136,9 @@ export class CopyRuns {
     const settle = async (stopping: boolean): Promise<void> => {
       if (!stopping) help();
       const done = await finishBatch(helper, started);
+      // Written under their own names: a file the helper did not finish (it died mid-write, or left it) is removed
+      // first, so nothing half written is there when the folder is renamed into place (walk-build.ts).
+      if (direct) done.forEach((ok, i) => ok || discardIn(dstFolder, (files[i] as Entry).name));
       if (!movedAway && place && !dstFolder.stillIn(place.parent)) movedAway = true;
       for (let i = 0; i < run.length; i++) {
         const step = run[i] as CopyStep;

@@ -72,6 +72,11 @@ export class MovedFolders {
 
   constructor(private readonly report: PassReport) {}
 
+  /** `folder` was reported already (a new folder that could not be renamed into place: walk-build.ts). */
+  reported(folder: OpenFolder): void {
+    this.gone.add(folder);
+  }
+
   lost(rel: string, folder: OpenFolder, real: string): void {
     if (this.gone.has(folder)) return;
     this.gone.add(folder);

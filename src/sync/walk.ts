@@ -92,7 +92,7 @@ export class MirrorWalk implements StepWalk {
     } finally {
       end?.();
       // Built under a temporary name and left early (stopping, an error): what is in it is put in place all the same.
-      await finishBuild(dstFolder, this.pipe, this.report).catch(() => undefined);
+      await finishBuild(dstFolder, this).catch(() => undefined);
     }
   };
 
@@ -145,7 +145,7 @@ export class MirrorWalk implements StepWalk {
       const planned = steps[k] as PlannedStep;
       await this.report.breathe();
       // A new folder being built whose subtree has taken its share is renamed into place now (walk-build.ts).
-      if (fresh && dstFolder) await renameFull(dstFolder, this.pipe, this.report);
+      if (fresh && dstFolder) await renameFull(dstFolder, this);
       // Log lines wait behind copies under way (copy-pipeline.ts): not thousands of them, nor a whole folder's removal.
       const removesFolder = planned.op === 'remove' && planned.dst.type === 'dir';
       if (this.pipe.queued >= MAX_QUEUED || (removesFolder && this.pipe.holding)) await this.pipe.room(0);
@@ -209,7 +209,7 @@ export class MirrorWalk implements StepWalk {
       }
     }
     // A new folder built under a temporary name: into place once the copies into it are complete (walk-build.ts).
-    await finishBuild(dstFolder, this.pipe, this.report);
+    await finishBuild(dstFolder, this);
     if ((changed || opened) && place && dstFolder && !this.opts.dryRun) {
       // Renamed within its parent (and something else put at its name) while its steps ran: what was written
       // went into the folder that was opened, still inside the replica; the name is reported as changed (and
