@@ -91,15 +91,21 @@ export function makeNewFolder(
   if (parent && accessMode() === 'fd' && caps.renameKeepsTimes && caps.modes && process.env['FOLDER_SYNC_BUILD'] !== '0') {
     const tmp = tempName();
     const folder = parent.mkdir(tmp);
-    // The folder opened is the one made: this user's, 0700, empty (not one put at its name in between).
+    // The folder opened is as a pass makes it: this user's, 0700 (not another one put at its name in between,
+    // and not on a file system that shows other owners or modes, where the next pass would not know it as its
+    // own). Else it is made under its own name after all.
     const st = folder.stat();
-    if (!isOwnFolder({ uid: Number(st.uid), mode: Number(st.mode) }) || st.nlink !== 2n) {
-      folder.close();
-      throw new ReplicaChangedError(join(parent.path, tmp));
+    if (isOwnFolder({ uid: Number(st.uid), mode: Number(st.mode) })) {
+      builds.set(folder, new Build(parent, folder, tmp, name, rel, builds.get(parent), since));
+      started++;
+      return folder;
     }
-    builds.set(folder, new Build(parent, folder, tmp, name, rel, builds.get(parent), since));
-    started++;
-    return folder;
+    folder.close();
+    try {
+      parent.rmdir(tmp);
+    } catch {
+      // not empty, or gone: not ours to remove; a user entry for the next pass
+    }
   }
   makeDir(target);
   return parent ? parent.openChild(name) : OpenFolder.openNoFollow(target);
