@@ -289,7 +289,8 @@ describe('capability probe debris', () => {
     else process.env['FOLDER_SYNC_STATE_DIR'] = saved;
     const leftover = join(replica, name);
     const folderTime = statSync(replica).mtimeMs;
-    mkdirSync(join(leftover, 'deeper'), { recursive: true });
+    mkdirSync(leftover, 0o700); // as a pass makes it (this user's, 0700): only such a folder is its own leftover
+    mkdirSync(join(leftover, 'deeper'));
     writeFileSync(join(leftover, 'probe'), '');
     utimesSync(replica, msToTimeSpec(folderTime), msToTimeSpec(folderTime)); // the leftover is the only difference
     const r = await runSync(src, replica, [], opts);

@@ -6,7 +6,7 @@
  */
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OpenFolder } from '../src/sync/access.js';
 import { defaultCapabilities } from '../src/sync/capabilities.js';
@@ -19,7 +19,7 @@ import { MovedFolders } from '../src/sync/walk-replica.js';
 import type { ChildProcess } from 'node:child_process';
 import { ops, repoCli, runCli, runSync } from './_cli.js';
 import { tempsIn, tornFiles } from './faults/_faults.js';
-import { buildTree, bytes, compareTrees, dir, file, giveToTestUser, isRoot, snapshotTree, tempDir, type Spec } from './_tree.js';
+import { buildTree, bytes, compareTrees, dir, file, giveToTestUser, isRoot, snapshotTree, symlink, tempDir, type Spec } from './_tree.js';
 
 const OLD = 1_500_000_000_000;
 
@@ -48,15 +48,17 @@ interface Renames {
 
 /** Run a pass under strace and sort the renames it made from its temporaries by what they put in place. */
 function tracedPass(src: string, dst: string, folders: readonly string[], env: Record<string, string> = {}): Renames & { stdout: string } {
+  // One trace file per thread (-ff): a call interrupted by another thread's is never split over two lines.
   const trace = join(tempDir(), 'trace');
   const r = spawnSync(
     'strace',
-    ['-f', '-qq', '-e', 'trace=rename,renameat,renameat2', '-o', trace, process.execPath, repoCli, 'sync-once', src, dst, '--verbose'],
+    ['-ff', '-qq', '-e', 'trace=rename,renameat,renameat2', '-o', trace, process.execPath, repoCli, 'sync-once', src, dst, '--verbose'],
     { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env } },
   );
   expect(r.status, r.stderr).toBe(0);
   const out: Renames & { stdout: string } = { files: [], folders: [], stdout: r.stdout };
-  for (const line of readFileSync(trace, 'utf8').split('\n')) {
+  const traces = readdirSync(dirname(trace)).filter((n) => n.startsWith('trace.'));
+  for (const line of traces.flatMap((n) => readFileSync(join(dirname(trace), n), 'utf8').split('\n'))) {
     const m = /rename\w*\(.*?"([^"]+)".*?"([^"]+)".*\) = 0/.exec(line);
     if (!m || !looksLikeTempName(basename(m[1] as string))) continue;
     const to = basename(m[2] as string);
@@ -162,7 +164,7 @@ describe('new folders built under a temporary name (issue 16)', () => {
       writeFileSync(join(parentPath, 'dnew', 'theirs'), 'x');
       await finishBuild(folder, host);
       expect(handled).toHaveLength(1);
-      expect(handled[0]).toMatch(/^dir dnew (ENOTEMPTY|EEXIST)$/);
+      expect(handled[0]).toMatch(/^dir dnew its new copy could not be put in place \(.*(ENOTEMPTY|EEXIST)\)/);
       expect(host.moved.holds(undefined, folder, 'dnew', 'dnew')).toBe(false); // reported: its mode and times are not set
       expect(readdirSync(join(parentPath, 'dnew'))).toEqual(['theirs']); // what was there is untouched
       expect(readdirSync(join(parentPath, tmp as string))).toEqual(['f0']); // left for the next pass to remove
@@ -191,6 +193,19 @@ describe('new folders built under a temporary name (issue 16)', () => {
     const built = tracedPass(src, dst, ['dbig', 'da'], { FOLDER_SYNC_TEST_BUILD_FILES: '2' });
     expect(compareTrees(src, dst)).toEqual([]);
     expect(built.files.sort()).toEqual([...Object.keys(big(3)), ...Object.keys(files('db', 10))].sort());
+
+    // Links and folders count too: dbig/da holds only 3 links, dbig/dc only 3 empty folders (review 14b).
+    const variants: Spec[] = [
+      { L0: symlink('t0'), L1: symlink('t1'), L2: symlink('t2') },
+      { e0: {}, e1: {}, e2: {} },
+    ];
+    for (const inside of variants) {
+      const tree = buildTree(tempDir(), { dbig: { da: inside, ...files('db', 10) } });
+      const seen = tracedPass(tree, join(tempDir(), 'replica'), ['dbig', 'da', 'e0', 'e1', 'e2', 'L0', 'L1', 'L2'], {
+        FOLDER_SYNC_TEST_BUILD_FILES: '2',
+      });
+      expect(seen.files.sort()).toEqual(Object.keys(files('db', 10)).sort());
+    }
   });
 
   it('a copy helper dying half-way through a file written under its own name: that file is removed, never put in place half written', async () => {

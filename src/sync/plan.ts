@@ -69,12 +69,12 @@ function ownerDiffers(s: Entry, d: Entry, opts: Pick<PlanOptions, 'owners'>): bo
 const EXACT = { mtimePrecisionMs: 1, mtimeRounding: 'truncate', localTime: false } as const;
 
 /**
- * This tool's own leftovers, purged quietly: a temporary file, link or folder (a new folder being built:
- * walk-build.ts), or a capability probe folder, whose name carries a tag only this user's passes make (temp.ts).
- * Any other entry, whatever its name, is the user's.
+ * This tool's own leftovers, purged quietly: a temporary file or link, or a temporary folder (a new folder
+ * being built: walk-build.ts) or capability probe folder still as a pass made it (`isOwnFolder`), whose name
+ * carries a tag only this user's passes make (temp.ts). Any other entry, whatever its name, is the user's.
  */
 const isDebris = (entry: Entry): boolean =>
-  entry.type === 'dir' ? isProbeName(entry.name) || (isTempName(entry.name) && isOwnFolder(entry)) : isTempName(entry.name);
+  entry.type === 'dir' ? (isProbeName(entry.name) || isTempName(entry.name)) && isOwnFolder(entry) : isTempName(entry.name);
 
 /**
  * A folder as only a pass makes one under a temporary name (walk-build.ts): owned by this process's user, mode

@@ -17,7 +17,7 @@ import { removeEntry } from './remove.js';
 import { metaDiffOn, mirrorsOwners, versionsKeeping, type WalkContext } from './walk-options.js';
 import { copyWithRetry, putInPlace, reportCopied } from './walk-put.js';
 import { updateLater, updatesLater, withRoom } from './walk-late.js';
-import { makeNewFolder, removeOwnFolder } from './walk-build.js';
+import { makeNewFolder, removeOwnFolder, writesDirect } from './walk-build.js';
 import type { MovedFolders, Place } from './walk-replica.js';
 
 /** What a step needs from the walk (walk.ts's MirrorWalk is one): a subfolder is mirrored by the walk itself. */
@@ -238,6 +238,7 @@ export async function applyStep(
       const { src } = step;
       const path = join(rel, src.name);
       const target = join(dstDir, src.name);
+      if (!dry && dstFolder) writesDirect(dstFolder, 1, 0); // in a folder being built, it counts towards its share
       const kept = await putInPlace(
         walk,
         (into) => symlinkTempIn(into, src.target ?? '', mirrorsOwners(opts, caps) ? src : undefined),
@@ -269,8 +270,10 @@ export async function applyStep(
     case 'purge-temp':
       // A leftover temporary file or folder (walk-build.ts), or a capability probe folder of a killed pass: this
       // tool's own, removed quietly.
-      if (!dry && step.dst.type === 'dir') await removeOwnFolder(report, join(dstDir, step.dst.name), join(rel, step.dst.name), step.dst);
-      else if (!dry) removeNonDir(join(dstDir, step.dst.name));
+      if (!dry && step.dst.type === 'dir') {
+        // Something inside that cannot go is reported, and the folder stays (no "removed" line then).
+        if (!(await removeOwnFolder(report, join(dstDir, step.dst.name), join(rel, step.dst.name), step.dst))) return true;
+      } else if (!dry) removeNonDir(join(dstDir, step.dst.name));
       report.debug(`removed leftover ${leftoverKind(step.dst)} ${JSON.stringify(join(rel, step.dst.name))}`);
       return true;
   }

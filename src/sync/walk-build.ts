@@ -22,9 +22,10 @@
  * permission bits (so the temporary folder is really owner-only: not exFAT, FAT or NTFS).
  * FOLDER_SYNC_BUILD=0 turns it off (the A/B switch of the benchmark).
  */
-import { join } from 'node:path';
 import { accessMode, OpenFolder } from './access.js';
-import { makeDir, ReplicaChangedError } from './apply.js';
+import { readdirSync } from 'node:fs';
+import { describeError } from '../errors.js';
+import { makeDir } from './apply.js';
 import type { ReplicaCaps } from './capabilities.js';
 import { MAX_FILE } from './copy-batch.js';
 import type { CopyPipeline } from './copy-pipeline.js';
@@ -88,14 +89,15 @@ export function makeNewFolder(
   /** The pipeline's mark (`CopyPipeline.mark`) before the folder is made. */
   since: number,
 ): OpenFolder {
+  if (parent) writesDirect(parent, 1, 0); // a folder made in a folder being built counts towards its share
   if (parent && accessMode() === 'fd' && caps.renameKeepsTimes && caps.modes && process.env['FOLDER_SYNC_BUILD'] !== '0') {
     const tmp = tempName();
     const folder = parent.mkdir(tmp);
-    // The folder opened is as a pass makes it: this user's, 0700 (not another one put at its name in between,
-    // and not on a file system that shows other owners or modes, where the next pass would not know it as its
-    // own). Else it is made under its own name after all.
+    // The folder opened is as a pass makes it: this user's, 0700 and empty (not another one put at its name in
+    // between, and not on a file system that shows other owners or modes, where the next pass would not know it
+    // as its own). Else it is made under its own name after all.
     const st = folder.stat();
-    if (isOwnFolder({ uid: Number(st.uid), mode: Number(st.mode) })) {
+    if (isOwnFolder({ uid: Number(st.uid), mode: Number(st.mode) }) && readdirSync(folder.io).length === 0) {
       builds.set(folder, new Build(parent, folder, tmp, name, rel, builds.get(parent), since));
       started++;
       return folder;
@@ -157,10 +159,15 @@ async function decide(b: Build, host: BuildHost): Promise<void> {
  */
 function putInPlace(b: Build, { report, moved }: BuildHost): void {
   try {
-    if (!b.parent.holdsFolder(b.tmp, b.folder)) throw new ReplicaChangedError(join(b.parent.path, b.name));
+    if (!b.parent.holdsFolder(b.tmp, b.folder)) throw new Error('its temporary name holds another folder now');
     b.parent.rename(b.tmp, b.name);
   } catch (error) {
-    report.handle('dir', b.rel, error);
+    const why = error instanceof Error && !('code' in error) ? error.message : describeError(error);
+    report.handle(
+      'dir',
+      b.rel,
+      new Error(`its new copy could not be put in place (${why}); what was copied into it is copied again by the next pass`),
+    );
     moved.reported(b.folder);
   }
 }
@@ -170,7 +177,7 @@ function putInPlace(b: Build, { report, moved }: BuildHost): void {
  * capability probe's) through opened folders like any removal (remove.ts), without a log line per entry: what
  * fails to go is still reported.
  */
-export async function removeOwnFolder(report: PassReport, path: string, rel: string, entry: Entry): Promise<void> {
-  const quiet = Object.create(report, { removed: { value: () => undefined } }) as PassReport;
-  await removeEntry(quiet, false, path, rel, entry);
+export async function removeOwnFolder(report: PassReport, path: string, rel: string, entry: Entry): Promise<boolean> {
+  const quiet = Object.create(report, { removed: { value: () => undefined }, breathe: { value: () => report.breathe() } }) as PassReport;
+  return await removeEntry(quiet, false, path, rel, entry);
 }
