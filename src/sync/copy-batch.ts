@@ -13,7 +13,7 @@
 import { constants, lstatSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { claimBytes, claimNext, claimState, finishedItems, finishItem, HelperThread, openBatch, STATE, type ClaimState } from './helper-thread.js';
-import { copyWith, type CopyEnds } from './copy-file.js';
+import { copyWith, createTarget, type CopyEnds } from './copy-file.js';
 import type { Entry } from './entry.js';
 import { rawLstat } from './raw-lstat.js';
 import { tempName } from './temp.js';
@@ -124,17 +124,16 @@ function copyOne(job: BatchJob, entry: Entry): boolean {
   const ends: CopyEnds = {
     srcPath: src,
     openSource: () => openSync(src, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK),
-    createTemp: () => {
-      if (job.direct) {
-        try {
-          return { tmp: entry.name, fd: openSync(`${dir}/${entry.name}`, CREATE, 0o600) };
-        } catch {
-          // taken or refused: through a temporary, as copy-file.ts folderEnds does
-        }
-      }
-      const tmp = tempName();
-      return { tmp, fd: openSync(`${dir}/${tmp}`, CREATE, 0o600) };
-    },
+    createTemp: () =>
+      createTarget(
+        job.direct,
+        entry.name,
+        (n) => openSync(`${dir}/${n}`, CREATE, 0o600),
+        () => {
+          const tmp = tempName();
+          return { tmp, fd: openSync(`${dir}/${tmp}`, CREATE, 0o600) };
+        },
+      ),
     discard: (tmp) => quietUnlink(`${dir}/${tmp}`),
   };
   let tmp: string;

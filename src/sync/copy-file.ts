@@ -48,10 +48,30 @@ export interface CopyEnds {
 }
 
 /**
+ * Create the file to copy into: under its own name `name` when `direct` (a folder being built: walk-build.ts),
+ * else, or when that name cannot be created (taken, refused), a temporary, whose way reports the name as it always
+ * does. `tmp` is `name` for a file created under its own name (`installIn` then leaves it as it is).
+ */
+export function createTarget(
+  direct: boolean,
+  name: string,
+  create: (name: string) => number,
+  temporary: () => { tmp: string; fd: number },
+): { tmp: string; fd: number } {
+  if (direct) {
+    try {
+      return { tmp: name, fd: create(name) };
+    } catch {
+      // taken or refused: through a temporary
+    }
+  }
+  return temporary();
+}
+
+/**
  * Ends through opened folders: `name` in `from`, the temporary in `into` (access.ts; only names are resolved).
- * `direct`: `into` is a new folder being built under a temporary name (walk-build.ts): the file is written under
- * its own name (the "temporary" returned is `name`, which `installIn` leaves as it is), or, if that name cannot
- * be created, through a temporary after all.
+ * `direct`: `into` is a new folder being built under a temporary name: the file is written under its own name
+ * (`createTarget`).
  */
 export function folderEnds(from: OpenFolder, name: string, into: OpenFolder, direct = false): CopyEnds {
   return {
@@ -59,17 +79,16 @@ export function folderEnds(from: OpenFolder, name: string, into: OpenFolder, dir
       return join(from.path, name); // for messages only: made when one is needed
     },
     openSource: () => from.openRead(name),
-    createTemp: () => {
-      if (direct) {
-        try {
-          return { tmp: name, fd: into.createNew(name) };
-        } catch {
-          // the name is taken or refused: the temporary's way reports it as it always does
-        }
-      }
-      const { name: tmp, fd } = into.createTemp();
-      return { tmp, fd };
-    },
+    createTemp: () =>
+      createTarget(
+        direct,
+        name,
+        (n) => into.createNew(n),
+        () => {
+          const { name: tmp, fd } = into.createTemp();
+          return { tmp, fd };
+        },
+      ),
     discard: (tmp) => discardIn(into, tmp),
   };
 }

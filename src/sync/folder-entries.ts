@@ -49,11 +49,10 @@ export abstract class FolderEntries {
   /** Create a new temporary file (O_EXCL, mode 0600): its name and a write descriptor. */
   createTemp(): { name: string; fd: number } {
     const name = tempName();
-    const fd = openSync(this.at(name), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o600);
-    return { name, fd };
+    return { name, fd: this.createNew(name) };
   }
 
-  /** Create the new file `name` itself (O_EXCL, mode 0600): only inside a folder being built (walk-build.ts). */
+  /** Create the new file `name` (O_EXCL, mode 0600, no link followed): a temporary, or a file in a folder being built (walk-build.ts). */
   createNew(name: string): number {
     return openSync(this.at(name), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o600);
   }

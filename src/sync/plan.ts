@@ -73,7 +73,7 @@ const EXACT = { mtimePrecisionMs: 1, mtimeRounding: 'truncate', localTime: false
  * being built: walk-build.ts) or capability probe folder still as a pass made it (`isOwnFolder`), whose name
  * carries a tag only this user's passes make (temp.ts). Any other entry, whatever its name, is the user's.
  */
-const isDebris = (entry: Entry): boolean =>
+export const isDebris = (entry: Entry): boolean =>
   entry.type === 'dir' ? (isProbeName(entry.name) || isTempName(entry.name)) && isOwnFolder(entry) : isTempName(entry.name);
 
 /**

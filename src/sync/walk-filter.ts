@@ -10,11 +10,7 @@ import { compareNames, type Entry } from './entry.js';
 import { openFileChecked } from './handles.js';
 import type { FilterSpec } from './filter.js';
 import { PassFilter, type DirFilter } from './pass-filter.js';
-import { isTempName } from './temp.js';
-import { isOwnFolder } from './plan.js';
-
-/** This tool's own leftover (a temporary; a temporary folder only as a pass makes it): never protected by a rule. */
-const isOwnLeftover = (e: Entry): boolean => isTempName(e.name) && (e.type !== 'dir' || isOwnFolder(e));
+import { isDebris } from './plan.js';
 
 /**
  * Read a source folder's ignore files from its listing (regular files only: a link named .gitignore is not
@@ -94,7 +90,7 @@ export function filterListings(
   return out;
 
   function keepOrProtect(d: Entry): void {
-    if (opts.deleteExcluded || isOwnLeftover(d)) {
+    if (opts.deleteExcluded || isDebris(d)) {
       out.dst.push(d);
       return;
     }
@@ -184,7 +180,7 @@ export class RemovalGuard {
 
   /** True when `child` (an entry of the folder at `folderPath`) matches an exclude and stays. */
   keeps(child: Entry, folderPath: string): boolean {
-    if (isOwnLeftover(child)) return false;
+    if (isDebris(child)) return false;
     const isDir = child.type === 'dir';
     if (!this.dir.excluded(child.name, isDir) && !(isDir && this.walk.pass.hasMarker(join(folderPath, child.name)))) return false;
     this.debug?.(`left alone (excluded) ${JSON.stringify(this.dir.rel + child.name)}`);
