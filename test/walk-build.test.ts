@@ -17,7 +17,7 @@ import { MAX_FILE } from '../src/sync/copy-batch.js';
 import { finishBuild, makeNewFolder, writesFileDirect } from '../src/sync/walk-build.js';
 import { MovedFolders } from '../src/sync/walk-replica.js';
 import type { ChildProcess } from 'node:child_process';
-import { ops, repoCli, runCli, runSync } from './_cli.js';
+import { ops, repoCli, runCli, runSync, userTempDir } from './_cli.js';
 import { tempsIn, tornFiles } from './faults/_faults.js';
 import { buildTree, bytes, compareTrees, dir, file, giveToTestUser, isRoot, snapshotTree, symlink, tempDir, type Spec } from './_tree.js';
 
@@ -140,6 +140,28 @@ describe('new folders built under a temporary name (issue 16)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(ops(r.stdout)).toContain(`removed dir ${JSON.stringify(open)}`); // logged like any extra folder
     if (isRoot) expect(ops(r.stdout)).toContain(`removed dir ${JSON.stringify(theirs)}`);
+  });
+
+  it('as the unprivileged user: builds new folders, and removes its own leftover temporary folder quietly', async () => {
+    const state = tempDir('fs-state-', { forUser: true });
+    const env = { FOLDER_SYNC_STATE_DIR: state };
+    const src = buildTree(userTempDir(), { dx: files('f', 3), dy: { dz: files('g', 2) } });
+    giveToTestUser(src); // its files are 0640: the test user's own
+    const dst = join(userTempDir(), 'replica');
+    const first = await runSync(src, dst, ['--verbose'], { asUser: true, env });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain('3 new folders built under a temporary name');
+    expect(compareTrees(src, dst)).toEqual([]);
+    // A leftover as that user's killed pass leaves it: tagged with its key (made by the pass above), its own, 0700.
+    process.env['FOLDER_SYNC_STATE_DIR'] = state;
+    const leftover = tempName();
+    delete process.env['FOLDER_SYNC_STATE_DIR'];
+    buildTree(dst, { [leftover]: dir({ f0: 'half' }, { mode: 0o700 }) });
+    giveToTestUser(join(dst, leftover));
+    const again = await runSync(src, dst, ['--verbose', '--max-delete', '0'], { asUser: true, env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain(`removed leftover temporary folder ${JSON.stringify(leftover)}`);
+    expect(existsSync(join(dst, leftover))).toBe(false);
   });
 
   it('a folder whose name is taken meanwhile is reported once and left under its temporary name; one swapped in at that name is not renamed', async () => {
