@@ -3,30 +3,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOCAL_DISKS, statfsType } from '../src/sync/fs-type.js';
-import { readTreeAhead, type AheadGate } from '../src/sync/source-ahead-read.js';
+import { readTreeAhead } from '../src/sync/source-ahead-read.js';
+import { testGate } from './_ahead-gate.js';
 import { ops, repoCli, runSync, userTempDir } from './_cli.js';
 import { buildTree, bytes, compareTrees, file, giveToTestUser, isRoot, tempDir } from './_tree.js';
 
-/** A gate the test drives: `consumed` is set by the test; `blocked` resolves when the reader waits for the pass. */
-function gate(consumed = Infinity): AheadGate & { read: string[]; pass: number; stop: boolean; blocked: Promise<void>; release(): void } {
-  let signal: () => void = () => {};
-  let resume: () => void = () => {};
-  const g = {
-    read: [] as string[],
-    pass: consumed,
-    stop: false,
-    blocked: new Promise<void>((r) => (signal = r)),
-    consumed: () => g.pass,
-    stopped: () => g.stop,
-    waitForPass: () => {
-      signal();
-      return new Promise<void>((r) => (resume = r));
-    },
-    onRead: (name: string) => void g.read.push(name),
-    release: () => resume(),
-  };
-  return g;
-}
+const gate = testGate;
 
 const opened: number[] = [];
 const openFolder = (path: string): number => {

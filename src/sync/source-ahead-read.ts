@@ -27,6 +27,7 @@
  */
 import { close, constants, fstat, open, read, readdir, type Dirent, type Stats } from 'node:fs';
 import { compareNames } from './entry.js';
+import type { ReadRing } from './source-ahead-ring.js';
 
 /** Opens and reads queued at once. libuv's pool runs four; more keep it busy between their callbacks. */
 export const LANES = 64;
@@ -57,6 +58,11 @@ export interface AheadLimits {
   maxOpen?: number;
   /** A folder of more entries is not read ahead (default MAX_LISTED). */
   maxListed?: number;
+  /**
+   * Reader threads to read the files (source-ahead-ring.ts), if they fit the files' half of `maxOpen`; without
+   * them, `lanes` reads on libuv's pool.
+   */
+  ring?: ReadRing;
 }
 
 /** Descriptors held at most by default. */
@@ -185,6 +191,8 @@ export async function readTreeAhead(dirFd: number, gate: AheadGate, limits: Ahea
   const top = await call<Stats>((cb) => fstat(dirFd, cb)).catch(() => undefined);
   if (!top) return 0;
   const files = filesUnder(new Folder(dirFd, false), top.size, { gate, budget, dev: top.dev, maxListed: limits.maxListed ?? MAX_LISTED });
+  // The readers hold a file open each: within the files' half of the descriptors, as the lanes are.
+  if (limits.ring?.working && limits.ring.readers <= Math.floor(maxOpen / 2)) return readThrough(limits.ring, files, gate, maxAhead, budget);
   let handed = 0;
   let done = 0;
   // Lanes waiting for the pass share one wait (not one timer each).
@@ -229,8 +237,35 @@ export async function readTreeAhead(dirFd: number, gate: AheadGate, limits: Ahea
   } catch {
     // a lane never throws; kept so that nothing here can fail the pass
   }
-  await files.return(undefined).catch(() => undefined);
-  // Every folder left is being closed: resolved once they are (a bounded wait: each close is already queued).
-  for (let turn = 0; budget.open > 0 && turn < 10_000; turn++) await new Promise((r) => setImmediate(r));
+  await leave(files, budget);
   return done;
+}
+
+/** The walk is over: every folder left is being closed; resolves once they are (a bounded wait: each close is queued). */
+async function leave(files: AsyncGenerator<Named>, budget: FolderBudget): Promise<void> {
+  await files.return(undefined).catch(() => undefined);
+  for (let turn = 0; budget.open > 0 && turn < 10_000; turn++) await new Promise((r) => setImmediate(r));
+}
+
+/** The walk hands each name to the reader threads' ring, at most `maxAhead` ahead of the pass. */
+async function readThrough(ring: ReadRing, files: AsyncGenerator<Named>, gate: AheadGate, maxAhead: number, budget: FolderBudget): Promise<number> {
+  const before = ring.read;
+  let handed = 0;
+  try {
+    while (!gate.stopped()) {
+      const seen = gate.consumed();
+      if (handed - seen >= maxAhead) {
+        await gate.waitForPass(seen);
+        continue;
+      }
+      const step = await files.next();
+      if (step.done) break;
+      handed++;
+      await ring.push(step.value);
+    }
+  } finally {
+    await ring.settle(gate.stopped()); // the pass left the subtree: what is not taken yet is not read
+    await leave(files, budget);
+  }
+  return (ring.read - before) | 0;
 }

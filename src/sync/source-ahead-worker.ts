@@ -3,17 +3,43 @@
 // only what it opens.
 import { parentPort, workerData } from 'node:worker_threads';
 import { applyHeapFlags } from '../heap.js';
-import { aheadGate, finished, type AheadMessage } from './source-ahead-gate.js';
-import { readTreeAhead } from './source-ahead-read.js';
+import { aheadGate, finished, READ, type AheadMessage } from './source-ahead-gate.js';
+import { READ_BYTES, readTreeAhead } from './source-ahead-read.js';
+import { ReadRing } from './source-ahead-ring.js';
 
 const { state, v8Flags } = workerData as { state: Int32Array; v8Flags?: string };
 applyHeapFlags(v8Flags); // this thread's start reset them for the whole process (heap.ts)
 let jobs = Promise.resolve();
+/**
+ * The reader threads (source-ahead-ring.ts): started with a job, and stopped once no job has come for IDLE_MS
+ * (a `run` between passes does not keep them). FOLDER_SYNC_AHEAD_THREADS=0: libuv's pool reads instead (A/B);
+ * a number: that many threads.
+ */
+const IDLE_MS = 1000;
+let ring: ReadRing | undefined;
+let idle: NodeJS.Timeout | undefined;
+const setting = process.env['FOLDER_SYNC_AHEAD_THREADS'];
+const readers = (): ReadRing | undefined => {
+  clearTimeout(idle);
+  if (setting === '0') return undefined;
+  // The threads count each file they read where the pass reads the count (the gate's onRead is the pool's).
+  const count = { state, index: READ };
+  if (!ring?.working) ring = ReadRing.start({ readBytes: READ_BYTES, count, v8Flags, readers: Number(setting) || undefined });
+  return ring;
+};
+const idleLater = (): void => {
+  clearTimeout(idle);
+  idle = setTimeout(() => {
+    void ring?.stop();
+    ring = undefined;
+  }, IDLE_MS).unref();
+};
 parentPort?.on('message', ({ fd, seq, unbounded, maxOpen }: AheadMessage) => {
   jobs = jobs.then(async () => {
     try {
-      await readTreeAhead(fd, aheadGate(state, seq), { maxOpen, ...(unbounded ? { maxAhead: Infinity } : {}) });
+      await readTreeAhead(fd, aheadGate(state, seq), { maxOpen, ring: readers(), ...(unbounded ? { maxAhead: Infinity } : {}) });
     } finally {
+      idleLater();
       finished(state, seq); // the pass's thread closes `fd`, its own
     }
   });
