@@ -30,6 +30,8 @@ export interface MountOptions {
   tz?: string;
   /** Mount on this existing empty folder (e.g. inside a replica) instead of a fresh one. */
   at?: string;
+  /** xfs and btrfs: more mount options (e.g. 'grpid': new entries take their folder's group). */
+  options?: string;
 }
 
 export interface Mounted {
@@ -175,7 +177,7 @@ export function mountFs(kind: FsKind, opts: MountOptions = {}): Mounted {
         break;
       case 'xfs':
       case 'btrfs':
-        run('mount', ['-t', kind, '-o', 'loop', image, path], { env });
+        run('mount', ['-t', kind, '-o', o.options ? `loop,${o.options}` : 'loop', image, path], { env });
         break;
     }
     if (!isMounted(path)) throw new Error(`${kind} is not mounted at ${path} although its mount command succeeded`);

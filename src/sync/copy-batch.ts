@@ -50,6 +50,8 @@ export interface BatchJob {
   owners: boolean;
   /** The folder is being built under a temporary name: files are written under their own names (walk-build.ts). */
   direct: boolean;
+  /** Where `direct`: the folder's group (copy-file.ts `CopyOptions.building`); else -1. */
+  gid: number;
 }
 
 /** The claim counter with one state per file (helper-thread.ts). */
@@ -75,7 +77,7 @@ export function encodeJob(
   files: readonly Entry[],
   modes: boolean,
   owners: boolean,
-  direct = false,
+  building?: { gid: number },
 ): BatchJob {
   const nums = new Float64Array(files.length * FIELDS);
   files.forEach((f, i) => {
@@ -87,7 +89,8 @@ export function encodeJob(
     nums[o + 4] = f.atimeMs;
     nums[o + 5] = f.mtimeMs;
   });
-  return { seq, slot, srcFd, dstFd, parent, names: files.map((f) => f.name).join('\0'), nums, modes, owners, direct };
+  const names = files.map((f) => f.name).join('\0');
+  return { seq, slot, srcFd, dstFd, parent, names, nums, modes, owners, direct: building !== undefined, gid: building?.gid ?? -1 };
 }
 
 function entryAt(job: BatchJob, names: string[], i: number): Entry {
@@ -112,7 +115,8 @@ const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | const
 function copyOne(job: BatchJob, entry: Entry): boolean {
   const src = `/proc/self/fd/${job.srcFd}/${entry.name}`;
   const dir = `/proc/self/fd/${job.dstFd}`;
-  if (job.parent !== '') {
+  // Not in a folder being built: this user's and 0700, no one else can move it to another parent (docs/security.md).
+  if (job.parent !== '' && !job.direct) {
     try {
       // The raw lstat where it reads exactly (raw-lstat.ts; no Stats object per file), else lstatSync's.
       const up = rawLstat(`${dir}/..`) ?? lstatSync(`${dir}/..`, { bigint: true });
@@ -139,7 +143,7 @@ function copyOne(job: BatchJob, entry: Entry): boolean {
   let tmp: string;
   try {
     // Setuid/setgid files never come here (the pass keeps their debug line), so nothing is dropped silently.
-    tmp = copyWith(ends, entry, { modes: job.modes, owners: job.owners });
+    tmp = copyWith(ends, entry, { modes: job.modes, owners: job.owners, ...(job.direct ? { building: { gid: job.gid } } : {}) });
   } catch {
     return false;
   }
@@ -256,13 +260,14 @@ export function startBatch(
   h: CopyHelper,
   files: readonly Entry[],
   fds: { src: number; dst: number; parent: string },
-  opts: { modes: boolean; owners: boolean; direct?: boolean },
+  /** `building`: the folder is being built (walk-build.ts), with that group. */
+  opts: { modes: boolean; owners: boolean; building?: { gid: number } | undefined },
 ): StartedBatch {
   const slot = h.take();
   const shared = h.slots[slot] as Shared;
   const seq = ++h.seq;
   openBatch(shared, seq, files.length, TODO);
-  const job = encodeJob(seq, slot, fds.src, fds.dst, fds.parent, files, opts.modes, opts.owners, opts.direct);
+  const job = encodeJob(seq, slot, fds.src, fds.dst, fds.parent, files, opts.modes, opts.owners, opts.building);
   if (h.late) return { slot, seq, count: files.length, posted: false, job };
   return { slot, seq, count: files.length, posted: h.post(job) };
 }

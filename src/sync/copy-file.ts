@@ -30,6 +30,22 @@ export interface CopyOptions {
   owners?: boolean;
   /** Told when a copy's setuid/setgid bits were dropped (for a debug line). */
   onDropped?: (reason: string) => void;
+  /**
+   * The copy goes into a folder being built (walk-build.ts): the group of that folder (made by this pass, this
+   * user's and 0700). A file created there is this user's, with the user's group where the folder's is that
+   * too (whether the folder passes its group on or not): where the source's owner and group are just those,
+   * the chown would change nothing and is not made.
+   */
+  building?: { gid: number };
+}
+
+/** The pass's user and group (-1 where there are none: Windows). */
+const EUID = process.geteuid?.() ?? -1;
+const EGID = process.getegid?.() ?? -1;
+
+/** The new copy is already owned as the source is (a folder being built: CopyOptions.building), so no chown is needed. */
+export function ownedAsSource(src: Pick<Entry, 'uid' | 'gid'>, building: { gid: number } | undefined): boolean {
+  return building !== undefined && EUID >= 0 && src.uid === EUID && src.gid === EGID && building.gid === EGID;
 }
 
 /**
@@ -132,7 +148,7 @@ export function copyWith(ends: CopyEnds, src: Entry, opts: CopyOptions = {}): st
       // Owner first (chown clears setuid/setgid), then the mode: a setuid/setgid copy is only ever owned by
       // the source file's owner; where that cannot be (not root, or no owners there) the bits are dropped.
       let mode = mirroredMode(src, opts.owners ?? false);
-      if (opts.owners && src.uid !== undefined && src.gid !== undefined) {
+      if (opts.owners && src.uid !== undefined && src.gid !== undefined && !ownedAsSource(src, opts.building)) {
         try {
           fchownSync(outFd, src.uid, src.gid);
         } catch (error) {

@@ -11,7 +11,7 @@ import { discardIn } from './copy-file.js';
 import type { ReplicaCaps } from './capabilities.js';
 import { batchDone, copyHelper, finishBatch, helpBatch, MAX_BATCH, MAX_BATCH_BYTES, MAX_FILE, MIN_BATCH, startBatch } from './copy-batch.js';
 import type { Settling } from './copy-pipeline.js';
-import { writesDirect } from './walk-build.js';
+import { building, writesDirect } from './walk-build.js';
 import { chdirAllowed, type Entry } from './entry.js';
 import { EntryChangedError, type Identity } from './handles.js';
 import type { DirFilter } from './pass-filter.js';
@@ -106,14 +106,15 @@ export class CopyRuns {
       helper,
       files,
       { src: srcFolder.fd, dst: dstFolder.fd, parent },
-      { modes: caps.modes, owners: this.host.owners(caps), direct },
+      { modes: caps.modes, owners: this.host.owners(caps), building: direct ? building(dstFolder) : undefined },
     );
     const errors = new Map<number, unknown>();
     let movedAway = false;
     const mine = (i: number): void => {
       const src = files[i] as Entry;
-      // As before each single step: a replica folder moved out of its parent gets nothing more.
-      if (movedAway || (place && !dstFolder.stillIn(place.parent))) {
+      // As before each single step: a replica folder moved out of its parent gets nothing more. (Not asked in
+      // a folder being built: no one else can move it to another parent, copy-batch.ts `copyOne`.)
+      if (movedAway || (place && !direct && !dstFolder.stillIn(place.parent))) {
         movedAway = true;
         throw new EntryChangedError(real.dst);
       }

@@ -13,7 +13,7 @@ import { releaseBlocks } from './free-later.js';
 import { kindOf, type Kept, type PassReport } from './pass-report.js';
 import type { PlannedStep } from './plan.js';
 import { removeEntry } from './remove.js';
-import { writesFileDirect } from './walk-build.js';
+import { building, writesFileDirect } from './walk-build.js';
 import { mirrorsOwners, versionsKeeping, type WalkContext } from './walk-options.js';
 
 /**
@@ -89,6 +89,8 @@ export function copyWithRetry(
     owners: mirrorsOwners(opts, caps),
     onDropped: (reason) => report.debug(`${JSON.stringify(rel)}: setuid/setgid bits not copied (${reason})`),
   };
+  const built = direct ? building(into) : undefined; // no chown that would change nothing (copy-file.ts)
+  if (built) modes.building = built;
   const ends = folderEnds(from, src.name, into, direct);
   try {
     return copyWith(ends, src, modes);
