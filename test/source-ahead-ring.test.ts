@@ -3,14 +3,15 @@
  * walk queues names in a ring of shared memory, and READERS threads open and read them, each one file at a time.
  * Real threads here (the readers run from their source text, so the same code runs under the test runner).
  */
-import { closeSync, constants, mkdtempSync, openSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readTreeAhead, READ_BYTES } from '../src/sync/source-ahead-read.js';
 import { testGate } from './_ahead-gate.js';
 import { READERS, ReadRing, type RingName } from '../src/sync/source-ahead-ring.js';
-import { buildTree, bytes, file, tempDir } from './_tree.js';
+import { repoCli } from './_cli.js';
+import { buildTree, bytes, compareTrees, file, tempDir } from './_tree.js';
 
 const opened: number[] = [];
 const openFolder = (path: string): number => {
@@ -121,6 +122,42 @@ describe('the read-ahead reader threads (issue 16, session 15)', () => {
     expect(await readTreeAhead(openFolder(top), gate(), { ring: r, maxOpen: 2 * READERS })).toBe(4);
     expect(r.read).toBe(4);
   });
+});
+
+describe('the reader threads, started and ended', () => {
+  it('no ring without a reader (a count below 1 or not whole): its names would never be handed back', () => {
+    for (const readers of [0, -1, 1.5]) expect(ReadRing.start({ readBytes: READ_BYTES, readers })).toBeUndefined();
+  });
+
+  it('`run`: a job that ends after the pass left its subtree has its top folder closed then, not at the next pass (review 15)', async () => {
+    const src = buildTree(tempDir(), { dnew: Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`f${i}.dat`, file(bytes(200, i))])) });
+    const dst = join(tempDir(), 'replica');
+    const log = join(tempDir(), 'run.log');
+    // `late`: the reader's job ends only once the pass has left the subtree (deterministic: no timing).
+    const env = { ...process.env, FOLDER_SYNC_SOURCE_AHEAD: '1', FOLDER_SYNC_TEST_SOURCE_AHEAD: 'late' };
+    const child = spawn(process.execPath, [repoCli, 'run', src, dst, '1', 'hours', log, '--verbose'], { env, stdio: 'ignore' });
+    try {
+      const onSource = (): number =>
+        readdirSync(`/proc/${child.pid}/fd`).filter((n) => {
+          try {
+            return readlinkSync(`/proc/${child.pid}/fd/${n}`).startsWith(src);
+          } catch {
+            return false;
+          }
+        }).length;
+      // Until the first pass has finished, then until nothing of the source is open (a bound, not a timing: without
+      // the fix the top stays open until the next pass, an hour away).
+      const deadline = Date.now() + 60_000;
+      const finished = (): boolean => existsSync(log) && readFileSync(log, 'utf8').includes('pass finished');
+      while (!finished() || onSource() > 0) {
+        expect(Date.now(), `source still open: ${onSource()}`).toBeLessThan(deadline);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(compareTrees(src, dst)).toEqual([]);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  }, 90_000);
 });
 
 describe('a reader thread on a name that is not a file', () => {

@@ -130,6 +130,7 @@ export class ReadRing {
     readers?: number;
   }): ReadRing | undefined {
     const { readBytes, count, v8Flags, readers = READERS } = opts;
+    if (!Number.isInteger(readers) || readers < 1) return undefined; // a ring no one reads would never hand names back
     const shared: Shared = {
       ctrl: new Int32Array(new SharedArrayBuffer(CTRL_INTS * 4)),
       done: new Int32Array(new SharedArrayBuffer(SLOTS * 4)),
@@ -165,7 +166,7 @@ export class ReadRing {
     return ring;
   }
 
-  /** False once a reader has ended: the walk reads through libuv's pool instead. */
+  /** False once a reader has ended: the rest of that walk is not read ahead; the next starts a new ring. */
   get working(): boolean {
     return this.ending === undefined;
   }

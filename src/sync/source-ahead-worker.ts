@@ -3,7 +3,8 @@
 // only what it opens.
 import { parentPort, workerData } from 'node:worker_threads';
 import { applyHeapFlags } from '../heap.js';
-import { aheadGate, finished, READ, type AheadMessage } from './source-ahead-gate.js';
+import { aheadGate, finished, READ, SEQ, type AheadMessage } from './source-ahead-gate.js';
+import { waitAsync } from './wait-async.js';
 import { READ_BYTES, readTreeAhead } from './source-ahead-read.js';
 import { ReadRing } from './source-ahead-ring.js';
 
@@ -19,12 +20,16 @@ const IDLE_MS = 1000;
 let ring: ReadRing | undefined;
 let idle: NodeJS.Timeout | undefined;
 const setting = process.env['FOLDER_SYNC_AHEAD_THREADS'];
+/** A count of threads: a whole number from 1 (anything else: the default). */
+const count = Number(setting);
+const threads = Number.isInteger(count) && count >= 1 ? count : undefined;
+/** Tests: a job ends only once the pass has left its subtree (as a job that outlasts the subtree's copy does). */
+const late = process.env['FOLDER_SYNC_TEST_SOURCE_AHEAD'] === 'late';
 const readers = (): ReadRing | undefined => {
   clearTimeout(idle);
   if (setting === '0') return undefined;
   // The threads count each file they read where the pass reads the count (the gate's onRead is the pool's).
-  const count = { state, index: READ };
-  if (!ring?.working) ring = ReadRing.start({ readBytes: READ_BYTES, count, v8Flags, readers: Number(setting) || undefined });
+  if (!ring?.working) ring = ReadRing.start({ readBytes: READ_BYTES, count: { state, index: READ }, v8Flags, readers: threads });
   return ring;
 };
 const idleLater = (): void => {
@@ -38,9 +43,14 @@ parentPort?.on('message', ({ fd, seq, unbounded, maxOpen }: AheadMessage) => {
   jobs = jobs.then(async () => {
     try {
       await readTreeAhead(fd, aheadGate(state, seq), { maxOpen, ring: readers(), ...(unbounded ? { maxAhead: Infinity } : {}) });
+      for (let turn = 0; late && Atomics.load(state, SEQ) === seq && turn < 600; turn++) {
+        const wait = waitAsync(state, SEQ, seq, 100);
+        if (wait.async) await wait.value;
+      }
     } finally {
       idleLater();
-      finished(state, seq); // the pass's thread closes `fd`, its own
+      finished(state, seq); // the pass's thread closes `fd`, its own: told now, whatever it is doing
+      parentPort?.postMessage('finished');
     }
   });
 });

@@ -72,6 +72,9 @@ function threadFor(): { worker: Worker; state: Int32Array } | undefined {
     };
     worker.on('error', ended);
     worker.on('exit', ended);
+    // A job finished after the pass left its subtree: its top folder is closed now, not at the next job (a `run`
+    // between passes would hold it open, and an unmount of the source would fail: review 15).
+    worker.on('message', () => closeFinished());
     thread = { worker, state };
   } catch {
     failed = true;
