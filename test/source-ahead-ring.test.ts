@@ -129,13 +129,14 @@ describe('the reader threads, started and ended', () => {
     for (const readers of [0, -1, 1.5]) expect(ReadRing.start({ readBytes: READ_BYTES, readers })).toBeUndefined();
   });
 
-  it('`run`: a job that ends after the pass left its subtree has its top folder closed then, not at the next pass (review 15)', async () => {
+  it('`run`: a job that ends after the pass left its subtree has its top folder closed then, not at the next pass; stopped, `run` ends (review 15)', async () => {
     const src = buildTree(tempDir(), { dnew: Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`f${i}.dat`, file(bytes(200, i))])) });
     const dst = join(tempDir(), 'replica');
     const log = join(tempDir(), 'run.log');
     // `late`: the reader's job ends only once the pass has left the subtree (deterministic: no timing).
     const env = { ...process.env, FOLDER_SYNC_SOURCE_AHEAD: '1', FOLDER_SYNC_TEST_SOURCE_AHEAD: 'late' };
     const child = spawn(process.execPath, [repoCli, 'run', src, dst, '1', 'hours', log, '--verbose'], { env, stdio: 'ignore' });
+    const exited = new Promise<[number | null, string | null]>((r) => child.once('exit', (code, signal) => r([code, signal])));
     try {
       const onSource = (): number =>
         readdirSync(`/proc/${child.pid}/fd`).filter((n) => {
@@ -154,10 +155,18 @@ describe('the reader threads, started and ended', () => {
         await new Promise((r) => setTimeout(r, 200));
       }
       expect(compareTrees(src, dst)).toEqual([]);
-    } finally {
+      // Stopped, it ends by itself: the read-ahead thread (unref'd, with its listener) keeps nothing alive.
       child.kill('SIGTERM');
+      const bound = new Promise<string>((r) => setTimeout(() => r('still running 30 s after SIGTERM'), 30_000).unref());
+      expect(await Promise.race([exited, bound])).toEqual([0, null]);
+    } finally {
+      // Never left behind: killed outright if it has not ended 30 s after its stop (a bound, not a timing).
+      const hard = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+      clearTimeout(hard);
     }
-  }, 90_000);
+  }, 150_000);
 });
 
 describe('a reader thread on a name that is not a file', () => {

@@ -64,7 +64,6 @@ function threadFor(): { worker: Worker; state: Int32Array } | undefined {
       workerData: { state, v8Flags: heapFlagsForWorkers() },
       resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 },
     });
-    worker.unref(); // never keeps the process alive
     const ended = (): void => {
       failed = true; // only an optimisation: the pass copies as it would without it
       thread = undefined;
@@ -75,6 +74,8 @@ function threadFor(): { worker: Worker; state: Int32Array } | undefined {
     // A job finished after the pass left its subtree: its top folder is closed now, not at the next job (a `run`
     // between passes would hold it open, and an unmount of the source would fail: review 15).
     worker.on('message', () => closeFinished());
+    // Never keeps the process alive: after the listeners (a 'message' listener refs the worker's port again).
+    worker.unref();
     thread = { worker, state };
   } catch {
     failed = true;
