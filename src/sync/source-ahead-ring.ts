@@ -4,7 +4,7 @@
  * file was an open, a read and a close queued on libuv's pool, three callbacks and their promises on the walk's
  * thread: on the bench VM's cold copy of 100,000 small files that thread and the pool's wake-ups took about an
  * eighth of both cores' time. Measured reading that tree alone, cold: the pool 4.3-4.6 s wall and 5.3-5.5 s of
- * CPU; four threads reading synchronously 3.9 s and 3.9-4.0 s (docs/benchmark.md, session 15).
+ * CPU; four threads reading synchronously 3.9 s and 3.9-4.0 s; eight 3.2-3.4 s (docs/benchmark.md, session 15).
  *
  * The rules stay the reader's: the walk queues only names its listing shows as regular files, each as
  * `/proc/self/fd/<folder>/<name>` through a folder it opened (only that last name is resolved), and keeps that
@@ -18,7 +18,10 @@
 import { Worker } from 'node:worker_threads';
 import { waitAsync } from './wait-async.js';
 
-/** Threads reading at once (as many reads as libuv's default pool ran). */
+/**
+ * Threads reading at once. Four (as many as libuv's default pool) gained nothing on the whole cold copy; eight
+ * did (7.77 -> 6.90 s with the build change, docs/benchmark.md, session 15), at ~7 MB of memory each.
+ */
 export const READERS = 8;
 /** Names queued at most (a power of two). */
 export const SLOTS = 64;
