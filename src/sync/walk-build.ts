@@ -59,8 +59,8 @@ class Build {
     readonly up: Build | undefined,
     /** The pipeline's mark when its walk started: its rename waits only for what was queued since (copy-pipeline.ts). */
     readonly since: number,
-    /** Its group (copy-file.ts `CopyOptions.building`). */
-    readonly gid: number,
+    /** Its group, as copy-file.ts `CopyOptions.building` takes it (one object, not one per file). */
+    readonly group: { readonly gid: number },
   ) {}
 }
 
@@ -100,7 +100,7 @@ export function makeNewFolder(
     // as its own). Else it is made under its own name after all.
     const st = folder.stat();
     if (isOwnFolder({ uid: Number(st.uid), mode: Number(st.mode) }) && readdirSync(folder.io).length === 0) {
-      builds.set(folder, new Build(parent, folder, tmp, name, rel, builds.get(parent), since, Number(st.gid)));
+      builds.set(folder, new Build(parent, folder, tmp, name, rel, builds.get(parent), since, { gid: Number(st.gid) }));
       started++;
       return folder;
     }
@@ -136,9 +136,8 @@ export function writesDirect(into: OpenFolder, count: number, bytes: number): bo
  * written under their own names in it (`writesDirect`), even those made after its rename is decided (the rename
  * waits for them).
  */
-export function building(into: OpenFolder): { gid: number } | undefined {
-  const own = builds.get(into);
-  return own ? { gid: own.gid } : undefined;
+export function building(into: OpenFolder): { readonly gid: number } | undefined {
+  return builds.get(into)?.group;
 }
 
 /** One file of `size` bytes (counted whatever its size; written under its own name only up to MAX_FILE). */
