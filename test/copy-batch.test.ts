@@ -17,7 +17,7 @@ const O_PATH = 0o10000000;
  * Run one batch on this thread as the helper would (no `mine`): each file's final state. `files`: names listed
  * now, or entries listed earlier (the tree may have changed since).
  */
-function asHelper(src: string, dst: string, files: (string | Entry)[], parent = ''): number[] {
+function asHelper(src: string, dst: string, files: (string | Entry)[], parent = '', above: string[] = []): number[] {
   const listed = files.map((f) => (typeof f === 'string' ? lstatEntry(join(src, f), f) : f));
   const [shared] = sharedOf();
   if (!shared) throw new Error('no claim state');
@@ -25,7 +25,8 @@ function asHelper(src: string, dst: string, files: (string | Entry)[], parent = 
   const dstFd = openSync(dst, O_PATH); // the pass's handle: it follows the folder wherever it moves
   try {
     Atomics.store(shared.claim, 0, 7n << 32n);
-    workOn(shared, encodeJob(7, 0, srcFd, dstFd, parent, listed, true, false), listed.length);
+    const guards = [...(parent ? [`${dstFd}:${parent}`] : []), ...above].join(',');
+    workOn(shared, encodeJob(7, 0, srcFd, dstFd, guards, listed, true, false), listed.length);
     return listed.map((_, i) => Atomics.load(shared.ints, 4 + i));
   } finally {
     closeSync(srcFd);
@@ -69,6 +70,26 @@ describe("the copy helper's side", () => {
     mkdirSync(dst); // where its path leads now: a fresh folder in the old parent
     expect(asHelper(src, moved, ['b'], `${st.dev}:${st.ino}`)).toEqual([2]);
     expect(readdirSync(moved)).toEqual(['a']);
+  });
+});
+
+describe("the copy helper's checks of the folders above (walk-replica.ts Place.above)", () => {
+  it('a folder above the replica folder, moved out of its own parent: the helper copies nothing more', () => {
+    const src = buildTree(tempDir('fs-cb-src-'), { a: 'alpha', b: 'bravo' });
+    const base = tempDir('fs-cb-base-');
+    mkdirSync(join(base, 'u', 'rep'), { recursive: true });
+    const st = lstatSync(base, { bigint: true });
+    const uFd = openSync(join(base, 'u'), O_PATH); // the walk's handle on the folder above
+    try {
+      const above = [`${uFd}:${st.dev}:${st.ino}`];
+      expect(asHelper(src, join(base, 'u', 'rep'), ['a'], '', above)).toEqual([1]);
+      const moved = join(tempDir('fs-cb-other-'), 'u');
+      renameSync(join(base, 'u'), moved); // `rep`'s own `..` is still `u`: only the check of `u` sees it
+      expect(asHelper(src, join(moved, 'rep'), ['b'], '', above)).toEqual([2]);
+      expect(readdirSync(join(moved, 'rep'))).toEqual(['a']);
+    } finally {
+      closeSync(uFd);
+    }
   });
 });
 

@@ -5,7 +5,7 @@
  * source is when both are the pass user's and group's, so no chown is made that would change nothing. Seen
  * through the pass's real system calls (strace), run as root, as the scheduled pass of a system backup is.
  */
-import { chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -52,6 +52,18 @@ describe('copies into a folder being built (issue 16, session 15)', () => {
     expect(plain.parents).toBeGreaterThanOrEqual(60);
     expect(built.chowns).toBeLessThan(5); // the folders' own, not the files'
     expect(built.parents).toBeLessThan(10); // once per batch, not per file
+  });
+
+  it.runIf(isRoot)("but where others can write the folder it is built in (0777), its '..' is checked before each file again", () => {
+    // Anyone can move the folder being built out of a 0777 folder (walk-replica.ts `Place.movable`).
+    const src = buildTree(tempDir(), { open: {} });
+    chmodSync(join(src, 'open'), 0o777);
+    const dst = join(tempDir(), 'replica');
+    traced(src, dst); // the replica's `open` is 0777 too now
+    buildTree(join(src, 'open'), { dnew: files(60) });
+    const built = traced(src, dst);
+    expect(built.parents).toBeGreaterThanOrEqual(60);
+    expect(compareTrees(src, dst)).toEqual([]);
   });
 
   it.runIf(isRoot)("still gives each copy its source's owner and group when they are not the pass's (root mirrors owners)", () => {

@@ -10,12 +10,12 @@
  * marks the file for the pass, which then copies it itself exactly as without the helper, with its retries,
  * messages and log lines. Log lines come in plan order whoever copied the file.
  */
-import { constants, lstatSync, openSync, renameSync, unlinkSync } from 'node:fs';
+import { constants, openSync, renameSync, unlinkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { claimBytes, claimNext, claimState, finishedItems, finishItem, HelperThread, openBatch, STATE, type ClaimState } from './helper-thread.js';
 import { copyWith, createTarget, type CopyEnds } from './copy-file.js';
 import type { Entry } from './entry.js';
-import { rawLstat } from './raw-lstat.js';
+import { guardsHold } from './folder-guards.js';
 import { tempName } from './temp.js';
 
 /** Fewer new files in a row than this are copied by the pass alone (a message is not worth it). */
@@ -41,8 +41,11 @@ export interface BatchJob {
   slot: number;
   srcFd: number;
   dstFd: number;
-  /** The replica folder's parent (device, inode as strings): a folder moved out of it is not written further. */
-  parent: string;
+  /**
+   * Checked before each file: `fd:dev:ino` per folder, joined by commas (walk-replica.ts `guardsOf`): the replica
+   * folder and those above it that others could move, each with the identity its `..` must have.
+   */
+  guards: string;
   names: string;
   /** size, mode, uid, gid, atimeMs, mtimeMs per file. */
   nums: Float64Array;
@@ -73,7 +76,7 @@ export function encodeJob(
   slot: number,
   srcFd: number,
   dstFd: number,
-  parent: string,
+  guards: string,
   files: readonly Entry[],
   modes: boolean,
   owners: boolean,
@@ -90,7 +93,7 @@ export function encodeJob(
     nums[o + 5] = f.mtimeMs;
   });
   const names = files.map((f) => f.name).join('\0');
-  return { seq, slot, srcFd, dstFd, parent, names, nums, modes, owners, direct: building !== undefined, gid: building?.gid ?? -1 };
+  return { seq, slot, srcFd, dstFd, guards, names, nums, modes, owners, direct: building !== undefined, gid: building?.gid ?? -1 };
 }
 
 function entryAt(job: BatchJob, names: string[], i: number): Entry {
@@ -115,16 +118,7 @@ const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | const
 function copyOne(job: BatchJob, entry: Entry): boolean {
   const src = `/proc/self/fd/${job.srcFd}/${entry.name}`;
   const dir = `/proc/self/fd/${job.dstFd}`;
-  // Not in a folder being built: this user's and 0700, no one else can move it to another parent (docs/security.md).
-  if (job.parent !== '' && !job.direct) {
-    try {
-      // The raw lstat where it reads exactly (raw-lstat.ts; no Stats object per file), else lstatSync's.
-      const up = rawLstat(`${dir}/..`) ?? lstatSync(`${dir}/..`, { bigint: true });
-      if (`${up.dev}:${up.ino}` !== job.parent) return false; // moved out of its parent: the pass reports it
-    } catch {
-      return false;
-    }
-  }
+  if (job.guards !== '' && !guardsHold(job.guards)) return false; // moved out of its parent: the pass reports it
   const ends: CopyEnds = {
     srcPath: src,
     openSource: () => openSync(src, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK),
@@ -259,7 +253,7 @@ export interface StartedBatch {
 export function startBatch(
   h: CopyHelper,
   files: readonly Entry[],
-  fds: { src: number; dst: number; parent: string },
+  fds: { src: number; dst: number; guards: string },
   /** `building`: the folder is being built (walk-build.ts), with that group. */
   opts: { modes: boolean; owners: boolean; building?: { gid: number } | undefined },
 ): StartedBatch {
@@ -267,7 +261,7 @@ export function startBatch(
   const shared = h.slots[slot] as Shared;
   const seq = ++h.seq;
   openBatch(shared, seq, files.length, TODO);
-  const job = encodeJob(seq, slot, fds.src, fds.dst, fds.parent, files, opts.modes, opts.owners, opts.building);
+  const job = encodeJob(seq, slot, fds.src, fds.dst, fds.guards, files, opts.modes, opts.owners, opts.building);
   if (h.late) return { slot, seq, count: files.length, posted: false, job };
   return { slot, seq, count: files.length, posted: h.post(job) };
 }

@@ -20,8 +20,9 @@ export class EntryChangedError extends Error {
   constructor(
     readonly path: string,
     what = 'it was replaced while the pass ran (by a link or another entry)',
+    after = 'nothing was read or written through it',
   ) {
-    super(`${what}; nothing was read or written through it`);
+    super(`${what}; ${after}`);
   }
 }
 

@@ -23,6 +23,8 @@ export interface AheadMessage {
   unbounded?: boolean;
   /** Descriptors the reader may hold at once (source-ahead-read.ts). */
   maxOpen: number;
+  /** Mount points below the subtree's top, as paths from it: never opened (source-ahead.ts `mountsBelow`). */
+  skip: string[];
 }
 
 /** How the thread's reader sees job `seq` through the shared state. */

@@ -58,6 +58,8 @@ export interface AheadLimits {
   maxOpen?: number;
   /** A folder of more entries is not read ahead (default MAX_LISTED). */
   maxListed?: number;
+  /** Paths from the top (`a/b/name`) never opened: mount points (source-ahead.ts `mountsBelow`). */
+  skip?: readonly string[];
   /**
    * Reader threads to read the files (source-ahead-ring.ts), if they fit the files' half of `maxOpen`; without
    * them, `lanes` reads on libuv's pool.
@@ -146,15 +148,20 @@ interface Walk {
   /** The subtree top's device: a folder on another (a mount inside the tree) is not read ahead. */
   dev: number;
   maxListed: number;
+  /** Mount points below the top (paths from it), if any: a file mounted over is never opened. */
+  skip: ReadonlySet<string> | undefined;
 }
 
-/** The regular files under `folder`, in the pass's order, named through their folder's handle. */
-async function* filesUnder(folder: Folder, size: number, walk: Walk): AsyncGenerator<Named> {
+/** The regular files under `folder` (at `rel` from the top), in the pass's order, named through their folder's handle. */
+async function* filesUnder(folder: Folder, size: number, walk: Walk, rel = ''): AsyncGenerator<Named> {
   const { gate, budget } = walk;
   const base = `/proc/self/fd/${folder.fd}`;
   const listed = await listFolder(base, size, walk.maxListed);
   for (const entry of listed ?? []) {
     if (gate.stopped()) return;
+    // A file or folder something is mounted on: its listing shows what is beneath, and opening it could wait on
+    // whatever serves the mount (a FUSE daemon that never answers would hold this thread, and the process's exit).
+    if (walk.skip?.has(rel + entry.name)) continue;
     if (entry.isFile()) {
       yield folder.name(entry.name);
     } else if (entry.isDirectory()) {
@@ -170,7 +177,7 @@ async function* filesUnder(folder: Folder, size: number, walk: Walk): AsyncGener
       try {
         // Only on the top's device: a mount inside the tree (a network or FUSE one, a tmpfs) is not read ahead.
         const own = await call<Stats>((cb) => fstat(fd, cb)).catch(() => undefined);
-        if (own?.dev === walk.dev) yield* filesUnder(child, own.size, walk);
+        if (own?.dev === walk.dev) yield* filesUnder(child, own.size, walk, walk.skip && `${rel}${entry.name}/`);
       } finally {
         child.leave();
       }
@@ -190,7 +197,8 @@ export async function readTreeAhead(dirFd: number, gate: AheadGate, limits: Ahea
   const budget: FolderBudget = { open: 0, max: Math.max(1, Math.ceil(maxOpen / 2) - 1) };
   const top = await call<Stats>((cb) => fstat(dirFd, cb)).catch(() => undefined);
   if (!top) return 0;
-  const files = filesUnder(new Folder(dirFd, false), top.size, { gate, budget, dev: top.dev, maxListed: limits.maxListed ?? MAX_LISTED });
+  const skip = limits.skip?.length ? new Set(limits.skip) : undefined;
+  const files = filesUnder(new Folder(dirFd, false), top.size, { gate, budget, dev: top.dev, maxListed: limits.maxListed ?? MAX_LISTED, skip });
   // The readers hold a file open each: within the files' half of the descriptors, as the lanes are.
   if (limits.ring?.working && limits.ring.readers <= Math.floor(maxOpen / 2)) return readThrough(limits.ring, files, gate, maxAhead, budget);
   let handed = 0;

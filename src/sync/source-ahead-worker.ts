@@ -39,10 +39,10 @@ const idleLater = (): void => {
     ring = undefined;
   }, IDLE_MS).unref();
 };
-parentPort?.on('message', ({ fd, seq, unbounded, maxOpen }: AheadMessage) => {
+parentPort?.on('message', ({ fd, seq, unbounded, maxOpen, skip }: AheadMessage) => {
   jobs = jobs.then(async () => {
     try {
-      await readTreeAhead(fd, aheadGate(state, seq), { maxOpen, ring: readers(), ...(unbounded ? { maxAhead: Infinity } : {}) });
+      await readTreeAhead(fd, aheadGate(state, seq), { maxOpen, skip, ring: readers(), ...(unbounded ? { maxAhead: Infinity } : {}) });
       for (let turn = 0; late && Atomics.load(state, SEQ) === seq && turn < 600; turn++) {
         const wait = waitAsync(state, SEQ, seq, 100);
         if (wait.async) await wait.value;

@@ -21,6 +21,7 @@ import { accessMode, type OpenFolder } from './access.js';
 import { chdirAllowed } from './entry.js';
 import { openFilesLimit } from './free-later.js';
 import { onLocalDisk } from './fs-type.js';
+import { readMounts } from './path-identity.js';
 import { MAX_OPEN } from './source-ahead-read.js';
 import { CONSUMED, FINISHED, READ, SEQ, STATE_INTS, type AheadMessage } from './source-ahead-gate.js';
 
@@ -98,21 +99,38 @@ function wanted(folder: OpenFolder): boolean {
  */
 export const START_AFTER = 256;
 
+/**
+ * What is mounted below the real path `real` (paths from it), read from this process's mount table when a job
+ * starts: the reader never opens those names (source-ahead-read.ts). A file can be mounted over too (a FUSE file
+ * system whose root is a file), and its listing shows only what is beneath. A mount made after the job started
+ * is not seen (docs/security.md).
+ */
+export function mountsBelow(real: string): string[] {
+  const prefix = real.endsWith('/') ? real : `${real}/`;
+  return readMounts()
+    .filter((m) => m.mountPoint.startsWith(prefix))
+    .map((m) => m.mountPoint.slice(prefix.length));
+}
+
 /** One pass's read-ahead: at most one subtree at a time. */
 export class SourceAhead {
   /** The top of the subtree being copied (while the pass is in it), and the copies the pass has started in it. */
   private top: OpenFolder | undefined;
+  /** The top's real path (its mount points: `mountsBelow`). */
+  private real = '';
   private copiesStarted = 0;
   private seq = 0;
 
   /**
    * The pass created the replica folder of `folder` (a source folder it opened): its subtree is read ahead
    * once the pass has started START_AFTER copies in it, unless a subtree is being read already (this one is inside
-   * it) or it is not wanted. Returns the job's end, to be called when the pass leaves the folder (or undefined).
+   * it) or it is not wanted. `real`: its real path. Returns the job's end, to be called when the pass leaves the
+   * folder (or undefined).
    */
-  begin(folder: OpenFolder): (() => void) | undefined {
+  begin(folder: OpenFolder, real: string): (() => void) | undefined {
     if (this.top || !wanted(folder)) return undefined;
     this.top = folder;
+    this.real = real;
     this.copiesStarted = 0;
     this.seq = 0;
     const first = process.env['FOLDER_SYNC_TEST_SOURCE_AHEAD'] === 'first';
@@ -159,7 +177,7 @@ export class SourceAhead {
     tops.push({ seq, fd });
     Atomics.store(t.state, CONSUMED, this.copiesStarted);
     Atomics.store(t.state, SEQ, seq);
-    t.worker.postMessage({ fd, seq, unbounded: first, maxOpen: maxOpenNow() } satisfies AheadMessage);
+    t.worker.postMessage({ fd, seq, unbounded: first, maxOpen: maxOpenNow(), skip: mountsBelow(this.real) } satisfies AheadMessage);
     // Tests: blocks this thread until the reader is done (its reads run on libuv's pool, not here).
     for (let i = 0; first && i < 100 && Atomics.load(t.state, FINISHED) !== seq; i++)
       Atomics.wait(t.state, FINISHED, Atomics.load(t.state, FINISHED), 100);

@@ -18,7 +18,7 @@ import { metaDiffOn, mirrorsOwners, versionsKeeping, type WalkContext } from './
 import { copyWithRetry, putInPlace, reportCopied } from './walk-put.js';
 import { updateLater, updatesLater, withRoom } from './walk-late.js';
 import { makeNewFolder, removeOwnFolder, writesDirect } from './walk-build.js';
-import type { MovedFolders, Place } from './walk-replica.js';
+import { placeIn, type MovedFolders, type Place } from './walk-replica.js';
 
 /** What a step needs from the walk (walk.ts's MirrorWalk is one): a subfolder is mirrored by the walk itself. */
 export interface StepWalk extends WalkContext {
@@ -142,7 +142,7 @@ export async function applyStep(
         dstChild = dry ? undefined : makeNewFolder(dstFolder, target, src.name, path, caps, since);
         report.op('created', 'dir', path);
         const placeholder: Entry | undefined = dry ? undefined : { ...src, mode: 0o700, mtimeMs: -1 };
-        at = dstChild && dstFolder ? { parent: dstFolder, name: src.name } : undefined;
+        at = dstChild && dstFolder ? placeIn(dstFolder, src.name, dstChild, undefined, rel, dstReal) : undefined;
         await walk.mirrorDir(
           path,
           srcChild,
@@ -208,7 +208,7 @@ export async function applyStep(
         // A folder on another device (a mount point below the replica) is judged by that file system.
         const own = opts.book.at(dstHere, caps, opened);
         const from = planned && own === opts.book.root ? planned : (listing ?? srcChild.list());
-        const at = dstFolder ? { parent: dstFolder, name: dst.name } : undefined;
+        const at = dstFolder ? placeIn(dstFolder, dst.name, opened, dst.uid, rel, dstReal) : undefined;
         const inner = await walk.mirrorDir(path, srcChild, opened, from, dst, false, inside, own, dstHere, join(real.src, src.name), at);
         const diff = metaDiffOn(opts, src, dst, own, dstHere);
         // Its own metadata after its files (and after its copies still under way: copy-pipeline.ts).

@@ -34,7 +34,7 @@ import { isOwnFolder } from './plan.js';
 import type { PassReport } from './pass-report.js';
 import { removeEntry } from './remove.js';
 import { tempName } from './temp.js';
-import type { MovedFolders } from './walk-replica.js';
+import { brokenLink, placeOf, type MovedFolders } from './walk-replica.js';
 
 /** Files put in one temporary folder's subtree before it is renamed into place, at most (about). */
 export const BUILD_FILES = 8192;
@@ -171,6 +171,9 @@ async function decide(b: Build, host: BuildHost): Promise<void> {
 function putInPlace(b: Build, { report, moved }: BuildHost): void {
   try {
     if (!b.parent.holdsFolder(b.tmp, b.folder)) throw new Error('its temporary name holds another folder now');
+    // Not in a folder above that someone else moved away meanwhile (walk-replica.ts): the rename would be made there.
+    const place = placeOf(b.folder);
+    if (place && brokenLink(place, b.folder, 'skip')) throw new Error('a folder above it was moved while the pass ran');
     b.parent.rename(b.tmp, b.name);
   } catch (error) {
     const why = error instanceof Error && !('code' in error) ? error.message : describeError(error);

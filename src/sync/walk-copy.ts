@@ -13,10 +13,11 @@ import { batchDone, copyHelper, finishBatch, helpBatch, MAX_BATCH, MAX_BATCH_BYT
 import type { Settling } from './copy-pipeline.js';
 import { building, writesDirect } from './walk-build.js';
 import { chdirAllowed, type Entry } from './entry.js';
-import { EntryChangedError, type Identity } from './handles.js';
+import { EntryChangedError } from './handles.js';
 import type { DirFilter } from './pass-filter.js';
 import type { PassReport } from './pass-report.js';
 import type { PlannedStep } from './plan.js';
+import { brokenLink, guardsOf, type Link, type Place } from './walk-replica.js';
 
 export type CopyStep = Extract<PlannedStep, { op: 'copy' }>;
 
@@ -35,8 +36,8 @@ export interface CopyRunHost {
     caps: ReplicaCaps,
     filter?: DirFilter,
   ): Promise<boolean>;
-  /** Report a replica folder moved or swapped away (once). */
-  lost(rel: string, folder: OpenFolder, real: string): void;
+  /** Report a replica folder moved or swapped away, or the folder above it that was (`link`; once). */
+  lost(rel: string, folder: OpenFolder, real: string, link?: Link | 'self'): void;
   owners(caps: ReplicaCaps): boolean;
 }
 
@@ -84,7 +85,7 @@ export class CopyRuns {
     rel: string,
     srcFolder: OpenFolder,
     dstFolder: OpenFolder,
-    place: { parent: Identity } | undefined,
+    place: Place | undefined,
     caps: ReplicaCaps,
     real: { src: string; dst: string },
     filter?: DirFilter,
@@ -95,29 +96,27 @@ export class CopyRuns {
     const files = run.map((s) => s.src);
     this.batches.count++;
     this.batches.files += files.length;
-    const parent = place ? `${place.parent.dev}:${place.parent.ino}` : '';
     // In a new folder being built under a temporary name, the whole batch is written under its files' own names.
     const direct = writesDirect(
       dstFolder,
       files.length,
       files.reduce((sum, f) => sum + f.size, 0),
     );
+    // Before each file, both threads check that the folder is still in its parent (not in a folder being built
+    // that no one else can move: walk-build.ts), and each folder above it that someone else could move.
+    const own = !direct || place?.movable === true;
     const started = startBatch(
       helper,
       files,
-      { src: srcFolder.fd, dst: dstFolder.fd, parent },
+      { src: srcFolder.fd, dst: dstFolder.fd, guards: guardsOf(place, dstFolder, own) },
       { modes: caps.modes, owners: this.host.owners(caps), building: direct ? building(dstFolder) : undefined },
     );
     const errors = new Map<number, unknown>();
-    let movedAway = false;
+    let movedAway: Link | 'self' | undefined;
     const mine = (i: number): void => {
       const src = files[i] as Entry;
-      // As before each single step: a replica folder moved out of its parent gets nothing more. (Not asked in
-      // a folder being built: no one else can move it to another parent, copy-batch.ts `copyOne`.)
-      if (movedAway || (place && !direct && !dstFolder.stillIn(place.parent))) {
-        movedAway = true;
-        throw new EntryChangedError(real.dst);
-      }
+      // As before each single step: a replica folder moved out of its parent (or below a folder moved) gets nothing more.
+      if (movedAway || (place && (movedAway = brokenLink(place, dstFolder, own ? 'up' : 'skip')))) throw new EntryChangedError(real.dst);
       try {
         installIn(dstFolder, this.host.copy(srcFolder, dstFolder, src, join(rel, src.name), caps, direct), src.name);
       } catch (error) {
@@ -140,7 +139,7 @@ export class CopyRuns {
       // Written under their own names: a file the helper did not finish (it died mid-write, or left it) is removed
       // first, so nothing half written is there when the folder is renamed into place (walk-build.ts).
       if (direct) done.forEach((ok, i) => ok || discardIn(dstFolder, (files[i] as Entry).name));
-      if (!movedAway && place && !dstFolder.stillIn(place.parent)) movedAway = true;
+      if (!movedAway && place) movedAway = brokenLink(place, dstFolder);
       for (let i = 0; i < run.length; i++) {
         const step = run[i] as CopyStep;
         const path = join(rel, step.src.name);
@@ -161,7 +160,7 @@ export class CopyRuns {
           }
         }
       }
-      if (movedAway) this.host.lost(rel, dstFolder, real.dst);
+      if (movedAway) this.host.lost(rel, dstFolder, real.dst, movedAway);
     };
     return { ready: () => batchDone(helper, started), help, settle };
   }

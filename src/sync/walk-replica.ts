@@ -1,22 +1,100 @@
 /**
  * The walk's replica folders (walk.ts, walk-apply.ts): listing one, opening it first when its owner cannot list
  * it, and seeing one moved or swapped away mid-pass, after which nothing more is done through its handle.
+ *
+ * Moved away, the walk's handle goes with the folder: what is written through it then lands wherever the folder
+ * went. So before each change (each file, in a batch) the pass checks that the folder is still in the folder it
+ * was opened in (its `..`), and so for each folder above it that someone other than the pass's user could move
+ * (`Place.above`): one they own, or one in a folder they can write (docs/security.md, "Moved folders").
  */
 import type { OpenFolder } from './access.js';
 import { ensureOwnerAccess, setMode } from './apply.js';
 import { listOrDenied, type Entry, type Listing } from './entry.js';
-import { EntryChangedError } from './handles.js';
+import { EntryChangedError, type Identity } from './handles.js';
 import type { PassReport } from './pass-report.js';
 import type { WalkContext } from './walk-options.js';
+
+/** A replica folder and the folder it was opened in, as the pass reports it (its path in the replica, its real path). */
+export interface Link {
+  folder: OpenFolder;
+  parent: Identity;
+  rel: string;
+  real: string;
+}
 
 /** Where an opened replica folder sits: its parent's handle and its name there (to see it swapped away). */
 export interface Place {
   parent: OpenFolder;
   name: string;
+  /** The folders above it (its parent and up, below the replica's top) that someone else could move. */
+  above: readonly Link[];
+  /** Could someone other than the pass's user move the folder itself out of its parent? */
+  movable: boolean;
+}
+
+/** The places of the walk's opened replica folders (the replica's top has none). */
+const places = new WeakMap<OpenFolder, Place>();
+/** The owner and mode of a replica folder that holds opened folders, read once through its handle. */
+const owners = new WeakMap<OpenFolder, { uid: number; mode: number }>();
+
+/**
+ * Could a user other than the pass's (and root) move an entry owned by `uid` out of `folder`? Yes when the folder
+ * is theirs (they can give themselves the right to), or when group or others may write in it (an ACL granting a
+ * user writing shows in the group bits), unless it is sticky and the entry is the pass user's (then only its
+ * owner or the folder's can). Where there are no user ids (Windows), no.
+ */
+function othersCanMove(folder: OpenFolder, uid: number | undefined): boolean {
+  const me = process.geteuid?.();
+  if (me === undefined) return false;
+  let st = owners.get(folder);
+  if (!st) {
+    const got = folder.stat();
+    st = { uid: Number(got.uid), mode: Number(got.mode) };
+    owners.set(folder, st);
+  }
+  if (st.uid !== me && st.uid !== 0) return true;
+  if ((st.mode & 0o022) === 0) return false;
+  return (st.mode & 0o1000) === 0 || uid !== me;
+}
+
+/**
+ * The place of `child`, opened as `name` in the replica folder `parent` (`rel` and `real`: the parent's); `uid` is
+ * the child's owner as listed (undefined for one the pass just made: its own). Kept with the child's handle.
+ */
+export function placeIn(parent: OpenFolder, name: string, child: OpenFolder, uid: number | undefined, rel: string, real: string): Place {
+  const up = places.get(parent);
+  const above = up?.movable ? [...up.above, { folder: parent, parent: up.parent, rel, real }] : (up?.above ?? []);
+  const place: Place = { parent, name, above, movable: othersCanMove(parent, uid ?? process.geteuid?.()) };
+  places.set(child, place);
+  return place;
+}
+
+/** The place the walk opened `folder` in, if it has one (not the replica's top). */
+export const placeOf = (folder: OpenFolder): Place | undefined => places.get(folder);
+
+/**
+ * What a write into `folder` checks (`own`: its own `..`, or also that its name in the parent still holds it;
+ * 'skip': only the folders above it): the first link found broken ('self' for its own), or undefined.
+ */
+export function brokenLink(place: Place, folder: OpenFolder, own: 'up' | 'name' | 'skip' = 'up'): Link | 'self' | undefined {
+  if (own === 'up' && !folder.stillIn(place.parent)) return 'self';
+  if (own === 'name' && !stillThere(place, folder)) return 'self';
+  for (const link of place.above) if (!link.folder.stillIn(link.parent)) return link;
+  return undefined;
+}
+
+/**
+ * The same checks for a copy helper's thread (copy-batch.ts): `fd:dev:ino` per folder, joined by commas, each
+ * the folder's handle and the identity its `..` must have. `own`: the folder's own check is included.
+ */
+export function guardsOf(place: Place | undefined, folder: OpenFolder, own: boolean): string {
+  if (!place) return '';
+  const links = own ? [{ folder, parent: place.parent }, ...place.above] : place.above;
+  return links.map((l) => `${l.folder.fd}:${l.parent.dev}:${l.parent.ino}`).join(',');
 }
 
 /** Is the opened replica folder still the one at its place (not renamed away or swapped for a link)? */
-export function stillThere(place: Place, folder: OpenFolder): boolean {
+export function stillThere(place: Pick<Place, 'parent' | 'name'>, folder: OpenFolder): boolean {
   return place.parent.holdsFolder(place.name, folder);
 }
 
@@ -77,20 +155,39 @@ export class MovedFolders {
     this.gone.add(folder);
   }
 
-  lost(rel: string, folder: OpenFolder, real: string): void {
+  /**
+   * `folder` (at `rel`, `real`) or, with `link`, a folder above it was found moved or swapped away: that one is
+   * reported, once, and nothing more is written into `folder`.
+   */
+  lost(rel: string, folder: OpenFolder, real: string, link?: Link | 'self'): void {
+    if (link && link !== 'self') {
+      this.gone.add(folder);
+      ({ rel, folder, real } = link);
+    }
     if (this.gone.has(folder)) return;
     this.gone.add(folder);
-    this.report.fail('dir', rel || '.', new EntryChangedError(real));
+    const error = new EntryChangedError(real, 'it was moved or replaced while the pass ran', 'nothing more was written into it or below it');
+    this.report.fail('dir', rel || '.', error);
+  }
+
+  /** Before a change in `folder`: is it still in its place, and each folder above it that others could move (else reported)? */
+  holdsBelow(place: Place | undefined, folder: OpenFolder, rel: string, real: string): boolean {
+    const link = place && brokenLink(place, folder);
+    if (!link) return true;
+    this.lost(rel, folder, real, link);
+    return false;
   }
 
   /**
    * May a replica folder's own metadata be set, after its contents? Not when it was moved out of its parent or
-   * swapped away meanwhile (the handle would set them wherever it went): that is reported, once.
+   * swapped away meanwhile (the handle would set them wherever it went), nor a folder above it: that is
+   * reported, once.
    */
   holds(at: Place | undefined, folder: OpenFolder, rel: string, real: string): boolean {
     if (this.gone.has(folder)) return false;
-    if (!at || stillThere(at, folder)) return true;
-    this.lost(rel, folder, real);
+    const link = at && brokenLink(at, folder, 'name');
+    if (!link) return true;
+    this.lost(rel, folder, real, link);
     return false;
   }
 }

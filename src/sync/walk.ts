@@ -36,7 +36,7 @@ import { CopyRuns, plainRun, type CopyStep } from './walk-copy.js';
 import { mirrorsOwners, type WalkOptions } from './walk-options.js';
 import { copyWithRetry } from './walk-put.js';
 import { finishBuild, renameFull } from './walk-build.js';
-import { listReplica, MovedFolders, stillThere } from './walk-replica.js';
+import { brokenLink, listReplica, MovedFolders } from './walk-replica.js';
 
 type CompareStep = Extract<Step, { op: 'compare' }>;
 
@@ -72,7 +72,7 @@ export class MirrorWalk implements StepWalk {
       report,
       copy: (from, into, src, rel, caps, direct) => copyWithRetry(this, from, into, src, rel, caps, direct),
       apply: (step, rel, srcFolder, dstFolder, real, caps, filter) => applyStep(this, step, rel, srcFolder, dstFolder, real, caps, filter),
-      lost: (rel, folder, real) => this.moved.lost(rel, folder, real),
+      lost: (rel, folder, real, link) => this.moved.lost(rel, folder, real, link),
       owners: (caps) => mirrorsOwners(opts, caps),
     });
   }
@@ -84,11 +84,11 @@ export class MirrorWalk implements StepWalk {
    * Returns true when anything inside was changed. Its parameters are typed by `MirrorDir` (walk-apply.ts, whose
    * steps call it back for subfolders).
    */
-  readonly mirrorDir: MirrorDir = async (rel, srcFolder, dstFolder, from, dst, fresh, ...rest) => {
+  readonly mirrorDir: MirrorDir = async (rel, srcFolder, dstFolder, from, dst, fresh, filter, caps, dstReal, srcReal, place) => {
     // A folder this pass created: its source subtree is read ahead of the copy (source-ahead.ts).
-    const end = fresh && !this.opts.dryRun && !this.opts.filter ? this.sourceAhead.begin(srcFolder) : undefined;
+    const end = fresh && !this.opts.dryRun && !this.opts.filter ? this.sourceAhead.begin(srcFolder, srcReal) : undefined;
     try {
-      return await this.mirrorFolder(rel, srcFolder, dstFolder, from, dst, fresh, ...rest);
+      return await this.mirrorFolder(rel, srcFolder, dstFolder, from, dst, fresh, filter, caps, dstReal, srcReal, place);
     } finally {
       end?.();
       // Built under a temporary name and left early (stopping, an error): what is in it is put in place all the same.
@@ -153,10 +153,7 @@ export class MirrorWalk implements StepWalk {
       const run = plainRun(steps, k, this.opts.dryRun ? undefined : dstFolder, caps);
       if (run > 0 && dstFolder) {
         dstFolder.workIn();
-        if (place && !dstFolder.stillIn(place.parent)) {
-          this.moved.lost(rel, dstFolder, dstReal);
-          return false;
-        }
+        if (!this.moved.holdsBelow(place, dstFolder, rel, dstReal)) return false;
         if (!opened) {
           if (dst && ensureOwnerAccess(dstPath, dstMode)) dstMode |= 0o700;
           opened = true;
@@ -189,13 +186,11 @@ export class MirrorWalk implements StepWalk {
         const acts = !this.opts.dryRun && step.op !== 'skip' && step.op !== 'descend';
         // The calls that follow name entries of this replica folder: by bare names where the layer can (access.ts).
         if (acts && dstFolder) dstFolder.workIn();
-        if (acts && place && dstFolder && !dstFolder.stillIn(place.parent)) {
-          // Moved out of its parent: writes would still land in the folder that was opened, wherever it went, so
-          // nothing more is written; it is reported instead. (`..` is one bare lookup per step; that its *name*
-          // still leads to it is checked once, after the folder's steps, below.)
-          this.moved.lost(rel, dstFolder, dstReal);
-          return false; // and its metadata is not touched either
-        }
+        // Moved out of its parent (or a folder above it that someone else could move, walk-replica.ts): writes
+        // would still land in the folder that was opened, wherever it went, so nothing more is written; it is
+        // reported instead. (`..` is one bare lookup per step; that its *name* still leads to it is checked
+        // once, after the folder's steps, below.)
+        if (acts && dstFolder && !this.moved.holdsBelow(place, dstFolder, rel, dstReal)) return false; // its metadata untouched too
         if (!this.opts.dryRun && !opened && step.op !== 'descend' && step.op !== 'skip' && step.op !== 'meta') {
           // First change in this folder: make sure its owner can write it (read-only folders are still mirrored).
           if (dst && ensureOwnerAccess(dstPath, dstMode)) dstMode |= 0o700;
@@ -215,7 +210,8 @@ export class MirrorWalk implements StepWalk {
       // went into the folder that was opened, still inside the replica; the name is reported as changed (and
       // its metadata is not touched: MovedFolders.holds). After its copies still under way, if any.
       await this.pipe.after(() => {
-        if (!stillThere(place, dstFolder)) this.moved.lost(rel, dstFolder, dstReal);
+        const link = brokenLink(place, dstFolder, 'name');
+        if (link) this.moved.lost(rel, dstFolder, dstReal, link);
       }, since);
     }
     // Opening the folder changed its mode: the caller must restore it even if nothing else changed.
