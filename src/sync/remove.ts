@@ -28,12 +28,18 @@ export async function removeEntry(
   guard?: RemovalGuard,
   /** issue 14: --versions: the entry is moved into the pass folder instead (a folder whole, unless an exclude keeps something inside). */
   keeping?: Keeping,
+  /**
+   * Asked before each folder entered and each entry removed below: false when the replica folder the removal
+   * is in, or a folder above it, was moved away meanwhile (walk-replica.ts; reported there): nothing more goes.
+   */
+  holds?: () => boolean,
 ): Promise<boolean> {
   if (keeping && !(entry.type !== 'dir' && isTempName(entry.name)) && !(entry.type === 'dir' && guard && guardedInside(guard, path))) {
     return keepEntry(report, keeping, path, rel, entry);
   }
   if (entry.type === 'dir') {
     await report.breathe();
+    if (holds && !holds()) return false;
     const folder = OpenFolder.openNoFollow(path, entry);
     try {
       const inside = folder.io;
@@ -58,8 +64,9 @@ export async function removeEntry(
           continue;
         }
         try {
-          if (!(await removeEntry(report, dryRun, join(inside, child.name), join(rel, child.name), child, guard?.inside(child.name), keeping)))
-            kept++;
+          if (holds && !holds()) return false;
+          const at = join(inside, child.name);
+          if (!(await removeEntry(report, dryRun, at, join(rel, child.name), child, guard?.inside(child.name), keeping, holds))) kept++;
         } catch (error) {
           report.handle(kindOf(child), join(rel, child.name), error);
           kept++;

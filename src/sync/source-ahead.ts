@@ -14,7 +14,7 @@
  * FOLDER_SYNC_TEST_SOURCE_AHEAD=first (tests): the pass waits until the whole subtree is read, so what was read
  * does not depend on timing.
  */
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants, openSync, readlinkSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { heapFlagsForWorkers } from '../heap.js';
 import { accessMode, type OpenFolder } from './access.js';
@@ -102,8 +102,8 @@ export const START_AFTER = 256;
 /**
  * What is mounted below the real path `real` (paths from it), read from this process's mount table when a job
  * starts: the reader never opens those names (source-ahead-read.ts). A file can be mounted over too (a FUSE file
- * system whose root is a file), and its listing shows only what is beneath. A mount made after the job started
- * is not seen (docs/security.md).
+ * system whose root is a file), and its listing shows only what is beneath. A mount made after the job started,
+ * or one below a folder of the subtree renamed after that, is not seen (docs/security.md).
  */
 export function mountsBelow(real: string): string[] {
   const prefix = real.endsWith('/') ? real : `${real}/`;
@@ -116,21 +116,17 @@ export function mountsBelow(real: string): string[] {
 export class SourceAhead {
   /** The top of the subtree being copied (while the pass is in it), and the copies the pass has started in it. */
   private top: OpenFolder | undefined;
-  /** The top's real path (its mount points: `mountsBelow`). */
-  private real = '';
   private copiesStarted = 0;
   private seq = 0;
 
   /**
    * The pass created the replica folder of `folder` (a source folder it opened): its subtree is read ahead
    * once the pass has started START_AFTER copies in it, unless a subtree is being read already (this one is inside
-   * it) or it is not wanted. `real`: its real path. Returns the job's end, to be called when the pass leaves the
-   * folder (or undefined).
+   * it) or it is not wanted. Returns the job's end, to be called when the pass leaves the folder (or undefined).
    */
-  begin(folder: OpenFolder, real: string): (() => void) | undefined {
+  begin(folder: OpenFolder): (() => void) | undefined {
     if (this.top || !wanted(folder)) return undefined;
     this.top = folder;
-    this.real = real;
     this.copiesStarted = 0;
     this.seq = 0;
     const first = process.env['FOLDER_SYNC_TEST_SOURCE_AHEAD'] === 'first';
@@ -167,7 +163,10 @@ export class SourceAhead {
     }
     closeFinished();
     let fd: number;
+    let skip: string[];
     try {
+      // Where the top is now (not the path it was reached by: a folder above may have been renamed since).
+      skip = mountsBelow(readlinkSync(`/proc/self/fd/${top.fd}`));
       fd = openSync(`/proc/self/fd/${top.fd}`, constants.O_RDONLY | constants.O_DIRECTORY); // closed here once the job is done
     } catch {
       this.seq = -1;
@@ -177,7 +176,7 @@ export class SourceAhead {
     tops.push({ seq, fd });
     Atomics.store(t.state, CONSUMED, this.copiesStarted);
     Atomics.store(t.state, SEQ, seq);
-    t.worker.postMessage({ fd, seq, unbounded: first, maxOpen: maxOpenNow(), skip: mountsBelow(this.real) } satisfies AheadMessage);
+    t.worker.postMessage({ fd, seq, unbounded: first, maxOpen: maxOpenNow(), skip } satisfies AheadMessage);
     // Tests: blocks this thread until the reader is done (its reads run on libuv's pool, not here).
     for (let i = 0; first && i < 100 && Atomics.load(t.state, FINISHED) !== seq; i++)
       Atomics.wait(t.state, FINISHED, Atomics.load(t.state, FINISHED), 100);

@@ -137,7 +137,17 @@ export async function applyStep(
       try {
         const listing = srcChild.list();
         const inside = filter && opts.filter?.child(filter, src.name, srcChild.io, listing.entries, join(real.src, src.name));
-        if (step.replace) await removeEntry(report, dry, target, path, step.replace, undefined, versionsKeeping(opts, 'replaced'));
+        if (step.replace)
+          await removeEntry(
+            report,
+            dry,
+            target,
+            path,
+            step.replace,
+            undefined,
+            versionsKeeping(opts, 'replaced'),
+            dry ? undefined : walk.moved.whileRemoving(dstFolder, rel, dstReal),
+          );
         // Under a temporary name where it can be, its new files then written without one each (walk-build.ts).
         dstChild = dry ? undefined : makeNewFolder(dstFolder, target, src.name, path, caps, since);
         report.op('created', 'dir', path);
@@ -265,6 +275,7 @@ export async function applyStep(
         step.dst,
         filter && opts.filter?.insideRemoved(filter, step.dst.name),
         versionsKeeping(opts, 'removed'),
+        dry ? undefined : walk.moved.whileRemoving(dstFolder, rel, dstReal),
       );
       return true;
     case 'purge-temp':

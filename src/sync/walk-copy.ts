@@ -150,6 +150,8 @@ export class CopyRuns {
           continue; // the folder is reported below; nothing more is written into it (or the pass is stopping)
         } else if (byPass.has(i) && errors.has(i)) {
           report.handle('file', path, errors.get(i));
+        } else if (place && (movedAway = brokenLink(place, dstFolder, own ? 'up' : 'skip'))) {
+          continue; // found moved away (or a folder above it) since: as before each single step, nothing more
         } else {
           // Left by the helper (or not taken by anyone): the pass copies it itself, as it always does.
           try {

@@ -179,6 +179,16 @@ export class MovedFolders {
   }
 
   /**
+   * For a removal below `folder` (at `rel`, `real`; remove.ts `holds`): a check before each entry it removes,
+   * where someone other than the pass's user could move the folder or one above it; elsewhere none.
+   */
+  whileRemoving(folder: OpenFolder | undefined, rel: string, real: string): (() => boolean) | undefined {
+    const at = folder && places.get(folder);
+    if (!folder || !at || (!at.movable && at.above.length === 0)) return undefined;
+    return () => this.holdsBelow(at, folder, rel, real);
+  }
+
+  /**
    * May a replica folder's own metadata be set, after its contents? Not when it was moved out of its parent or
    * swapped away meanwhile (the handle would set them wherever it went), nor a folder above it: that is
    * reported, once.

@@ -84,11 +84,11 @@ export class MirrorWalk implements StepWalk {
    * Returns true when anything inside was changed. Its parameters are typed by `MirrorDir` (walk-apply.ts, whose
    * steps call it back for subfolders).
    */
-  readonly mirrorDir: MirrorDir = async (rel, srcFolder, dstFolder, from, dst, fresh, filter, caps, dstReal, srcReal, place) => {
+  readonly mirrorDir: MirrorDir = async (rel, srcFolder, dstFolder, from, dst, fresh, ...rest) => {
     // A folder this pass created: its source subtree is read ahead of the copy (source-ahead.ts).
-    const end = fresh && !this.opts.dryRun && !this.opts.filter ? this.sourceAhead.begin(srcFolder, srcReal) : undefined;
+    const end = fresh && !this.opts.dryRun && !this.opts.filter ? this.sourceAhead.begin(srcFolder) : undefined;
     try {
-      return await this.mirrorFolder(rel, srcFolder, dstFolder, from, dst, fresh, filter, caps, dstReal, srcReal, place);
+      return await this.mirrorFolder(rel, srcFolder, dstFolder, from, dst, fresh, ...rest);
     } finally {
       end?.();
       // Built under a temporary name and left early (stopping, an error): what is in it is put in place all the same.

@@ -6,10 +6,13 @@
  * is, so anyone can move `pub/u` away). The move is made at an exact point (test/_mid-copy.mjs: when the pass
  * has read the first block of `pub/u/.../f003`), not by a race.
  */
-import { chmodSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import type { LogObject } from 'consola';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createLogger, type LogEvent } from '../../src/log.js';
 import { OpenFolder } from '../../src/sync/access.js';
+import { syncOnce } from '../../src/sync/sync-once.js';
 import { placeIn } from '../../src/sync/walk-replica.js';
 import { runCli } from '../_cli.js';
 import { buildTree, compareTrees, giveToTestUser, isRoot, snapshotTree, tempDir, type Spec } from '../_tree.js';
@@ -102,6 +105,58 @@ describe('a folder above the replica folder being written, moved out of the repl
     const landed = built.flatMap((n) => readdirSync(join(away, n)));
     expect(landed).toContain('f003');
     expect(landed.length).toBeLessThan(20);
+  });
+
+  it('files the copy helper left to the pass: it checks before each one too, so none after the move lands there', async () => {
+    // Review 16: the pass copied what the helper left (test/_copy-helper-leaving.mjs leaves every file; with
+    // FOLDER_SYNC_TEST_COPY_LATE the pass takes none itself) without looking at the folders above again.
+    const { src, dst, away } = await mirrored();
+    for (let i = 0; i < 20; i++) buildTree(join(src, 'pub', 'u', 'sub'), { [`n${String(i).padStart(3, '0')}`]: `new ${i}` });
+    const hook = moveAt(join(src, 'pub', 'u', 'sub', 'n003'), dst, away);
+    const env = {
+      ...hook,
+      NODE_OPTIONS: `${hook.NODE_OPTIONS} --import ${join(import.meta.dirname, '..', '_copy-helper-dies.mjs')}`,
+      FOLDER_SYNC_TEST_DYING_HELPER: './_copy-helper-leaving.mjs',
+      FOLDER_SYNC_TEST_COPY_LATE: '1',
+    };
+    const r = await runCli(['sync-once', src, dst, '--verbose'], { env });
+    expect(r.stderr).toMatch(/^test hook: move /m);
+    expect(r.stdout).toMatch(/copied \d+ new files in 1 batch/);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(MOVED);
+    expect(
+      readdirSync(join(away, 'sub'))
+        .filter((n) => n.startsWith('n'))
+        .sort(),
+    ).toEqual(['n000', 'n001', 'n002', 'n003']);
+    expect(tempsIn(away)).toEqual([]);
+  });
+
+  it('a folder being removed below it: the removal stops there (the rest stays where the folder went), one error line', async () => {
+    // Review 16: a removal went on through the moved folder's handles. Through the API, whose logger moves the
+    // replica's `pub/u` when the pass reports `pub/u/old/d05` removed.
+    const { src, dst, away } = await mirrored();
+    const old: Spec = {};
+    for (let i = 0; i < 20; i++) old[`d${String(i).padStart(2, '0')}`] = files(3, 'old');
+    buildTree(join(dst, 'pub', 'u'), { old });
+    let movedAt = '';
+    const logger = createLogger([
+      {
+        log(obj: LogObject) {
+          const e = obj['event'] as LogEvent | undefined;
+          if (!movedAt && e?.type === 'op' && e.path === 'pub/u/old/d05') {
+            renameSync(join(dst, 'pub', 'u'), away);
+            movedAt = e.path;
+          }
+        },
+      },
+    ]);
+    const result = await syncOnce(src, dst, { logger });
+    expect(movedAt).toBe('pub/u/old/d05');
+    expect(result.exitCode).toBe(1);
+    // d00-d05 were removed before the move; d06 on stay, whole, where the folder went.
+    expect(readdirSync(join(away, 'old')).sort()).toEqual(Array.from({ length: 14 }, (_, i) => `d${String(i + 6).padStart(2, '0')}`));
+    for (const d of readdirSync(join(away, 'old'))) expect(readdirSync(join(away, 'old', d))).toHaveLength(3);
   });
 });
 
