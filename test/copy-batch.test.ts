@@ -25,7 +25,8 @@ function asHelper(src: string, dst: string, files: (string | Entry)[], parent = 
   const dstFd = openSync(dst, O_PATH); // the pass's handle: it follows the folder wherever it moves
   try {
     Atomics.store(shared.claim, 0, 7n << 32n);
-    const guards = [...(parent ? [`${dstFd}:${parent}`] : []), ...above].join(',');
+    const links = [...(parent ? [`${dstFd}:${parent}`] : []), ...above];
+    const guards = links.length === 0 ? '' : `${above.length > 0 ? dstFd : ''};${links.join(',')}`;
     workOn(shared, encodeJob(7, 0, srcFd, dstFd, guards, listed, true, false), listed.length);
     return listed.map((_, i) => Atomics.load(shared.ints, 4 + i));
   } finally {

@@ -42,8 +42,8 @@ export interface BatchJob {
   srcFd: number;
   dstFd: number;
   /**
-   * Checked before each file: `fd:dev:ino` per folder, joined by commas (walk-replica.ts `guardsOf`): the replica
-   * folder and those above it that others could move, each with the identity its `..` must have.
+   * Checked before each file (folder-guards.ts): `<fd>;<fd>:<dev>:<ino>,...` (walk-replica.ts `guardsOf`): the
+   * replica folder and those above it that others could move, each with the identity its `..` must have.
    */
   guards: string;
   names: string;
@@ -118,7 +118,7 @@ const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | const
 function copyOne(job: BatchJob, entry: Entry): boolean {
   const src = `/proc/self/fd/${job.srcFd}/${entry.name}`;
   const dir = `/proc/self/fd/${job.dstFd}`;
-  if (job.guards !== '' && !guardsHold(job.guards)) return false; // moved out of its parent: the pass reports it
+  if (job.guards !== '' && !guardsHold(job)) return false; // moved out of its parent: the pass reports it
   const ends: CopyEnds = {
     srcPath: src,
     openSource: () => openSync(src, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK),

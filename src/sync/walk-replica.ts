@@ -10,6 +10,7 @@
 import type { OpenFolder } from './access.js';
 import { ensureOwnerAccess, setMode } from './apply.js';
 import { listOrDenied, type Entry, type Listing } from './entry.js';
+import { whereNow } from './folder-guards.js';
 import { EntryChangedError, type Identity } from './handles.js';
 import type { PassReport } from './pass-report.js';
 import type { WalkContext } from './walk-options.js';
@@ -30,6 +31,8 @@ export interface Place {
   above: readonly Link[];
   /** Could someone other than the pass's user move the folder itself out of its parent? */
   movable: boolean;
+  /** Where there are folders above: the folder's path when its links last held (`brokenLink`, folder-guards.ts). */
+  seen?: Buffer;
 }
 
 /** The places of the walk's opened replica folders (the replica's top has none). */
@@ -74,9 +77,20 @@ export const placeOf = (folder: OpenFolder): Place | undefined => places.get(fol
 
 /**
  * What a write into `folder` checks (`own`: its own `..`, or also that its name in the parent still holds it;
- * 'skip': only the folders above it): the first link found broken ('self' for its own), or undefined.
+ * 'skip': only the folders above it): the first link found broken ('self' for its own), or undefined. With
+ * folders above, the folder's path unchanged since they last held answers for all (folder-guards.ts).
  */
 export function brokenLink(place: Place, folder: OpenFolder, own: 'up' | 'name' | 'skip' = 'up'): Link | 'self' | undefined {
+  if (own === 'name' || place.above.length === 0) return linkBroken(place, folder, own);
+  const now = whereNow(folder.fd);
+  if (now && place.seen?.equals(now)) return undefined;
+  const link = linkBroken(place, folder, own);
+  if (!link) place.seen = now;
+  return link;
+}
+
+/** `brokenLink`, each link checked. */
+function linkBroken(place: Place, folder: OpenFolder, own: 'up' | 'name' | 'skip'): Link | 'self' | undefined {
   if (own === 'up' && !folder.stillIn(place.parent)) return 'self';
   if (own === 'name' && !stillThere(place, folder)) return 'self';
   for (const link of place.above) if (!link.folder.stillIn(link.parent)) return link;
@@ -84,13 +98,16 @@ export function brokenLink(place: Place, folder: OpenFolder, own: 'up' | 'name' 
 }
 
 /**
- * The same checks for a copy helper's thread (copy-batch.ts): `fd:dev:ino` per folder, joined by commas, each
- * the folder's handle and the identity its `..` must have. `own`: the folder's own check is included.
+ * The same checks for a copy helper's thread (folder-guards.ts): the folder's handle when there are folders
+ * above (its path stands for them all), then `fd:dev:ino` per folder, each the folder's handle and the identity
+ * its `..` must have. `own`: the folder's own check is included. '' when there is nothing to check.
  */
 export function guardsOf(place: Place | undefined, folder: OpenFolder, own: boolean): string {
   if (!place) return '';
   const links = own ? [{ folder, parent: place.parent }, ...place.above] : place.above;
-  return links.map((l) => `${l.folder.fd}:${l.parent.dev}:${l.parent.ino}`).join(',');
+  if (links.length === 0) return '';
+  const list = links.map((l) => `${l.folder.fd}:${l.parent.dev}:${l.parent.ino}`).join(',');
+  return `${place.above.length > 0 ? folder.fd : ''};${list}`;
 }
 
 /** Is the opened replica folder still the one at its place (not renamed away or swapped for a link)? */

@@ -74,6 +74,24 @@ describe('a folder above the replica folder being written, moved out of the repl
     expect(compareTrees(before, snapshotTree(away))).toEqual([]);
   });
 
+  it('renamed within its own folder (still in the replica): the writes below it go on there', async () => {
+    // The quick check (the folder's path, folder-guards.ts) sees a new path; the links checked one by one still
+    // hold, so it goes on as before the quick check, and the path is taken as the new one. (What was written
+    // stays in the replica; the next pass mirrors `u` again and removes `u-renamed`.)
+    const { src, dst } = await mirrored();
+    for (let i = 0; i < 20; i++) buildTree(join(src, 'pub', 'u', 'sub'), { [`f${String(i).padStart(3, '0')}`]: `two, longer ${i}` });
+    const renamed = join(dst, 'pub', 'u-renamed');
+    const r = await runCli(['sync-once', src, dst], {
+      env: { FOLDER_SYNC_RENAME_LATER: '0', ...moveAt(join(src, 'pub', 'u', 'sub', 'f003'), dst, renamed) },
+    });
+    expect(r.stderr).toMatch(/^test hook: move /m);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/failed/);
+    expect(contents(join(renamed, 'sub')).filter((c) => c.startsWith('two'))).toHaveLength(20);
+    expect((await runCli(['sync-once', src, dst])).code).toBe(0);
+    expect(compareTrees(src, dst)).toEqual([]);
+  });
+
   it('new files in a new folder, on one thread: at most the file being copied lands below the moved folder', async () => {
     const { src, dst, away } = await mirrored();
     buildTree(join(src, 'pub', 'u'), { new: files(20, 'new') });
