@@ -17,7 +17,7 @@ const O_PATH = 0o10000000;
  * Run one batch on this thread as the helper would (no `mine`): each file's final state. `files`: names listed
  * now, or entries listed earlier (the tree may have changed since).
  */
-function asHelper(src: string, dst: string, files: (string | Entry)[], parent = '', above: string[] = []): number[] {
+function asHelper(src: string, dst: string, files: (string | Entry)[], parent = '', above: string[] = [], path = ''): number[] {
   const listed = files.map((f) => (typeof f === 'string' ? lstatEntry(join(src, f), f) : f));
   const [shared] = sharedOf();
   if (!shared) throw new Error('no claim state');
@@ -26,7 +26,7 @@ function asHelper(src: string, dst: string, files: (string | Entry)[], parent = 
   try {
     Atomics.store(shared.claim, 0, 7n << 32n);
     const links = [...(parent ? [`${dstFd}:${parent}`] : []), ...above];
-    const guards = links.length === 0 ? '' : `${above.length > 0 ? dstFd : ''};${links.join(',')}`;
+    const guards = { guards: links.join(','), path };
     workOn(shared, encodeJob(7, 0, srcFd, dstFd, guards, listed, true, false), listed.length);
     return listed.map((_, i) => Atomics.load(shared.ints, 4 + i));
   } finally {
@@ -83,10 +83,11 @@ describe("the copy helper's checks of the folders above (walk-replica.ts Place.a
     const uFd = openSync(join(base, 'u'), O_PATH); // the walk's handle on the folder above
     try {
       const above = [`${uFd}:${st.dev}:${st.ino}`];
-      expect(asHelper(src, join(base, 'u', 'rep'), ['a'], '', above)).toEqual([1]);
+      const where = join(base, 'u', 'rep'); // where it belongs: found there, the quick check passes (folder-guards.ts)
+      expect(asHelper(src, where, ['a'], '', above, where)).toEqual([1]);
       const moved = join(tempDir('fs-cb-other-'), 'u');
       renameSync(join(base, 'u'), moved); // `rep`'s own `..` is still `u`: only the check of `u` sees it
-      expect(asHelper(src, join(moved, 'rep'), ['b'], '', above)).toEqual([2]);
+      expect(asHelper(src, join(moved, 'rep'), ['b'], '', above, where)).toEqual([2]);
       expect(readdirSync(join(moved, 'rep'))).toEqual(['a']);
     } finally {
       closeSync(uFd);

@@ -42,10 +42,12 @@ export interface BatchJob {
   srcFd: number;
   dstFd: number;
   /**
-   * Checked before each file (folder-guards.ts): `<fd>;<fd>:<dev>:<ino>,...` (walk-replica.ts `guardsOf`): the
+   * Checked before each file (folder-guards.ts): `<fd>:<dev>:<ino>,...` (walk-replica.ts `guardsOf`): the
    * replica folder and those above it that others could move, each with the identity its `..` must have.
    */
   guards: string;
+  /** The replica folder's path where it belongs, where known ('' if not): found there, the guards hold. */
+  path: string;
   names: string;
   /** size, mode, uid, gid, atimeMs, mtimeMs per file. */
   nums: Float64Array;
@@ -76,7 +78,7 @@ export function encodeJob(
   slot: number,
   srcFd: number,
   dstFd: number,
-  guards: string,
+  guards: string | { guards: string; path: string },
   files: readonly Entry[],
   modes: boolean,
   owners: boolean,
@@ -93,7 +95,8 @@ export function encodeJob(
     nums[o + 5] = f.mtimeMs;
   });
   const names = files.map((f) => f.name).join('\0');
-  return { seq, slot, srcFd, dstFd, guards, names, nums, modes, owners, direct: building !== undefined, gid: building?.gid ?? -1 };
+  const g = typeof guards === 'string' ? { guards, path: '' } : guards;
+  return { seq, slot, srcFd, dstFd, ...g, names, nums, modes, owners, direct: building !== undefined, gid: building?.gid ?? -1 };
 }
 
 function entryAt(job: BatchJob, names: string[], i: number): Entry {
@@ -253,7 +256,7 @@ export interface StartedBatch {
 export function startBatch(
   h: CopyHelper,
   files: readonly Entry[],
-  fds: { src: number; dst: number; guards: string },
+  fds: { src: number; dst: number; guards: string; path: string },
   /** `building`: the folder is being built (walk-build.ts), with that group. */
   opts: { modes: boolean; owners: boolean; building?: { gid: number } | undefined },
 ): StartedBatch {
@@ -261,7 +264,7 @@ export function startBatch(
   const shared = h.slots[slot] as Shared;
   const seq = ++h.seq;
   openBatch(shared, seq, files.length, TODO);
-  const job = encodeJob(seq, slot, fds.src, fds.dst, fds.guards, files, opts.modes, opts.owners, opts.building);
+  const job = encodeJob(seq, slot, fds.src, fds.dst, fds, files, opts.modes, opts.owners, opts.building);
   if (h.late) return { slot, seq, count: files.length, posted: false, job };
   return { slot, seq, count: files.length, posted: h.post(job) };
 }

@@ -4,11 +4,12 @@
  * `guardsOf` writes them, `Place.above` says which). A folder moved away takes the walk's handle with it, and what
  * is written through that handle would land wherever it went.
  *
- * With folders above to check, the quick way first (`whereNow`): the folder's path as the kernel spells it now,
- * one `readlink`, against the path it had when every link was last checked one by one. A path unchanged means
- * neither it nor any folder above it has moved (one namespace holds one place per path); a path changed (or
- * not known yet) means the links are checked one by one, and their result decides (a rename above the replica,
- * or of a folder within its own parent, changes the path and moves nothing out).
+ * The quick way first, where the folder's path is known (`Place.path`: the replica top's real path and the names
+ * down to it, when no one else can move the top or any folder above it): the folder's path as the kernel spells it
+ * now (`whereNow`, one `readlink`) is that very path, so the folder is where it belongs, and every folder above it
+ * too (one place per path in a mount namespace). Else each link is checked, one `lstat` of `..` each. Nothing is
+ * learned from an earlier look: a path read at another moment than the links were checked proves nothing (review
+ * 16: a path read while a folder was out, then trusted, let the rest of a folder's files land outside).
  */
 import { lstatSync, readlinkSync } from 'node:fs';
 import { rawLstat } from './raw-lstat.js';
@@ -35,34 +36,28 @@ export function parentIs(fd: number, id: string): boolean {
 }
 
 interface Parsed {
-  /** The folder whose path stands for the whole chain (-1: none, one link only). */
-  fd: number;
   links: [number, string][];
-  /** Its path when the links last held. */
-  seen?: Buffer;
+  /** The folder's path where it belongs, as bytes (undefined: not known). */
+  path?: Buffer;
 }
 
-/** Guards parsed, per batch (a new batch checks its links one by one first). */
+/** Guards parsed once per batch. */
 const parsed = new WeakMap<object, Parsed>();
 
 /**
- * Do the guards of a batch (`job`, its `guards`: `<fd>;<fd>:<dev>:<ino>,...`, walk-replica.ts `guardsOf`) still
- * hold?
+ * Do the guards of a batch still hold (`job.guards`: `<fd>:<dev>:<ino>,...`; `job.path`, the replica folder's path
+ * where known; walk-replica.ts `guardsOf`)?
  */
-export function guardsHold(job: { guards: string }): boolean {
+export function guardsHold(job: { guards: string; path: string; dstFd: number }): boolean {
   let p = parsed.get(job);
   if (!p) {
-    const [head, list] = job.guards.split(';') as [string, string];
-    const links = list.split(',').map((g): [number, string] => {
+    const links = job.guards.split(',').map((g): [number, string] => {
       const [fd, ...id] = g.split(':');
       return [Number(fd), id.join(':')];
     });
-    p = { fd: head === '' ? -1 : Number(head), links };
+    p = job.path === '' ? { links } : { links, path: Buffer.from(job.path) };
     parsed.set(job, p);
   }
-  const now = p.fd >= 0 ? whereNow(p.fd) : undefined;
-  if (now && p.seen?.equals(now)) return true;
-  if (!p.links.every(([fd, id]) => parentIs(fd, id))) return false;
-  p.seen = now;
-  return true;
+  if (p.path && whereNow(job.dstFd)?.equals(p.path)) return true;
+  return p.links.every(([fd, id]) => parentIs(fd, id));
 }

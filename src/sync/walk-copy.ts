@@ -108,7 +108,7 @@ export class CopyRuns {
     const started = startBatch(
       helper,
       files,
-      { src: srcFolder.fd, dst: dstFolder.fd, guards: guardsOf(place, dstFolder, own) },
+      { src: srcFolder.fd, dst: dstFolder.fd, ...guardsOf(place, dstFolder, own) },
       { modes: caps.modes, owners: this.host.owners(caps), building: direct ? building(dstFolder) : undefined },
     );
     const errors = new Map<number, unknown>();

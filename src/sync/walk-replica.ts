@@ -7,7 +7,9 @@
  * was opened in (its `..`), and so for each folder above it that someone other than the pass's user could move
  * (`Place.above`): one they own, or one in a folder they can write (docs/security.md, "Moved folders").
  */
-import type { OpenFolder } from './access.js';
+import { lstatSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { accessMode, type OpenFolder } from './access.js';
 import { ensureOwnerAccess, setMode } from './apply.js';
 import { listOrDenied, type Entry, type Listing } from './entry.js';
 import { whereNow } from './folder-guards.js';
@@ -31,8 +33,11 @@ export interface Place {
   above: readonly Link[];
   /** Could someone other than the pass's user move the folder itself out of its parent? */
   movable: boolean;
-  /** Where there are folders above: the folder's path when its links last held (`brokenLink`, folder-guards.ts). */
-  seen?: Buffer;
+  /**
+   * The folder's path where it belongs (the replica top's real path and the names down to it, as bytes), when no
+   * one else can move the top or a folder above it (`topFixed`): the quick check (`brokenLink`, folder-guards.ts).
+   */
+  path?: Buffer;
 }
 
 /** The places of the walk's opened replica folders (the replica's top has none). */
@@ -55,9 +60,39 @@ function othersCanMove(folder: OpenFolder, uid: number | undefined): boolean {
     st = { uid: Number(got.uid), mode: Number(got.mode) };
     owners.set(folder, st);
   }
+  return movableIn(st, uid, me);
+}
+
+/** `othersCanMove` with the folder's owner and mode in hand. */
+function movableIn(st: { uid: number; mode: number }, uid: number | undefined, me: number): boolean {
   if (st.uid !== me && st.uid !== 0) return true;
   if ((st.mode & 0o022) === 0) return false;
   return (st.mode & 0o1000) === 0 || uid !== me;
+}
+
+/** Replica tops (by real path) that no one else can move, nor any folder above them (read once a process). */
+const fixedTops = new Map<string, boolean>();
+
+/**
+ * Can no one but the pass's user (and root) move the replica's top `real`, nor any folder above it up to `/`?
+ * Then a folder found at its path below it is where it belongs (the quick check). Permissions only their owners
+ * can change; a folder above that someone else owns counts as movable. Any doubt (an error, no user ids): no.
+ */
+function topFixed(real: string): boolean {
+  let fixed = fixedTops.get(real);
+  if (fixed !== undefined) return fixed;
+  const me = process.geteuid?.();
+  fixed = me !== undefined && real.startsWith('/');
+  try {
+    for (let p = real; fixed && p !== '/'; p = dirname(p)) {
+      const up = lstatSync(dirname(p));
+      fixed = !movableIn({ uid: up.uid, mode: up.mode }, lstatSync(p).uid, me as number);
+    }
+  } catch {
+    fixed = false;
+  }
+  fixedTops.set(real, fixed);
+  return fixed;
 }
 
 /**
@@ -68,6 +103,8 @@ export function placeIn(parent: OpenFolder, name: string, child: OpenFolder, uid
   const up = places.get(parent);
   const above = up?.movable ? [...up.above, { folder: parent, parent: up.parent, rel, real }] : (up?.above ?? []);
   const place: Place = { parent, name, above, movable: othersCanMove(parent, uid ?? process.geteuid?.()) };
+  // Below the top (no place of its own): its path is known, and trusted when nothing up to `/` is movable by others.
+  if ((up ? up.path !== undefined : topFixed(real)) && accessMode() === 'fd') place.path = Buffer.from(join(real, name));
   places.set(child, place);
   return place;
 }
@@ -77,20 +114,12 @@ export const placeOf = (folder: OpenFolder): Place | undefined => places.get(fol
 
 /**
  * What a write into `folder` checks (`own`: its own `..`, or also that its name in the parent still holds it;
- * 'skip': only the folders above it): the first link found broken ('self' for its own), or undefined. With
- * folders above, the folder's path unchanged since they last held answers for all (folder-guards.ts).
+ * 'skip': only the folders above it): the first link found broken ('self' for its own), or undefined. Where its
+ * path is known (`Place.path`), the folder found at that very path answers for all (folder-guards.ts).
  */
 export function brokenLink(place: Place, folder: OpenFolder, own: 'up' | 'name' | 'skip' = 'up'): Link | 'self' | undefined {
-  if (own === 'name' || place.above.length === 0) return linkBroken(place, folder, own);
-  const now = whereNow(folder.fd);
-  if (now && place.seen?.equals(now)) return undefined;
-  const link = linkBroken(place, folder, own);
-  if (!link) place.seen = now;
-  return link;
-}
-
-/** `brokenLink`, each link checked. */
-function linkBroken(place: Place, folder: OpenFolder, own: 'up' | 'name' | 'skip'): Link | 'self' | undefined {
+  const quick = own !== 'name' && place.above.length > 0 && place.path;
+  if (quick && whereNow(folder.fd)?.equals(quick)) return undefined;
   if (own === 'up' && !folder.stillIn(place.parent)) return 'self';
   if (own === 'name' && !stillThere(place, folder)) return 'self';
   for (const link of place.above) if (!link.folder.stillIn(link.parent)) return link;
@@ -98,16 +127,15 @@ function linkBroken(place: Place, folder: OpenFolder, own: 'up' | 'name' | 'skip
 }
 
 /**
- * The same checks for a copy helper's thread (folder-guards.ts): the folder's handle when there are folders
- * above (its path stands for them all), then `fd:dev:ino` per folder, each the folder's handle and the identity
- * its `..` must have. `own`: the folder's own check is included. '' when there is nothing to check.
+ * The same checks for a copy helper's thread (folder-guards.ts): `fd:dev:ino` per folder, each the folder's
+ * handle and the identity its `..` must have (`own`: the folder's own check is included), and the folder's path
+ * where it is known (`Place.path`). Empty when there is nothing to check.
  */
-export function guardsOf(place: Place | undefined, folder: OpenFolder, own: boolean): string {
-  if (!place) return '';
+export function guardsOf(place: Place | undefined, folder: OpenFolder, own: boolean): { guards: string; path: string } {
+  if (!place) return { guards: '', path: '' };
   const links = own ? [{ folder, parent: place.parent }, ...place.above] : place.above;
-  if (links.length === 0) return '';
-  const list = links.map((l) => `${l.folder.fd}:${l.parent.dev}:${l.parent.ino}`).join(',');
-  return `${place.above.length > 0 ? folder.fd : ''};${list}`;
+  const guards = links.map((l) => `${l.folder.fd}:${l.parent.dev}:${l.parent.ino}`).join(',');
+  return { guards, path: place.above.length > 0 && place.path ? place.path.toString() : '' };
 }
 
 /** Is the opened replica folder still the one at its place (not renamed away or swapped for a link)? */

@@ -92,6 +92,27 @@ describe('a folder above the replica folder being written, moved out of the repl
     expect(compareTrees(src, dst)).toEqual([]);
   });
 
+  it('a path seen while the folder was out is never trusted later: moved out for good, nothing more lands there', async () => {
+    // Review 16 of the quick check (folder-guards.ts): a path read while `pub/u` was out (test/_stale-path.mjs
+    // moves it out around that read and back before the folders above are checked) was kept as the one to trust,
+    // so once `pub/u` was moved there for good, the rest of the updates landed outside. Now only the path where
+    // the folder belongs is trusted.
+    const { src, dst, away } = await mirrored();
+    for (let i = 0; i < 20; i++) buildTree(join(src, 'pub', 'u', 'sub'), { [`f${String(i).padStart(3, '0')}`]: `two, longer ${i}` });
+    const env = {
+      FOLDER_SYNC_RENAME_LATER: '0',
+      NODE_OPTIONS: `--import ${join(import.meta.dirname, '..', '_stale-path.mjs')}`,
+      FOLDER_SYNC_TEST_MOVE_FROM: join(dst, 'pub', 'u'),
+      FOLDER_SYNC_TEST_MOVE_TO: away,
+    };
+    const r = await runCli(['sync-once', src, dst], { env });
+    expect(r.stderr).toMatch(/^test hook: path seen while moved out: /m);
+    expect(r.stderr).toMatch(/^test hook: moved out for good$/m);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(MOVED);
+    expect(contents(join(away, 'sub')).filter((c) => c.startsWith('two')).length).toBeLessThanOrEqual(1);
+  });
+
   it('new files in a new folder, on one thread: at most the file being copied lands below the moved folder', async () => {
     const { src, dst, away } = await mirrored();
     buildTree(join(src, 'pub', 'u'), { new: files(20, 'new') });
@@ -222,6 +243,26 @@ describe('which folders above are checked (walk-replica.ts placeIn)', () => {
     expect(atD.movable).toBe(false);
     expect(atD.above.map((l) => [l.folder, l.parent, l.rel])).toEqual([[u, pub, 'pub/u']]);
     [d, u, pub, root].forEach((f) => f.close());
+  });
+
+  it('the quick check (the folder found at its own path) only below a top no one else can move', () => {
+    const fixed = tempDir('fs-anc-fixed-');
+    mkdirSync(join(fixed, 'p', 'c'), { recursive: true });
+    const open = tempDir('fs-anc-open-');
+    mkdirSync(join(open, 'top', 'p', 'c'), { recursive: true });
+    chmodSync(open, 0o777); // anyone could move `top` (the replica's top) away
+    for (const [top, quick] of [
+      [fixed, true],
+      [join(open, 'top'), false],
+    ] as const) {
+      const root = OpenFolder.openRoot(top);
+      const p = root.openChild('p');
+      const c = p.openChild('c');
+      placeIn(root, 'p', p, undefined, '', top);
+      const at = placeIn(p, 'c', c, undefined, 'p', join(top, 'p'));
+      expect(at.path?.toString()).toBe(quick ? join(top, 'p', 'c') : undefined);
+      [c, p, root].forEach((f) => f.close());
+    }
   });
 
   it.runIf(isRoot)('a folder owned by another user: its entries are movable by them (they can give themselves the right)', () => {
