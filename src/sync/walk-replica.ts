@@ -27,17 +27,17 @@ export interface Link {
 
 /** Where an opened replica folder sits: its parent's handle and its name there (to see it swapped away). */
 export interface Place {
-  parent: OpenFolder;
-  name: string;
+  readonly parent: OpenFolder;
+  readonly name: string;
   /** The folders above it (its parent and up, below the replica's top) that someone else could move. */
-  above: readonly Link[];
+  readonly above: readonly Link[];
   /** Could someone other than the pass's user move the folder itself out of its parent? */
-  movable: boolean;
+  readonly movable: boolean;
   /**
    * The folder's path where it belongs (the replica top's real path and the names down to it, as bytes), when no
    * one else can move the top or a folder above it (`topFixed`): the quick check (`brokenLink`, folder-guards.ts).
    */
-  path?: Buffer;
+  readonly path?: Buffer | undefined;
 }
 
 /** The places of the walk's opened replica folders (the replica's top has none). */
@@ -95,16 +95,51 @@ function topFixed(real: string): boolean {
   return fixed;
 }
 
+/** A place's folders above, movability and path: worked out on first use (a no-op pass never asks). */
+class PlaceIn implements Place {
+  private got: Pick<Place, 'above' | 'movable' | 'path'> | undefined;
+
+  constructor(
+    readonly parent: OpenFolder,
+    readonly name: string,
+    /** The parent's place (undefined: the parent is the replica's top), its path and the child's listed owner. */
+    private readonly up: Place | undefined,
+    private readonly rel: string,
+    private readonly real: string,
+    private readonly uid: number | undefined,
+  ) {}
+
+  get above(): readonly Link[] {
+    return this.resolved().above;
+  }
+
+  get movable(): boolean {
+    return this.resolved().movable;
+  }
+
+  get path(): Buffer | undefined {
+    return this.resolved().path;
+  }
+
+  private resolved(): Pick<Place, 'above' | 'movable' | 'path'> {
+    if (this.got) return this.got;
+    const { up, parent, rel, real } = this;
+    const above = up?.movable ? [...up.above, { folder: parent, parent: up.parent, rel, real }] : (up?.above ?? []);
+    const movable = othersCanMove(parent, this.uid ?? process.geteuid?.());
+    // Below the top: its path is known, and trusted when nothing up to `/` is movable by others.
+    const known = (up ? up.path !== undefined : topFixed(real)) && accessMode() === 'fd';
+    this.got = { above, movable, path: known ? Buffer.from(join(real, this.name)) : undefined };
+    return this.got;
+  }
+}
+
 /**
  * The place of `child`, opened as `name` in the replica folder `parent` (`rel` and `real`: the parent's); `uid` is
- * the child's owner as listed (undefined for one the pass just made: its own). Kept with the child's handle.
+ * the child's owner as listed (undefined for one the pass just made: its own). Kept with the child's handle; what
+ * it needs to read (the parent's mode, the top's) is read on first use.
  */
 export function placeIn(parent: OpenFolder, name: string, child: OpenFolder, uid: number | undefined, rel: string, real: string): Place {
-  const up = places.get(parent);
-  const above = up?.movable ? [...up.above, { folder: parent, parent: up.parent, rel, real }] : (up?.above ?? []);
-  const place: Place = { parent, name, above, movable: othersCanMove(parent, uid ?? process.geteuid?.()) };
-  // Below the top (no place of its own): its path is known, and trusted when nothing up to `/` is movable by others.
-  if ((up ? up.path !== undefined : topFixed(real)) && accessMode() === 'fd') place.path = Buffer.from(join(real, name));
+  const place = new PlaceIn(parent, name, places.get(parent), rel, real, uid);
   places.set(child, place);
   return place;
 }

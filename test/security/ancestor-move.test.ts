@@ -210,7 +210,8 @@ describe('which folders above are checked (walk-replica.ts placeIn)', () => {
     const c = p.openChild('c');
     try {
       placeIn(root, 'p', p, undefined, '', top);
-      return placeIn(p, 'c', c, uid, 'p', join(top, 'p'));
+      const at = placeIn(p, 'c', c, uid, 'p', join(top, 'p'));
+      return { movable: at.movable, above: at.above }; // read while the folders are open (worked out on first use)
     } finally {
       [c, p, root].forEach((f) => f.close());
     }
