@@ -78,7 +78,8 @@ export function encodeJob(
   slot: number,
   srcFd: number,
   dstFd: number,
-  guards: string | { guards: string; path: string },
+  /** The checks before each file (walk-replica.ts `guardsOf`). */
+  checks: { guards: string; path: string },
   files: readonly Entry[],
   modes: boolean,
   owners: boolean,
@@ -95,8 +96,8 @@ export function encodeJob(
     nums[o + 5] = f.mtimeMs;
   });
   const names = files.map((f) => f.name).join('\0');
-  const g = typeof guards === 'string' ? { guards, path: '' } : guards;
-  return { seq, slot, srcFd, dstFd, ...g, names, nums, modes, owners, direct: building !== undefined, gid: building?.gid ?? -1 };
+  const { guards, path } = checks;
+  return { seq, slot, srcFd, dstFd, guards, path, names, nums, modes, owners, direct: building !== undefined, gid: building?.gid ?? -1 };
 }
 
 function entryAt(job: BatchJob, names: string[], i: number): Entry {
