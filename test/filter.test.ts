@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../src/errors.js';
 import { lstatEntry as entryOf, type Entry } from '../src/sync/entry.js';
 import { checkFilterSpec, type FilterSpec } from '../src/sync/filter.js';
-import { noRuleMatches, PassFilter } from '../src/sync/pass-filter.js';
+import { PassFilter } from '../src/sync/pass-filter.js';
+import { quickRules, type ScannedRules } from '../src/sync/rule-quick.js';
 import { createRequire } from 'node:module';
 import { filterListings, readIgnoreFiles } from '../src/sync/walk-filter.js';
 import { tempName } from '../src/sync/temp.js';
@@ -185,6 +186,15 @@ describe('filterListings: what the planner sees', () => {
     expect([names(out.src), names(out.dst), out.protected]).toEqual([['x'], ['x'], []]);
   });
 
+  it('a folder where nothing is left out hands both listings on as they are (no copy of every entry)', () => {
+    const kept = [e('b.txt'), e('photos', 'dir')];
+    const both = [e('b.txt'), e('extra.txt'), e('photos', 'dir')];
+    const out = filterListings(filter.root(), kept, both, { deleteExcluded: false, srcMarked: () => false, dstMarked: () => false });
+    expect(out.src).toBe(kept);
+    expect(out.dst).toBe(both);
+    expect([out.excluded, out.protected]).toEqual([[], []]);
+  });
+
   it("this tool's temporaries are never protected, whatever the patterns", () => {
     const all = PassFilter.load({ rules: [{ exclude: '*' }] }, source()).root();
     const tmp = e(tempName());
@@ -228,8 +238,8 @@ describe('ignore files are read without following a link swapped in since the li
   });
 });
 
-describe('the quick "no rule can match" (noRuleMatches): only ever says so when the rule-by-rule scan agrees', () => {
-  type Scan = Parameters<typeof noRuleMatches>[0];
+describe('the quick "no rule can match" (quickRules): only ever says so when the rule-by-rule scan agrees', () => {
+  type Scan = ScannedRules & { test(path: string, mode: 'regex'): { ignored: boolean; unignored: boolean } };
   const ignore = createRequire(import.meta.url)('ignore') as (o: { ignoreCase: boolean }) => { add(p: string[]): { _rules: Scan } };
   const patterns = [
     ['node_modules/', '*.tmp', '.DS_Store', 'build/', '!keep.tmp', 'Thumbs.db', '*.log', 'dist/', '/out/', '**/tmp/**', '!important.log'],
@@ -278,12 +288,12 @@ describe('the quick "no rule can match" (noRuleMatches): only ever says so when 
     patterns.forEach((set, n) => {
       it(`pattern set ${n + 1}${ignoreCase ? ', ignoring case' : ''}: made, and never "none" where a rule matches`, () => {
         const scan = ignore({ ignoreCase }).add(set)._rules;
-        const none = noRuleMatches(scan);
-        expect(none).toBeDefined();
+        const quick = quickRules(scan);
+        expect(quick).toBeDefined();
         let saidNone = 0;
         for (const path of paths) {
           const exact = scan.test(path, 'regex');
-          if (none!(path)) {
+          if (quick!.noneFor(path)) {
             saidNone++;
             expect({ path, ...exact }, path).toEqual({ path, ignored: false, unignored: false });
           } else {
@@ -295,13 +305,13 @@ describe('the quick "no rule can match" (noRuleMatches): only ever says so when 
     });
 
   it('is not made where an alternation could change a rule: mixed flags, a stateful flag, a back-reference, a named group', () => {
-    const scan = (...regex: RegExp[]): Scan => ({ test: () => ({ ignored: false, unignored: false }), _rules: regex.map((r) => ({ regex: r })) });
-    expect(noRuleMatches(scan(/a/, /b/))).toBeDefined();
-    expect(noRuleMatches(scan(/a/, /b/i))).toBeUndefined();
-    expect(noRuleMatches(scan(/a/g, /b/g))).toBeUndefined();
-    expect(noRuleMatches(scan(/(a)\1/, /b/))).toBeUndefined();
-    expect(noRuleMatches(scan(/(?<x>a)/, /b/))).toBeUndefined();
-    expect(noRuleMatches({ test: () => ({ ignored: false, unignored: false }) })).toBeUndefined();
+    const scan = (...regex: RegExp[]): ScannedRules => ({ _rules: regex.map((r) => ({ regex: r })) });
+    expect(quickRules(scan(/a/, /b/))).toBeDefined();
+    expect(quickRules(scan(/a/, /b/i))).toBeUndefined();
+    expect(quickRules(scan(/a/g, /b/g))).toBeUndefined();
+    expect(quickRules(scan(/(a)\1/, /b/))).toBeUndefined();
+    expect(quickRules(scan(/(?<x>a)/, /b/))).toBeUndefined();
+    expect(quickRules({})).toBeUndefined();
   });
 
   it('a pass filter with it gives the same verdicts as the rules one by one', () => {

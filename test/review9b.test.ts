@@ -10,20 +10,21 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { noRuleMatches, PassFilter } from '../src/sync/pass-filter.js';
+import { PassFilter } from '../src/sync/pass-filter.js';
+import { quickRules, type ScannedRules } from '../src/sync/rule-quick.js';
 import { tempDir } from './_tree.js';
 
-type Scan = Parameters<typeof noRuleMatches>[0];
+type Scan = ScannedRules & { test(path: string, mode: 'regex'): { ignored: boolean; unignored: boolean } };
 const ignore = createRequire(import.meta.url)('ignore') as (o: { ignoreCase: boolean }) => { add(p: string[]): { _rules: Scan } };
 
-describe('noRuleMatches with more rules than one RegExp can hold', () => {
+describe('quickRules with more rules than one RegExp can hold', () => {
   it('40k plain rules: never throws, and agrees with the scan', () => {
     const lines = Array.from({ length: 40_000 }, (_, i) => `file${i}.log`);
     const scan = ignore({ ignoreCase: false }).add(lines)._rules;
-    const none = noRuleMatches(scan);
+    const quick = quickRules(scan);
     for (const path of ['a.txt', 'd/file7.log', 'file39999.log', 'x/']) {
       const r = scan.test(path, 'regex');
-      const said = none === undefined ? false : none(path);
+      const said = quick === undefined ? false : quick.noneFor(path);
       if (said) expect(r.ignored || r.unignored).toBe(false);
     }
   });
@@ -31,8 +32,8 @@ describe('noRuleMatches with more rules than one RegExp can hold', () => {
   it('6k wildcard-heavy rules: never throws', () => {
     const lines = Array.from({ length: 6_000 }, (_, i) => `a*b*c*d*e${i}*f*g`);
     const scan = ignore({ ignoreCase: true }).add(lines)._rules;
-    const none = noRuleMatches(scan);
-    expect(() => none?.('some/dir/file.txt')).not.toThrow();
+    const quick = quickRules(scan);
+    expect(() => quick?.noneFor('some/dir/file.txt')).not.toThrow();
   });
 
   it('a PassFilter over an --exclude-from list of 40k lines decides entries as the scan does', () => {

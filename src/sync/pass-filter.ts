@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type ignore from 'ignore';
 import { loadRules, splitLines, type FilterSpec } from './filter.js';
+import { quickRules, type QuickRules, type ScannedRules } from './rule-quick.js';
 
 /** The verdict of one rule list on one path: no rule matched, a rule excludes it, or a `!` rule re-includes it. */
 const NONE = 0;
@@ -36,45 +37,8 @@ interface RuleTestResult {
  * and no cache: `ignore`'s own last-rule-wins scan, the same that `test()` runs for the path itself. The
  * differential tests against `git` (test/filter-git.test.ts) pin that this gives git's answers.
  */
-interface RuleScan {
+interface RuleScan extends ScannedRules {
   test(path: string, mode: 'regex'): RuleTestResult;
-  /** `ignore`'s compiled rules, each with the expression `test(path, 'regex')` asks. */
-  _rules?: readonly { regex?: unknown }[];
-}
-
-/**
- * A quick "no rule can match" for a rule list (issue 16; the filter rows of the bench): one expression, the
- * alternation of every rule's own, asked once per path instead of each rule in turn. `ignore`'s scan asks each
- * rule's `regex` of the path (a basename-only rule gives the same answer against the whole path, its own comment
- * says), so when the alternation does not match, no rule does and the verdict is NONE; when it matches, the
- * exact scan decides as before. Made only where that holds plainly: every rule's expression a RegExp with the
- * same flags, none stateful (g, y), none with a back-reference or a named group (an alternation renumbers and
- * merges them); else undefined, and every path is scanned rule by rule. 20 typical patterns over 100k entries:
- * the rules' share of a no-op from ~40 ms to ~10 ms of the pass's thread.
- */
-export function noRuleMatches(scan: RuleScan): ((path: string) => boolean) | undefined {
-  const rules = scan._rules;
-  if (!Array.isArray(rules) || rules.length < 2) return undefined;
-  const regexes = rules.map((r) => r.regex);
-  const flags = regexes[0] instanceof RegExp ? regexes[0].flags : undefined;
-  if (flags === undefined || /[gy]/.test(flags)) return undefined;
-  for (const r of regexes) if (!(r instanceof RegExp) || r.flags !== flags || /\\[1-9]|\\k<|\(\?</.test(r.source)) return undefined;
-  try {
-    const any = new RegExp((regexes as RegExp[]).map((r) => `(?:${r.source})`).join('|'), flags);
-    // V8 parses an expression when it is made but compiles it on first use, and only then refuses one past its
-    // size limit ("Regular expression too large": ~33k plain rules, ~5.5k of `a*b*c*d*e*f*g`). Compile it here,
-    // so such a list is scanned rule by rule instead of failing the pass on its first entry (review 9b).
-    any.test('');
-    return (path) => {
-      try {
-        return !any.test(path);
-      } catch {
-        return false; // cannot tell: the exact scan decides
-      }
-    };
-  } catch {
-    return undefined;
-  }
 }
 
 /** `ignore` is loaded on first use: a pass without rules does not pay for it. */
@@ -96,14 +60,13 @@ function scannerOf(ig: ignore.Ignore): RuleScan {
 interface RuleList {
   base: string;
   scan: RuleScan;
-  /** noRuleMatches(scan), where it could be made. */
-  none?: (path: string) => boolean;
+  /** quickRules(scan), where it could be made: asked first, so that most entries need no scan at all. */
+  quick?: QuickRules;
 }
 
+/** The verdict of `list` on the entry at `path` (relative to the source root, a folder's with a trailing `/`). */
 function verdictOf(list: RuleList, path: string): Verdict {
-  const relative = list.base === '' ? path : path.slice(list.base.length);
-  if (list.none?.(relative)) return NONE;
-  const r = list.scan.test(relative, 'regex');
+  const r = list.scan.test(list.base === '' ? path : path.slice(list.base.length), 'regex');
   return r.ignored ? EXCLUDED : r.unignored ? INCLUDED : NONE;
 }
 
@@ -149,12 +112,13 @@ export class PassFilter {
 
   private listOf(base: string, lines: readonly string[]): RuleList {
     const scan = scannerOf(newIgnore(this.ignoreCase).add(lines as string[]));
-    return { base, scan, none: noRuleMatches(scan) };
+    return { base, scan, quick: quickRules(scan) };
   }
 
   /** The filter of the source root, given the texts of the root's own ignore files (in `ignoreFiles` order). */
   root(ignoreFileTexts: readonly string[] = []): DirFilter {
-    return new DirFilter(this, '', this.withFiles(this.lists, '', ignoreFileTexts));
+    const lists = this.withFiles(this.lists, '', ignoreFileTexts);
+    return new DirFilter(this, '', lists, new Array<boolean>(lists.length).fill(false));
   }
 
   /** @internal Rule lists for a folder: the parent's, with the folder's own ignore files (if any) deepest. */
@@ -192,19 +156,29 @@ export class PassFilter {
 
 /** The rules in force inside one folder of the source (relative path `rel`, '' or 'a/b/'). */
 export class DirFilter {
+  /** Per list: this folder's path relative to the list's folder. */
+  private readonly relIn: readonly string[];
+
   constructor(
     readonly pass: PassFilter,
     readonly rel: string,
     private readonly lists: readonly RuleList[],
-  ) {}
+    /** Per list: this folder is at or below one its quick check `enters` (every entry is then scanned). */
+    private readonly inside: readonly boolean[],
+  ) {
+    this.relIn = lists.map((list) => rel.slice(list.base.length));
+  }
 
   /** Whether the rules exclude the entry `name` of this folder (`isDir`: it is a folder). Markers aside. */
   excluded(name: string, isDir: boolean): boolean {
     const lists = this.lists;
     if (lists.length === 0) return false;
-    const path = isDir ? `${this.rel}${name}/` : this.rel + name;
+    let path: string | undefined;
     for (let i = 0; i < lists.length; i++) {
-      const v = verdictOf(lists[i] as RuleList, path);
+      const list = lists[i] as RuleList;
+      if (list.quick?.none(this.relIn[i] as string, name, isDir, this.inside[i] as boolean)) continue;
+      path ??= isDir ? `${this.rel}${name}/` : this.rel + name;
+      const v = verdictOf(list, path);
       if (v !== NONE) return v === EXCLUDED;
     }
     return false;
@@ -213,6 +187,12 @@ export class DirFilter {
   /** The filter inside the subfolder `name`, given the texts of its own ignore files (none: the same rules). */
   child(name: string, ignoreFileTexts: readonly string[] = []): DirFilter {
     const rel = `${this.rel}${name}/`;
-    return new DirFilter(this.pass, rel, this.pass.withFiles(this.lists, rel, ignoreFileTexts));
+    const lists = this.pass.withFiles(this.lists, rel, ignoreFileTexts);
+    const inside = lists.map((list) => {
+      const i = this.lists.indexOf(list);
+      if (i < 0) return false; // the folder's own ignore file: its rules start here
+      return (this.inside[i] as boolean) || (list.quick?.enters(this.relIn[i] as string, name) ?? false);
+    });
+    return new DirFilter(this.pass, rel, lists, inside);
   }
 }

@@ -136,7 +136,7 @@ export async function applyStep(
       let at: Place | undefined;
       try {
         const listing = srcChild.list();
-        const inside = filter && opts.filter?.child(filter, src.name, srcChild.io, listing.entries, join(real.src, src.name));
+        const inside = filter && opts.filter?.child(filter, src.name, srcChild.io, listing.entries, () => join(real.src, src.name));
         if (step.replace)
           await removeEntry(
             report,
@@ -212,7 +212,7 @@ export async function applyStep(
       let dstChild: OpenFolder | undefined;
       try {
         const listing = planned ? undefined : srcChild.list();
-        const inside = filter && listing && opts.filter?.child(filter, src.name, srcChild.io, listing.entries, join(real.src, src.name));
+        const inside = filter && listing && opts.filter?.child(filter, src.name, srcChild.io, listing.entries, () => join(real.src, src.name));
         const opened = dstFolder ? dstFolder.openChild(dst.name, dst) : OpenFolder.openNoFollow(join(dstDir, dst.name), dst);
         dstChild = opened;
         // A folder on another device (a mount point below the replica) is judged by that file system.

@@ -69,35 +69,32 @@ export function filterListings(
   dst: readonly Entry[],
   opts: { deleteExcluded: boolean; srcMarked: (name: string) => boolean; dstMarked: (name: string) => boolean },
 ): FilteredListings {
-  const out: FilteredListings = { src: [], dst: [], excluded: [], protected: [] };
+  const excluded: Entry[] = [];
+  const kept: Entry[] = []; // `protected` of the result
   const markers = dir.pass.markers.length > 0;
+  const protects = (d: Entry): boolean => {
+    if (opts.deleteExcluded || isDebris(d)) return false;
+    const isDir = d.type === 'dir';
+    return dir.excluded(d.name, isDir) || (markers && isDir && opts.dstMarked(d.name));
+  };
   let j = 0;
   for (const s of src) {
     const isDir = s.type === 'dir';
-    const out1 = dir.excluded(s.name, isDir) || (markers && isDir && opts.srcMarked(s.name));
+    const out = dir.excluded(s.name, isDir) || (markers && isDir && opts.srcMarked(s.name));
     // Replica entries before this name have no source counterpart.
-    while (j < dst.length && compareNames((dst[j] as Entry).name, s.name) < 0) keepOrProtect(dst[j++] as Entry);
+    for (; j < dst.length && compareNames((dst[j] as Entry).name, s.name) < 0; j++) if (protects(dst[j] as Entry)) kept.push(dst[j] as Entry);
     const pair = j < dst.length && (dst[j] as Entry).name === s.name ? (dst[j++] as Entry) : undefined;
-    if (out1) {
-      out.excluded.push(s);
-      if (pair) (opts.deleteExcluded ? out.dst : out.protected).push(pair);
-    } else {
-      out.src.push(s);
-      if (pair) out.dst.push(pair);
+    if (out) {
+      excluded.push(s);
+      if (pair && !opts.deleteExcluded) kept.push(pair);
     }
   }
-  while (j < dst.length) keepOrProtect(dst[j++] as Entry);
-  return out;
-
-  function keepOrProtect(d: Entry): void {
-    if (opts.deleteExcluded || isDebris(d)) {
-      out.dst.push(d);
-      return;
-    }
-    const isDir = d.type === 'dir';
-    if (dir.excluded(d.name, isDir) || (markers && isDir && opts.dstMarked(d.name))) out.protected.push(d);
-    else out.dst.push(d);
-  }
+  for (; j < dst.length; j++) if (protects(dst[j] as Entry)) kept.push(dst[j] as Entry);
+  // Most folders leave nothing out: their listings are handed on as they are (no copy of every entry, issue 16).
+  if (excluded.length === 0 && kept.length === 0) return { src: src as Entry[], dst: dst as Entry[], excluded, protected: kept };
+  const left = new Set(excluded);
+  const alone = new Set(kept);
+  return { src: src.filter((e) => !left.has(e)), dst: dst.filter((e) => !alone.has(e)), excluded, protected: kept };
 }
 
 /**
@@ -128,10 +125,14 @@ export class WalkFilter {
     }
   }
 
-  /** A subfolder's filter, from its listing. Throws when one of its ignore files cannot be read (the folder fails). */
-  child(parent: DirFilter, name: string, srcPath: string, entries: readonly Entry[], shownPath = srcPath): DirFilter {
+  /**
+   * A subfolder's filter, from its listing. Throws when one of its ignore files cannot be read (the folder fails).
+   * `shown`: the folder's path for that error (made only where there are ignore files to read).
+   */
+  child(parent: DirFilter, name: string, srcPath: string, entries: readonly Entry[], shown?: () => string): DirFilter {
     try {
-      return parent.child(name, readIgnoreFiles(this.pass, srcPath, entries, shownPath));
+      const texts = this.pass.ignoreFiles.length > 0 ? readIgnoreFiles(this.pass, srcPath, entries, shown?.() ?? srcPath) : [];
+      return parent.child(name, texts);
     } catch (error) {
       throw new Error(`${describeIgnoreFailure(error)}; the folder is left as it is`);
     }
