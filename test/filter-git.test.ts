@@ -60,6 +60,10 @@ const FILES = [
   'a/b.txt',
   'x/a/b/y.txt',
   'x/y.txt',
+  // Lines git takes as rules though they look blank or commented when trimmed at both ends (review 17).
+  ' #x',
+  '\t',
+  '\u00a0',
 ];
 const EMPTY_DIRS = ['empty', 'src/empty', 'docs/a/b/empty'];
 
@@ -167,6 +171,9 @@ const ATOMS = [
   '!*.log',
   'today.log',
   '/logs/old/',
+  ' #x',
+  '\t',
+  '\u00a0',
 ];
 /** Atoms for `--exclude` (comments and blank ones are refused there, see filter.test.ts). */
 const CMDLINE_ATOMS = ATOMS.filter((a) => a.trim() !== '' && !a.startsWith('#'));

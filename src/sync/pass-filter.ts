@@ -62,22 +62,14 @@ interface RuleList {
   scan: RuleScan;
   /** quickRules(scan), where it could be made: asked first, so that most entries need no scan at all. */
   quick?: QuickRules;
+  /** How many rules `ignore` made of the lines. */
+  count: number;
 }
 
 /** The verdict of `list` on the entry at `path` (relative to the source root, a folder's with a trailing `/`). */
 function verdictOf(list: RuleList, path: string): Verdict {
   const r = list.scan.test(list.base === '' ? path : path.slice(list.base.length), 'regex');
   return r.ignored ? EXCLUDED : r.unignored ? INCLUDED : NONE;
-}
-
-/** Lines of a .gitignore-style text that are rules (not blank, not comments). */
-function countRules(lines: readonly string[]): number {
-  let n = 0;
-  for (const line of lines) {
-    const t = line.trim();
-    if (t !== '' && !t.startsWith('#')) n++;
-  }
-  return n;
 }
 
 /**
@@ -96,8 +88,9 @@ export class PassFilter {
     this.ignoreCase = spec.ignoreCase ?? false;
     this.ignoreFiles = [...new Set(spec.ignoreFiles ?? [])];
     this.markers = [...new Set(spec.excludeIfPresent ?? [])];
-    this.ruleCount = countRules(lines);
-    this.lists = this.ruleCount > 0 ? [this.listOf('', lines)] : [];
+    const list = this.listOf('', lines);
+    this.ruleCount = list?.count ?? 0;
+    this.lists = list ? [list] : [];
   }
 
   /** Build a pass's filter; throws UsageError (exit 2) on bad input. `source` is the source root. */
@@ -110,9 +103,16 @@ export class PassFilter {
     return this.ruleCount === 0 && this.ignoreFiles.length === 0 && this.markers.length === 0;
   }
 
-  private listOf(base: string, lines: readonly string[]): RuleList {
+  /**
+   * The rule list of `lines`, or undefined when they hold no rule. Which lines are rules is `ignore`'s answer, as
+   * git reads them (review 17: a line `" #x"`, a tab or a no-break space is a rule; only a `#` in the first column
+   * starts a comment, and only trailing spaces are trimmed), so nothing is counted differently from how it matches.
+   */
+  private listOf(base: string, lines: readonly string[]): RuleList | undefined {
+    if (lines.every((line) => line === '')) return undefined; // nothing to load `ignore` for
     const scan = scannerOf(newIgnore(this.ignoreCase).add(lines as string[]));
-    return { base, scan, quick: quickRules(scan) };
+    const count = Array.isArray(scan._rules) ? scan._rules.length : 1;
+    return count > 0 ? { base, scan, quick: quickRules(scan), count } : undefined;
   }
 
   /** The filter of the source root, given the texts of the root's own ignore files (in `ignoreFiles` order). */
@@ -123,9 +123,8 @@ export class PassFilter {
 
   /** @internal Rule lists for a folder: the parent's, with the folder's own ignore files (if any) deepest. */
   withFiles(parent: readonly RuleList[], base: string, texts: readonly string[]): readonly RuleList[] {
-    const lines = texts.flatMap(splitLines);
-    if (countRules(lines) === 0) return parent;
-    const own = this.listOf(base, lines);
+    const own = this.listOf(base, texts.flatMap(splitLines));
+    if (!own) return parent;
     // The command-line list stays first; a deeper file goes before the shallower ones (it is asked earlier).
     const cmdline = this.ruleCount > 0 ? 1 : 0;
     return [...parent.slice(0, cmdline), own, ...parent.slice(cmdline)];
