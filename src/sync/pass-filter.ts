@@ -155,18 +155,15 @@ export class PassFilter {
 
 /** The rules in force inside one folder of the source (relative path `rel`, '' or 'a/b/'). */
 export class DirFilter {
-  /** Per list: this folder's path relative to the list's folder. */
-  private readonly relIn: readonly string[];
-
   constructor(
     readonly pass: PassFilter,
     readonly rel: string,
     private readonly lists: readonly RuleList[],
     /** Per list: this folder is at or below one its quick check `enters` (every entry is then scanned). */
     private readonly inside: readonly boolean[],
-  ) {
-    this.relIn = lists.map((list) => rel.slice(list.base.length));
-  }
+    /** Some list has a rule that a folder entered can make match everything below it (QuickRules.entering). */
+    private readonly entering = lists.some((list) => list.quick?.entering ?? false),
+  ) {}
 
   /** Whether the rules exclude the entry `name` of this folder (`isDir`: it is a folder). Markers aside. */
   excluded(name: string, isDir: boolean): boolean {
@@ -175,7 +172,7 @@ export class DirFilter {
     let path: string | undefined;
     for (let i = 0; i < lists.length; i++) {
       const list = lists[i] as RuleList;
-      if (list.quick?.none(this.relIn[i] as string, name, isDir, this.inside[i] as boolean)) continue;
+      if (list.quick?.none(this.rel, list.base.length, name, isDir, this.inside[i] as boolean)) continue;
       path ??= isDir ? `${this.rel}${name}/` : this.rel + name;
       const v = verdictOf(list, path);
       if (v !== NONE) return v === EXCLUDED;
@@ -183,15 +180,22 @@ export class DirFilter {
     return false;
   }
 
-  /** The filter inside the subfolder `name`, given the texts of its own ignore files (none: the same rules). */
+  /**
+   * The filter inside the subfolder `name`, given the texts of its own ignore files (none: the same rules). Made
+   * per folder on both threads, so the common case (no ignore file there, no `**\/x/**` rule) allocates nothing
+   * but the filter itself.
+   */
   child(name: string, ignoreFileTexts: readonly string[] = []): DirFilter {
     const rel = `${this.rel}${name}/`;
-    const lists = this.pass.withFiles(this.lists, rel, ignoreFileTexts);
-    const inside = lists.map((list) => {
-      const i = this.lists.indexOf(list);
+    const lists = ignoreFileTexts.length > 0 ? this.pass.withFiles(this.lists, rel, ignoreFileTexts) : this.lists;
+    const same = lists === this.lists;
+    if (same && !this.entering) return new DirFilter(this.pass, rel, lists, this.inside, false);
+    const inside = lists.map((list, k) => {
+      const i = same ? k : this.lists.indexOf(list);
       if (i < 0) return false; // the folder's own ignore file: its rules start here
-      return (this.inside[i] as boolean) || (list.quick?.enters(this.relIn[i] as string, name) ?? false);
+      return (this.inside[i] as boolean) || (list.quick?.enters(this.rel, list.base.length, name) ?? false);
     });
-    return new DirFilter(this.pass, rel, lists, inside);
+    const unchanged = same && inside.every((flag, i) => flag === this.inside[i]);
+    return new DirFilter(this.pass, rel, lists, unchanged ? this.inside : inside, same ? this.entering : undefined);
   }
 }

@@ -141,26 +141,32 @@ export class QuickRules {
     private readonly rest?: RegExp,
   ) {}
 
+  /** Whether some rule of the list is an `under` one: only then can a folder entered change `inside` (see `enters`). */
+  get entering(): boolean {
+    return this.under !== undefined || this.underTop !== undefined;
+  }
+
   /**
-   * True when no rule can match the entry `name` (a folder: `isDir`) of the folder at `dirRel` (relative to the
-   * list's folder: '' or 'a/b/'). `inside`: the folder is at or below one that `enters` said yes to.
+   * True when no rule can match the entry `name` (a folder: `isDir`) of the folder at `rel` ('' or 'a/b/', relative
+   * to the source root), for a list whose folder is `from` characters of it (the list's own folder: `rel.length`).
+   * `inside`: the folder is at or below one that `enters` said yes to.
    */
-  none(dirRel: string, name: string, isDir: boolean, inside: boolean): boolean {
+  none(rel: string, from: number, name: string, isDir: boolean, inside: boolean): boolean {
     if (inside) return false;
     try {
       const last = isDir ? `${name}/` : name;
       if (this.name?.test(last)) return false;
-      if (dirRel === '' && this.top?.test(last)) return false;
-      return !this.rest?.test(dirRel + last);
+      if (rel.length === from && this.top?.test(last)) return false;
+      return this.rest === undefined || !this.rest.test((from === 0 ? rel : rel.slice(from)) + last);
     } catch {
       return false; // cannot tell: the exact scan decides
     }
   }
 
-  /** True when an `under` rule matches everything below the folder `name` entered in `dirRel` (as in `none`). */
-  enters(dirRel: string, name: string): boolean {
+  /** True when an `under` rule matches everything below the folder `name` entered in `rel` (as in `none`). */
+  enters(rel: string, from: number, name: string): boolean {
     try {
-      return (this.under?.test(name) ?? false) || (dirRel === '' && (this.underTop?.test(name) ?? false));
+      return (this.under?.test(name) ?? false) || (rel.length === from && (this.underTop?.test(name) ?? false));
     } catch {
       return true;
     }
@@ -170,13 +176,13 @@ export class QuickRules {
   noneFor(path: string): boolean {
     const isDir = path.endsWith('/');
     const names = (isDir ? path.slice(0, -1) : path).split('/');
-    let dirRel = '';
+    let rel = '';
     let inside = false;
     for (const folder of names.slice(0, -1)) {
-      inside ||= this.enters(dirRel, folder);
-      dirRel += `${folder}/`;
+      inside ||= this.enters(rel, 0, folder);
+      rel += `${folder}/`;
     }
-    return this.none(dirRel, names[names.length - 1]!, isDir, inside);
+    return this.none(rel, 0, names[names.length - 1]!, isDir, inside);
   }
 }
 

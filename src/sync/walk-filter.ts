@@ -130,9 +130,9 @@ export class WalkFilter {
    * `shown`: the folder's path for that error (made only where there are ignore files to read).
    */
   child(parent: DirFilter, name: string, srcPath: string, entries: readonly Entry[], shown?: () => string): DirFilter {
+    if (this.pass.ignoreFiles.length === 0) return parent.child(name);
     try {
-      const texts = this.pass.ignoreFiles.length > 0 ? readIgnoreFiles(this.pass, srcPath, entries, shown?.() ?? srcPath) : [];
-      return parent.child(name, texts);
+      return parent.child(name, readIgnoreFiles(this.pass, srcPath, entries, shown?.() ?? srcPath));
     } catch (error) {
       throw new Error(`${describeIgnoreFailure(error)}; the folder is left as it is`);
     }
